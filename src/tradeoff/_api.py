@@ -1,0 +1,43 @@
+"""The Python API's search(): run the study, then open the run for reading."""
+
+from __future__ import annotations
+
+import os
+
+from tradeoff.datasets import Dataset, load
+from tradeoff.frontier import Run
+from tradeoff.requirements import Requirements
+from tradeoff.search import SearchSettings, parse_duration, run_search
+
+
+def search(
+    data: Dataset | str,
+    requirements: Requirements,
+    *,
+    out: str | os.PathLike,
+    time_budget: str | float | None = "5m",
+    n_trials: int | None = None,
+    families: list[str] | None = None,
+    seed: int = 0,
+    resume: bool = False,
+    show_progress: bool = True,
+) -> Run:
+    """Search for the most accurate models ``requirements`` can afford; returns the run.
+
+    >>> import tradeoff
+    >>> req = tradeoff.Requirements(max_latency_ms=0.2, max_size_mb=1.0)
+    >>> run = tradeoff.search("mnist1d", req, out="runs/m1d", time_budget="2m")  # doctest: +SKIP
+    >>> run.leaderboard(); run.front(); pick = run.select(req)  # doctest: +SKIP
+    """
+    if isinstance(data, str):
+        data = load(data, seed=seed)
+    settings = SearchSettings(
+        time_budget_s=parse_duration(time_budget) if time_budget is not None else None,
+        n_trials=n_trials,
+        families=tuple(families) if families else None,
+        seed=seed,
+    )
+    _, prepared = run_search(
+        data, requirements, out, settings, resume=resume, show_progress=show_progress
+    )
+    return Run.open(out, prepared=prepared)

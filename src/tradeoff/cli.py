@@ -1,0 +1,252 @@
+"""The command line: parses flags, calls the library, prints with Rich. Thin by design."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tradeoff.datasets import builtin_names, load
+from tradeoff.errors import TradeoffError
+from tradeoff.families import family_names, get_family
+from tradeoff.frontier import Run
+from tradeoff.measure import describe_method
+from tradeoff.requirements import Requirements
+from tradeoff.search import SearchSettings, TrialRecord, load_run_info, parse_duration, run_search
+
+app = typer.Typer(
+    help="Find the most accurate model your deployment can afford.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out_console = Console()
+err_console = Console(stderr=True)
+
+#: The demo's deployment: a tight CPU latency budget and a small model file.
+DEMO_REQUIREMENTS = Requirements(max_latency_ms=0.05, max_size_mb=0.5)
+
+
+def _fail(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def demo(
+    time_budget: Annotated[str, typer.Option(help="Wall-clock budget, e.g. 90s, 3m.")] = "3m",
+    out: Annotated[
+        Path | None, typer.Option(help="Run folder (default: runs/demo-<timestamp>).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed for splits, sampler and training.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
+) -> None:
+    """Search MNIST-1D under a demo deployment (p95 <= 0.05 ms at batch 1, model <= 0.5 MB)."""
+    out = out or Path("runs") / f"demo-{datetime.now():%Y%m%d-%H%M%S}"
+    req = DEMO_REQUIREMENTS
+    _search_and_report(
+        "mnist1d",
+        req,
+        out,
+        SearchSettings(time_budget_s=parse_duration(time_budget), seed=seed),
+        resume=False,
+        as_json=as_json,
+    )
+
+
+@app.command()
+def search(
+    data: Annotated[
+        str | None, typer.Argument(help="Built-in data set name (see `tradeoff datasets`).")
+    ] = None,
+    max_latency_ms: Annotated[
+        float | None, typer.Option(help="Hard limit on p95 latency at batch 1 (ms).")
+    ] = None,
+    max_size_mb: Annotated[
+        float | None, typer.Option(help="Hard limit on the ONNX file size (MB).")
+    ] = None,
+    min_quality: Annotated[
+        float | None, typer.Option(help="Minimum validation value of --metric.")
+    ] = None,
+    metric: Annotated[str, typer.Option(help="Quality metric to maximise.")] = "accuracy",
+    time_budget: Annotated[
+        str | None, typer.Option(help="Wall-clock budget, e.g. 90s, 5m, 1h.")
+    ] = "5m",
+    trials: Annotated[int | None, typer.Option(help="Stop after this many trials.")] = None,
+    families: Annotated[
+        str | None, typer.Option(help="Comma-separated families to search (default: all).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Run folder to create.")] = None,
+    resume: Annotated[
+        Path | None, typer.Option(help="Continue the run in this folder (same study).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed for splits, sampler and training.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
+) -> None:
+    """Search model families and training strategies for the best model meeting the requirements."""
+    try:
+        budget = parse_duration(time_budget) if time_budget else None
+        if resume is not None:
+            info = load_run_info(resume)
+            req = Requirements(**info["requirements"])
+            settings = SearchSettings(
+                time_budget_s=budget,
+                n_trials=trials,
+                families=tuple(info["families"]),
+                seed=info["seed"],
+            )
+            _search_and_report(info["dataset"], req, resume, settings, resume=True, as_json=as_json)
+            return
+        if data is None:
+            _fail("DATA: give a built-in data set name, or --resume RUN")
+        if out is None:
+            _fail("--out: give a run folder to create")
+        req = Requirements(
+            max_latency_ms=max_latency_ms,
+            max_size_mb=max_size_mb,
+            min_quality=min_quality,
+            metric=metric,
+        )
+        chosen = tuple(f.strip() for f in families.split(",") if f.strip()) if families else None
+        settings = SearchSettings(time_budget_s=budget, n_trials=trials, families=chosen, seed=seed)
+        _search_and_report(data, req, out, settings, resume=False, as_json=as_json)
+    except TradeoffError as error:
+        _fail(str(error))
+
+
+@app.command("families")
+def list_families() -> None:
+    """List the registered model families and the data modalities each serves."""
+    table = Table("family", "modalities", "search space")
+    for name in family_names():
+        family = get_family(name)
+        table.add_row(name, ", ".join(sorted(family.modalities)), family.description)
+    out_console.print(table)
+
+
+@app.command("datasets")
+def list_datasets() -> None:
+    """List the built-in data sets with shape, task and modality."""
+    table = Table("name", "shape (train)", "task", "modality", "description")
+    for name in builtin_names():
+        data = load(name)
+        table.add_row(name, str(data.X.shape), data.task, data.modality, data.description)
+    out_console.print(table)
+
+
+def _search_and_report(data_name, req, out, settings, *, resume, as_json) -> None:
+    try:
+        data = load(data_name, seed=settings.seed)
+        _, prepared = run_search(data, req, out, settings, resume=resume, show_progress=True)
+        run = Run.open(out, prepared=prepared)
+        pick = run.select()
+        test = run.test_estimate(pick) if pick else None
+    except TradeoffError as error:
+        _fail(str(error))
+    if as_json:
+        print(json.dumps(_summary(run, pick, test), indent=2))
+    else:
+        _print_report(run, pick, test)
+
+
+def _summary(run: Run, pick: TrialRecord | None, test) -> dict:
+    return {
+        "run": str(run.out),
+        "requirements": run.requirements.to_dict(),
+        "pick": None
+        if pick is None
+        else {
+            "trial": pick.number,
+            "family": pick.family,
+            "params": pick.params,
+            "strategy": pick.strategy,
+            "val_metric": pick.val_metric,
+            "test_metric": test.value,
+            "test_interval_95": [test.low, test.high],
+            "p95_ms": pick.p95_ms,
+            "size_mb": pick.size_mb,
+            "latency_method": pick.latency_method,
+        },
+        "metric": run.requirements.metric,
+        "counts": run.counts(),
+    }
+
+
+def _key_params(record: TrialRecord) -> str:
+    shown = {k: v for k, v in record.params.items()}
+    shown.update({k: record.strategy[k] for k in ("optimizer", "lr") if k in record.strategy})
+    return ", ".join(
+        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items()
+    )
+
+
+def _fmt(value, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _print_report(run: Run, pick: TrialRecord | None, test) -> None:
+    metric = run.requirements.metric
+    trials = sorted(
+        run.trials(),
+        key=lambda r: (r.val_metric is None, -(r.val_metric or 0.0), r.p95_ms or 0.0),
+    )
+    board = Table(title=f"Leaderboard (top 15 of {len(trials)}; validation split)")
+    for column in ("#", "family", "key params", f"val {metric}", "p95 ms", "MB", "feasible?"):
+        board.add_column(column, overflow="fold")
+    for r in trials[:15]:
+        why = (
+            "yes"
+            if r.feasible
+            else ("no: " + "; ".join(r.violations) if r.violations else r.status)
+        )
+        board.add_row(
+            str(r.number),
+            r.family or "-",
+            _key_params(r),
+            _fmt(r.val_metric, ".4f"),
+            _fmt(r.p95_ms, ".4f"),
+            _fmt(r.size_mb, ".3f"),
+            why,
+        )
+    out_console.print(board)
+
+    front = Table(title="Pareto front (validation quality vs p95 latency, trained candidates)")
+    for column in ("#", "family", f"val {metric}", "p95 ms", "MB", "meets requirements?"):
+        front.add_column(column)
+    for r in run.front():
+        front.add_row(
+            str(r.number),
+            r.family,
+            f"{r.val_metric:.4f}",
+            f"{r.p95_ms:.4f}",
+            f"{r.size_mb:.3f}",
+            "yes" if r.feasible else "no",
+        )
+    out_console.print(front)
+
+    counts = run.counts()
+    out_console.print(
+        f"Trials: {counts['trials']} ({counts['trained']} trained, {counts['infeasible_untrained']} "
+        f"rejected on cost before training, {counts['failed']} failed). Training seconds spent "
+        f"on trials found infeasible: {counts['train_seconds_on_cost_infeasible']:.1f} s "
+        f"(of {counts['train_seconds']:.1f} s in all).",
+        highlight=False,
+    )
+    if pick is None:
+        out_console.print("[bold red]No trained candidate meets the requirements.[/]")
+        return
+    out_console.print(
+        f"\n[bold]Selected:[/] trial #{pick.number}, {pick.family} ({_key_params(pick)})\n"
+        f"  validation {metric}: {pick.val_metric:.4f}\n"
+        f"  test {metric}: {test}  (computed once, after selection)\n"
+        f"  p95 latency: {pick.p95_ms:.4f} ms (p50 {pick.p50_ms:.4f} ms), size {pick.size_mb:.3f} MB, "
+        f"{pick.n_params} parameters\n"
+        f"  latency measured with {describe_method(pick.latency_method)}\n"
+        f"  run folder: {run.out} (resume with: tradeoff search --resume {run.out})",
+        highlight=False,
+    )

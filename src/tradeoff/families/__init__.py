@@ -1,0 +1,28 @@
+"""Model families, registered by name. Importing this package registers the built-in ones."""
+
+from tradeoff.families import cnn as _cnn  # noqa: F401
+from tradeoff.families import linear as _linear  # noqa: F401
+from tradeoff.families import mlp as _mlp  # noqa: F401
+from tradeoff.families._base import (
+    INPUT_NAME,
+    OUTPUT_NAME,
+    Family,
+    count_parameters,
+    deployable,
+    family_names,
+    get_family,
+    register_family,
+    to_onnx,
+)
+
+__all__ = [
+    "INPUT_NAME",
+    "OUTPUT_NAME",
+    "Family",
+    "count_parameters",
+    "deployable",
+    "family_names",
+    "get_family",
+    "register_family",
+    "to_onnx",
+]

@@ -1,0 +1,74 @@
+"""A Rich progress bar for a running search: trials, feasible count, best feasible quality."""
+
+from __future__ import annotations
+
+import time
+
+import optuna
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from tradeoff.search.record import TrialRecord
+
+
+class SearchProgress:
+    """Context manager and Optuna callback. The bar follows the time budget, or the trial count."""
+
+    def __init__(self, *, budget_s: float | None, n_trials: int | None, enabled: bool = True):
+        self.budget_s, self.n_trials = budget_s, n_trials
+        self.start = time.monotonic()
+        self.trials = self.feasible = self.infeasible = self.failed = 0
+        self.best: float | None = None
+        self.progress = Progress(
+            TextColumn("[bold]searching"),
+            BarColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            TextColumn("left"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            disable=not enabled,
+            transient=False,
+        )
+        total = float(n_trials) if n_trials and not budget_s else (budget_s or 1.0)
+        self.task = self.progress.add_task(self._text(), total=total)
+
+    def __enter__(self) -> SearchProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._refresh(final=True)
+        self.progress.stop()
+
+    def on_epoch(self, trial_number: int, epoch: int, point: dict) -> None:
+        self._refresh()
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        record = TrialRecord.from_trial(trial)
+        self.trials += 1
+        if record.status == "infeasible":
+            self.infeasible += 1
+        elif record.status == "failed":
+            self.failed += 1
+        if record.feasible:
+            self.feasible += 1
+            if self.best is None or record.val_metric > self.best:
+                self.best = record.val_metric
+        self._refresh()
+
+    def _text(self) -> str:
+        best = "-" if self.best is None else f"{self.best:.4f}"
+        return (
+            f"trials {self.trials} · feasible {self.feasible} · infeasible (untrained) "
+            f"{self.infeasible} · failed {self.failed} · best feasible val {best}"
+        )
+
+    def _refresh(self, final: bool = False) -> None:
+        if self.budget_s:
+            done = min(time.monotonic() - self.start, self.budget_s)
+        else:
+            done = float(self.trials)
+        if final:
+            done = self.progress.tasks[0].total
+        self.progress.update(self.task, completed=done, description=self._text())

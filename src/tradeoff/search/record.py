@@ -1,0 +1,83 @@
+"""TrialRecord: one trial of the study as users talk about it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+#: Trial user attributes written by the trial pipeline and read back here.
+STATUS, FAMILY_PARAMS, STRATEGY, COST, VIOLATIONS, ERROR = (
+    "status",
+    "family_params",
+    "strategy",
+    "cost",
+    "violations",
+    "error",
+)
+VAL_METRIC, TRAIN_SECONDS, CURVE, ARTIFACT = "val_metric", "train_seconds", "curve", "artifact_id"
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """A trial's outcome: ``status`` is ``trained``, ``infeasible`` (never trained), ``failed`` or ``running``."""
+
+    number: int
+    status: str
+    family: str | None
+    params: dict = field(default_factory=dict)
+    strategy: dict = field(default_factory=dict)
+    val_metric: float | None = None
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    size_mb: float | None = None
+    n_params: int | None = None
+    train_seconds: float = 0.0
+    violations: tuple[str, ...] = ()
+    artifact_id: str | None = None
+    latency_method: dict = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def trained(self) -> bool:
+        return self.status == "trained"
+
+    @property
+    def feasible(self) -> bool:
+        """Trained and within every requirement the search was given."""
+        return self.trained and not self.violations
+
+    @classmethod
+    def from_trial(cls, trial: FrozenTrial) -> TrialRecord:
+        attrs = trial.user_attrs
+        cost = attrs.get(COST, {})
+        if trial.state == TrialState.COMPLETE:
+            status = "trained"
+        elif trial.state == TrialState.PRUNED:
+            status = attrs.get(STATUS, "pruned")
+        elif trial.state in (TrialState.RUNNING, TrialState.WAITING):
+            status = "running"
+        else:
+            status = "failed"
+        return cls(
+            number=trial.number,
+            status=status,
+            family=trial.params.get("family"),
+            params=attrs.get(FAMILY_PARAMS, {}),
+            strategy=attrs.get(STRATEGY, {}),
+            val_metric=attrs.get(VAL_METRIC),
+            p50_ms=cost.get("p50_ms"),
+            p95_ms=cost.get("p95_ms"),
+            size_mb=cost.get("size_mb"),
+            n_params=cost.get("n_params"),
+            train_seconds=attrs.get(TRAIN_SECONDS, 0.0),
+            violations=tuple(attrs.get(VIOLATIONS, ())),
+            artifact_id=attrs.get(ARTIFACT),
+            latency_method=cost.get("method", {}),
+            error=attrs.get(ERROR),
+        )
+
+
+def records(study: optuna.Study) -> list[TrialRecord]:
+    return [TrialRecord.from_trial(t) for t in study.get_trials(deepcopy=False)]
