@@ -1,0 +1,3 @@
+from tradeoff.cli import app
+
+app(prog_name="tradeoff")
