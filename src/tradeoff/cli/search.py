@@ -1,4 +1,4 @@
-"""The command line: parses flags, calls the library, prints with Rich. Thin by design."""
+"""`tradeoff demo`, `tradeoff search`, and the listings of families and data sets."""
 
 from __future__ import annotations
 
@@ -8,33 +8,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from tradeoff.cli._app import app, fail, out_console, user_errors
 from tradeoff.datasets import builtin_names, load
-from tradeoff.errors import TradeoffError
 from tradeoff.families import family_names, get_family
 from tradeoff.frontier import Run
 from tradeoff.measure import describe_method
 from tradeoff.requirements import Requirements
 from tradeoff.search import SearchSettings, TrialRecord, load_run_info, parse_duration, run_search
 
-app = typer.Typer(
-    help="Find the most accurate model your deployment can afford.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-out_console = Console()
-err_console = Console(stderr=True)
-
 #: The demo's deployment: a tight CPU latency budget and a small model file.
 DEMO_REQUIREMENTS = Requirements(max_latency_ms=0.02, max_size_mb=0.05)
-
-
-def _fail(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)
 
 
 @app.command()
@@ -89,7 +74,7 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
 ) -> None:
     """Search model families and training strategies for the best model meeting the requirements."""
-    try:
+    with user_errors():
         budget = parse_duration(time_budget) if time_budget else None
         if resume is not None:
             info = load_run_info(resume)
@@ -103,9 +88,9 @@ def search(
             _search_and_report(info["dataset"], req, resume, settings, resume=True, as_json=as_json)
             return
         if data is None:
-            _fail("DATA: give a built-in data set name, or --resume RUN")
+            fail("DATA: give a built-in data set name, or --resume RUN")
         if out is None:
-            _fail("--out: give a run folder to create")
+            fail("--out: give a run folder to create")
         req = Requirements(
             max_latency_ms=max_latency_ms,
             max_size_mb=max_size_mb,
@@ -115,8 +100,6 @@ def search(
         chosen = tuple(f.strip() for f in families.split(",") if f.strip()) if families else None
         settings = SearchSettings(time_budget_s=budget, n_trials=trials, families=chosen, seed=seed)
         _search_and_report(data, req, out, settings, resume=False, as_json=as_json)
-    except TradeoffError as error:
-        _fail(str(error))
 
 
 @app.command("families")
@@ -140,14 +123,12 @@ def list_datasets() -> None:
 
 
 def _search_and_report(data_name, req, out, settings, *, resume, as_json) -> None:
-    try:
+    with user_errors():
         data = load(data_name, seed=settings.seed)
         _, prepared = run_search(data, req, out, settings, resume=resume, show_progress=True)
         run = Run.open(out, prepared=prepared)
         pick = run.select()
         test = run.test_estimate(pick) if pick else None
-    except TradeoffError as error:
-        _fail(str(error))
     if as_json:
         print(json.dumps(_summary(run, pick, test), indent=2))
     else:

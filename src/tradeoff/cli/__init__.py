@@ -1,0 +1,9 @@
+"""The command line: thin Typer commands over the library. One module per command group.
+
+Importing a command module registers its commands on ``app``.
+"""
+
+from tradeoff.cli import search as _search  # noqa: F401
+from tradeoff.cli._app import app
+
+__all__ = ["app"]

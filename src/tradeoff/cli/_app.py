@@ -1,0 +1,36 @@
+"""The Typer app, its consoles, and how a user mistake becomes one line and exit status 2."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+from tradeoff.errors import TradeoffError
+
+app = typer.Typer(
+    help="Find the most accurate model your deployment can afford.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out_console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str) -> NoReturn:
+    """Print ``error: message`` on stderr and exit with status 2."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn a TradeoffError raised inside the block into one line and exit 2."""
+    try:
+        yield
+    except TradeoffError as error:
+        fail(str(error))
