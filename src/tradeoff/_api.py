@@ -19,6 +19,7 @@ def search(
     n_trials: int | None = None,
     families: list[str] | None = None,
     seed: int = 0,
+    max_epochs: int = 60,
     resume: bool = False,
     show_progress: bool = True,
 ) -> Run:
@@ -36,6 +37,7 @@ def search(
         n_trials=n_trials,
         families=tuple(families) if families else None,
         seed=seed,
+        max_epochs=max_epochs,
     )
     _, prepared = run_search(
         data, requirements, out, settings, resume=resume, show_progress=show_progress

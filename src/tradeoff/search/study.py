@@ -34,6 +34,7 @@ class SearchSettings:
     seed: int = 0
     protocol: LatencyProtocol = field(default_factory=LatencyProtocol)
     train_threads: int = 0  # 0: torch's default (all cores)
+    max_epochs: int = 60  # per trial, before early stopping
 
     def resolve_families(self, modality: str) -> list[str]:
         serving = family_names(modality)
@@ -129,6 +130,7 @@ def run_search(
         artifact_store=artifact_store(out),
         protocol=settings.protocol,
         seed=settings.seed,
+        max_epochs=settings.max_epochs,
         deadline=start + settings.time_budget_s if settings.time_budget_s else float("inf"),
         on_epoch=progress.on_epoch,
     )

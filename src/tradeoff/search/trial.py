@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import optuna
@@ -34,6 +34,7 @@ class TrialContext:
     artifact_store: FileSystemArtifactStore
     protocol: LatencyProtocol
     seed: int
+    max_epochs: int
     deadline: float  # time.monotonic() instant at which training stops
     on_epoch: object = None  # optional callable(trial_number, epoch, point)
 
@@ -65,7 +66,7 @@ def _run(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
     prepared, req = ctx.prepared, ctx.requirements
     family = get_family(trial.suggest_categorical("family", ctx.families))
     params = family.suggest(trial, prepared.input_shape)
-    strategy = suggest_strategy(trial, prepared)
+    strategy = replace(suggest_strategy(trial, prepared), max_epochs=ctx.max_epochs)
     trial.set_user_attr(rec.FAMILY_PARAMS, params)
     trial.set_user_attr(rec.STRATEGY, asdict(strategy))
 

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Set up a fresh machine for tradeoff: system packages, a virtual environment, the package.
+# Idempotent; safe to re-run. Usage: bash scripts/setup.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System packages the tests use (headless Chromium for the report, PostgreSQL for shared studies).
+APT_PACKAGES=()
+if [ ${#APT_PACKAGES[@]} -gt 0 ]; then
+  missing=()
+  for pkg in "${APT_PACKAGES[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+fi
+
+python3 -m venv .venv
+# torch first, pinned: 2.13.0 is the CPU wheel on this machine's disk; the package's own
+# requirement is a range it satisfies, so nothing bigger is pulled in afterwards.
+.venv/bin/pip install -q torch==2.13.0
+.venv/bin/pip install -q -e ".[test]"
+echo "tradeoff is installed in .venv (activate with: . .venv/bin/activate)"
