@@ -15,7 +15,7 @@ from tradeoff.measure import Estimate, bootstrap_accuracy
 from tradeoff.prepare import Prepared, prepare
 from tradeoff.requirements import Requirements
 from tradeoff.search import TrialRecord, load_run_info, open_study, records
-from tradeoff.search.study import artifact_store
+from tradeoff.search.study import ARTIFACT_DIR, artifact_store
 from tradeoff.search.trial import predict_classes
 
 
@@ -147,7 +147,9 @@ class Run:
             )
         path = os.path.join(directory, f"trial-{record.number}.onnx")
         download_artifact(
-            artifact_store=artifact_store(self.out), file_path=path, artifact_id=record.artifact_id
+            artifact_store=artifact_store(self.info.get("artifacts", self.out / ARTIFACT_DIR)),
+            file_path=path,
+            artifact_id=record.artifact_id,
         )
         return path
 

@@ -71,6 +71,26 @@ def search(
         Path | None, typer.Option(help="Continue the run in this folder (same study).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for splits, sampler and training.")] = 0,
+    max_epochs: Annotated[
+        int, typer.Option(help="Most epochs a trial trains (early stopping may end it sooner).")
+    ] = 60,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes on this machine sharing the study.")
+    ] = 1,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            help="Study storage URL, e.g. postgresql://user:pw@host/db (default: SQLite "
+            "in the run folder). Other machines join with `tradeoff worker`."
+        ),
+    ] = None,
+    artifacts: Annotated[
+        Path | None, typer.Option(help="Shared folder for model artifacts (default: in --out).")
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="Run --workers as Ray tasks on this existing Ray cluster (host:port)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
 ) -> None:
     """Search model families and training strategies for the best model meeting the requirements."""
@@ -98,7 +118,17 @@ def search(
             metric=metric,
         )
         chosen = tuple(f.strip() for f in families.split(",") if f.strip()) if families else None
-        settings = SearchSettings(time_budget_s=budget, n_trials=trials, families=chosen, seed=seed)
+        settings = SearchSettings(
+            time_budget_s=budget,
+            n_trials=trials,
+            families=chosen,
+            seed=seed,
+            max_epochs=max_epochs,
+            workers=workers,
+            storage=storage,
+            artifacts=str(artifacts) if artifacts else None,
+            ray_address=ray_address,
+        )
         _search_and_report(data, req, out, settings, resume=False, as_json=as_json)
 
 

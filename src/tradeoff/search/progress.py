@@ -8,7 +8,7 @@ import optuna
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from tradeoff.search.record import TrialRecord
+from tradeoff.search.record import records
 
 
 class SearchProgress:
@@ -45,16 +45,14 @@ class SearchProgress:
         self._refresh()
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        record = TrialRecord.from_trial(trial)
-        self.trials += 1
-        if record.status == "infeasible":
-            self.infeasible += 1
-        elif record.status == "failed":
-            self.failed += 1
-        if record.feasible:
-            self.feasible += 1
-            if self.best is None or record.val_metric > self.best:
-                self.best = record.val_metric
+        # Count the whole study: other workers add trials to it too.
+        finished = [r for r in records(study) if r.status != "running"]
+        self.trials = len(finished)
+        self.infeasible = sum(r.status == "infeasible" for r in finished)
+        self.failed = sum(r.status == "failed" for r in finished)
+        feasible = [r.val_metric for r in finished if r.feasible]
+        self.feasible = len(feasible)
+        self.best = max(feasible) if feasible else None
         self._refresh()
 
     def _text(self) -> str:

@@ -1,27 +1,40 @@
-"""The Optuna study behind a search: storage in the run folder, sampler, budget, resume."""
+"""The Optuna study behind a search: storage, sampler, budget, resume, workers.
+
+The embedded default is a SQLite file in the run folder. With ``storage`` set to a
+PostgreSQL URL, workers on other machines join the same study (``run_worker``).
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from secrets import token_hex
 
 import optuna
 import torch
-from optuna.artifacts import FileSystemArtifactStore
+from optuna.study import MaxTrialsCallback
+from optuna.trial import TrialState
 
-from tradeoff.datasets import Dataset
+from tradeoff.datasets import Dataset, load
 from tradeoff.errors import TradeoffError
 from tradeoff.families import family_names, get_family
 from tradeoff.measure import LatencyProtocol
 from tradeoff.prepare import Prepared, prepare
 from tradeoff.requirements import Requirements
+from tradeoff.search.distributed import run_on_ray
 from tradeoff.search.progress import SearchProgress
 from tradeoff.search.trial import TrialContext, run_trial
+from tradeoff.search.workers import AtomicArtifactStore, CostLock, reclaim_orphans
 
 RUN_FILE, STUDY_FILE, ARTIFACT_DIR, STUDY_NAME = "run.json", "study.db", "artifacts", "tradeoff"
+#: Seconds between a running trial's heartbeats, and after which a silent trial counts as dead.
+HEARTBEAT_S, GRACE_S = 10, 60
 
 
 @dataclass(frozen=True)
@@ -29,12 +42,15 @@ class SearchSettings:
     """How to search, apart from the data and the requirements."""
 
     time_budget_s: float | None = 300.0
-    n_trials: int | None = None
+    n_trials: int | None = None  # trials this invocation runs, over all its workers
     families: tuple[str, ...] | None = None  # None: every family serving the modality
     seed: int = 0
     protocol: LatencyProtocol = field(default_factory=LatencyProtocol)
-    train_threads: int = 0  # 0: torch's default (all cores)
     max_epochs: int = 60  # per trial, before early stopping
+    workers: int = 1  # processes on this machine sharing the study
+    storage: str | None = None  # None: SQLite in the run folder
+    artifacts: str | None = None  # None: artifacts/ in the run folder
+    ray_address: str | None = None  # run the workers as Ray tasks on this cluster
 
     def resolve_families(self, modality: str) -> list[str]:
         serving = family_names(modality)
@@ -53,9 +69,30 @@ def storage_url(out: Path) -> str:
     return f"sqlite:///{(out / STUDY_FILE).resolve()}"
 
 
-def artifact_store(out: Path) -> FileSystemArtifactStore:
-    (out / ARTIFACT_DIR).mkdir(parents=True, exist_ok=True)
-    return FileSystemArtifactStore(str(out / ARTIFACT_DIR))
+def make_storage(url: str) -> optuna.storages.RDBStorage:
+    """An RDB storage with heartbeats, so trials of workers that vanish are failed and retried."""
+    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=HEARTBEAT_S,
+                grace_period=GRACE_S,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                    max_retry=1
+                ),
+            )
+    except Exception as error:  # SQLAlchemy/driver errors: a bad URL, a foreign file
+        raise TradeoffError(
+            f"--storage: cannot open {_redact(url)}: {error}".splitlines()[0]
+        ) from None
+
+
+def artifact_store(location: str | os.PathLike) -> AtomicArtifactStore:
+    Path(location).mkdir(parents=True, exist_ok=True)
+    return AtomicArtifactStore(location)
 
 
 def run_search(
@@ -68,20 +105,19 @@ def run_search(
     show_progress: bool = True,
     prepared: Prepared | None = None,
 ) -> tuple[optuna.Study, Prepared]:
-    """Run (or continue) the study in ``out``; returns it with the prepared splits.
+    """Run (or continue) the study of run folder ``out``; returns it with the prepared splits.
 
     Everything is validated before the run folder is created, so bad input
     leaves nothing behind.
     """
     out = Path(out)
     families = settings.resolve_families(data.modality)
-    if settings.n_trials is not None and settings.n_trials < 1:
-        raise TradeoffError(f"--trials: must be >= 1, got {settings.n_trials}")
-    if not settings.time_budget_s and not settings.n_trials:
-        raise TradeoffError(
-            "give a --time-budget or a number of --trials, or the search never ends"
-        )
-    has_run = (out / STUDY_FILE).exists()
+    _check_budget(settings)
+    if settings.max_epochs < 1:
+        raise TradeoffError(f"--max-epochs: must be >= 1, got {settings.max_epochs}")
+    if settings.workers < 1:
+        raise TradeoffError(f"--workers: must be >= 1, got {settings.workers}")
+    has_run = (out / RUN_FILE).exists()
     if resume and not has_run:
         raise TradeoffError(f"--resume: {out} holds no run to resume")
     if not resume and has_run:
@@ -89,6 +125,8 @@ def run_search(
     if out.exists() and not out.is_dir():
         raise TradeoffError(f"--out: {out} exists and is not a folder")
     prepared = prepared or prepare(data, seed=settings.seed)
+    previous = load_run_info(out) if resume else {}
+    url = settings.storage or previous.get("storage") or storage_url(out)
     run_info = {
         "dataset": data.name,
         "requirements": requirements.to_dict(),
@@ -96,29 +134,150 @@ def run_search(
         "seed": settings.seed,
         "prepare": prepared.describe(),
         "latency_protocol": asdict(settings.protocol),
+        "max_epochs": settings.max_epochs,
         "objectives": [f"maximize validation {requirements.metric}", "minimize p95 latency (ms)"],
+        "storage": _redact(url),
+        # A shared storage holds many studies: name this one after its run folder, uniquely.
+        "study": STUDY_NAME if not settings.storage else f"{out.resolve().name}-{token_hex(4)}",
+        "artifacts": str(Path(settings.artifacts or out / ARTIFACT_DIR).resolve()),
     }
     if resume:
-        _check_same_run(out, run_info)
+        _check_same_run(out, previous, run_info)
+        run_info["study"], run_info["artifacts"] = previous["study"], previous["artifacts"]
 
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    study = optuna.create_study(
-        storage=storage_url(out),
-        study_name=STUDY_NAME,
-        directions=["maximize" if requirements.higher_is_better else "minimize", "minimize"],
-        sampler=optuna.samplers.TPESampler(
-            seed=settings.seed + len(_existing_trials(out)),
-            n_startup_trials=10,
-        ),
-        load_if_exists=resume,
-    )
-    if not resume:
+    try:
+        study = optuna.create_study(
+            storage=make_storage(url),
+            study_name=run_info["study"],
+            directions=["maximize" if requirements.higher_is_better else "minimize", "minimize"],
+            load_if_exists=resume,
+        )
+    except optuna.exceptions.DuplicatedStudyError:
+        _remove_if(created, out)
+        raise TradeoffError(
+            f"--storage: a study named {run_info['study']!r} already exists"
+        ) from None
+    except TradeoffError:
+        _remove_if(created, out)
+        raise
+    if resume:
+        reclaim_orphans(study)
+    else:
         for key, value in run_info.items():
             study.set_user_attr(key, value)
-        _write_atomic(out / RUN_FILE, json.dumps(run_info, indent=2))
+        # The full URL (it may hold a password) stays out of the study; run.json keeps it locally.
+        _write_atomic(out / RUN_FILE, json.dumps({**run_info, "storage": url}, indent=2))
 
-    if settings.train_threads:
-        torch.set_num_threads(settings.train_threads)
+    stop_at = _finished_count(study) + settings.n_trials if settings.n_trials else None
+    if settings.ray_address:
+        progress = SearchProgress(
+            budget_s=settings.time_budget_s, n_trials=settings.n_trials, enabled=show_progress
+        )
+        with progress:
+            run_on_ray(
+                settings.ray_address,
+                url,
+                run_info["study"],
+                workers=settings.workers,
+                time_budget_s=settings.time_budget_s,
+                stop_at=stop_at,
+                artifacts=run_info["artifacts"],
+                on_poll=lambda: progress(study, None),
+            )
+        return study, prepared
+    helpers = _start_helpers(url, run_info["study"], settings, stop_at)
+    try:
+        _optimize(study, prepared, requirements, run_info, settings, show_progress, stop_at=stop_at)
+    finally:
+        for helper in helpers:
+            helper.wait()
+    return study, prepared
+
+
+def run_worker(
+    storage: str,
+    study_name: str,
+    *,
+    time_budget_s: float | None,
+    n_trials: int | None = None,
+    stop_at: int | None = None,
+    artifacts: str | None = None,
+    workers_on_host: int = 1,
+    show_progress: bool = False,
+) -> optuna.Study:
+    """Join an existing study (on any machine that reaches its storage) and run trials for it.
+
+    Stops at the time budget, after ``n_trials`` more finished trials, or once the study
+    holds ``stop_at`` finished trials (the count a launcher shares out among its workers).
+    """
+    try:
+        study = optuna.load_study(study_name=study_name, storage=make_storage(storage))
+    except KeyError:
+        raise TradeoffError(
+            f"--study: no study named {study_name!r} in {_redact(storage)}"
+        ) from None
+    info = study.user_attrs
+    if "dataset" not in info:
+        raise TradeoffError(f"--study: {study_name!r} was not created by tradeoff")
+    data = load(info["dataset"], seed=info["seed"])
+    prepared = prepare(data, seed=info["seed"])
+    if prepared.fingerprint() != info["prepare"]["fingerprint"]:
+        raise TradeoffError(f"--study: the data here differs from the data {study_name!r} uses")
+    settings = SearchSettings(
+        time_budget_s=time_budget_s,
+        n_trials=n_trials or stop_at,
+        families=tuple(info["families"]),
+        seed=info["seed"],
+        protocol=LatencyProtocol(**info["latency_protocol"]),
+        max_epochs=info["max_epochs"],
+        workers=workers_on_host,
+    )
+    _check_budget(settings)
+    if artifacts:
+        info = {**info, "artifacts": artifacts}
+    requirements = Requirements(**info["requirements"])
+    if stop_at is None and n_trials:
+        stop_at = _finished_count(study) + n_trials
+    _optimize(
+        study,
+        prepared,
+        requirements,
+        info,
+        settings,
+        show_progress,
+        stop_at=stop_at,
+        salt=os.getpid(),
+    )
+    return study
+
+
+def _optimize(
+    study,
+    prepared,
+    requirements,
+    info,
+    settings: SearchSettings,
+    show_progress,
+    *,
+    stop_at: int | None,
+    salt: int = 0,
+) -> None:
+    """Run trials until the budget ends or the study holds ``stop_at`` finished trials."""
+    # Seeded by the trials already there, so a resumed search does not replay its start; helper
+    # workers add a salt of their own so that parallel workers do not draw the same candidates.
+    study.sampler = optuna.samplers.TPESampler(
+        seed=settings.seed + len(study.get_trials(deepcopy=False)) + salt, n_startup_trials=10
+    )
+    # One training thread per worker: these small models train as fast on one thread, and
+    # a second would fight the other workers (and the latency measurements) for the cores.
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // (2 * settings.workers)))
+    callbacks = []
+    if stop_at is not None:
+        if _finished_count(study) >= stop_at:
+            return  # other workers already ran this invocation's trials
+        callbacks.append(MaxTrialsCallback(stop_at, states=_FINISHED))
     start = time.monotonic()
     progress = SearchProgress(
         budget_s=settings.time_budget_s, n_trials=settings.n_trials, enabled=show_progress
@@ -126,24 +285,65 @@ def run_search(
     ctx = TrialContext(
         prepared=prepared,
         requirements=requirements,
-        families=families,
-        artifact_store=artifact_store(out),
+        families=list(info["families"]),
+        artifact_store=artifact_store(info["artifacts"]),
         protocol=settings.protocol,
         seed=settings.seed,
         max_epochs=settings.max_epochs,
         deadline=start + settings.time_budget_s if settings.time_budget_s else float("inf"),
         on_epoch=progress.on_epoch,
+        cost_lock=CostLock(),
     )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with progress:
         study.optimize(
             lambda trial: run_trial(trial, ctx),
-            n_trials=settings.n_trials,
+            n_trials=None,
             timeout=settings.time_budget_s,
-            callbacks=[progress],
+            callbacks=[*callbacks, progress],
             catch=(Exception,),
         )
-    return study, prepared
+
+
+_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
+
+def _finished_count(study: optuna.Study) -> int:
+    return len(study.get_trials(deepcopy=False, states=_FINISHED))
+
+
+def _start_helpers(
+    url: str, study_name: str, settings: SearchSettings, stop_at: int | None
+) -> list[subprocess.Popen]:
+    """Start ``workers - 1`` worker processes on this machine; this process is the first."""
+    helpers = []
+    for _ in range(settings.workers - 1):
+        command = [
+            sys.executable,
+            "-m",
+            "tradeoff",
+            "worker",
+            "--storage",
+            url,
+            "--study",
+            study_name,
+        ]
+        command += ["--workers-on-host", str(settings.workers)]
+        if settings.time_budget_s:
+            command += ["--time-budget", str(settings.time_budget_s)]
+        if stop_at is not None:
+            command += ["--stop-at-trials", str(stop_at)]
+        helpers.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
+    return helpers
+
+
+def _check_budget(settings: SearchSettings) -> None:
+    if settings.n_trials is not None and settings.n_trials < 1:
+        raise TradeoffError(f"--trials: must be >= 1, got {settings.n_trials}")
+    if not settings.time_budget_s and not settings.n_trials:
+        raise TradeoffError(
+            "give a --time-budget or a number of --trials, or the search never ends"
+        )
 
 
 def load_run_info(out: str | os.PathLike) -> dict:
@@ -152,25 +352,25 @@ def load_run_info(out: str | os.PathLike) -> dict:
         return json.loads(path.read_text())
     except FileNotFoundError:
         raise TradeoffError(f"{out}: not a tradeoff run folder (no {RUN_FILE})") from None
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise TradeoffError(f"{path}: unreadable run description ({error})") from None
 
 
 def open_study(out: str | os.PathLike) -> optuna.Study:
-    out = Path(out)
-    if not (out / STUDY_FILE).exists():
-        raise TradeoffError(f"{out}: not a tradeoff run folder (no {STUDY_FILE})")
-    return optuna.load_study(study_name=STUDY_NAME, storage=storage_url(out))
+    """The study of run folder ``out``, wherever its storage lives."""
+    info = load_run_info(out)
+    url = info.get("storage", storage_url(Path(out)))
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        raise TradeoffError(f"{out}: the study file {url.removeprefix('sqlite:///')} is missing")
+    try:
+        return optuna.load_study(
+            study_name=info.get("study", STUDY_NAME), storage=make_storage(url)
+        )
+    except KeyError:
+        raise TradeoffError(f"{out}: its storage holds no study {info.get('study')!r}") from None
 
 
-def _existing_trials(out: Path) -> list:
-    if not (out / STUDY_FILE).exists():
-        return []
-    return open_study(out).get_trials(deepcopy=False)
-
-
-def _check_same_run(out: Path, run_info: dict) -> None:
-    before = load_run_info(out)
+def _check_same_run(out: Path, before: dict, run_info: dict) -> None:
     for key in ("dataset", "requirements", "families", "seed"):
         if before.get(key) != run_info[key]:
             raise TradeoffError(
@@ -179,6 +379,23 @@ def _check_same_run(out: Path, run_info: dict) -> None:
             )
     if before["prepare"]["fingerprint"] != run_info["prepare"]["fingerprint"]:
         raise TradeoffError(f"--resume: the data differs from the data {out} was searched with")
+
+
+def _redact(url: str) -> str:
+    """A storage URL without its password."""
+    head, sep, tail = url.partition("://")
+    if sep and "@" in tail:
+        credentials, _, host = tail.rpartition("@")
+        user = credentials.split(":", 1)[0]
+        return f"{head}://{user}:***@{host}" if ":" in credentials else url
+    return url
+
+
+def _remove_if(created: bool, out: Path) -> None:
+    if created:
+        import shutil
+
+        shutil.rmtree(out, ignore_errors=True)
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import optuna
@@ -21,6 +21,7 @@ from tradeoff.measure import LatencyProtocol, accuracy, measure_latency, session
 from tradeoff.prepare import Prepared
 from tradeoff.requirements import Requirements
 from tradeoff.search import record as rec
+from tradeoff.search.workers import WORKER, CostLock, worker_id
 from tradeoff.train import suggest_strategy, train
 
 
@@ -37,6 +38,7 @@ class TrialContext:
     max_epochs: int
     deadline: float  # time.monotonic() instant at which training stops
     on_epoch: object = None  # optional callable(trial_number, epoch, point)
+    cost_lock: CostLock = field(default_factory=CostLock)
 
 
 def set_cost_constraints(trial: optuna.Trial, req: Requirements, p95_ms: float, size_mb: float):
@@ -64,6 +66,7 @@ def run_trial(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
 
 def _run(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
     prepared, req = ctx.prepared, ctx.requirements
+    trial.set_user_attr(WORKER, worker_id())
     family = get_family(trial.suggest_categorical("family", ctx.families))
     params = family.suggest(trial, prepared.input_shape)
     strategy = replace(suggest_strategy(trial, prepared), max_epochs=ctx.max_epochs)
@@ -75,7 +78,8 @@ def _run(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
     torch.manual_seed(seed)
     model = deployable(family, params, prepared.input_shape, prepared.n_outputs, prepared.scaling)
     onnx_bytes = to_onnx(model, prepared.input_shape)
-    latency = measure_latency(onnx_bytes, prepared.input_shape, ctx.protocol)
+    with ctx.cost_lock.measuring():
+        latency = measure_latency(onnx_bytes, prepared.input_shape, ctx.protocol)
     size_mb = len(onnx_bytes) / 1e6
     trial.set_user_attr(
         rec.COST,
@@ -98,13 +102,16 @@ def _run(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
         raise optuna.TrialPruned("; ".join(violations))
 
     # 4. Train with early stopping; evaluate the exported artifact, the thing that ships.
-    def report_epoch(epoch, point):
-        if ctx.on_epoch is not None:
-            ctx.on_epoch(trial.number, epoch, point)
+    with ctx.cost_lock.training() as let_measurements_in:
 
-    result = train(
-        model, prepared, strategy, seed=seed, deadline=ctx.deadline, on_epoch=report_epoch
-    )
+        def report_epoch(epoch, point):
+            let_measurements_in()
+            if ctx.on_epoch is not None:
+                ctx.on_epoch(trial.number, epoch, point)
+
+        result = train(
+            model, prepared, strategy, seed=seed, deadline=ctx.deadline, on_epoch=report_epoch
+        )
     trial.set_user_attr(rec.TRAIN_SECONDS, result.seconds)
     trial.set_user_attr(rec.CURVE, result.curve)
     trial.set_user_attr("stopped_by", result.stopped_by)

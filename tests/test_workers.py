@@ -1,0 +1,204 @@
+"""Faults and parallelism: kill -9 then resume, several workers on one study, PostgreSQL, Ray."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import onnxruntime as ort
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+import tradeoff
+from tradeoff.search.study import open_study
+from tradeoff.search.workers import AtomicArtifactStore, CostLock
+
+POSTGRES = os.environ.get("TRADEOFF_TEST_POSTGRES")
+FAST = ["--families", "linear,mlp", "--max-size-mb", "0.5", "--max-epochs", "3"]
+
+
+def tradeoff_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tradeoff", *args], capture_output=True, text=True, **kwargs
+    )
+
+
+def finished(study: optuna.Study) -> dict[int, optuna.trial.FrozenTrial]:
+    return {t.number: t for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
+
+
+def assert_artifacts_load(run: tradeoff.Run, tmp_path: Path) -> None:
+    for record in run.trials():
+        if record.artifact_id:
+            ort.InferenceSession(run.artifact_path(record, str(tmp_path)))
+
+
+def test_kill_9_then_resume_loses_and_repeats_nothing(tmp_path):
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "tradeoff", "search", "mnist1d", *FAST]
+    command += ["--trials", "200", "--time-budget", "10m", "--out", str(out)]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            if not (out / "run.json").exists():
+                continue
+            trials = open_study(out).get_trials(deepcopy=False)
+            done = sum(t.state.is_finished() for t in trials)
+            if done >= 3 and any(t.state == TrialState.RUNNING for t in trials):
+                break
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    before = finished(open_study(out))
+    running = [t.number for t in open_study(out).get_trials() if t.state == TrialState.RUNNING]
+    assert len(before) >= 3
+
+    result = tradeoff_cli("search", "--resume", str(out), "--trials", "3", "--json")
+    assert result.returncode == 0, result.stderr
+    study = open_study(out)
+    after = finished(study)
+    for number, trial in before.items():  # nothing finished before the kill is lost or changed
+        assert after[number].state == trial.state and after[number].values == trial.values
+        assert after[number].user_attrs == trial.user_attrs
+    numbers = [t.number for t in study.trials]
+    assert numbers == list(range(len(numbers)))  # no duplicated (or skipped) trial numbers
+    assert len(after) >= len(before) + 3
+    for number in running:  # the trial killed mid-flight is failed, and its config retried
+        assert after[number].state == TrialState.FAIL
+        assert "died" in after[number].user_attrs["error"]
+        retries = [t for t in study.trials if t.user_attrs.get("retry_of") == number]
+        assert len(retries) == 1 and retries[0].params == after[number].params
+    assert_artifacts_load(tradeoff.Run.open(out), tmp_path)
+
+
+def run_two_workers(tmp_path: Path, *extra: str) -> tuple[optuna.Study, dict]:
+    out = tmp_path / "run"
+    result = tradeoff_cli(
+        "search",
+        "mnist1d",
+        *FAST,
+        "--workers",
+        "2",
+        "--trials",
+        "8",
+        "--out",
+        str(out),
+        "--json",
+        *extra,
+    )
+    assert result.returncode == 0, result.stderr
+    return open_study(out), json.loads(result.stdout)
+
+
+def assert_shared_fairly(study: optuna.Study) -> None:
+    trials = study.get_trials(deepcopy=False)
+    numbers = [t.number for t in trials]
+    assert sorted(numbers) == list(range(len(numbers)))
+    done = [t for t in trials if t.state.is_finished()]
+    # Each worker stops once 8 have finished; one more may have been in flight.
+    assert 8 <= len(done) <= 9 and len(done) == len(trials)
+    assert len({t.user_attrs["worker"] for t in trials}) == 2  # both workers ran trials
+    assert len({tuple(sorted(t.params.items())) for t in trials}) == len(trials)
+
+
+def test_two_workers_share_one_sqlite_study(tmp_path):
+    study, summary = run_two_workers(tmp_path)
+    assert_shared_fairly(study)
+    assert summary["pick"] is not None
+
+
+@pytest.mark.skipif(not POSTGRES, reason="set TRADEOFF_TEST_POSTGRES (.ci/run starts PostgreSQL)")
+def test_two_workers_share_a_postgresql_study(tmp_path):
+    study, summary = run_two_workers(tmp_path, "--storage", POSTGRES)
+    assert_shared_fairly(study)
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["storage"].startswith("postgresql://") and info["study"] == study.study_name
+    assert study.user_attrs["storage"].count("***") == 1  # no password inside the study
+    # A worker elsewhere joins by URL and study name, and adds trials to the same study.
+    before = len(finished(study))
+    joined = tradeoff_cli(
+        "worker", "--storage", POSTGRES, "--study", study.study_name, "--trials", "2"
+    )
+    assert joined.returncode == 0, joined.stderr
+    assert len(finished(open_study(tmp_path / "run"))) == before + 2
+
+
+@pytest.mark.slow
+def test_ray_cluster_runs_two_workers_on_one_study(tmp_path):
+    ray = pytest.importorskip("ray", reason="install tradeoff[ray]")
+    del ray
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+    port = "6391"
+    start = subprocess.run(
+        [
+            "ray",
+            "start",
+            "--head",
+            "--node-ip-address",
+            "127.0.0.1",
+            f"--port={port}",
+            "--num-cpus",
+            "2",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert start.returncode == 0, start.stderr
+    try:
+        study, summary = run_two_workers(tmp_path, "--ray-address", f"127.0.0.1:{port}")
+        assert_shared_fairly(study)
+    finally:
+        subprocess.run(["ray", "stop", "--force"], capture_output=True, env=env)
+
+
+def test_atomic_artifact_store_never_leaves_a_partial_file(tmp_path):
+    store = AtomicArtifactStore(tmp_path)
+
+    class Exploding:
+        def __init__(self):
+            self.calls = 0
+
+        def read(self, size):
+            self.calls += 1
+            if self.calls > 1:
+                raise OSError("disk full")
+            return b"x" * 10
+
+    with pytest.raises(OSError):
+        store.write("model", Exploding())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cost_lock_keeps_measurements_apart_from_training(tmp_path):
+    lock = CostLock(tmp_path)
+    events: list[str] = []
+
+    def trainer():
+        with lock.training() as checkpoint:
+            events.append("train-start")
+            time.sleep(0.3)
+            events.append("epoch-end")
+            checkpoint()
+            events.append("train-resume")
+
+    thread = threading.Thread(target=trainer)
+    thread.start()
+    time.sleep(0.1)  # the trainer holds the lock
+    with lock.measuring():
+        events.append("measure")
+    thread.join()
+    # The measurement waited for the epoch in flight, and the next epoch waited for it.
+    assert events.index("measure") > events.index("epoch-end")
+    assert events.index("train-resume") > events.index("measure")
