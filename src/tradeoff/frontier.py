@@ -9,10 +9,9 @@ from pathlib import Path
 import optuna
 from optuna.artifacts import download_artifact
 
-from tradeoff.datasets import load
 from tradeoff.errors import TradeoffError
 from tradeoff.measure import Estimate, bootstrap_accuracy
-from tradeoff.prepare import Prepared, prepare
+from tradeoff.prepare import Prepared, prepare_from_description
 from tradeoff.requirements import Requirements
 from tradeoff.search import TrialRecord, load_run_info, open_study, records
 from tradeoff.search.study import artifact_store
@@ -78,8 +77,7 @@ class Run:
     def prepared(self) -> Prepared:
         """The splits, rebuilt from the run description when the run was opened from disk."""
         if self._prepared is None:
-            data = load(self.info["dataset"], seed=self.info["seed"])
-            self._prepared = prepare(data, seed=self.info["seed"])
+            self._prepared = prepare_from_description(self.info["prepare"], self.info["seed"])
             if self._prepared.fingerprint() != self.info["prepare"]["fingerprint"]:
                 raise TradeoffError(f"{self.out}: the data no longer matches the run's fingerprint")
         return self._prepared
