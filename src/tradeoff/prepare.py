@@ -250,9 +250,9 @@ def augmentation_for(modality: str, augment: str | tuple[str, ...] | None) -> tu
     allowed = AUGMENTATIONS[modality]
     for name in names:
         if name not in allowed:
+            choices = ", ".join(allowed) + ", auto or off" if allowed else "auto or off"
             raise TradeoffError(
-                f"--augment: {name!r} does not apply to {modality} data; "
-                f"choose from {', '.join(allowed) or 'nothing (use off)'}, or auto/off"
+                f"--augment: {name!r} does not apply to {modality} data; choose from {choices}"
             )
     return tuple(dict.fromkeys(n for n in names if n))
 
