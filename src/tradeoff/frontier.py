@@ -14,6 +14,7 @@ from tradeoff.measure import Estimate, bootstrap_accuracy
 from tradeoff.prepare import Prepared, prepare_from_description
 from tradeoff.requirements import Requirements
 from tradeoff.search import TrialRecord, load_run_info, open_study, records
+from tradeoff.search.cv import CrossValidation, cross_validate
 from tradeoff.search.study import artifact_store
 from tradeoff.search.trial import predict_classes
 
@@ -148,6 +149,24 @@ class Run:
             artifact_store=artifact_store(self.out), file_path=path, artifact_id=record.artifact_id
         )
         return path
+
+    def cross_validation(self, record: TrialRecord) -> CrossValidation:
+        """The candidate's configuration retrained on each ``--cv`` fold; computed once, kept in the study."""
+        key = f"cv:{record.number}"
+        stored = self.study.user_attrs.get(key)
+        if stored is not None:
+            return CrossValidation(stored["metric"], tuple(stored["scores"]))
+        if record.family is None or not record.trained:
+            raise TradeoffError(f"trial {record.number} was not trained (status {record.status})")
+        result = cross_validate(
+            self.prepared,
+            record.family,
+            record.params,
+            record.strategy,
+            seed=self.info["seed"] * 100_003 + record.number,
+        )
+        self.study.set_user_attr(key, {"metric": result.metric, "scores": list(result.scores)})
+        return result
 
     def test_estimate(self, record: TrialRecord) -> Estimate:
         """The pick's quality on the held-out test split, computed once and kept in the study."""

@@ -23,7 +23,7 @@ The order is fixed and recorded in the run:
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -231,13 +231,12 @@ def fit_imputation(X_train: np.ndarray, data: Dataset) -> Imputation:
     return Imputation(fill=fill.astype(np.float32).reshape(X_train.shape[1:]))
 
 
-def impute(X: np.ndarray, imputation: Imputation) -> tuple[np.ndarray, int]:
-    """``X`` with missing values filled, and how many there were."""
+def impute(X: np.ndarray, imputation: Imputation) -> np.ndarray:
+    """``X`` with its missing values (NaN) filled."""
     missing = np.isnan(X)
-    n = int(missing.sum())
-    if n == 0:
-        return X, 0
-    return np.where(missing, imputation.fill[None], X).astype(np.float32), n
+    if not missing.any():
+        return X
+    return np.where(missing, imputation.fill[None], X).astype(np.float32)
 
 
 def augmentation_for(modality: str, augment: str | tuple[str, ...] | None) -> tuple[str, ...]:
@@ -309,6 +308,8 @@ def prepare(
         constant_columns_dropped=main.cleaning.constant_columns_dropped,
     )
     jitter = (main.scaling.std * 0.05).astype(np.float32) if "jitter" in kinds else None
+    augmentation = Augmentation(data.modality, kinds, jitter)
+    folds = tuple(replace(fold, augmentation=augmentation) for fold in folds)
     return Prepared(
         **{k: getattr(main, k) for k in ("data", "X_train", "y_train", "X_val", "y_val")},
         X_test=main.X_test,
@@ -318,7 +319,7 @@ def prepare(
         imputation=main.imputation,
         kept_features=main.kept_features,
         cleaning=cleaning,
-        augmentation=Augmentation(data.modality, kinds, jitter),
+        augmentation=augmentation,
         folds=folds,
         options=options,
     )
@@ -327,9 +328,8 @@ def prepare(
 def _fit(data, X_train, y_train, X_val, y_val, X_test, y_test, seed: int = 0):
     """Impute, drop constant columns, and standardise: every statistic from ``X_train`` only."""
     imputation = fit_imputation(X_train, data)
-    X_train, a = impute(X_train, imputation)
-    X_val, b = impute(X_val, imputation)
-    X_test, c = impute(X_test, imputation)
+    n_missing = sum(_count_missing(X, data) for X in (X_train, X_val, X_test))
+    X_train, X_val, X_test = (impute(X, imputation) for X in (X_train, X_val, X_test))
     kept, dropped = None, ()
     if data.modality == "tabular":
         varies = X_train.max(axis=0) > X_train.min(axis=0)
@@ -352,10 +352,22 @@ def _fit(data, X_train, y_train, X_val, y_val, X_test, y_test, seed: int = 0):
         seed=seed,
         imputation=imputation,
         kept_features=kept,
-        cleaning=Cleaning(len(y_train), 0, 0, a, dropped),
+        cleaning=Cleaning(len(y_train), 0, 0, n_missing, dropped),
         augmentation=Augmentation(data.modality),
     )
-    return prepared, a + b + c
+    return prepared, n_missing
+
+
+def _count_missing(X: np.ndarray, data: Dataset) -> int:
+    """Missing values as the user counts them: a missing category is one value, not one per one-hot."""
+    missing = np.isnan(X.reshape(len(X), -1))
+    if not data.columns:
+        return int(missing.sum())
+    total, start = 0, 0
+    for column in data.columns:
+        total += int(missing[:, start : start + column.width].any(axis=1).sum())
+        start += column.width
+    return total
 
 
 def _drop_duplicates(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:

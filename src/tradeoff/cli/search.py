@@ -200,10 +200,44 @@ def _search_and_report(prepared: Prepared, req, out, settings, *, resume, as_jso
         run = Run.open(out, prepared=prepared)
         pick = run.select()
         test = run.test_estimate(pick) if pick else None
+        folds = run.cross_validation(pick) if pick and prepared.folds else None
     if as_json:
-        print(json.dumps(_summary(run, pick, test), indent=2))
+        summary = _summary(run, pick, test)
+        if folds is not None:
+            summary["pick"]["cv_scores"] = list(folds.scores)
+            summary["pick"]["cv_mean"] = folds.mean
+        summary["data"] = _data_summary(prepared)
+        print(json.dumps(summary, indent=2))
     else:
+        _print_data(prepared)
         _print_report(run, pick, test)
+        if folds is not None:
+            out_console.print(
+                f"  cross-validated {folds.metric} of its configuration: {folds}", highlight=False
+            )
+
+
+def _data_summary(prepared: Prepared) -> dict:
+    described = prepared.describe()
+    keys = ("dataset", "task", "modality", "input_shape", "n_train", "n_val", "n_test")
+    return {k: described[k] for k in keys} | {
+        "cleaning": described["cleaning"],
+        "augmentation": described["augmentation"],
+        "cv_folds": described["cv_folds"],
+    }
+
+
+def _print_data(prepared: Prepared) -> None:
+    d, c = prepared.describe(), prepared.cleaning
+    dropped = ", ".join(c.constant_columns_dropped) or "none"
+    out_console.print(
+        f"Data: {d['dataset']} ({d['task']}, {d['modality']}, one example {d['input_shape']}): "
+        f"{d['n_train']} train / {d['n_val']} validation / {d['n_test']} test. Cleaning: "
+        f"{c.n_duplicates_dropped} duplicate rows and {c.n_missing_target_dropped} rows without "
+        f"a target dropped, {c.n_values_imputed} missing values imputed (fitted on train), "
+        f"constant columns dropped: {dropped}.",
+        highlight=False,
+    )
 
 
 def _summary(run: Run, pick: TrialRecord | None, test) -> dict:
