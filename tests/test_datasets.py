@@ -189,7 +189,7 @@ def _csv(tmp_path, frame, name="d.csv"):
 
 
 def case_missing_file(tmp_path):
-    return [str(tmp_path / "nope.csv"), "--target", "y"], "nope.csv: no such file"
+    return [str(tmp_path / "nope.csv"), "--target", "y"], "nope.csv': no such file or folder"
 
 
 def case_unsupported_format(tmp_path):

@@ -111,7 +111,6 @@ def test_builtin_search_ends_in_a_pick_with_test_metrics(tmp_path, name, familie
     assert test.value > 1.2 / data.n_classes  # above chance
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", ["breast_cancer", "digits", "gunpoint"])
 def test_builtin_search_from_the_command_line(tmp_path, name, one_thread):
     out = tmp_path / name

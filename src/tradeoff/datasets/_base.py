@@ -176,7 +176,7 @@ def load(
     if not path.exists():
         known = ", ".join(builtin_names())
         raise TradeoffError(
-            f"{text}: no such file, folder or built-in data set (built-ins: {known})"
+            f"unknown data set {text!r}: no such file or folder, nor a built-in ({known})"
         )
     loader = _loader_for(path)
     return loader(
