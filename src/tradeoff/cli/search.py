@@ -86,8 +86,8 @@ def search(
     augment: Annotated[
         str,
         typer.Option(
-            help="Augmentations the search may turn on for training batches: auto (sequences: "
-            "shift,jitter; images: shift), off, or a list such as shift,hflip,vflip,jitter."
+            help="Augmentations the search may turn on for training batches: auto (sequences and "
+            "images: shift), off, or a list such as shift,jitter or shift,hflip,vflip."
         ),
     ] = "auto",
     max_latency_ms: Annotated[
