@@ -79,8 +79,8 @@ def search(
     cv: Annotated[
         int | None,
         typer.Option(
-            help="K-fold cross-validation on train+validation (2-20): each trained candidate is "
-            "also scored on K folds, and the fold scores are recorded."
+            help="K-fold cross-validation (2-20): the selected model's configuration is retrained "
+            "on each of K folds of train+validation; the fold scores are printed and recorded."
         ),
     ] = None,
     augment: Annotated[
