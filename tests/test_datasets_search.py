@@ -119,3 +119,24 @@ def test_builtin_search_from_the_command_line(tmp_path, name, one_thread):
     assert result.exit_code == 0, result.output
     pick = json.loads(result.stdout)["pick"]
     assert pick is not None and 0.5 < pick["test_metric"] <= 1.0
+
+
+def test_image_folder_search_ends_in_a_pick(tmp_path, one_thread):
+    """scikit-learn's digits written as PNG files, one folder per class, then searched."""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    for i in range(400):
+        folder = tmp_path / "digits" / f"digit_{bunch.target[i]}"
+        folder.mkdir(parents=True, exist_ok=True)
+        pixels = (bunch.images[i] * 255 / 16).astype(np.uint8)
+        Image.fromarray(pixels, "L").save(folder / f"{i}.png")
+    out = tmp_path / "run"
+    args = ["search", str(tmp_path / "digits"), "--image-size", "8", "--families", "linear,mlp"]
+    args += ["--trials", "3", "--max-epochs", "15", "--out", str(out), "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["data"]["modality"] == "image" and summary["data"]["input_shape"] == [1, 8, 8]
+    assert summary["pick"]["test_metric"] > 0.3  # 10 classes: chance is 0.1
