@@ -244,6 +244,12 @@ def case_all_nan_column(tmp_path):
     return [str(_csv(tmp_path, frame)), "--target", "species"], "column 'empty' has no values"
 
 
+def case_identifier_column(tmp_path):
+    frame = pd.concat([iris_frame()] * 3, ignore_index=True)
+    frame["patient"] = [f"p{i:04d}" for i in range(len(frame))]
+    return [str(_csv(tmp_path, frame)), "--target", "species"], "column 'patient' has 450 distinct"
+
+
 def case_non_numeric_npy(tmp_path):
     np.save(tmp_path / "X.npy", np.array([["1.5", "abc"]] * 10))
     np.save(tmp_path / "y.npy", np.array([0, 1] * 5))

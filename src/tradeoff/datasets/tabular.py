@@ -17,6 +17,9 @@ from tradeoff.datasets._base import Column, Dataset, register_format
 from tradeoff.datasets._target import encode_target
 from tradeoff.errors import TradeoffError
 
+#: A text column with more distinct values than this (and than half its rows) is refused.
+MAX_CATEGORIES = 256
+
 
 def read_table(path: Path) -> pd.DataFrame:
     """The file as a DataFrame; any reading problem becomes a TradeoffError naming the file."""
@@ -107,6 +110,11 @@ def encode_features(
             continue
         text = values.map(lambda v: v if pd.isna(v) else str(v))
         categories = tuple(sorted(text.dropna().unique()))
+        if len(categories) > MAX_CATEGORIES and len(categories) > 0.5 * len(values):
+            raise TradeoffError(
+                f"{culprit}: column {name!r} has {len(categories)} distinct text values, like "
+                f"{categories[0]!r}: an identifier or free text, not a category; drop the column"
+            )
         codes = pd.Categorical(text, categories=list(categories)).codes
         onehot = np.zeros((len(values), len(categories)), dtype=np.float32)
         present = codes >= 0
