@@ -292,15 +292,22 @@ def prepare(
         X_rest, y_rest, X_test, y_test = X[rest], y[rest], X[test], y[test]
     rows = np.arange(len(y_rest))
     train, val = _split(rows, y_rest, val_fraction, seed + 1, classify, data.name)
-    prepared = _fit(data, X_rest[train], y_rest[train], X_rest[val], y_rest[val], X_test, y_test)
+    main, n_imputed = _fit(
+        data, X_rest[train], y_rest[train], X_rest[val], y_rest[val], X_test, y_test
+    )
+    jitter = (main.scaling.std * 0.05).astype(np.float32) if "jitter" in kinds else None
+    augmentation = Augmentation(data.modality, kinds, jitter)
     folds: tuple[Prepared, ...] = ()
     if cv:
         splitter = (StratifiedKFold if classify else KFold)(cv, shuffle=True, random_state=seed)
         folds = tuple(
-            _fit(data, X_rest[a], y_rest[a], X_rest[b], y_rest[b], X_test, y_test, seed=seed)[0]
+            replace(
+                _fit(data, X_rest[a], y_rest[a], X_rest[b], y_rest[b], X_test, y_test)[0],
+                seed=seed,
+                augmentation=augmentation,
+            )
             for a, b in splitter.split(X_rest.reshape(len(X_rest), -1), y_rest)
         )
-    main, n_imputed = prepared
     cleaning = Cleaning(
         n_rows=data.n_rows + data.n_missing_target_dropped,
         n_duplicates_dropped=n_duplicates,
@@ -308,17 +315,9 @@ def prepare(
         n_values_imputed=n_imputed,
         constant_columns_dropped=main.cleaning.constant_columns_dropped,
     )
-    jitter = (main.scaling.std * 0.05).astype(np.float32) if "jitter" in kinds else None
-    augmentation = Augmentation(data.modality, kinds, jitter)
-    folds = tuple(replace(fold, augmentation=augmentation) for fold in folds)
-    return Prepared(
-        **{k: getattr(main, k) for k in ("data", "X_train", "y_train", "X_val", "y_val")},
-        X_test=main.X_test,
-        y_test=main.y_test,
-        scaling=main.scaling,
+    return replace(
+        main,
         seed=seed,
-        imputation=main.imputation,
-        kept_features=main.kept_features,
         cleaning=cleaning,
         augmentation=augmentation,
         folds=folds,
@@ -326,7 +325,7 @@ def prepare(
     )
 
 
-def _fit(data, X_train, y_train, X_val, y_val, X_test, y_test, seed: int = 0):
+def _fit(data, X_train, y_train, X_val, y_val, X_test, y_test) -> tuple[Prepared, int]:
     """Impute, drop constant columns, and standardise: every statistic from ``X_train`` only."""
     imputation = fit_imputation(X_train, data)
     n_missing = sum(_count_missing(X, data) for X in (X_train, X_val, X_test))
@@ -350,7 +349,7 @@ def _fit(data, X_train, y_train, X_val, y_val, X_test, y_test, seed: int = 0):
         X_test=np.ascontiguousarray(X_test),
         y_test=y_test,
         scaling=fit_scaling(X_train, data.modality),
-        seed=seed,
+        seed=0,
         imputation=imputation,
         kept_features=kept,
         cleaning=Cleaning(len(y_train), 0, 0, n_missing, dropped),
