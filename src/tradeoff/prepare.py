@@ -17,7 +17,9 @@ The order is fixed and recorded in the run:
 >>> import tradeoff
 >>> prepared = prepare(tradeoff.datasets.load("iris"), seed=0)
 >>> prepared.X_train.shape, prepared.X_val.shape, prepared.X_test.shape
-((96, 4), (24, 4), (30, 4))
+((95, 4), (24, 4), (30, 4))
+>>> prepared.cleaning.n_duplicates_dropped  # iris repeats one flower
+1
 """
 
 from __future__ import annotations
