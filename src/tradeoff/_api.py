@@ -6,12 +6,13 @@ import os
 
 from tradeoff.datasets import Dataset, load
 from tradeoff.frontier import Run
+from tradeoff.prepare import prepare
 from tradeoff.requirements import Requirements
 from tradeoff.search import SearchSettings, parse_duration, run_search
 
 
 def search(
-    data: Dataset | str,
+    data: Dataset | str | os.PathLike,
     requirements: Requirements,
     *,
     out: str | os.PathLike,
@@ -22,16 +23,26 @@ def search(
     max_epochs: int = 60,
     resume: bool = False,
     show_progress: bool = True,
+    target: str | None = None,
+    task: str | None = None,
+    modality: str | None = None,
+    cv: int | None = None,
+    augment: str | None = "auto",
 ) -> Run:
     """Search for the most accurate models ``requirements`` can afford; returns the run.
+
+    ``data`` is a :class:`Dataset`, a built-in name or a file path (with
+    ``target``/``task``/``modality`` as in :func:`tradeoff.datasets.load`);
+    ``cv`` and ``augment`` are passed to :func:`tradeoff.prepare.prepare`.
 
     >>> import tradeoff
     >>> req = tradeoff.Requirements(max_latency_ms=0.2, max_size_mb=1.0)
     >>> run = tradeoff.search("mnist1d", req, out="runs/m1d", time_budget="2m")  # doctest: +SKIP
     >>> run.leaderboard(); run.front(); pick = run.select(req)  # doctest: +SKIP
     """
-    if isinstance(data, str):
-        data = load(data, seed=seed)
+    if isinstance(data, (str, os.PathLike)):
+        data = load(data, seed=seed, target=target, task=task, modality=modality)
+    prepared = prepare(data, seed=seed, cv=cv, augment=augment)
     settings = SearchSettings(
         time_budget_s=parse_duration(time_budget) if time_budget is not None else None,
         n_trials=n_trials,
@@ -40,6 +51,12 @@ def search(
         max_epochs=max_epochs,
     )
     _, prepared = run_search(
-        data, requirements, out, settings, resume=resume, show_progress=show_progress
+        data,
+        requirements,
+        out,
+        settings,
+        resume=resume,
+        show_progress=show_progress,
+        prepared=prepared,
     )
     return Run.open(out, prepared=prepared)

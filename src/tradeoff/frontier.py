@@ -9,12 +9,12 @@ from pathlib import Path
 import optuna
 from optuna.artifacts import download_artifact
 
-from tradeoff.datasets import load
 from tradeoff.errors import TradeoffError
 from tradeoff.measure import Estimate, bootstrap_accuracy
-from tradeoff.prepare import Prepared, prepare
+from tradeoff.prepare import Prepared, prepare_from_description
 from tradeoff.requirements import Requirements
 from tradeoff.search import TrialRecord, load_run_info, open_study, records
+from tradeoff.search.cv import CrossValidation, cross_validate
 from tradeoff.search.study import ARTIFACT_DIR, artifact_store
 from tradeoff.search.trial import predict_classes
 
@@ -78,8 +78,7 @@ class Run:
     def prepared(self) -> Prepared:
         """The splits, rebuilt from the run description when the run was opened from disk."""
         if self._prepared is None:
-            data = load(self.info["dataset"], seed=self.info["seed"])
-            self._prepared = prepare(data, seed=self.info["seed"])
+            self._prepared = prepare_from_description(self.info["prepare"], self.info["seed"])
             if self._prepared.fingerprint() != self.info["prepare"]["fingerprint"]:
                 raise TradeoffError(f"{self.out}: the data no longer matches the run's fingerprint")
         return self._prepared
@@ -152,6 +151,24 @@ class Run:
             artifact_id=record.artifact_id,
         )
         return path
+
+    def cross_validation(self, record: TrialRecord) -> CrossValidation:
+        """The candidate's configuration retrained on each ``--cv`` fold; computed once, kept in the study."""
+        key = f"cv:{record.number}"
+        stored = self.study.user_attrs.get(key)
+        if stored is not None:
+            return CrossValidation(stored["metric"], tuple(stored["scores"]))
+        if record.family is None or not record.trained:
+            raise TradeoffError(f"trial {record.number} was not trained (status {record.status})")
+        result = cross_validate(
+            self.prepared,
+            record.family,
+            record.params,
+            record.strategy,
+            seed=self.info["seed"] * 100_003 + record.number,
+        )
+        self.study.set_user_attr(key, {"metric": result.metric, "scores": list(result.scores)})
+        return result
 
     def test_estimate(self, record: TrialRecord) -> Estimate:
         """The pick's quality on the held-out test split, computed once and kept in the study."""

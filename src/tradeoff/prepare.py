@@ -1,19 +1,52 @@
-"""Preparation: splits and scaling, fitted on the training split only.
+"""Preparation: cleaning, splits, imputation, scaling and augmentation, fitted on train only.
 
-The test split is carved (or taken from the data set) first and never seen by
-the search; validation is carved from what remains.
+The order is fixed and recorded in the run:
+
+1. cleaning on the whole data set: exact duplicate rows dropped (counted);
+   rows without a target were already dropped by the loader (counted);
+2. splits: the test split is carved first (or taken from the data set) and
+   never seen by the search; validation is carved from what remains; both
+   stratified for classification, seeded;
+3. fitted on the training split only, then applied to every split:
+   imputation (median for numbers, most frequent category for categoricals),
+   constant columns dropped (tables), standardisation statistics;
+4. optionally ``cv`` stratified folds of train+validation, each prepared
+   the same way (fitted on the fold's training part only);
+5. augmentation, applied by the training loop to training batches only.
+
+>>> import tradeoff
+>>> prepared = prepare(tradeoff.datasets.load("iris"), seed=0)
+>>> prepared.X_train.shape, prepared.X_val.shape, prepared.X_test.shape
+((95, 4), (24, 4), (30, 4))
+>>> prepared.cleaning.n_duplicates_dropped  # iris repeats one flower
+1
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
-from sklearn.model_selection import train_test_split
+import torch
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
-from tradeoff.datasets import Dataset
+from tradeoff.datasets import Dataset, load
 from tradeoff.errors import TradeoffError
+
+#: Augmentations each modality allows, and those ``augment="auto"`` uses.
+#: Flips are not on by default: a mirrored digit or letter is another class. Jitter is
+#: opt-in, so that ``auto`` trains sequences exactly as the walking skeleton did.
+AUGMENTATIONS: dict[str, tuple[str, ...]] = {
+    "tabular": (),
+    "sequence": ("shift", "jitter"),
+    "image": ("shift", "hflip", "vflip", "jitter"),
+}
+DEFAULT_AUGMENTATIONS: dict[str, tuple[str, ...]] = {
+    "tabular": (),
+    "sequence": ("shift",),
+    "image": ("shift",),
+}
 
 
 @dataclass(frozen=True)
@@ -22,6 +55,64 @@ class Scaling:
 
     mean: np.ndarray
     std: np.ndarray
+
+
+@dataclass(frozen=True)
+class Imputation:
+    """The value that replaces a missing one, per input feature (before constant columns drop).
+
+    Fitted on the training split: the median of a numeric feature; for a
+    one-hot categorical column, the one-hot of its most frequent category.
+    """
+
+    fill: np.ndarray
+
+
+@dataclass(frozen=True)
+class Cleaning:
+    """What cleaning changed, so that a run can say it."""
+
+    n_rows: int
+    n_duplicates_dropped: int
+    n_missing_target_dropped: int
+    n_values_imputed: int
+    constant_columns_dropped: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Random changes applied to training batches only; the search turns them on or off.
+
+    ``jitter_std`` is the Gaussian noise scale per channel (5 % of the
+    training split's standard deviation), since batches are in raw units.
+    """
+
+    modality: str
+    kinds: tuple[str, ...] = ()
+    jitter_std: np.ndarray | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.kinds)
+
+    def apply(self, xb: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        """An augmented copy of the batch ``xb`` (``[B, T, C]`` or ``[B, C, H, W]``)."""
+        if "shift" in self.kinds:
+            if self.modality == "sequence":
+                most = max(1, min(3, xb.shape[1] // 4))
+                xb = torch.roll(xb, int(rng.integers(-most, most + 1)), dims=1)
+            else:
+                most = max(1, xb.shape[-1] // 8)
+                dy, dx = (int(v) for v in rng.integers(-most, most + 1, size=2))
+                xb = torch.roll(xb, (dy, dx), dims=(2, 3))
+        for kind, axis in (("hflip", -1), ("vflip", -2)):
+            if kind in self.kinds:
+                flip = torch.from_numpy(rng.random(len(xb)) < 0.5)
+                xb = torch.where(flip.view(-1, *([1] * (xb.dim() - 1))), xb.flip(axis), xb)
+        if "jitter" in self.kinds and self.jitter_std is not None:
+            noise = torch.from_numpy(rng.standard_normal(tuple(xb.shape)).astype(np.float32))
+            xb = xb + noise * torch.from_numpy(self.jitter_std)
+        return xb
 
 
 @dataclass(frozen=True)
@@ -37,6 +128,12 @@ class Prepared:
     y_test: np.ndarray
     scaling: Scaling
     seed: int
+    imputation: Imputation | None = None
+    kept_features: tuple[int, ...] | None = None  # tables: columns left after constant ones drop
+    cleaning: Cleaning | None = None
+    augmentation: Augmentation | None = None
+    folds: tuple[Prepared, ...] = ()  # --cv K: each fold prepared on its own training part
+    options: dict = field(default_factory=dict)  # prepare()'s keyword arguments, to redo it
 
     @property
     def task(self) -> str:
@@ -48,11 +145,19 @@ class Prepared:
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        return self.data.input_shape
+        """Shape of one example the model takes (after constant columns are dropped)."""
+        return tuple(self.X_train.shape[1:])
 
     @property
     def n_outputs(self) -> int:
         return 1 if self.task == "regression" else self.data.n_classes
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        names = self.data.feature_names
+        if not names or self.kept_features is None:
+            return names
+        return tuple(names[i] for i in self.kept_features)
 
     def fingerprint(self) -> str:
         """A short hash of every split, to tell whether a resumed run sees the same data."""
@@ -62,18 +167,41 @@ class Prepared:
         return digest.hexdigest()[:16]
 
     def describe(self) -> dict:
+        """What a run records about its data: where it came from, how it was prepared."""
+        cleaning = self.cleaning
         return {
             "dataset": self.data.name,
+            "source": self.data.source,
+            "options": self.options,
             "task": self.task,
             "modality": self.modality,
+            "target": self.data.target,
+            "classes": list(self.data.classes),
             "input_shape": list(self.input_shape),
             "n_train": len(self.y_train),
             "n_val": len(self.y_val),
             "n_test": len(self.y_test),
             "seed": self.seed,
+            "cleaning": None
+            if cleaning is None
+            else cleaning.__dict__
+            | {"constant_columns_dropped": list(cleaning.constant_columns_dropped)},
+            "imputation": "median (numbers), most frequent (categories), fitted on train",
             "scaling": "standardise, fitted on train",
+            "augmentation": list(self.augmentation.kinds) if self.augmentation else [],
+            "cv_folds": len(self.folds),
             "fingerprint": self.fingerprint(),
         }
+
+
+def prepare_from_description(description: dict, seed: int) -> Prepared:
+    """Reload and re-prepare the data a run recorded (``Prepared.describe()``), e.g. to resume it.
+
+    Runs recorded before sources were stored name a built-in data set only.
+    """
+    source = description.get("source") or {"name": description["dataset"]}
+    data = load(**source, seed=seed)
+    return prepare(data, seed=seed, **description.get("options", {}))
 
 
 def fit_scaling(X_train: np.ndarray, modality: str) -> Scaling:
@@ -85,33 +213,205 @@ def fit_scaling(X_train: np.ndarray, modality: str) -> Scaling:
     return Scaling(mean=mean.astype(np.float32), std=std.astype(np.float32))
 
 
+def fit_imputation(X_train: np.ndarray, data: Dataset) -> Imputation:
+    """Fill values from the training split: medians, and most frequent categories for one-hots."""
+    flat = X_train.reshape(len(X_train), -1)
+    empty = np.isnan(flat).all(axis=0)
+    if empty.any():
+        names = data.feature_names or tuple(str(i) for i in range(flat.shape[1]))
+        raise TradeoffError(
+            f"{data.name}: feature {names[int(np.argmax(empty))]!r} has no values in the training split"
+        )
+    fill = np.nanmedian(flat, axis=0) if np.isnan(flat).any() else np.median(flat, axis=0)
+    start = 0
+    for column in data.columns:
+        if column.kind == "categorical":
+            block = flat[:, start : start + column.width]
+            onehot = np.zeros(column.width, np.float32)
+            onehot[int(np.argmax(np.nansum(block, axis=0)))] = 1.0
+            fill[start : start + column.width] = onehot
+        start += column.width
+    return Imputation(fill=fill.astype(np.float32).reshape(X_train.shape[1:]))
+
+
+def impute(X: np.ndarray, imputation: Imputation) -> np.ndarray:
+    """``X`` with its missing values (NaN) filled."""
+    missing = np.isnan(X)
+    if not missing.any():
+        return X
+    return np.where(missing, imputation.fill[None], X).astype(np.float32)
+
+
+def augmentation_for(modality: str, augment: str | tuple[str, ...] | None) -> tuple[str, ...]:
+    """The augmentations to search on/off: ``"auto"`` (the modality's defaults), ``"off"``, or names."""
+    if augment in (None, "auto"):
+        return DEFAULT_AUGMENTATIONS[modality]
+    if augment in ("off", "none", ()):
+        return ()
+    names = augment if isinstance(augment, tuple) else tuple(a.strip() for a in augment.split(","))
+    allowed = AUGMENTATIONS[modality]
+    for name in names:
+        if name not in allowed:
+            choices = ", ".join(allowed) + ", auto or off" if allowed else "auto or off"
+            raise TradeoffError(
+                f"--augment: {name!r} does not apply to {modality} data; choose from {choices}"
+            )
+    return tuple(dict.fromkeys(n for n in names if n))
+
+
 def prepare(
-    data: Dataset, *, seed: int = 0, val_fraction: float = 0.2, test_fraction: float = 0.2
+    data: Dataset,
+    *,
+    seed: int = 0,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.2,
+    cv: int | None = None,
+    augment: str | None = "auto",
 ) -> Prepared:
-    """Split ``data`` into train/validation/test (stratified for classification) and fit scaling."""
-    stratify = data.task != "regression"
-    if data.X_test is not None and data.y_test is not None:
-        X_rest, y_rest, X_test, y_test = data.X, data.y, data.X_test, data.y_test
+    """Clean ``data``, split it (stratified for classification), fit imputation and scaling on train.
+
+    ``cv`` adds that many stratified folds of train+validation; ``augment``
+    says which augmentations the search may turn on (see :func:`augmentation_for`).
+    """
+    if cv is not None and not (isinstance(cv, int) and 2 <= cv <= 20):
+        raise TradeoffError(f"--cv: expected a number of folds from 2 to 20, got {cv!r}")
+    kinds = augmentation_for(data.modality, augment)
+    options = {
+        "val_fraction": val_fraction,
+        "test_fraction": test_fraction,
+        "cv": cv,
+        "augment": augment if isinstance(augment, str) or augment is None else ",".join(augment),
+    }
+    classify = data.task != "regression"
+    X, y, n_duplicates = _drop_duplicates(data.X, data.y)
+    own_test = data.X_test is not None and data.y_test is not None
+    _check_enough_rows(data, y, own_test, cv)
+    if own_test:
+        X_rest, y_rest, X_test, y_test = X, y, data.X_test, data.y_test
     else:
-        X_rest, X_test, y_rest, y_test = _split(data.X, data.y, test_fraction, seed, stratify)
-    X_train, X_val, y_train, y_val = _split(X_rest, y_rest, val_fraction, seed + 1, stratify)
-    return Prepared(
-        data=data,
-        X_train=X_train,
-        y_train=y_train,
-        X_val=X_val,
-        y_val=y_val,
-        X_test=X_test,
-        y_test=y_test,
-        scaling=fit_scaling(X_train, data.modality),
+        rows = np.arange(len(y))
+        rest, test = _split(rows, y, test_fraction, seed, classify, data.name)
+        X_rest, y_rest, X_test, y_test = X[rest], y[rest], X[test], y[test]
+    rows = np.arange(len(y_rest))
+    train, val = _split(rows, y_rest, val_fraction, seed + 1, classify, data.name)
+    main, n_imputed = _fit(
+        data, X_rest[train], y_rest[train], X_rest[val], y_rest[val], X_test, y_test
+    )
+    jitter = (main.scaling.std * 0.05).astype(np.float32) if "jitter" in kinds else None
+    augmentation = Augmentation(data.modality, kinds, jitter)
+    folds: tuple[Prepared, ...] = ()
+    if cv:
+        splitter = (StratifiedKFold if classify else KFold)(cv, shuffle=True, random_state=seed)
+        folds = tuple(
+            replace(
+                _fit(data, X_rest[a], y_rest[a], X_rest[b], y_rest[b], X_test, y_test)[0],
+                seed=seed,
+                augmentation=augmentation,
+            )
+            for a, b in splitter.split(X_rest.reshape(len(X_rest), -1), y_rest)
+        )
+    cleaning = Cleaning(
+        n_rows=data.n_rows + data.n_missing_target_dropped,
+        n_duplicates_dropped=n_duplicates,
+        n_missing_target_dropped=data.n_missing_target_dropped,
+        n_values_imputed=n_imputed,
+        constant_columns_dropped=main.cleaning.constant_columns_dropped,
+    )
+    return replace(
+        main,
         seed=seed,
+        cleaning=cleaning,
+        augmentation=augmentation,
+        folds=folds,
+        options=options,
     )
 
 
-def _split(X, y, fraction, seed, stratify):
+def _fit(data, X_train, y_train, X_val, y_val, X_test, y_test) -> tuple[Prepared, int]:
+    """Impute, drop constant columns, and standardise: every statistic from ``X_train`` only."""
+    imputation = fit_imputation(X_train, data)
+    n_missing = sum(_count_missing(X, data) for X in (X_train, X_val, X_test))
+    X_train, X_val, X_test = (impute(X, imputation) for X in (X_train, X_val, X_test))
+    kept, dropped = None, ()
+    if data.modality == "tabular":
+        varies = X_train.max(axis=0) > X_train.min(axis=0)
+        if not varies.any():
+            raise TradeoffError(f"{data.name}: every feature is constant in the training split")
+        if not varies.all():
+            names = data.feature_names or tuple(str(i) for i in range(X_train.shape[1]))
+            dropped = tuple(names[i] for i in np.flatnonzero(~varies))
+            kept = tuple(int(i) for i in np.flatnonzero(varies))
+            X_train, X_val, X_test = X_train[:, kept], X_val[:, kept], X_test[:, kept]
+    prepared = Prepared(
+        data=data,
+        X_train=np.ascontiguousarray(X_train),
+        y_train=y_train,
+        X_val=np.ascontiguousarray(X_val),
+        y_val=y_val,
+        X_test=np.ascontiguousarray(X_test),
+        y_test=y_test,
+        scaling=fit_scaling(X_train, data.modality),
+        seed=0,
+        imputation=imputation,
+        kept_features=kept,
+        cleaning=Cleaning(len(y_train), 0, 0, n_missing, dropped),
+        augmentation=Augmentation(data.modality),
+    )
+    return prepared, n_missing
+
+
+def _count_missing(X: np.ndarray, data: Dataset) -> int:
+    """Missing values as the user counts them: a missing category is one value, not one per one-hot."""
+    missing = np.isnan(X.reshape(len(X), -1))
+    if not data.columns:
+        return int(missing.sum())
+    total, start = 0, 0
+    for column in data.columns:
+        total += int(missing[:, start : start + column.width].any(axis=1).sum())
+        start += column.width
+    return total
+
+
+def _drop_duplicates(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Keep the first of each set of identical (features, target) rows."""
+    flat = np.ascontiguousarray(X.reshape(len(X), -1))
+    keys = np.concatenate([flat.view(np.uint8).reshape(len(X), -1), _bytes(y)], axis=1)
+    _, first = np.unique(keys, axis=0, return_index=True)
+    if len(first) == len(X):
+        return X, y, 0
+    keep = np.sort(first)
+    return X[keep], y[keep], len(X) - len(keep)
+
+
+def _bytes(y: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(y.reshape(len(y), 1)).view(np.uint8).reshape(len(y), -1)
+
+
+def _check_enough_rows(data: Dataset, y: np.ndarray, own_test: bool, cv: int | None) -> None:
+    if data.task == "regression":
+        if len(y) < 10:
+            raise TradeoffError(f"{data.name}: {len(y)} rows; splitting needs at least 10")
+        return
+    needed = max(2 if own_test else 3, (cv or 0) + (0 if own_test else 1))
+    counts = np.bincount(y, minlength=data.n_classes)
+    present = counts[counts > 0]
+    if len(present) < 2:
+        raise TradeoffError(
+            f"{data.name}: target {data.target!r} has a single class; classification needs at least 2"
+        )
+    if present.min() < needed:
+        index = int(np.flatnonzero((counts > 0) & (counts < needed))[0])
+        what = f"{cv}-fold cross-validation" if cv else "stratified train/validation/test splits"
+        raise TradeoffError(
+            f"{data.name}: class {data.classes[index]!r} of target {data.target!r} has "
+            f"{counts[index]} row(s); {what} need at least {needed} per class"
+        )
+
+
+def _split(rows, y, fraction, seed, stratify, name):
     try:
         return train_test_split(
-            X, y, test_size=fraction, random_state=seed, stratify=y if stratify else None
+            rows, test_size=fraction, random_state=seed, stratify=y if stratify else None
         )
     except ValueError as error:
-        raise TradeoffError(f"cannot split the data set: {error}") from None
+        raise TradeoffError(f"{name}: cannot split the data set: {error}") from None

@@ -43,7 +43,7 @@ def suggest_strategy(trial: optuna.Trial, prepared: Prepared) -> Strategy:
         weight_decay=trial.suggest_float("weight_decay", 1e-6, 1e-2, log=True),
         augment=(
             trial.suggest_categorical("augment", [True, False])
-            if prepared.modality == "sequence"
+            if prepared.augmentation is not None and prepared.augmentation.enabled
             else False
         ),
     )
@@ -114,8 +114,8 @@ def train(
         for first in range(0, len(order), strategy.batch_size):
             batch = order[first : first + strategy.batch_size]
             xb = X[batch]
-            if strategy.augment:
-                xb = _shift(xb, rng)
+            if strategy.augment and prepared.augmentation is not None:
+                xb = prepared.augmentation.apply(xb, rng)
             loss = loss_fn(model(xb), y[batch])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -155,8 +155,3 @@ def train(
         stopped_by=stopped_by,
         curve=curve,
     )
-
-
-def _shift(xb: torch.Tensor, rng: np.random.Generator, max_shift: int = 3) -> torch.Tensor:
-    """Augment sequences by a random circular shift along time (training batches only)."""
-    return torch.roll(xb, int(rng.integers(-max_shift, max_shift + 1)), dims=1)

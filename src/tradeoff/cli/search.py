@@ -11,10 +11,11 @@ import typer
 from rich.table import Table
 
 from tradeoff.cli._app import app, fail, out_console, user_errors
-from tradeoff.datasets import builtin_names, load
+from tradeoff.datasets import builtin_names, load, supported_formats
 from tradeoff.families import family_names, get_family
 from tradeoff.frontier import Run
 from tradeoff.measure import describe_method
+from tradeoff.prepare import Prepared, prepare, prepare_from_description
 from tradeoff.requirements import Requirements
 from tradeoff.search import SearchSettings, TrialRecord, load_run_info, parse_duration, run_search
 
@@ -35,7 +36,7 @@ def demo(
     out = out or Path("runs") / f"demo-{datetime.now():%Y%m%d-%H%M%S}"
     req = DEMO_REQUIREMENTS
     _search_and_report(
-        "mnist1d",
+        prepare(load("mnist1d"), seed=seed),
         req,
         out,
         SearchSettings(time_budget_s=parse_duration(time_budget), seed=seed),
@@ -47,8 +48,48 @@ def demo(
 @app.command()
 def search(
     data: Annotated[
-        str | None, typer.Argument(help="Built-in data set name (see `tradeoff datasets`).")
+        str | None,
+        typer.Argument(
+            help="Built-in data set name (see `tradeoff datasets`), or a path: a .csv/.tsv/.parquet "
+            "table, an .npz (X, y) or .npy (with --target labels.npy), a UCR/UEA .ts file, "
+            "or a folder with one sub-folder of images per class."
+        ),
     ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            help="Column to predict in a table; for an .npy of inputs, the .npy file of labels."
+        ),
+    ] = None,
+    task: Annotated[
+        str | None,
+        typer.Option(help="binary, multiclass or regression (default: inferred from the target)."),
+    ] = None,
+    modality: Annotated[
+        str | None,
+        typer.Option(
+            help="tabular, sequence or image: how to read an array file "
+            "(default: from its shape, [N,F] / [N,T,C] / [N,C,H,W])."
+        ),
+    ] = None,
+    image_size: Annotated[
+        int | None,
+        typer.Option(help="Side in pixels that images of a folder are resized to (default 32)."),
+    ] = None,
+    cv: Annotated[
+        int | None,
+        typer.Option(
+            help="K-fold cross-validation (2-20): the selected model's configuration is retrained "
+            "on each of K folds of train+validation; the fold scores are printed and recorded."
+        ),
+    ] = None,
+    augment: Annotated[
+        str,
+        typer.Option(
+            help="Augmentations the search may turn on for training batches: auto (sequences and "
+            "images: shift), off, or a list such as shift,jitter or shift,hflip,vflip."
+        ),
+    ] = "auto",
     max_latency_ms: Annotated[
         float | None, typer.Option(help="Hard limit on p95 latency at batch 1 (ms).")
     ] = None,
@@ -66,14 +107,14 @@ def search(
     families: Annotated[
         str | None, typer.Option(help="Comma-separated families to search (default: all).")
     ] = None,
+    max_epochs: Annotated[
+        int, typer.Option(help="Most epochs one candidate trains for, before early stopping.")
+    ] = 60,
     out: Annotated[Path | None, typer.Option(help="Run folder to create.")] = None,
     resume: Annotated[
         Path | None, typer.Option(help="Continue the run in this folder (same study).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for splits, sampler and training.")] = 0,
-    max_epochs: Annotated[
-        int, typer.Option(help="Most epochs a trial trains (early stopping may end it sooner).")
-    ] = 60,
     workers: Annotated[
         int, typer.Option(help="Worker processes on this machine sharing the study.")
     ] = 1,
@@ -104,13 +145,20 @@ def search(
                 n_trials=trials,
                 families=tuple(info["families"]),
                 seed=info["seed"],
+                max_epochs=info.get("max_epochs", max_epochs),
+                workers=workers,
             )
-            _search_and_report(info["dataset"], req, resume, settings, resume=True, as_json=as_json)
+            prepared = prepare_from_description(info["prepare"], info["seed"])
+            _search_and_report(prepared, req, resume, settings, resume=True, as_json=as_json)
             return
         if data is None:
-            fail("DATA: give a built-in data set name, or --resume RUN")
+            fail("DATA: give a built-in data set name or a data file path, or --resume RUN")
         if out is None:
             fail("--out: give a run folder to create")
+        dataset = load(
+            data, seed=seed, target=target, task=task, modality=modality, image_size=image_size
+        )
+        prepared = prepare(dataset, seed=seed, cv=cv, augment=augment)
         req = Requirements(
             max_latency_ms=max_latency_ms,
             max_size_mb=max_size_mb,
@@ -129,7 +177,7 @@ def search(
             artifacts=str(artifacts) if artifacts else None,
             ray_address=ray_address,
         )
-        _search_and_report(data, req, out, settings, resume=False, as_json=as_json)
+        _search_and_report(prepared, req, out, settings, resume=False, as_json=as_json)
 
 
 @app.command("families")
@@ -144,25 +192,72 @@ def list_families() -> None:
 
 @app.command("datasets")
 def list_datasets() -> None:
-    """List the built-in data sets with shape, task and modality."""
-    table = Table("name", "shape (train)", "task", "modality", "description")
+    """List the built-in data sets (shape, task, modality) and the file formats DATA can be."""
+    table = Table("name", "examples", "shape of one", "task", "classes", "modality", "description")
     for name in builtin_names():
         data = load(name)
-        table.add_row(name, str(data.X.shape), data.task, data.modality, data.description)
+        test = "" if data.y_test is None else f" + {len(data.y_test)} test"
+        table.add_row(
+            name,
+            f"{len(data.y)}{test}",
+            str(list(data.input_shape)),
+            data.task,
+            str(data.n_classes or "-"),
+            data.modality,
+            data.description,
+        )
     out_console.print(table)
+    out_console.print(
+        "Files: " + ", ".join(supported_formats()) + " (see docs/data.md)", highlight=False
+    )
 
 
-def _search_and_report(data_name, req, out, settings, *, resume, as_json) -> None:
+def _search_and_report(prepared: Prepared, req, out, settings, *, resume, as_json) -> None:
     with user_errors():
-        data = load(data_name, seed=settings.seed)
-        _, prepared = run_search(data, req, out, settings, resume=resume, show_progress=True)
+        _, prepared = run_search(
+            prepared.data, req, out, settings, resume=resume, show_progress=True, prepared=prepared
+        )
         run = Run.open(out, prepared=prepared)
         pick = run.select()
         test = run.test_estimate(pick) if pick else None
+        folds = run.cross_validation(pick) if pick and prepared.folds else None
     if as_json:
-        print(json.dumps(_summary(run, pick, test), indent=2))
+        summary = _summary(run, pick, test)
+        if folds is not None:
+            summary["pick"]["cv_scores"] = list(folds.scores)
+            summary["pick"]["cv_mean"] = folds.mean
+        summary["data"] = _data_summary(prepared)
+        print(json.dumps(summary, indent=2))
     else:
+        _print_data(prepared)
         _print_report(run, pick, test)
+        if folds is not None:
+            out_console.print(
+                f"  cross-validated {folds.metric} of its configuration: {folds}", highlight=False
+            )
+
+
+def _data_summary(prepared: Prepared) -> dict:
+    described = prepared.describe()
+    keys = ("dataset", "task", "modality", "input_shape", "n_train", "n_val", "n_test")
+    return {k: described[k] for k in keys} | {
+        "cleaning": described["cleaning"],
+        "augmentation": described["augmentation"],
+        "cv_folds": described["cv_folds"],
+    }
+
+
+def _print_data(prepared: Prepared) -> None:
+    d, c = prepared.describe(), prepared.cleaning
+    dropped = ", ".join(c.constant_columns_dropped) or "none"
+    out_console.print(
+        f"Data: {d['dataset']} ({d['task']}, {d['modality']}, one example {d['input_shape']}): "
+        f"{d['n_train']} train / {d['n_val']} validation / {d['n_test']} test. Cleaning: "
+        f"{c.n_duplicates_dropped} duplicate rows and {c.n_missing_target_dropped} rows without "
+        f"a target dropped, {c.n_values_imputed} missing values imputed (fitted on train), "
+        f"constant columns dropped: {dropped}.",
+        highlight=False,
+    )
 
 
 def _summary(run: Run, pick: TrialRecord | None, test) -> dict:

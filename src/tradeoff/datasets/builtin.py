@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import numpy as np
 
 from tradeoff.datasets._base import Dataset, register_dataset
@@ -45,4 +48,63 @@ def breast_cancer(seed: int = 0) -> Dataset:
         classes=tuple(str(c) for c in bunch.target_names),
         feature_names=tuple(bunch.feature_names),
         description="Wisconsin diagnostic breast cancer (tabular, binary)",
+    )
+
+
+@register_dataset("iris")
+def iris(seed: int = 0) -> Dataset:
+    """Fisher's iris table: 150 rows, 4 measurements, 3 species."""
+    from sklearn.datasets import load_iris
+
+    bunch = load_iris()
+    return Dataset(
+        name="iris",
+        X=bunch.data.astype(np.float32),
+        y=bunch.target.astype(np.int64),
+        task="multiclass",
+        modality="tabular",
+        classes=tuple(str(c) for c in bunch.target_names),
+        feature_names=tuple(bunch.feature_names),
+        description="Fisher's iris (tabular, 3 classes)",
+    )
+
+
+@register_dataset("digits")
+def digits(seed: int = 0) -> Dataset:
+    """scikit-learn's 8x8 handwritten digits as one-channel images ``[1797, 1, 8, 8]``, 10 classes.
+
+    Pixels are scaled from 0..16 to 0..1.
+    """
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    return Dataset(
+        name="digits",
+        X=(bunch.images.astype(np.float32) / 16.0)[:, None, :, :],
+        y=bunch.target.astype(np.int64),
+        task="multiclass",
+        modality="image",
+        classes=tuple(str(c) for c in bunch.target_names),
+        description="handwritten digits, 8x8 grey images (image, 10 classes)",
+    )
+
+
+@register_dataset("gunpoint")
+def gunpoint(seed: int = 0) -> Dataset:
+    """UCR GunPoint: 50 train / 150 test series of 150 steps, 2 classes (Gun-Draw, Point).
+
+    Read from the copy bundled in the sktime wheel with sktime's ``.ts`` reader,
+    keeping the archive's own train/test split.
+    """
+    import sktime.datasets
+
+    from tradeoff.datasets.timeseries import load_ts
+
+    folder = Path(sktime.datasets.__file__).parent / "data" / "GunPoint"
+    data = load_ts(folder / "GunPoint_TRAIN.ts")
+    return replace(
+        data,
+        name="gunpoint",
+        description="UCR GunPoint: hand motion, 150 steps (sequence, binary)",
+        source={},
     )

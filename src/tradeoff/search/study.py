@@ -21,11 +21,11 @@ import torch
 from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 
-from tradeoff.datasets import Dataset, load
+from tradeoff.datasets import Dataset
 from tradeoff.errors import TradeoffError
 from tradeoff.families import family_names, get_family
 from tradeoff.measure import LatencyProtocol
-from tradeoff.prepare import Prepared, prepare
+from tradeoff.prepare import Prepared, prepare, prepare_from_description
 from tradeoff.requirements import Requirements
 from tradeoff.search.distributed import run_on_ray
 from tradeoff.search.progress import SearchProgress
@@ -221,8 +221,7 @@ def run_worker(
     info = study.user_attrs
     if "dataset" not in info:
         raise TradeoffError(f"--study: {study_name!r} was not created by tradeoff")
-    data = load(info["dataset"], seed=info["seed"])
-    prepared = prepare(data, seed=info["seed"])
+    prepared = prepare_from_description(info["prepare"], info["seed"])
     if prepared.fingerprint() != info["prepare"]["fingerprint"]:
         raise TradeoffError(f"--study: the data here differs from the data {study_name!r} uses")
     settings = SearchSettings(

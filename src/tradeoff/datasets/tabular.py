@@ -1,0 +1,130 @@
+"""Tables: CSV, TSV and Parquet files with a named target column.
+
+Numeric columns become float32 features; text, boolean and category columns
+are one-hot encoded (the category lists are kept in ``Dataset.columns`` so an
+export can fold the encoding in). Missing values stay NaN for ``prepare`` to
+impute from the training split; rows without a target are dropped and counted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tradeoff.datasets._base import Column, Dataset, register_format
+from tradeoff.datasets._target import encode_target
+from tradeoff.errors import TradeoffError
+
+#: A text column with more distinct values than this (and than half its rows) is refused.
+MAX_CATEGORIES = 256
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """The file as a DataFrame; any reading problem becomes a TradeoffError naming the file."""
+    suffix = path.suffix.lower()
+    kind = "Parquet" if suffix == ".parquet" else "CSV"
+    try:
+        if suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+    except pd.errors.EmptyDataError:
+        raise TradeoffError(f"{path}: the file is empty") from None
+    except (UnicodeDecodeError, pd.errors.ParserError) as error:
+        raise TradeoffError(f"{path}: cannot read it as {kind} ({_first_line(error)})") from None
+    except Exception as error:  # pyarrow raises its own types for a corrupt file
+        if path.stat().st_size == 0:
+            raise TradeoffError(f"{path}: the file is empty") from None
+        raise TradeoffError(f"{path}: cannot read it as {kind} ({_first_line(error)})") from None
+    if frame.empty:
+        raise TradeoffError(f"{path}: holds no data rows")
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+@register_format(".csv", ".tsv", ".parquet")
+def load_table(
+    path: Path,
+    *,
+    target: str | None = None,
+    task: str | None = None,
+    modality: str | None = None,
+    image_size: int | None = None,
+) -> Dataset:
+    """Load a table; ``target`` names the column to predict."""
+    frame = read_table(path)
+    columns = ", ".join(frame.columns)
+    if target is None:
+        raise TradeoffError(
+            f"--target: {path.name} is a table; name the column to predict ({columns})"
+        )
+    if target not in frame.columns:
+        raise TradeoffError(f"--target: no column {target!r} in {path.name}; columns: {columns}")
+    if modality not in (None, "tabular"):
+        raise TradeoffError(f"--modality: {path.name} is a table, which is tabular, not {modality}")
+    if image_size is not None:
+        raise TradeoffError(f"--image-size: {path.name} is a table, not images")
+    if frame.shape[1] < 2:
+        raise TradeoffError(f"{path}: holds only the target column {target!r}, no features")
+
+    has_target = frame[target].notna()
+    n_missing_target = int((~has_target).sum())
+    frame = frame[has_target]
+    encoded = encode_target(frame[target], culprit=f"{path.name}: target {target!r}", task=task)
+    features = frame.drop(columns=[target])
+    X, described = encode_features(features, culprit=path.name)
+    return Dataset(
+        name=path.name,
+        X=X,
+        y=encoded.y,
+        task=encoded.task,
+        modality="tabular",
+        classes=encoded.classes,
+        description=f"{path.name}: {len(frame)} rows, {features.shape[1]} columns, target {target!r}",
+        feature_names=tuple(n for c in described for n in c.feature_names()),
+        source={"name": str(path), "target": target, "task": task},
+        target=target,
+        columns=described,
+        n_missing_target_dropped=n_missing_target,
+    )
+
+
+def encode_features(
+    features: pd.DataFrame, *, culprit: str
+) -> tuple[np.ndarray, tuple[Column, ...]]:
+    """Numeric float32 features: numbers as they are, categoricals one-hot (NaN when missing)."""
+    blocks: list[np.ndarray] = []
+    described: list[Column] = []
+    for name in features.columns:
+        values = features[name]
+        if values.isna().all():
+            raise TradeoffError(f"{culprit}: column {name!r} has no values (all missing)")
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            column = values.to_numpy(dtype=np.float32, na_value=np.nan)
+            if np.isinf(column).any():
+                raise TradeoffError(f"{culprit}: column {name!r} holds infinite values")
+            blocks.append(column[:, None])
+            described.append(Column(name=name, kind="numeric"))
+            continue
+        text = values.map(lambda v: v if pd.isna(v) else str(v))
+        categories = tuple(sorted(text.dropna().unique()))
+        if len(categories) > MAX_CATEGORIES and len(categories) > 0.5 * len(values):
+            raise TradeoffError(
+                f"{culprit}: column {name!r} has {len(categories)} distinct text values, like "
+                f"{categories[0]!r}: an identifier or free text, not a category; drop the column"
+            )
+        codes = pd.Categorical(text, categories=list(categories)).codes
+        onehot = np.zeros((len(values), len(categories)), dtype=np.float32)
+        present = codes >= 0
+        onehot[np.flatnonzero(present), codes[present]] = 1.0
+        onehot[~present] = np.nan
+        blocks.append(onehot)
+        described.append(Column(name=name, kind="categorical", categories=categories))
+    return np.concatenate(blocks, axis=1), tuple(described)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:200] if text else type(error).__name__

@@ -1,0 +1,82 @@
+"""UCR/UEA time series archives: ``.ts`` files, read with sktime's reader.
+
+A file named ``<name>_TRAIN.ts`` next to a ``<name>_TEST.ts`` brings the
+archive's own test split along, as published. Series come out as
+``[N, T, C]`` float32 (time steps, then channels).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tradeoff.datasets._base import Dataset, register_format
+from tradeoff.datasets._target import encode_target
+from tradeoff.errors import TradeoffError
+
+
+def read_ts(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``(X [N, T, C] float32, labels [N] str)`` from one ``.ts`` file."""
+    from sktime.datasets import load_from_tsfile
+
+    try:
+        X, y = load_from_tsfile(str(path), return_data_type="numpy3d")
+    except Exception as error:  # sktime raises a mix of IOError/ValueError/its own types
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if path.stat().st_size == 0:
+            message = "the file is empty"
+        raise TradeoffError(
+            f"{path.name}: cannot read it as a UCR/UEA .ts file ({message[:200]})"
+        ) from None
+    if len(X) == 0:
+        raise TradeoffError(f"{path.name}: holds no series")
+    return np.ascontiguousarray(np.asarray(X, np.float32).transpose(0, 2, 1)), np.asarray(y)
+
+
+@register_format(".ts")
+def load_ts(
+    path: Path,
+    *,
+    target: str | None = None,
+    task: str | None = None,
+    modality: str | None = None,
+    image_size: int | None = None,
+) -> Dataset:
+    """Load a ``.ts`` file (and its ``_TEST.ts`` sibling when ``path`` is a ``_TRAIN.ts``)."""
+    if target is not None:
+        raise TradeoffError(f"--target: {path.name} carries its class labels; drop --target")
+    if modality not in (None, "sequence"):
+        raise TradeoffError(f"--modality: {path.name} holds time series (sequence), not {modality}")
+    if image_size is not None:
+        raise TradeoffError(f"--image-size: {path.name} holds time series, not images")
+    X, labels = read_ts(path)
+    X_test = test_labels = None
+    test_path = path.with_name(path.name[: -len("_TRAIN.ts")] + "_TEST.ts")
+    if path.name.upper().endswith("_TRAIN.TS") and test_path.is_file():
+        X_test, test_labels = read_ts(test_path)
+        if X_test.shape[1:] != X.shape[1:]:
+            raise TradeoffError(
+                f"{test_path.name}: series shaped {X_test.shape[1:]}, but {path.name} has {X.shape[1:]}"
+            )
+    encoded = encode_target(
+        pd.Series(labels),
+        culprit=f"{path.name}: class labels",
+        task=task,
+        test_values=None if test_labels is None else pd.Series(test_labels),
+    )
+    stem = path.name[: -len("_TRAIN.ts")] if X_test is not None else path.stem
+    return Dataset(
+        name=stem,
+        X=X,
+        y=encoded.y,
+        X_test=X_test,
+        y_test=encoded.y_test,
+        task=encoded.task,
+        modality="sequence",
+        classes=encoded.classes,
+        description=f"{stem}: {len(X)} series of {X.shape[1]} steps, {X.shape[2]} channel(s)",
+        source={"name": str(path), "task": task},
+        target="class label",
+    )
