@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import optuna
@@ -51,6 +52,237 @@ def select(candidates: list[TrialRecord], requirements: Requirements) -> TrialRe
         return None
     sign = 1.0 if requirements.higher_is_better else -1.0
     return max(fitting, key=lambda r: (sign * r.val_metric, -r.p95_ms))
+
+
+
+
+@dataclass(frozen=True)
+class Margin:
+    """How far a model is inside (``slack`` >= 0) or outside (< 0) one requirement."""
+
+    requirement: str  # the flag, e.g. "--max-latency-ms"
+    value: float
+    limit: float
+
+    @property
+    def slack(self) -> float:
+        return self.value - self.limit if self.requirement == "--min-quality" else self.limit - self.value
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A re-selection under requirements, explained: the pick, its margins, the next better model."""
+
+    requirements: Requirements
+    pick: TrialRecord | None
+    margins: tuple[Margin, ...]
+    next_better: TrialRecord | None
+    needs: tuple[Margin, ...]  # the requirements ``next_better`` breaks, with its values
+
+
+def margins(record: TrialRecord, requirements: Requirements) -> tuple[Margin, ...]:
+    """``record`` against each requirement that is set (quality only when it was trained)."""
+    pairs = [
+        ("--max-latency-ms", record.p95_ms, requirements.max_latency_ms),
+        ("--max-size-mb", record.size_mb, requirements.max_size_mb),
+    ]
+    if requirements.higher_is_better:
+        pairs.append(("--min-quality", record.val_metric, requirements.min_quality))
+    return tuple(Margin(flag, v, limit) for flag, v, limit in pairs if None not in (v, limit))
+
+
+def explain_selection(candidates: list[TrialRecord], requirements: Requirements) -> Selection:
+    """Select under ``requirements`` and say why: margins, and what the next better model needs.
+
+    The next better model is the trained candidate just above the pick in validation
+    quality (the best trained one when nothing fits); re-selection never trains.
+    """
+    pick = select(candidates, requirements)
+    sign = 1.0 if requirements.higher_is_better else -1.0
+    trained = [r for r in candidates if r.trained and r.val_metric is not None]
+    floor = sign * pick.val_metric if pick else float("-inf")
+    better = [r for r in trained if sign * r.val_metric > floor and r is not pick]
+    if pick is None:
+        next_better = max(better, key=lambda r: (sign * r.val_metric, -r.p95_ms), default=None)
+    else:
+        next_better = min(better, key=lambda r: (sign * r.val_metric, r.p95_ms), default=None)
+    needs = ()
+    if next_better is not None:
+        needs = tuple(m for m in margins(next_better, requirements) if m.slack < 0)
+    return Selection(
+        requirements, pick, margins(pick, requirements) if pick else (), next_better, needs
+    )
+
+
+
+def describe_selection(selection: Selection) -> list[str]:
+    """A few lines: what was picked, its margins, and what the next better model would need."""
+    req, pick, nxt = selection.requirements, selection.pick, selection.next_better
+    metric = req.metric
+
+    def unit(flag: str) -> str:
+        return {"--max-latency-ms": " ms", "--max-size-mb": " MB"}.get(flag, "")
+
+    lines = []
+    if pick is None:
+        lines.append("No trained candidate meets these requirements.")
+    else:
+        lines.append(
+            f"Picked #{pick.number} ({pick.family}): validation {metric} {pick.val_metric:.4f}, "
+            f"p95 {pick.p95_ms:.4f} ms, {pick.size_mb:.3f} MB."
+        )
+        for m in selection.margins:
+            share = f" ({100 * m.slack / m.limit:.0f}% of the limit)" if m.limit else ""
+            lines.append(
+                f"  {m.requirement} {m.limit:g}: margin {m.slack:.4g}{unit(m.requirement)}{share}"
+            )
+        if not selection.margins:
+            lines.append("  no requirement set: the most accurate trained model overall")
+    if nxt is None:
+        if pick is not None:
+            lines.append("No recorded model is better: relaxing the requirements buys nothing.")
+        return lines
+    gain = nxt.val_metric - (pick.val_metric if pick else 0.0)
+    head = "Next better" if pick else "Best recorded"
+    needs = ", ".join(
+        f"{m.requirement} {m.value:.4g} (now {m.limit:g})" for m in selection.needs
+    ) or "nothing more (it fits but ranks lower)"
+    change = f" ({gain:+.4f})" if pick else ""
+    lines.append(
+        f"{head}: #{nxt.number} ({nxt.family}), validation {metric} {nxt.val_metric:.4f}{change}, "
+        f"p95 {nxt.p95_ms:.4f} ms, {nxt.size_mb:.3f} MB; it would need {needs}."
+    )
+    return lines
+
+
+# The price of each constraint: pure functions over recorded trials, no training.
+
+#: The cost axes a requirement can bound: record field, requirement field, words, unit.
+COST_AXES = {
+    "latency": ("p95_ms", "max_latency_ms", "p95 latency", "ms"),
+    "size": ("size_mb", "max_size_mb", "size", "MB"),
+}
+
+
+@dataclass(frozen=True)
+class PriceStep:
+    """From ``threshold`` on, ``quality`` is the best attainable (reached by trial ``number``)."""
+
+    threshold: float
+    quality: float
+    number: int
+    family: str | None
+
+
+@dataclass(frozen=True)
+class ConstraintPrice:
+    """What relaxing one cost requirement to the next step of its curve would buy."""
+
+    axis: str
+    current: float | None  # the requirement now (None: unconstrained)
+    best_now: PriceStep | None  # the best attainable within it
+    next_step: PriceStep | None  # the cheapest relaxation that buys more quality
+    admits_untrained: int  # candidates rejected before training that the relaxation admits
+
+    @property
+    def gain(self) -> float | None:
+        if self.next_step is None:
+            return None
+        return self.next_step.quality - (self.best_now.quality if self.best_now else 0.0)
+
+
+def price_curve(
+    candidates: list[TrialRecord], requirements: Requirements, axis: str
+) -> list[PriceStep]:
+    """Best attainable validation quality as the ``axis`` threshold varies, as a step curve.
+
+    The other requirements stay as they are; a step is added where a cheaper-or-equal
+    threshold first admits a better trained candidate.
+
+    >>> [(s.threshold, s.quality) for s in price_curve(trials, req, "latency")]  # doctest: +SKIP
+    [(0.005, 0.31), (0.03, 0.62)]
+    """
+    field_name, requirement_field, _, _ = COST_AXES[axis]
+    free = replace(requirements, **{requirement_field: None, "min_quality": None})
+    sign = 1.0 if requirements.higher_is_better else -1.0
+    admitted = sorted(
+        (r for r in candidates if meets(r, free)),
+        key=lambda r: (getattr(r, field_name), -sign * r.val_metric),
+    )
+    steps: list[PriceStep] = []
+    for r in admitted:
+        if not steps or sign * r.val_metric > sign * steps[-1].quality:
+            steps.append(PriceStep(getattr(r, field_name), r.val_metric, r.number, r.family))
+    return steps
+
+
+def price_of_constraint(
+    candidates: list[TrialRecord], requirements: Requirements, axis: str
+) -> ConstraintPrice:
+    """The best model within the ``axis`` requirement now, and the next step up the curve."""
+    field_name, requirement_field, _, _ = COST_AXES[axis]
+    current = getattr(requirements, requirement_field)
+    steps = price_curve(candidates, requirements, axis)
+    limit = float("inf") if current is None else current
+    within = [s for s in steps if s.threshold <= limit]
+    beyond = [s for s in steps if s.threshold > limit]
+    next_step = beyond[0] if beyond else None
+    admits = 0
+    if next_step is not None:
+        admits = sum(
+            r.status == "infeasible"
+            and getattr(r, field_name) is not None
+            and limit < getattr(r, field_name) <= next_step.threshold
+            for r in candidates
+        )
+    return ConstraintPrice(axis, current, within[-1] if within else None, next_step, admits)
+
+
+def describe_price(price: ConstraintPrice, metric: str) -> str:
+    """One sentence, e.g. "relaxing p95 latency from 0.10 ms to 0.20 ms buys +1.3 points of accuracy (model #41, cnn)"."""
+    _, _, words, unit = COST_AXES[price.axis]
+    if price.current is None:
+        best = price.best_now
+        if best is None:
+            return f"{words} is unconstrained, and no trained candidate is recorded yet."
+        return (
+            f"{words} is unconstrained; the best recorded model (#{best.number}, {best.family}) "
+            f"needs {best.threshold:.4g} {unit}."
+        )
+    if price.next_step is None:
+        return (
+            f"relaxing {words} beyond {price.current:.4g} {unit} buys nothing among the trained "
+            "candidates: no better one needs more."
+        )
+    step = price.next_step
+    points = 100.0 * abs(price.gain) if metric == "accuracy" else abs(price.gain)
+    unit_of_gain = "points of" if metric == "accuracy" else ""
+    sentence = (
+        f"relaxing {words} from {price.current:.4g} {unit} to {step.threshold:.4g} {unit} buys "
+        f"+{points:.1f} {unit_of_gain} {metric} (model #{step.number}, {step.family})"
+    ).replace("  ", " ")
+    if price.best_now is None:
+        sentence += "; today no trained candidate fits at all"
+    if price.admits_untrained:
+        sentence += (
+            f"; it would also admit {price.admits_untrained} candidate(s) rejected before training"
+        )
+    return sentence + "."
+
+
+def hypervolume(points: list[tuple[float, float]], reference: tuple[float, float]) -> float:
+    """Area dominated by ``(quality, cost)`` points (higher quality, lower cost) up to ``reference``.
+
+    ``reference`` is (worst quality, worst cost); points outside it add nothing.
+    """
+    q_ref, c_ref = reference
+    inside = sorted((c, q) for q, c in points if q > q_ref and c < c_ref)
+    area, best_q = 0.0, q_ref
+    for i, (cost, quality) in enumerate(inside):
+        best_q = max(best_q, quality)
+        next_cost = inside[i + 1][0] if i + 1 < len(inside) else c_ref
+        area += (next_cost - cost) * (best_q - q_ref)
+    return area
 
 
 class Run:
