@@ -54,8 +54,6 @@ def select(candidates: list[TrialRecord], requirements: Requirements) -> TrialRe
     return max(fitting, key=lambda r: (sign * r.val_metric, -r.p95_ms))
 
 
-
-
 @dataclass(frozen=True)
 class Margin:
     """How far a model is inside (``slack`` >= 0) or outside (< 0) one requirement."""
@@ -66,7 +64,11 @@ class Margin:
 
     @property
     def slack(self) -> float:
-        return self.value - self.limit if self.requirement == "--min-quality" else self.limit - self.value
+        return (
+            self.value - self.limit
+            if self.requirement == "--min-quality"
+            else self.limit - self.value
+        )
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,6 @@ def explain_selection(candidates: list[TrialRecord], requirements: Requirements)
     )
 
 
-
 def describe_selection(selection: Selection) -> list[str]:
     """A few lines: what was picked, its margins, and what the next better model would need."""
     req, pick, nxt = selection.requirements, selection.pick, selection.next_better
@@ -140,13 +141,16 @@ def describe_selection(selection: Selection) -> list[str]:
             lines.append("  no requirement set: the most accurate trained model overall")
     if nxt is None:
         if pick is not None:
-            lines.append("No recorded model is better: relaxing the requirements buys nothing.")
+            lines.append(
+                "No trained model is better: relaxing the requirements buys nothing known."
+            )
         return lines
     gain = nxt.val_metric - (pick.val_metric if pick else 0.0)
     head = "Next better" if pick else "Best recorded"
-    needs = ", ".join(
-        f"{m.requirement} {m.value:.4g} (now {m.limit:g})" for m in selection.needs
-    ) or "nothing more (it fits but ranks lower)"
+    needs = (
+        ", ".join(f"{m.requirement} {m.value:.4g} (now {m.limit:g})" for m in selection.needs)
+        or "nothing more (it fits but ranks lower)"
+    )
     change = f" ({gain:+.4f})" if pick else ""
     lines.append(
         f"{head}: #{nxt.number} ({nxt.family}), validation {metric} {nxt.val_metric:.4f}{change}, "
@@ -176,19 +180,28 @@ class PriceStep:
 
 @dataclass(frozen=True)
 class ConstraintPrice:
-    """What relaxing one cost requirement to the next step of its curve would buy."""
+    """What moving one cost requirement to the neighbouring steps of its curve would buy."""
 
     axis: str
     current: float | None  # the requirement now (None: unconstrained)
     best_now: PriceStep | None  # the best attainable within it
     next_step: PriceStep | None  # the cheapest relaxation that buys more quality
-    admits_untrained: int  # candidates rejected before training that the relaxation admits
+    previous_step: PriceStep | None  # the best left if the limit fell below best_now's cost
+    untrained_beyond: int  # candidates rejected before training beyond the limit (up to next_step)
 
     @property
     def gain(self) -> float | None:
+        """Quality bought by relaxing to ``next_step`` (from nothing: its whole quality)."""
         if self.next_step is None:
             return None
         return self.next_step.quality - (self.best_now.quality if self.best_now else 0.0)
+
+    @property
+    def loss(self) -> float | None:
+        """Quality given up by tightening just below ``best_now``'s cost."""
+        if self.best_now is None or self.previous_step is None:
+            return None
+        return self.best_now.quality - self.previous_step.quality
 
 
 def price_curve(
@@ -219,7 +232,7 @@ def price_curve(
 def price_of_constraint(
     candidates: list[TrialRecord], requirements: Requirements, axis: str
 ) -> ConstraintPrice:
-    """The best model within the ``axis`` requirement now, and the next step up the curve."""
+    """The best model within the ``axis`` requirement now, and the steps either side of it."""
     field_name, requirement_field, _, _ = COST_AXES[axis]
     current = getattr(requirements, requirement_field)
     steps = price_curve(candidates, requirements, axis)
@@ -227,47 +240,74 @@ def price_of_constraint(
     within = [s for s in steps if s.threshold <= limit]
     beyond = [s for s in steps if s.threshold > limit]
     next_step = beyond[0] if beyond else None
-    admits = 0
-    if next_step is not None:
-        admits = sum(
-            r.status == "infeasible"
-            and getattr(r, field_name) is not None
-            and limit < getattr(r, field_name) <= next_step.threshold
-            for r in candidates
-        )
-    return ConstraintPrice(axis, current, within[-1] if within else None, next_step, admits)
+    upper = next_step.threshold if next_step else float("inf")
+    untrained = sum(
+        r.status == "infeasible"
+        and getattr(r, field_name) is not None
+        and limit < getattr(r, field_name) <= upper
+        for r in candidates
+    )
+    return ConstraintPrice(
+        axis,
+        current,
+        within[-1] if within else None,
+        next_step,
+        within[-2] if len(within) > 1 else None,
+        untrained,
+    )
 
 
 def describe_price(price: ConstraintPrice, metric: str) -> str:
-    """One sentence, e.g. "relaxing p95 latency from 0.10 ms to 0.20 ms buys +1.3 points of accuracy (model #41, cnn)"."""
+    """A sentence or two, e.g. "relaxing p95 latency from 0.10 ms to 0.20 ms buys +1.3 points of accuracy (model #41, cnn)."."""
     _, _, words, unit = COST_AXES[price.axis]
-    if price.current is None:
-        best = price.best_now
-        if best is None:
-            return f"{words} is unconstrained, and no trained candidate is recorded yet."
+
+    def amount(delta: float) -> str:
         return (
+            f"{100 * delta:.1f} points of {metric}"
+            if metric == "accuracy"
+            else f"{delta:.4g} {metric}"
+        )
+
+    best, step = price.best_now, price.next_step
+    if price.current is None:
+        if best is None:
+            return f"{words} is unconstrained; no trained candidate meets the other requirements."
+        sentence = (
             f"{words} is unconstrained; the best recorded model (#{best.number}, {best.family}) "
             f"needs {best.threshold:.4g} {unit}."
         )
-    if price.next_step is None:
-        return (
-            f"relaxing {words} beyond {price.current:.4g} {unit} buys nothing among the trained "
-            "candidates: no better one needs more."
+    elif step is not None and best is None:
+        sentence = (
+            f"relaxing {words} from {price.current:.4g} {unit} to {step.threshold:.4g} {unit} "
+            f"admits model #{step.number} ({step.family}, {metric} {step.quality:.4f}); "
+            "today no trained candidate fits"
         )
-    step = price.next_step
-    points = 100.0 * abs(price.gain) if metric == "accuracy" else abs(price.gain)
-    unit_of_gain = "points of" if metric == "accuracy" else ""
-    sentence = (
-        f"relaxing {words} from {price.current:.4g} {unit} to {step.threshold:.4g} {unit} buys "
-        f"+{points:.1f} {unit_of_gain} {metric} (model #{step.number}, {step.family})"
-    ).replace("  ", " ")
-    if price.best_now is None:
-        sentence += "; today no trained candidate fits at all"
-    if price.admits_untrained:
+    elif step is not None:
+        sentence = (
+            f"relaxing {words} from {price.current:.4g} {unit} to {step.threshold:.4g} {unit} "
+            f"buys +{amount(abs(price.gain))} (model #{step.number}, {step.family})"
+        )
+    if step is not None:
+        if price.untrained_beyond:
+            sentence += (
+                f"; it would also admit {price.untrained_beyond} candidate(s) rejected before "
+                "training, of unknown quality"
+            )
+        sentence += "."
+    elif price.current is not None:
+        sentence = f"relaxing {words} beyond {price.current:.4g} {unit} buys nothing known: "
         sentence += (
-            f"; it would also admit {price.admits_untrained} candidate(s) rejected before training"
+            f"the {price.untrained_beyond} candidate(s) beyond it were rejected before training."
+            if price.untrained_beyond
+            else "no trained candidate beyond it is better."
         )
-    return sentence + "."
+    if price.loss is not None:
+        prev = price.previous_step
+        sentence += (
+            f" Tightening it below {best.threshold:.4g} {unit} (model #{best.number}) would cost "
+            f"{amount(abs(price.loss))} (best then: model #{prev.number}, {prev.family})."
+        )
+    return sentence
 
 
 def hypervolume(points: list[tuple[float, float]], reference: tuple[float, float]) -> float:

@@ -28,9 +28,9 @@ from tradeoff.frontier import (
     price_of_constraint,
 )
 from tradeoff.measure import LatencyProtocol, cpu_model, describe_method, session
+from tradeoff.report import figures
 from tradeoff.search import TrialRecord
 from tradeoff.search.trial import predict_classes
-from tradeoff.report import figures
 
 REPORT_FILE = "report.html"
 #: Trial user attributes written by compression (lineage); read defensively.
@@ -330,7 +330,9 @@ def _progress(records, frozen, req):
         if r.feasible:
             feasible.append(r)
         times.append(when)
-        hv.append(hypervolume([(sign * f.val_metric, f.p95_ms) for f in feasible], (0.0, latency_ref)))
+        hv.append(
+            hypervolume([(sign * f.val_metric, f.p95_ms) for f in feasible], (0.0, latency_ref))
+        )
         best.append(max((f.val_metric for f in feasible), key=lambda q: sign * q, default=None))
     return times, hv, best
 
