@@ -81,8 +81,11 @@ def build_report(run: Run, path: str | os.PathLike | None = None) -> Path:
     for axis in COST_AXES:
         price = price_of_constraint(records, req, axis)
         sentence = describe_price(price, metric)
-        figure = figures.price_figure(price_curve(records, req, axis), price, metric, sentence)
-        price_parts.append(_figure_html(figure, f"price-{axis}"))
+        figure = figures.price_figure(price_curve(records, req, axis), price, metric)
+        sentence = html.escape(sentence[0].upper() + sentence[1:])
+        price_parts.append(
+            f'<p class="price">{sentence}</p>' + _figure_html(figure, f"price-{axis}")
+        )
     sections.append(
         _section_raw(
             "The price of each constraint",
