@@ -81,7 +81,8 @@ def build_report(run: Run, path: str | os.PathLike | None = None) -> Path:
     for axis in COST_AXES:
         price = price_of_constraint(records, req, axis)
         sentence = describe_price(price, metric)
-        figure = figures.price_figure(price_curve(records, req, axis), price, metric)
+        untrained = [r for r in records if r.status == "infeasible"]
+        figure = figures.price_figure(price_curve(records, req, axis), price, metric, untrained)
         sentence = html.escape(sentence[0].upper() + sentence[1:])
         price_parts.append(
             f'<p class="price">{sentence}</p>' + _figure_html(figure, f"price-{axis}")

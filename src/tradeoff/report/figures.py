@@ -201,20 +201,44 @@ def pareto_figure(
     return fig
 
 
-def price_figure(steps: list[PriceStep], price: ConstraintPrice, metric: str) -> go.Figure:
-    """The best attainable quality as one cost threshold varies (a step curve)."""
-    _, _, words, unit = COST_AXES[price.axis]
+def price_figure(
+    steps: list[PriceStep], price: ConstraintPrice, metric: str, untrained: list[TrialRecord]
+) -> go.Figure:
+    """The best attainable quality as one cost threshold varies (a step curve).
+
+    Candidates rejected before training are marked along the bottom: their cost is
+    known, their quality is not.
+    """
+    field_name, _, words, unit = COST_AXES[price.axis]
     fig = go.Figure()
+    costs = [r for r in untrained if getattr(r, field_name) is not None]
+    if costs:
+        fig.add_trace(
+            go.Scatter(
+                x=[getattr(r, field_name) for r in costs],
+                y=[min((s.quality for s in steps), default=0.0)] * len(costs),
+                mode="markers",
+                marker={"color": GREY, "symbol": "x", "size": 9},
+                name="rejected before training",
+                hovertext=[
+                    f"#{r.number} {r.family}: not trained ({'; '.join(r.violations)})"
+                    for r in costs
+                ],
+                hoverinfo="text",
+            )
+        )
     if steps:
         right = max(
-            [s.threshold for s in steps] + ([price.current] if price.current is not None else [])
+            [s.threshold for s in steps]
+            + [getattr(r, field_name) for r in costs]
+            + ([price.current] if price.current is not None else [])
         )
         fig.add_trace(
             go.Scatter(
                 x=[s.threshold for s in steps] + [right * 1.15],
                 y=[s.quality for s in steps] + [steps[-1].quality],
                 mode="lines+markers",
-                line={"shape": "hv"},
+                line={"shape": "hv", "color": "#4c78a8"},
                 name="best attainable",
                 hovertext=[
                     f"from {s.threshold:.4g} {unit}: {metric} {s.quality:.4f} (#{s.number}, {s.family})"
@@ -307,7 +331,7 @@ def latency_figure(samples_ms: np.ndarray, recorded_p95_ms: float | None, title:
     """Histogram of single-call latencies, with the re-measured and recorded p95."""
     p50, p95, p99 = np.percentile(samples_ms, [50, 95, 99])
     # Rare scheduler hiccups stretch the axis a hundredfold; show the body, count the tail.
-    shown_max = float(max(p99 * 1.5, (recorded_p95_ms or 0.0) * 1.1))
+    shown_max = float(max(p99 * 1.2, (recorded_p95_ms or 0.0) * 1.1))
     tail = int(np.sum(samples_ms > shown_max))
     if tail:
         title += (
@@ -375,7 +399,7 @@ def spending_figure(rejections: dict[str, dict[str, int]], seconds: dict[str, di
             row=1,
             col=1,
         )
-    for outcome, colour in (("feasible", "#54a24b"), ("infeasible", "#e45756")):
+    for outcome, colour in (("feasible", "#54a24b"), ("infeasible", "#f58518")):
         fig.add_trace(
             go.Bar(
                 x=list(seconds),
