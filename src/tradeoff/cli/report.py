@@ -57,7 +57,8 @@ def select_command(
         typer.Option(help="What-if limit on p95 latency (ms); default: the run's own."),
     ] = None,
     max_size_mb: Annotated[
-        float | None, typer.Option(help="What-if limit on the ONNX size (MB); default: the run's.")
+        float | None,
+        typer.Option(help="What-if limit on the ONNX size (MB); default: the run's own."),
     ] = None,
     min_quality: Annotated[
         float | None,
@@ -68,7 +69,7 @@ def select_command(
     ] = None,
     drop: Annotated[
         list[str] | None,
-        typer.Option(help="Drop one of the run's requirements: latency, size or quality."),
+        typer.Option(help="Drop a requirement of the run: latency, size or quality (repeatable)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
 ) -> None:
