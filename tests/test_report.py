@@ -22,7 +22,10 @@ from typer.testing import CliRunner
 import tradeoff
 from tradeoff.cli import app
 from tradeoff.frontier import Run, select
-from tradeoff.report import REPORT_FILE, build_report
+from tradeoff.report import REPORT_FILE, build_report, figures
+from tradeoff.report.build import _parent
+from tradeoff.requirements import Requirements
+from tradeoff.search import TrialRecord
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [  # playwright adds --headless and --user-data-dir itself
@@ -240,3 +243,33 @@ def test_optuna_dashboard_lists_the_run_study(finished_run):
     assert studies is not None, "optuna-dashboard did not answer"
     assert [s["study_name"] for s in studies] == ["tradeoff"]
     assert studies[0]["directions"] == ["maximize", "minimize"]
+
+
+def test_report_still_builds_when_the_pick_artifact_is_gone(finished_run, report_path, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(finished_run[0], copy)
+    pick = Run.open(copy).select()
+    if pick is None:
+        pytest.skip("the fixture run has no pick on this machine")
+    for file in (copy / "artifacts").iterdir():
+        file.unlink()
+    result = CliRunner().invoke(app, ["report", str(copy)])
+    assert result.exit_code == 0, result.output
+    text = (copy / REPORT_FILE).read_text()
+    assert f"The pick #{pick.number} could not be re-evaluated" in text
+    assert "model file of trial" in text and 'id="pareto"' in text
+
+
+def test_compressed_variants_are_linked_to_their_parents():
+    parent = TrialRecord(0, "trained", "cnn", val_metric=0.60, p95_ms=0.20, size_mb=0.4)
+    child = TrialRecord(1, "trained", "cnn", val_metric=0.59, p95_ms=0.08, size_mb=0.1)
+    records = [parent, child]
+    labels = {0: "cnn", 1: "cnn int8_dynamic"}
+    linked = figures.pareto_figure(records, records, child, None, Requirements(), labels, {1: 0})
+    plain = figures.pareto_figure(records, records, child, None, Requirements(), labels, {})
+    link = [t for t in linked.data if t.name == "compressed from"]
+    assert len(link) == 1 and list(link[0].x[:2]) == [0.20, 0.08]
+    assert not [t for t in plain.data if t.name == "compressed from"]
+    # The lineage attribute is read whatever shape it takes.
+    assert [_parent(v) for v in (3, "#3", "3", {"trial": 3}, {"number": 3})] == [3] * 5
+    assert [_parent(v) for v in (None, True, "x", {"pass": "int8"})] == [None] * 4

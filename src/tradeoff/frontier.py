@@ -9,6 +9,7 @@ from pathlib import Path
 
 import optuna
 from optuna.artifacts import download_artifact
+from optuna.artifacts.exceptions import ArtifactNotFound
 
 from tradeoff.datasets import load
 from tradeoff.errors import TradeoffError
@@ -418,9 +419,16 @@ class Run:
                 f"trial {record.number} has no model artifact (status {record.status})"
             )
         path = os.path.join(directory, f"trial-{record.number}.onnx")
-        download_artifact(
-            artifact_store=artifact_store(self.out), file_path=path, artifact_id=record.artifact_id
-        )
+        try:
+            download_artifact(
+                artifact_store=artifact_store(self.out),
+                file_path=path,
+                artifact_id=record.artifact_id,
+            )
+        except ArtifactNotFound:
+            raise TradeoffError(
+                f"{self.out / 'artifacts'}: the model file of trial {record.number} is missing"
+            ) from None
         return path
 
     def test_estimate(self, record: TrialRecord) -> Estimate:

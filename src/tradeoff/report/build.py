@@ -17,6 +17,7 @@ import onnxruntime as ort
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from tradeoff.errors import TradeoffError
 from tradeoff.frontier import (
     COST_AXES,
     Run,
@@ -65,9 +66,14 @@ def build_report(run: Run, path: str | os.PathLike | None = None) -> Path:
     front = run.front()
     pick = run.select()
     test = confusion = latency = None
+    unmeasured = "No trained candidate meets the requirements."
     if pick is not None:
-        test = run.test_estimate(pick)
-        confusion, latency = _measure_pick(run, pick)
+        try:
+            test = run.test_estimate(pick)
+            confusion, latency = _measure_pick(run, pick)
+        except TradeoffError as error:
+            # The data or the artifact is gone: the rest of the report still stands.
+            unmeasured = f"The pick #{pick.number} could not be re-evaluated: {error}"
 
     sections = [
         _section(
@@ -101,7 +107,7 @@ def build_report(run: Run, path: str | os.PathLike | None = None) -> Path:
     sections.append(
         _section("Learning curves", "", figures.curves_figure(front, curves, metric), "curves")
     )
-    if pick is not None:
+    if confusion is not None:
         classes = list(run.prepared.data.classes) or [str(i) for i in range(len(confusion))]
         sections.append(
             _section(
@@ -124,9 +130,7 @@ def build_report(run: Run, path: str | os.PathLike | None = None) -> Path:
             )
         )
     else:
-        sections.append(
-            _section_raw("The pick", "<p>No trained candidate meets the requirements.</p>")
-        )
+        sections.append(_section_raw("The pick", f"<p>{html.escape(unmeasured)}</p>"))
     times, hv, best = _progress(records, frozen, req)
     sections.append(
         _section(
