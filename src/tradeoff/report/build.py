@@ -350,7 +350,7 @@ def _spending(run: Run, records: list[TrialRecord]):
     for r in records:
         stage = "before training" if r.status == "infeasible" else "after training"
         for reason in r.violations:
-            constraint = _constraint(reason, run.requirements.metric)
+            constraint = figures.constraint_of(reason, run.requirements.metric)
             rejections.setdefault(constraint, {}).setdefault(stage, 0)
             rejections[constraint][stage] += 1
     seconds: dict[str, dict[str, float]] = {}
@@ -368,13 +368,6 @@ def _spending(run: Run, records: list[TrialRecord]):
         f"that ended infeasible.</p>"
     )
     return rejections, seconds, text
-
-
-def _constraint(reason: str, metric: str) -> str:
-    for axis in COST_AXES.values():
-        if reason.startswith(axis[2]):
-            return axis[2]
-    return metric if reason.startswith(metric) else reason.split(" ", 1)[0]
 
 
 def _figure_html(figure: go.Figure, div_id: str) -> str:

@@ -33,6 +33,14 @@ def _marker_px(size_mb: float | None, largest_mb: float) -> float:
     return 8.0 + 22.0 * math.sqrt(size_mb / largest_mb)
 
 
+def constraint_of(reason: str, metric: str) -> str:
+    """The requirement a violation message is about: "p95 latency", "size" or the metric."""
+    for axis in COST_AXES.values():
+        if reason.startswith(axis[2]):
+            return axis[2]
+    return metric if reason.startswith(metric) else reason.split(" ", 1)[0]
+
+
 def _hover(r: TrialRecord, metric: str, label: str, why: str = "") -> str:
     quality = "not trained" if r.val_metric is None else f"val {metric} {r.val_metric:.4f}"
     size = "-" if r.size_mb is None else f"{r.size_mb:.3f} MB"
@@ -52,8 +60,8 @@ def pareto_figure(
 ) -> go.Figure:
     """Validation quality vs p95 latency: colour = family, marker size = model size.
 
-    Infeasible candidates are grey with the constraint that rejected them; those
-    rejected before training have no quality and sit on a strip under the axis floor.
+    Infeasible candidates are grey, one legend entry per constraint that rejected them;
+    those rejected before training have no quality and sit on a strip under the axis floor.
     """
     metric = requirements.metric
     measured = [r for r in records if r.p95_ms is not None]
@@ -82,36 +90,46 @@ def pareto_figure(
                     hoverinfo="text",
                 )
             )
-    missed = [r for r in trained if not r.feasible]
-    if missed:
+    # Grey, one legend entry per rejecting constraint, so the reason shows without hovering.
+    greyed = [r for r in trained if not r.feasible] + [
+        r for r in measured if r.status == "infeasible"
+    ]
+    groups: dict[tuple[bool, str], list[TrialRecord]] = {}
+    for r in greyed:
+        reasons = " + ".join(dict.fromkeys(constraint_of(v, metric) for v in r.violations))
+        groups.setdefault((r.trained, reasons or r.status), []).append(r)
+    for i, ((was_trained, reasons), members) in enumerate(sorted(groups.items())):
+        symbol = (
+            ("circle-open", "square-open", "diamond-open")[i % 3]
+            if was_trained
+            else (
+                "x",
+                "triangle-down",
+                "cross",
+            )[i % 3]
+        )
         fig.add_trace(
             go.Scatter(
-                x=[r.p95_ms for r in missed],
-                y=[r.val_metric for r in missed],
+                x=[r.p95_ms for r in members],
+                y=[r.val_metric if was_trained else floor for r in members],
                 mode="markers",
-                name="trained, infeasible",
+                name=(f"trained, misses {reasons}" if was_trained else f"not trained: {reasons}"),
                 marker={
                     "color": GREY,
-                    "size": [_marker_px(r.size_mb, largest) for r in missed],
+                    "symbol": symbol,
+                    "size": [
+                        _marker_px(r.size_mb, largest) if was_trained else 10 for r in members
+                    ],
+                    "line": {"width": 2, "color": GREY},
                 },
                 hovertext=[
-                    _hover(r, metric, labels[r.number], "; ".join(r.violations)) for r in missed
-                ],
-                hoverinfo="text",
-            )
-        )
-    rejected = [r for r in measured if r.status == "infeasible"]
-    if rejected:
-        fig.add_trace(
-            go.Scatter(
-                x=[r.p95_ms for r in rejected],
-                y=[floor] * len(rejected),
-                mode="markers",
-                name="rejected before training (quality unknown)",
-                marker={"color": GREY, "symbol": "x", "size": 9},
-                hovertext=[
-                    _hover(r, metric, labels[r.number], "not trained: " + "; ".join(r.violations))
-                    for r in rejected
+                    _hover(
+                        r,
+                        metric,
+                        labels[r.number],
+                        ("" if was_trained else "not trained: ") + "; ".join(r.violations),
+                    )
+                    for r in members
                 ],
                 hoverinfo="text",
             )
