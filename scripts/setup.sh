@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the tests use (headless Chromium for the report, PostgreSQL for shared studies).
-APT_PACKAGES=(postgresql)
+APT_PACKAGES=(postgresql chromium)
 if [ ${#APT_PACKAGES[@]} -gt 0 ]; then
   missing=()
   for pkg in "${APT_PACKAGES[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done

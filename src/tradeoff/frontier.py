@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import optuna
 from optuna.artifacts import download_artifact
+from optuna.artifacts.exceptions import ArtifactNotFound
 
 from tradeoff.errors import TradeoffError
 from tradeoff.measure import Estimate, bootstrap_accuracy
@@ -15,7 +17,7 @@ from tradeoff.prepare import Prepared, prepare_from_description
 from tradeoff.requirements import Requirements
 from tradeoff.search import TrialRecord, load_run_info, open_study, records
 from tradeoff.search.cv import CrossValidation, cross_validate
-from tradeoff.search.study import ARTIFACT_DIR, artifact_store
+from tradeoff.search.study import artifact_location, artifact_store
 from tradeoff.search.trial import predict_classes
 
 
@@ -51,6 +53,277 @@ def select(candidates: list[TrialRecord], requirements: Requirements) -> TrialRe
         return None
     sign = 1.0 if requirements.higher_is_better else -1.0
     return max(fitting, key=lambda r: (sign * r.val_metric, -r.p95_ms))
+
+
+@dataclass(frozen=True)
+class Margin:
+    """How far a model is inside (``slack`` >= 0) or outside (< 0) one requirement."""
+
+    requirement: str  # the flag, e.g. "--max-latency-ms"
+    value: float
+    limit: float
+
+    @property
+    def slack(self) -> float:
+        return (
+            self.value - self.limit
+            if self.requirement == "--min-quality"
+            else self.limit - self.value
+        )
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A re-selection under requirements, explained: the pick, its margins, the next better model."""
+
+    requirements: Requirements
+    pick: TrialRecord | None
+    margins: tuple[Margin, ...]
+    next_better: TrialRecord | None
+    needs: tuple[Margin, ...]  # the requirements ``next_better`` breaks, with its values
+
+
+def margins(record: TrialRecord, requirements: Requirements) -> tuple[Margin, ...]:
+    """``record`` against each requirement that is set (quality only when it was trained)."""
+    pairs = [
+        ("--max-latency-ms", record.p95_ms, requirements.max_latency_ms),
+        ("--max-size-mb", record.size_mb, requirements.max_size_mb),
+    ]
+    if requirements.higher_is_better:
+        pairs.append(("--min-quality", record.val_metric, requirements.min_quality))
+    return tuple(Margin(flag, v, limit) for flag, v, limit in pairs if None not in (v, limit))
+
+
+def explain_selection(candidates: list[TrialRecord], requirements: Requirements) -> Selection:
+    """Select under ``requirements`` and say why: margins, and what the next better model needs.
+
+    The next better model is the trained candidate just above the pick in validation
+    quality (the best trained one when nothing fits); re-selection never trains.
+    """
+    pick = select(candidates, requirements)
+    sign = 1.0 if requirements.higher_is_better else -1.0
+    trained = [r for r in candidates if r.trained and r.val_metric is not None]
+    floor = sign * pick.val_metric if pick else float("-inf")
+    better = [r for r in trained if sign * r.val_metric > floor and r is not pick]
+    if pick is None:
+        next_better = max(better, key=lambda r: (sign * r.val_metric, -r.p95_ms), default=None)
+    else:
+        next_better = min(better, key=lambda r: (sign * r.val_metric, r.p95_ms), default=None)
+    needs = ()
+    if next_better is not None:
+        needs = tuple(m for m in margins(next_better, requirements) if m.slack < 0)
+    return Selection(
+        requirements, pick, margins(pick, requirements) if pick else (), next_better, needs
+    )
+
+
+def describe_selection(selection: Selection) -> list[str]:
+    """A few lines: what was picked, its margins, and what the next better model would need."""
+    req, pick, nxt = selection.requirements, selection.pick, selection.next_better
+    metric = req.metric
+
+    def unit(flag: str) -> str:
+        return {"--max-latency-ms": " ms", "--max-size-mb": " MB"}.get(flag, "")
+
+    lines = []
+    if pick is None:
+        lines.append("No trained candidate meets these requirements.")
+    else:
+        lines.append(
+            f"Picked #{pick.number} ({pick.family}): validation {metric} {pick.val_metric:.4f}, "
+            f"p95 {pick.p95_ms:.4f} ms, {pick.size_mb:.3f} MB."
+        )
+        for m in selection.margins:
+            share = f" ({100 * m.slack / m.limit:.0f}% of the limit)" if m.limit else ""
+            lines.append(
+                f"  {m.requirement} {m.limit:g}: margin {m.slack:.4g}{unit(m.requirement)}{share}"
+            )
+        if not selection.margins:
+            lines.append("  no requirement set: the most accurate trained model overall")
+    if nxt is None:
+        if pick is not None:
+            lines.append(
+                "No trained model is better: relaxing the requirements buys nothing known."
+            )
+        return lines
+    gain = nxt.val_metric - (pick.val_metric if pick else 0.0)
+    head = "Next better" if pick else "Best recorded"
+    needs = (
+        ", ".join(f"{m.requirement} {m.value:.4g} (now {m.limit:g})" for m in selection.needs)
+        or "nothing more (it fits but ranks lower)"
+    )
+    change = f" ({gain:+.4f})" if pick else ""
+    lines.append(
+        f"{head}: #{nxt.number} ({nxt.family}), validation {metric} {nxt.val_metric:.4f}{change}, "
+        f"p95 {nxt.p95_ms:.4f} ms, {nxt.size_mb:.3f} MB; it would need {needs}."
+    )
+    return lines
+
+
+# The price of each constraint: pure functions over recorded trials, no training.
+
+#: The cost axes a requirement can bound: record field, requirement field, words, unit.
+COST_AXES = {
+    "latency": ("p95_ms", "max_latency_ms", "p95 latency", "ms"),
+    "size": ("size_mb", "max_size_mb", "size", "MB"),
+}
+
+
+@dataclass(frozen=True)
+class PriceStep:
+    """From ``threshold`` on, ``quality`` is the best attainable (reached by trial ``number``)."""
+
+    threshold: float
+    quality: float
+    number: int
+    family: str | None
+
+
+@dataclass(frozen=True)
+class ConstraintPrice:
+    """What moving one cost requirement to the neighbouring steps of its curve would buy."""
+
+    axis: str
+    current: float | None  # the requirement now (None: unconstrained)
+    best_now: PriceStep | None  # the best attainable within it
+    next_step: PriceStep | None  # the cheapest relaxation that buys more quality
+    previous_step: PriceStep | None  # the best left if the limit fell below best_now's cost
+    untrained_beyond: int  # candidates rejected before training beyond the limit (up to next_step)
+
+    @property
+    def gain(self) -> float | None:
+        """Quality bought by relaxing to ``next_step`` (from nothing: its whole quality)."""
+        if self.next_step is None:
+            return None
+        return self.next_step.quality - (self.best_now.quality if self.best_now else 0.0)
+
+    @property
+    def loss(self) -> float | None:
+        """Quality given up by tightening just below ``best_now``'s cost."""
+        if self.best_now is None or self.previous_step is None:
+            return None
+        return self.best_now.quality - self.previous_step.quality
+
+
+def price_curve(
+    candidates: list[TrialRecord], requirements: Requirements, axis: str
+) -> list[PriceStep]:
+    """Best attainable validation quality as the ``axis`` threshold varies, as a step curve.
+
+    The other requirements stay as they are; a step is added where a cheaper-or-equal
+    threshold first admits a better trained candidate.
+
+    >>> [(s.threshold, s.quality) for s in price_curve(trials, req, "latency")]  # doctest: +SKIP
+    [(0.005, 0.31), (0.03, 0.62)]
+    """
+    field_name, requirement_field, _, _ = COST_AXES[axis]
+    free = replace(requirements, **{requirement_field: None, "min_quality": None})
+    sign = 1.0 if requirements.higher_is_better else -1.0
+    admitted = sorted(
+        (r for r in candidates if meets(r, free)),
+        key=lambda r: (getattr(r, field_name), -sign * r.val_metric),
+    )
+    steps: list[PriceStep] = []
+    for r in admitted:
+        if not steps or sign * r.val_metric > sign * steps[-1].quality:
+            steps.append(PriceStep(getattr(r, field_name), r.val_metric, r.number, r.family))
+    return steps
+
+
+def price_of_constraint(
+    candidates: list[TrialRecord], requirements: Requirements, axis: str
+) -> ConstraintPrice:
+    """The best model within the ``axis`` requirement now, and the steps either side of it."""
+    field_name, requirement_field, _, _ = COST_AXES[axis]
+    current = getattr(requirements, requirement_field)
+    steps = price_curve(candidates, requirements, axis)
+    limit = float("inf") if current is None else current
+    within = [s for s in steps if s.threshold <= limit]
+    beyond = [s for s in steps if s.threshold > limit]
+    next_step = beyond[0] if beyond else None
+    upper = next_step.threshold if next_step else float("inf")
+    untrained = sum(
+        r.status == "infeasible"
+        and getattr(r, field_name) is not None
+        and limit < getattr(r, field_name) <= upper
+        for r in candidates
+    )
+    return ConstraintPrice(
+        axis,
+        current,
+        within[-1] if within else None,
+        next_step,
+        within[-2] if len(within) > 1 else None,
+        untrained,
+    )
+
+
+def describe_price(price: ConstraintPrice, metric: str) -> str:
+    """A sentence or two, e.g. "relaxing p95 latency from 0.10 ms to 0.20 ms buys +1.3 points of accuracy (model #41, cnn)."."""
+    _, _, words, unit = COST_AXES[price.axis]
+
+    def amount(delta: float) -> str:
+        return (
+            f"{100 * delta:.1f} points of {metric}"
+            if metric == "accuracy"
+            else f"{delta:.4g} {metric}"
+        )
+
+    best, step = price.best_now, price.next_step
+    if price.current is None:
+        if best is None:
+            return f"{words} is unconstrained; no trained candidate meets the other requirements."
+        sentence = (
+            f"{words} is unconstrained; the best recorded model (#{best.number}, {best.family}) "
+            f"needs {best.threshold:.4g} {unit}."
+        )
+    elif step is not None and best is None:
+        sentence = (
+            f"relaxing {words} from {price.current:.4g} {unit} to {step.threshold:.4g} {unit} "
+            f"admits model #{step.number} ({step.family}, {metric} {step.quality:.4f}); "
+            "today no trained candidate fits"
+        )
+    elif step is not None:
+        sentence = (
+            f"relaxing {words} from {price.current:.4g} {unit} to {step.threshold:.4g} {unit} "
+            f"buys +{amount(abs(price.gain))} (model #{step.number}, {step.family})"
+        )
+    if step is not None:
+        if price.untrained_beyond:
+            sentence += (
+                f"; it would also admit {price.untrained_beyond} candidate(s) rejected before "
+                "training, of unknown quality"
+            )
+        sentence += "."
+    elif price.current is not None:
+        sentence = f"relaxing {words} beyond {price.current:.4g} {unit} buys nothing known: "
+        sentence += (
+            f"the {price.untrained_beyond} candidate(s) beyond it were rejected before training."
+            if price.untrained_beyond
+            else "no trained candidate beyond it is better."
+        )
+    if price.loss is not None:
+        prev = price.previous_step
+        sentence += (
+            f" Tightening it below {best.threshold:.4g} {unit} (model #{best.number}) would cost "
+            f"{amount(abs(price.loss))} (best then: model #{prev.number}, {prev.family})."
+        )
+    return sentence
+
+
+def hypervolume(points: list[tuple[float, float]], reference: tuple[float, float]) -> float:
+    """Area dominated by ``(quality, cost)`` points (higher quality, lower cost) up to ``reference``.
+
+    ``reference`` is (worst quality, worst cost); points outside it add nothing.
+    """
+    q_ref, c_ref = reference
+    inside = sorted((c, q) for q, c in points if q > q_ref and c < c_ref)
+    area, best_q = 0.0, q_ref
+    for i, (cost, quality) in enumerate(inside):
+        best_q = max(best_q, quality)
+        next_cost = inside[i + 1][0] if i + 1 < len(inside) else c_ref
+        area += (next_cost - cost) * (best_q - q_ref)
+    return area
 
 
 class Run:
@@ -145,11 +418,17 @@ class Run:
                 f"trial {record.number} has no model artifact (status {record.status})"
             )
         path = os.path.join(directory, f"trial-{record.number}.onnx")
-        download_artifact(
-            artifact_store=artifact_store(self.info.get("artifacts", self.out / ARTIFACT_DIR)),
-            file_path=path,
-            artifact_id=record.artifact_id,
-        )
+        location = artifact_location(self.out, self.info)
+        try:
+            download_artifact(
+                artifact_store=artifact_store(location),
+                file_path=path,
+                artifact_id=record.artifact_id,
+            )
+        except ArtifactNotFound:
+            raise TradeoffError(
+                f"{location}: the model file of trial {record.number} is missing"
+            ) from None
         return path
 
     def cross_validation(self, record: TrialRecord) -> CrossValidation:

@@ -143,7 +143,8 @@ def run_search(
     }
     if resume:
         _check_same_run(out, previous, run_info)
-        run_info["study"], run_info["artifacts"] = previous["study"], previous["artifacts"]
+        run_info["study"] = previous["study"]
+        run_info["artifacts"] = str(artifact_location(out, previous))
 
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
@@ -168,7 +169,11 @@ def run_search(
         for key, value in run_info.items():
             study.set_user_attr(key, value)
         # The full URL (it may hold a password) stays out of the study; run.json keeps it locally.
-        _write_atomic(out / RUN_FILE, json.dumps({**run_info, "storage": url}, indent=2))
+        # The run folder may move: run.json names its own artifact folder relative to it.
+        local = {**run_info, "storage": url}
+        if not settings.artifacts:
+            local["artifacts"] = ARTIFACT_DIR
+        _write_atomic(out / RUN_FILE, json.dumps(local, indent=2))
 
     stop_at = _finished_count(study) + settings.n_trials if settings.n_trials else None
     if settings.ray_address:
@@ -187,7 +192,7 @@ def run_search(
                 on_poll=lambda: progress(study, None),
             )
         return study, prepared
-    helpers = _start_helpers(url, run_info["study"], settings, stop_at)
+    helpers = _start_helpers(url, run_info["study"], settings, stop_at, run_info["artifacts"])
     try:
         _optimize(study, prepared, requirements, run_info, settings, show_progress, stop_at=stop_at)
     finally:
@@ -312,7 +317,7 @@ def _finished_count(study: optuna.Study) -> int:
 
 
 def _start_helpers(
-    url: str, study_name: str, settings: SearchSettings, stop_at: int | None
+    url: str, study_name: str, settings: SearchSettings, stop_at: int | None, artifacts: str
 ) -> list[subprocess.Popen]:
     """Start ``workers - 1`` worker processes on this machine; this process is the first."""
     helpers = []
@@ -332,6 +337,7 @@ def _start_helpers(
             command += ["--time-budget", str(settings.time_budget_s)]
         if stop_at is not None:
             command += ["--stop-at-trials", str(stop_at)]
+        command += ["--artifacts", artifacts]
         helpers.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
     return helpers
 
@@ -343,6 +349,11 @@ def _check_budget(settings: SearchSettings) -> None:
         raise TradeoffError(
             "give a --time-budget or a number of --trials, or the search never ends"
         )
+
+
+def artifact_location(out: str | os.PathLike, info: dict) -> Path:
+    """Where a run's model files are: ``info["artifacts"]``, relative to the run folder if not absolute."""
+    return Path(out) / info.get("artifacts", ARTIFACT_DIR)
 
 
 def load_run_info(out: str | os.PathLike) -> dict:

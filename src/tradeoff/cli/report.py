@@ -1,0 +1,163 @@
+"""`tradeoff report` (the HTML report) and `tradeoff select` (what-if re-selection, no training)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tradeoff.cli._app import app, out_console, user_errors
+from tradeoff.errors import TradeoffError
+from tradeoff.frontier import (
+    COST_AXES,
+    Run,
+    describe_price,
+    describe_selection,
+    explain_selection,
+    price_of_constraint,
+)
+from tradeoff.requirements import Requirements
+from tradeoff.search import TrialRecord
+
+#: What `--drop` can remove from the run's requirements, and the field it clears.
+DROPPABLE = {"latency": "max_latency_ms", "size": "max_size_mb", "quality": "min_quality"}
+
+
+@app.command()
+def report(
+    run: Annotated[Path, typer.Argument(help="Run folder written by `tradeoff search`.")],
+    out: Annotated[
+        Path | None, typer.Option(help="HTML file to write (default: RUN/report.html).")
+    ] = None,
+) -> None:
+    """Write RUN/report.html: Pareto front, price of each constraint, leaderboard, the pick in detail.
+
+    One self-contained file (Plotly inlined) that opens offline. Nothing is trained;
+    the pick's artifact is re-measured for its latency distribution.
+    """
+    from tradeoff.report import build_report  # plotly is only needed here
+
+    with user_errors():
+        if out is not None and out.is_dir():
+            raise TradeoffError(f"--out: {out} is a folder; give an .html file path")
+        opened = Run.open(run)
+        with out_console.status("building the report (test split, latency re-measure)"):
+            path = build_report(opened, out)
+    out_console.print(f"report written: {path}", highlight=False)
+
+
+@app.command("select")
+def select_command(
+    run: Annotated[Path, typer.Argument(help="Run folder written by `tradeoff search`.")],
+    max_latency_ms: Annotated[
+        float | None,
+        typer.Option(help="What-if limit on p95 latency (ms); default: the run's own."),
+    ] = None,
+    max_size_mb: Annotated[
+        float | None,
+        typer.Option(help="What-if limit on the ONNX size (MB); default: the run's own."),
+    ] = None,
+    min_quality: Annotated[
+        float | None,
+        typer.Option(help="What-if minimum validation quality; default: the run's own."),
+    ] = None,
+    metric: Annotated[
+        str | None, typer.Option(help="Quality metric; must be one the run recorded.")
+    ] = None,
+    drop: Annotated[
+        list[str] | None,
+        typer.Option(help="Drop a requirement of the run: latency, size or quality (repeatable)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
+) -> None:
+    """Re-select from the recorded trials under new requirements, without training anything.
+
+    Requirements not given keep the run's values. Explains what was picked, its margins
+    against each requirement, and what the next better model would need.
+    """
+    with user_errors():
+        opened = Run.open(run)
+        req = what_if(opened, max_latency_ms, max_size_mb, min_quality, metric, drop or [])
+        records = opened.trials()
+        selection = explain_selection(records, req)
+        lines = describe_selection(selection)
+        prices = [
+            describe_price(price_of_constraint(records, req, a), req.metric) for a in COST_AXES
+        ]
+        test = None
+        if selection.pick is not None:
+            # Only a test figure already computed after selection is shown: never a new look.
+            test = opened.study.user_attrs.get(f"test:{selection.pick.number}")
+    if as_json:
+        print(json.dumps(_as_json(opened, selection, lines, prices, test), indent=2))
+        return
+    for line in lines:
+        out_console.print(line, highlight=False)
+    if test is not None:
+        out_console.print(
+            f"  test {req.metric} (computed earlier): {test['value']:.4f} "
+            f"[95% CI {test['low']:.4f}, {test['high']:.4f}]",
+            highlight=False,
+        )
+    for sentence in prices:
+        out_console.print(sentence[0].upper() + sentence[1:], highlight=False)
+
+
+def what_if(
+    run: Run,
+    max_latency_ms: float | None,
+    max_size_mb: float | None,
+    min_quality: float | None,
+    metric: str | None,
+    drop: list[str],
+) -> Requirements:
+    """The run's requirements with the given flags replacing (or dropping) its values."""
+    base = run.requirements
+    if metric is not None and metric != base.metric:
+        Requirements(metric=metric)  # an unknown metric fails here, naming --metric
+        raise TradeoffError(
+            f"--metric: {run.out} recorded validation {base.metric} only, not {metric!r}"
+        )
+    changes = {
+        k: v
+        for k, v in (
+            ("max_latency_ms", max_latency_ms),
+            ("max_size_mb", max_size_mb),
+            ("min_quality", min_quality),
+        )
+        if v is not None
+    }
+    for name in drop:
+        if name not in DROPPABLE:
+            raise TradeoffError(f"--drop: expected one of {', '.join(DROPPABLE)}, got {name!r}")
+        if DROPPABLE[name] in changes:
+            raise TradeoffError(
+                f"--drop {name}: conflicts with --{DROPPABLE[name].replace('_', '-')}"
+            )
+        changes[DROPPABLE[name]] = None
+    return replace(base, **changes)
+
+
+def _brief(r: TrialRecord | None) -> dict | None:
+    if r is None:
+        return None
+    keys = ("number", "family", "val_metric", "p95_ms", "p50_ms", "size_mb", "n_params")
+    return {k: getattr(r, k) for k in keys} | {"params": r.params, "strategy": r.strategy}
+
+
+def _as_json(run: Run, selection, lines: list[str], prices: list[str], test) -> dict:
+    return {
+        "run": str(run.out),
+        "requirements": selection.requirements.to_dict(),
+        "pick": _brief(selection.pick),
+        "test_estimate": test,
+        "margins": [asdict(m) | {"slack": m.slack} for m in selection.margins],
+        "next_better": _brief(selection.next_better),
+        "next_better_needs": [asdict(m) for m in selection.needs],
+        "explanation": lines,
+        "price_of_constraints": prices,
+        "trials": len(run.trials()),
+    }
