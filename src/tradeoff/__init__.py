@@ -9,8 +9,18 @@
 from tradeoff import datasets
 from tradeoff._api import search
 from tradeoff.errors import TradeoffError
+from tradeoff.export import Predictor, export, load
 from tradeoff.frontier import Run
 from tradeoff.requirements import Requirements
 
-__all__ = ["Requirements", "Run", "TradeoffError", "datasets", "search"]
+__all__ = [
+    "Predictor",
+    "Requirements",
+    "Run",
+    "TradeoffError",
+    "datasets",
+    "export",
+    "load",
+    "search",
+]
 __version__ = "0.1.0"
