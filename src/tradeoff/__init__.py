@@ -9,6 +9,7 @@
 from tradeoff import datasets
 from tradeoff._api import search
 from tradeoff.errors import TradeoffError
+from tradeoff.estimator import TradeoffClassifier, TradeoffRegressor
 from tradeoff.export import Predictor, export, load
 from tradeoff.frontier import Run
 from tradeoff.requirements import Requirements
@@ -17,7 +18,9 @@ __all__ = [
     "Predictor",
     "Requirements",
     "Run",
+    "TradeoffClassifier",
     "TradeoffError",
+    "TradeoffRegressor",
     "datasets",
     "export",
     "load",

@@ -35,6 +35,9 @@ class SearchSettings:
     protocol: LatencyProtocol = field(default_factory=LatencyProtocol)
     train_threads: int = 0  # 0: torch's default (all cores)
     max_epochs: int = 60  # per trial, before early stopping
+    #: Points the search evaluates first (Optuna's enqueue_trial), e.g. a known-good default;
+    #: parameters a point leaves out are sampled as usual.
+    first_trials: tuple[dict, ...] = ()
 
     def resolve_families(self, modality: str) -> list[str]:
         serving = family_names(modality)
@@ -116,6 +119,9 @@ def run_search(
         for key, value in run_info.items():
             study.set_user_attr(key, value)
         _write_atomic(out / RUN_FILE, json.dumps(run_info, indent=2))
+        for params in settings.first_trials:
+            if params.get("family", families[0]) in families:
+                study.enqueue_trial(params, skip_if_exists=True)
 
     if settings.train_threads:
         torch.set_num_threads(settings.train_threads)
