@@ -55,6 +55,18 @@ class Problem(BaseModel):
     detail: str
 
 
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Invalid(BaseModel):
+    """A 422: the fields that failed validation, or one line naming the rows."""
+
+    detail: list[FieldError] | str
+
+
 def _instance_type(shape: tuple[int, ...]) -> Any:
     """Nested fixed-length lists of numbers: one instance of ``shape``."""
     item: Any = Number
@@ -136,8 +148,13 @@ def create_app(
     app.state.predictor = predictor
     app.add_middleware(_BodyLimit, max_bytes=max_body_bytes)
     problems = {
+        400: {"model": Problem, "description": "Body is not valid JSON."},
         413: {"model": Problem, "description": "Body too large."},
-        422: {"description": "Invalid instances (shape, type, non-finite, batch size)."},
+        422: {
+            "model": Invalid,
+            "description": "Invalid instances (shape, type, non-finite, batch size), or "
+            "values so large that the model's output is not finite.",
+        },
     }
 
     @app.exception_handler(RequestValidationError)
