@@ -210,3 +210,12 @@ def test_predict_cli_rejects_unusable_inputs_in_one_line(bundle, tmp_path):
         result = runner.invoke(app, ["predict", str(bundle), str(tmp_path / name)])
         assert result.exit_code == 2, (name, result.output)
         assert message in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_export_cli_writes_a_bundle_that_loads(small_run, tmp_path):
+    out = tmp_path / "model"
+    result = runner.invoke(app, ["export", str(small_run.out), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"Exported trial #{small_run.select().number}" in result.output
+    assert "argmax agreement 1.0" in result.output
+    assert tradeoff.load(out).card["lineage"]["trial"] == small_run.select().number

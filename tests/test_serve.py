@@ -35,7 +35,9 @@ def test_predict_returns_the_bundles_labels_and_probabilities(client, small_run,
 
 
 def test_health_and_metadata(client, bundle):
-    assert client.get("/health").json() == {"status": "ok"}
+    health = client.get("/health")
+    assert health.json() == {"status": "ok"}
+    assert health.headers["server-timing"].startswith("app;dur=")
     assert client.get("/metadata").json() == json.loads((bundle / "card.json").read_text())
 
 
@@ -134,3 +136,15 @@ def test_openapi_contract_no_5xx_no_schema_violation(case):
     # rows (documented in the schema), and no JSON Schema keyword can say "the model's
     # output stays finite".
     case.call_and_validate(excluded_checks=[schemathesis.checks.positive_data_acceptance])
+
+
+def test_serve_cli_rejects_a_bad_bundle_or_port_in_one_line(bundle, tmp_path):
+    from typer.testing import CliRunner
+
+    from tradeoff.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["serve", str(tmp_path / "absent")])
+    assert result.exit_code == 2 and "no such bundle folder" in result.output
+    result = runner.invoke(app, ["serve", str(bundle), "--port", "70000"])
+    assert result.exit_code == 2 and "--port" in result.output
