@@ -219,3 +219,36 @@ def test_export_cli_writes_a_bundle_that_loads(small_run, tmp_path):
     assert f"Exported trial #{small_run.select().number}" in result.output
     assert "argmax agreement 1.0" in result.output
     assert tradeoff.load(out).card["lineage"]["trial"] == small_run.select().number
+
+
+@pytest.fixture(scope="module")
+def table_bundle(tmp_path_factory):
+    """A bundle for a table with named columns (breast_cancer), from a 1-trial search."""
+    from tradeoff.search import SearchSettings, run_search
+
+    root = tmp_path_factory.mktemp("table")
+    data = tradeoff.datasets.load("breast_cancer")
+    settings = SearchSettings(time_budget_s=None, n_trials=1, max_epochs=3, families=("linear",))
+    run_search(data, tradeoff.Requirements(), root / "run", settings, show_progress=False)
+    return export(root / "run", root / "model"), Run.open(root / "run")
+
+
+def test_predict_reads_table_columns_by_name_from_csv_and_parquet(table_bundle, tmp_path):
+    bundle, run = table_bundle
+    names = [f["name"] for f in tradeoff.load(bundle).card["input"]["features"]]
+    assert names == list(run.prepared.data.feature_names)
+    import pandas as pd
+
+    X = run.prepared.X_test[:6]
+    frame = pd.DataFrame(X, columns=names)
+    frame.insert(0, "id", range(6))  # extra columns are ignored, order does not matter
+    frame = frame[list(reversed(frame.columns))]
+    frame.to_parquet(tmp_path / "rows.parquet")
+    result = runner.invoke(app, ["predict", str(bundle), str(tmp_path / "rows.parquet")])
+    assert result.exit_code == 0, result.output
+    predicted = pd.read_csv(io.StringIO(result.output), keep_default_na=False)["prediction"]
+    assert predicted.tolist() == tradeoff.load(bundle).predict(X).tolist()
+
+    frame.drop(columns=["mean radius"]).to_csv(tmp_path / "rows.csv", index=False)
+    result = runner.invoke(app, ["predict", str(bundle), str(tmp_path / "rows.csv")])
+    assert result.exit_code == 2 and "missing column(s) 'mean radius'" in result.output
