@@ -4,6 +4,8 @@
 >>> req = tradeoff.Requirements(max_latency_ms=0.2, max_size_mb=1.0)
 >>> run = tradeoff.search("mnist1d", req, out="runs/m1d", time_budget="2m")  # doctest: +SKIP
 >>> pick = run.select(req)  # doctest: +SKIP
+>>> tradeoff.export(run, "model/")  # doctest: +SKIP
+>>> tradeoff.load("model/").predict(X)  # doctest: +SKIP
 """
 
 from tradeoff import datasets
