@@ -29,3 +29,9 @@ def small_run(tmp_path_factory, mnist1d):
     )
     run_search(mnist1d, SMALL_REQUIREMENTS, out, settings, show_progress=False)
     return tradeoff.Run.open(out)
+
+
+@pytest.fixture(scope="session")
+def bundle(small_run, tmp_path_factory):
+    """The small run's pick, exported once (a bundle folder: model.onnx + card.json)."""
+    return tradeoff.export(small_run, tmp_path_factory.mktemp("bundles") / "model")

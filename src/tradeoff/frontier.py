@@ -413,23 +413,24 @@ class Run:
         }
 
     def artifact_path(self, record: TrialRecord, directory: str) -> str:
+        """Download a trained trial's ONNX model into ``directory``; returns its path."""
         if record.artifact_id is None:
             raise TradeoffError(
                 f"trial {record.number} has no model artifact (status {record.status})"
             )
         path = os.path.join(directory, f"trial-{record.number}.onnx")
+        self.download(record.artifact_id, path, f"the model file of trial {record.number}")
+        return path
+
+    def download(self, artifact_id: str, path: str, what: str) -> None:
+        """Copy one artifact of the run's store to ``path``; a missing one is a one-line error."""
         location = artifact_location(self.out, self.info)
         try:
             download_artifact(
-                artifact_store=artifact_store(location),
-                file_path=path,
-                artifact_id=record.artifact_id,
+                artifact_store=artifact_store(location), file_path=path, artifact_id=artifact_id
             )
         except ArtifactNotFound:
-            raise TradeoffError(
-                f"{location}: the model file of trial {record.number} is missing"
-            ) from None
-        return path
+            raise TradeoffError(f"{location}: {what} is missing") from None
 
     def cross_validation(self, record: TrialRecord) -> CrossValidation:
         """The candidate's configuration retrained on each ``--cv`` fold; computed once, kept in the study."""

@@ -17,6 +17,8 @@ STATUS, FAMILY_PARAMS, STRATEGY, COST, VIOLATIONS, ERROR = (
     "error",
 )
 VAL_METRIC, TRAIN_SECONDS, CURVE, ARTIFACT = "val_metric", "train_seconds", "curve", "artifact_id"
+#: The trained torch state_dict (tensors only; read back with ``weights_only=True``).
+WEIGHTS = "weights_artifact_id"
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class TrialRecord:
     train_seconds: float = 0.0
     violations: tuple[str, ...] = ()
     artifact_id: str | None = None
+    weights_artifact_id: str | None = None
     latency_method: dict = field(default_factory=dict)
     error: str | None = None
 
@@ -74,6 +77,7 @@ class TrialRecord:
             train_seconds=attrs.get(TRAIN_SECONDS, 0.0),
             violations=tuple(attrs.get(VIOLATIONS, ())),
             artifact_id=attrs.get(ARTIFACT),
+            weights_artifact_id=attrs.get(WEIGHTS),
             latency_method=cost.get("method", {}),
             error=attrs.get(ERROR),
         )

@@ -51,6 +51,9 @@ class SearchSettings:
     storage: str | None = None  # None: SQLite in the run folder
     artifacts: str | None = None  # None: artifacts/ in the run folder
     ray_address: str | None = None  # run the workers as Ray tasks on this cluster
+    #: Points the search evaluates first (Optuna's enqueue_trial), e.g. a known-good default;
+    #: parameters a point leaves out are sampled as usual.
+    first_trials: tuple[dict, ...] = ()
 
     def resolve_families(self, modality: str) -> list[str]:
         serving = family_names(modality)
@@ -174,6 +177,9 @@ def run_search(
         if not settings.artifacts:
             local["artifacts"] = ARTIFACT_DIR
         _write_atomic(out / RUN_FILE, json.dumps(local, indent=2))
+        for params in settings.first_trials:
+            if params.get("family", families[0]) in families:
+                study.enqueue_trial(params, skip_if_exists=True)
 
     stop_at = _finished_count(study) + settings.n_trials if settings.n_trials else None
     if settings.ray_address:
@@ -276,6 +282,7 @@ def _optimize(
     )
     # One training thread per worker: these small models train as fast on one thread, and
     # a second would fight the other workers (and the latency measurements) for the cores.
+    threads = torch.get_num_threads()
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // (2 * settings.workers)))
     callbacks = []
     if stop_at is not None:
@@ -299,14 +306,17 @@ def _optimize(
         cost_lock=CostLock(),
     )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    with progress:
-        study.optimize(
-            lambda trial: run_trial(trial, ctx),
-            n_trials=None,
-            timeout=settings.time_budget_s,
-            callbacks=[*callbacks, progress],
-            catch=(Exception,),
-        )
+    try:
+        with progress:
+            study.optimize(
+                lambda trial: run_trial(trial, ctx),
+                n_trials=None,
+                timeout=settings.time_budget_s,
+                callbacks=[*callbacks, progress],
+                catch=(Exception,),
+            )
+    finally:
+        torch.set_num_threads(threads)
 
 
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)

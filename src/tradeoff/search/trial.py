@@ -7,6 +7,7 @@ infeasible and never trained.
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field, replace
@@ -123,6 +124,11 @@ def _run(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
     trial.set_user_attr(rec.VIOLATIONS, [quality_violation] if quality_violation else [])
     trial.set_constraint("quality", quality_constraint(req, val_metric))
     trial.set_user_attr(rec.ARTIFACT, _store_artifact(trial, ctx.artifact_store, trained_onnx))
+    # The trained weights too (tensors only), so that export can rebuild the in-memory
+    # model from family + params and check the ONNX artifact against it.
+    trial.set_user_attr(
+        rec.WEIGHTS, _store_artifact(trial, ctx.artifact_store, _state_dict_bytes(model), ".pt")
+    )
     return val_metric, latency.p95_ms
 
 
@@ -134,9 +140,17 @@ def predict_classes(onnx_model: bytes | str, X: np.ndarray, batch: int = 1024) -
     return np.concatenate(outputs).argmax(axis=1)
 
 
-def _store_artifact(trial: optuna.Trial, store: FileSystemArtifactStore, onnx_bytes: bytes) -> str:
+def _state_dict_bytes(model: torch.nn.Module) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return buffer.getvalue()
+
+
+def _store_artifact(
+    trial: optuna.Trial, store: FileSystemArtifactStore, payload: bytes, suffix: str = ".onnx"
+) -> str:
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, f"trial-{trial.number}.onnx")
+        path = os.path.join(tmp, f"trial-{trial.number}{suffix}")
         with open(path, "wb") as file:
-            file.write(onnx_bytes)
+            file.write(payload)
         return upload_artifact(artifact_store=store, file_path=path, study_or_trial=trial)

@@ -1,0 +1,239 @@
+"""`tradeoff export`, `tradeoff predict` and `tradeoff serve`: the pick leaves the search."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from tradeoff.cli._app import app, err_console, out_console, user_errors
+from tradeoff.errors import TradeoffError
+from tradeoff.export import Predictor, export, row_problems, softmax
+
+TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+@app.command("export")
+def export_command(
+    run: Annotated[Path, typer.Argument(help="Run folder written by `tradeoff search`.")],
+    out: Annotated[
+        Path, typer.Option(help="Bundle folder to create (must not exist or be empty).")
+    ],
+    trial: Annotated[
+        str, typer.Option(help="Trial number to export, or 'best' (the run's selection).")
+    ] = "best",
+) -> None:
+    """Export a trial as a bundle: model.onnx (preprocessing inside) + card.json (its cost card)."""
+    with user_errors():
+        bundle = export(run, out, trial=trial)
+        card = Predictor(bundle).card
+    parity, cost, test = card["parity"], card["cost"], card["metrics"]["test"]
+    test_line = (
+        "-" if test is None else f"{test['value']:.4f} [{test['low']:.4f}, {test['high']:.4f}]"
+    )
+    out_console.print(
+        f"Exported trial #{card['lineage']['trial']} ({card['lineage']['family']}) to {bundle}\n"
+        f"  test {card['metrics']['metric']}: {test_line} (n={parity['n']})\n"
+        f"  p95 {cost['p95_ms']:.4f} ms at batch 1, {cost['size_mb']:.3f} MB\n"
+        f"  parity vs the trained model on {parity['split']}: argmax agreement "
+        f"{parity['argmax_agreement']}, max |diff| {parity['max_abs_diff']:.2e}",
+        highlight=False,
+    )
+
+
+@app.command()
+def predict(
+    bundle: Annotated[Path, typer.Argument(help="Bundle folder written by `tradeoff export`.")],
+    input: Annotated[Path, typer.Argument(help="Rows to predict: a .csv, .parquet or .npy file.")],
+    proba: Annotated[
+        bool, typer.Option("--proba", help="Also write one probability column per class.")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option(help="CSV file to write (default: standard output).")
+    ] = None,
+) -> None:
+    """Predict every row of INPUT; rows failing the input schema get an error, not a prediction.
+
+    Exit status 0: every row predicted; 1: some rows failed the schema (see the
+    `error` column); 2: the input as a whole is unusable.
+    """
+    with user_errors():
+        predictor = Predictor(bundle)
+        if proba and predictor.task == "regression":
+            raise TradeoffError("--proba: this bundle is a regression model")
+        X, problems = read_rows(input, predictor)
+        good = np.array([i for i in range(len(X)) if i not in problems], dtype=np.int64)
+        outputs = None
+        if len(good):
+            outputs = predictor.session.run(
+                None, {predictor.session.get_inputs()[0].name: X[good]}
+            )[0]
+        text = _predictions_csv(predictor, len(X), good, outputs, problems, proba)
+        _write(out, text)
+    if problems:
+        for row, why in list(problems.items())[:5]:
+            err_console.print(f"row {row}: {why}", highlight=False)
+        err_console.print(
+            f"{len(problems)} of {len(X)} rows failed the input schema; they have an error "
+            "and no prediction",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    bundle: Annotated[Path, typer.Argument(help="Bundle folder written by `tradeoff export`.")],
+    port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 8000,
+    host: Annotated[
+        str, typer.Option(help="Interface to bind (0.0.0.0 to accept remote clients).")
+    ] = "127.0.0.1",
+    max_batch: Annotated[int, typer.Option(help="Most instances in one request.")] = 1024,
+    max_body_mb: Annotated[float, typer.Option(help="Largest request body accepted (MB).")] = 8.0,
+) -> None:
+    """Serve a bundle over HTTP: POST /predict, GET /health, GET /metadata (the cost card)."""
+    from tradeoff.serve import create_app
+
+    with user_errors():
+        if not 0 < port < 65536:
+            raise TradeoffError(f"--port: must be in 1..65535, got {port}")
+        if max_body_mb <= 0:
+            raise TradeoffError(f"--max-body-mb: must be > 0, got {max_body_mb}")
+        application = create_app(bundle, max_batch=max_batch, max_body_bytes=int(max_body_mb * 1e6))
+    import uvicorn
+
+    err_console.print(f"serving {bundle} on http://{host}:{port} (docs at /docs)")
+    uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
+def read_rows(path: Path, predictor: Predictor) -> tuple[np.ndarray, dict[int, str]]:
+    """The rows of ``path`` as a float32 batch, plus the rows failing the schema and why."""
+    if not path.is_file():
+        raise TradeoffError(f"INPUT: {path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        return _read_npy(path, predictor)
+    if suffix in TABLE_SUFFIXES:
+        return _read_table(path, TABLE_SUFFIXES[suffix], predictor)
+    raise TradeoffError(
+        f"INPUT: {path}: unsupported file type {suffix!r}; use .csv, .parquet, .npy"
+    )
+
+
+def _read_npy(path: Path, predictor: Predictor) -> tuple[np.ndarray, dict[int, str]]:
+    try:
+        array = np.load(path, allow_pickle=False)  # never unpickle a user's file
+    except ValueError as error:
+        raise TradeoffError(f"INPUT: {path}: not a plain numeric .npy file ({error})") from None
+    if not np.issubdtype(array.dtype, np.number) and array.dtype != np.bool_:
+        raise TradeoffError(f"INPUT: {path}: dtype {array.dtype} is not numeric")
+    shape = predictor.input_shape
+    if array.ndim == 2 and array.shape[1] == int(np.prod(shape)):
+        array = array.reshape(len(array), *shape)
+    if array.shape[1:] != shape:
+        raise TradeoffError(
+            f"INPUT: {path}: rows shaped {list(array.shape[1:])}, the model takes {list(shape)}"
+        )
+    array = array.astype(np.float64)
+    problems = row_problems(array)
+    return _to_float32(array, problems), problems
+
+
+def _read_table(path: Path, kind: str, predictor: Predictor) -> tuple[np.ndarray, dict[int, str]]:
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path) if kind == "csv" else pd.read_parquet(path)
+    except Exception as error:  # pandas/pyarrow raise many types for a bad file
+        raise TradeoffError(
+            f"INPUT: {path}: cannot read it as {kind}: {error}".splitlines()[0]
+        ) from None
+    features = predictor.card["input"].get("features")
+    n_values = int(np.prod(predictor.input_shape))
+    if features:
+        names = [f["name"] for f in features]
+        missing = [n for n in names if n not in frame.columns]
+        if missing:
+            raise TradeoffError(
+                f"INPUT: {path}: missing column(s) {', '.join(map(repr, missing[:5]))}"
+                + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            )
+        frame = frame[names]
+    elif frame.shape[1] != n_values:
+        raise TradeoffError(
+            f"INPUT: {path}: {frame.shape[1]} columns, the model takes {n_values} values a row "
+            f"(shape {list(predictor.input_shape)}, row-major)"
+        )
+    problems: dict[int, str] = {}
+    columns = []
+    for name in frame.columns:
+        raw = frame[name]
+        values = pd.to_numeric(raw, errors="coerce").astype("float64")
+        for row in np.flatnonzero(values.isna().to_numpy()):
+            problems.setdefault(
+                int(row),
+                f"column {name!r}: missing"
+                if pd.isna(raw.iloc[row])
+                else f"column {name!r}: not a number ({raw.iloc[row]!r})",
+            )
+        columns.append(values.to_numpy())
+    array = np.stack(columns, axis=1) if columns else np.zeros((len(frame), 0))
+    for row, why in row_problems(np.nan_to_num(array, nan=0.0)).items():
+        problems.setdefault(row, why)
+    array = array.reshape(len(frame), *predictor.input_shape)
+    return _to_float32(array, problems), dict(sorted(problems.items()))
+
+
+def _to_float32(array: np.ndarray, problems: dict[int, str]) -> np.ndarray:
+    array = array.copy()
+    if problems:
+        array[list(problems)] = 0.0  # placeholders; these rows are never predicted
+    return array.astype(np.float32)
+
+
+def _predictions_csv(predictor, n_rows, good, outputs, problems, proba) -> str:
+    classification = predictor.task != "regression"
+    header = ["row", "prediction"]
+    if proba:
+        header += [f"proba_{c}" for c in predictor.classes]
+    header.append("error")
+    by_row = {}
+    if outputs is not None:
+        probabilities = softmax(outputs) if classification else None
+        for k, row in enumerate(good):
+            label = (
+                predictor.classes[outputs[k].argmax()] if classification else f"{outputs[k, 0]:.6g}"
+            )
+            extra = [f"{p:.6g}" for p in probabilities[k]] if proba else []
+            by_row[int(row)] = [label, *extra]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    blanks = [""] * (len(header) - 3)
+    for row in range(n_rows):
+        if row in by_row:
+            writer.writerow([row, *by_row[row], ""])
+        else:
+            writer.writerow([row, "", *blanks, problems.get(row, "")])
+    return buffer.getvalue()
+
+
+def _write(out: Path | None, text: str) -> None:
+    if out is None:
+        sys.stdout.write(text)
+        return
+    if out.is_dir():
+        raise TradeoffError(f"--out: {out} is a folder; give a file name")
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, out)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise TradeoffError(f"--out: cannot write {out}: {error.strerror}") from None

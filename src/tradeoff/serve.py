@@ -1,0 +1,244 @@
+"""HTTP inference on ONNX Runtime: FastAPI + uvicorn over one bundle.
+
+``POST /predict`` takes ``{"instances": [...]}`` (a batch of raw inputs) and
+returns labels and probabilities; ``GET /health``; ``GET /metadata`` returns the
+cost card. The request schema carries the model's exact input shape, so a
+wrong shape, a non-number, a non-finite value or too big a batch is a 422
+naming the field; too big a body is a 413. The ONNX Runtime session is created
+once, when the app is built.
+
+>>> app = create_app("model/")  # doctest: +SKIP
+>>> serve("model/", port=8000)  # doctest: +SKIP
+"""
+
+# No ``from __future__ import annotations``: FastAPI reads the request model built
+# at run time from the endpoint's annotation.
+
+import os
+import time
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from tradeoff.errors import TradeoffError
+from tradeoff.export import FLOAT32_MAX, Predictor, softmax
+
+DEFAULT_MAX_BATCH = 1024
+DEFAULT_MAX_BODY_BYTES = 8 * 2**20
+
+#: A JSON number that fits float32: strict (no strings, no booleans), finite.
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
+
+
+class Classification(BaseModel):
+    """Labels and class probabilities, one per instance, in request order."""
+
+    labels: list[str]
+    probabilities: list[list[float]]
+    classes: list[str]
+
+
+class Regression(BaseModel):
+    """One predicted value per instance, in request order."""
+
+    predictions: list[float]
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Invalid(BaseModel):
+    """A 422: the fields that failed validation, or one line naming the rows."""
+
+    detail: list[FieldError] | str
+
+
+def _instance_type(shape: tuple[int, ...]) -> Any:
+    """Nested fixed-length lists of numbers: one instance of ``shape``."""
+    item: Any = Number
+    for size in reversed(shape):
+        item = Annotated[list[item], Field(min_length=size, max_length=size)]
+    return item
+
+
+class _BodyLimit:
+    """ASGI middleware: a body larger than ``max_bytes`` is a 413, read or announced."""
+
+    def __init__(self, app, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            response = JSONResponse(
+                {"detail": f"body: larger than the server's limit of {self.max_bytes} bytes"},
+                status_code=413,
+            )
+            return await response(scope, receive, send)
+        received = 0
+
+        async def limited_receive():
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise HTTPException(
+                    413, f"body: larger than the server's limit of {self.max_bytes} bytes"
+                )
+            return message
+
+        return await self.app(scope, limited_receive, send)
+
+
+class _ServerTiming:
+    """ASGI middleware: a ``Server-Timing: app;dur=<ms>`` header on every response.
+
+    The time from the request reaching the app to its response starting: what the
+    server adds, without the client's HTTP library or the network.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start = time.perf_counter()
+
+        async def timed_send(message):
+            if message["type"] == "http.response.start":
+                ms = (time.perf_counter() - start) * 1e3
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"server-timing", f"app;dur={ms:.4f}".encode()),
+                ]
+            await send(message)
+
+        return await self.app(scope, receive, timed_send)
+
+
+def create_app(
+    bundle: str | os.PathLike | Predictor,
+    *,
+    max_batch: int = DEFAULT_MAX_BATCH,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> FastAPI:
+    """The FastAPI app serving one bundle; its ONNX Runtime session is created here, once."""
+    if max_batch < 1:
+        raise TradeoffError(f"--max-batch: must be >= 1, got {max_batch}")
+    if max_body_bytes < 1:
+        raise TradeoffError(f"--max-body-bytes: must be >= 1, got {max_body_bytes}")
+    predictor = bundle if isinstance(bundle, Predictor) else Predictor(bundle)
+    card = predictor.card
+    classification = predictor.task != "regression"
+    request_model = create_model(
+        "PredictRequest",
+        __config__=ConfigDict(extra="forbid"),
+        instances=(
+            Annotated[
+                list[_instance_type(predictor.input_shape)],
+                Field(
+                    min_length=1,
+                    max_length=max_batch,
+                    description=f"A batch of 1..{max_batch} raw inputs, each shaped "
+                    f"{list(predictor.input_shape)}.",
+                ),
+            ],
+            ...,
+        ),
+    )
+    response_model = Classification if classification else Regression
+    session, input_name = predictor.session, predictor.session.get_inputs()[0].name
+
+    app = FastAPI(
+        title="tradeoff model server",
+        version=str(card.get("versions", {}).get("tradeoff", "")),
+        description=f"{card['task']} model, trial {card.get('lineage', {}).get('trial')} "
+        f"({card.get('lineage', {}).get('family')}); cost card at GET /metadata.",
+    )
+    app.state.predictor = predictor
+    app.add_middleware(_BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(_ServerTiming)
+    problems = {
+        400: {"model": Problem, "description": "Body is not valid JSON."},
+        413: {"model": Problem, "description": "Body too large."},
+        422: {
+            "model": Invalid,
+            "description": "Invalid instances (shape, type, non-finite, batch size), or "
+            "values so large that the model's output is not finite.",
+        },
+    }
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError):
+        # The default handler echoes the input back, which can hold NaN (not JSON) and
+        # is as large as the request; name the field and the problem only.
+        detail = [
+            {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in error.errors()[:20]
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.post("/predict", response_model=response_model, responses=problems)
+    async def predict(request: request_model):  # type: ignore[valid-type]
+        X = np.asarray(request.instances, dtype=np.float32)
+        # A tiny model answers in microseconds: run it inline rather than in a thread.
+        out = session.run(None, {input_name: X})[0]
+        finite = np.isfinite(out).all(axis=1)
+        if not finite.all():
+            rows = np.flatnonzero(~finite)[:10].tolist()
+            raise HTTPException(
+                422, f"instances{rows}: values too large for the model (output not finite)"
+            )
+        # A JSONResponse skips re-validating our own output against response_model
+        # (which only documents it): it is built from the model's arrays, right by construction.
+        if not classification:
+            return JSONResponse({"predictions": out[:, 0].tolist()})
+        return JSONResponse(
+            {
+                "labels": predictor.classes[out.argmax(axis=1)].tolist(),
+                "probabilities": softmax(out).tolist(),
+                "classes": predictor.classes.tolist(),
+            }
+        )
+
+    @app.get("/health", response_model=Health)
+    async def health():
+        return {"status": "ok"}
+
+    @app.get("/metadata", response_model=dict[str, Any])
+    async def metadata():
+        return card
+
+    return app
+
+
+def serve(
+    bundle: str | os.PathLike,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    max_batch: int = DEFAULT_MAX_BATCH,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> None:
+    """Serve ``bundle`` with uvicorn until interrupted."""
+    import uvicorn
+
+    app = create_app(bundle, max_batch=max_batch, max_body_bytes=max_body_bytes)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -1,0 +1,111 @@
+"""The scikit-learn estimators: the contract (check_estimator), Pipeline, cross_val_score, pickling."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import onnx
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer, make_regression
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import check_estimator
+
+import tradeoff
+from tradeoff import Requirements, TradeoffClassifier, TradeoffRegressor
+
+#: The smallest search: one trial (the estimator's sound first point), 20 epochs at most.
+TINY = {"n_trials": 1, "max_epochs": 20, "families": ["linear"]}
+
+#: Checks expected to fail, with the reason. None: every check applies and passes.
+EXPECTED_FAILED_CHECKS: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    X, y = load_breast_cancer(return_X_y=True)
+    rng = np.random.default_rng(0)
+    rows = rng.permutation(len(y))[:240]
+    return X[rows], np.where(y[rows] == 1, "benign", "malignant")
+
+
+# 16-45 s on this 2-core machine depending on load: 55 checks, most fitting at least once.
+@pytest.mark.slow
+def test_check_estimator_passes_on_the_classifier():
+    results = check_estimator(
+        TradeoffClassifier(**TINY), expected_failed_checks=EXPECTED_FAILED_CHECKS, on_fail=None
+    )
+    not_passed = {r["check_name"]: r["status"] for r in results if r["status"] != "passed"}
+    # scikit-learn itself skips its array-API check unless SCIPY_ARRAY_API=1 is set in
+    # the environment; the estimator takes NumPy input only, so that is the one skip.
+    assert not_passed == {"check_array_api_input": "skipped"}
+    assert len(results) > 40
+
+
+def test_pipeline_and_cross_val_score(cancer):
+    X, y = cancer
+    pipeline = make_pipeline(StandardScaler(), TradeoffClassifier(**TINY))
+    scores = cross_val_score(pipeline, X, y, cv=3)
+    assert scores.shape == (3,) and scores.mean() > 0.85
+
+
+def test_fit_predict_proba_score_and_pickle(cancer):
+    X, y = cancer
+    clf = TradeoffClassifier(requirements=Requirements(max_size_mb=1.0), **TINY).fit(X, y)
+    assert clf.classes_.tolist() == ["benign", "malignant"]
+    assert clf.n_features_in_ == 30 and clf.trial_.family == "linear" and clf.n_trials_ == 1
+    proba = clf.predict_proba(X[:20])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    assert (clf.classes_[proba.argmax(axis=1)] == clf.predict(X[:20])).all()
+    assert clf.score(X, y) > 0.85
+    onnx.checker.check_model(onnx.load_from_string(clf.model_onnx_))  # the pick, as ONNX bytes
+    restored = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
+    assert clf.predict(X[:1]).shape == (1,)  # the live session survived pickling
+
+
+def test_params_follow_the_contract():
+    clf = TradeoffClassifier(n_trials=2, max_epochs=5)
+    assert clf.get_params()["n_trials"] == 2
+    clf.set_params(n_trials=4, families=["mlp"])
+    copy = clone(clf)
+    assert copy.get_params() == clf.get_params() and copy is not clf
+    assert TradeoffRegressor().get_params().keys() == clf.get_params().keys()
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"n_trials": 0}, "n_trials must be"),
+        ({"requirements": {"max_latency_ms": 1}}, "requirements must be"),
+        ({"n_trials": None, "time_budget": None}, "give n_trials or time_budget"),
+        ({"max_epochs": 0}, "max_epochs must be"),
+    ],
+)
+def test_bad_parameters_are_errors_naming_the_parameter(cancer, params, message):
+    X, y = cancer
+    with pytest.raises(ValueError, match=message):
+        TradeoffClassifier(**{**TINY, **params}).fit(X, y)
+
+
+def test_requirements_nothing_can_meet_say_so(cancer):
+    X, y = cancer
+    clf = TradeoffClassifier(requirements=Requirements(max_size_mb=1e-6), **TINY)
+    with pytest.raises(tradeoff.TradeoffError, match="no candidate was trained .*cost requirement"):
+        clf.fit(X, y)
+
+
+def test_regressor_fits_when_the_search_can_train_regression():
+    X, y = make_regression(n_samples=200, n_features=5, noise=1.0, random_state=0)
+    reg = TradeoffRegressor(**TINY)
+    try:
+        reg.fit(X, y)
+    except tradeoff.TradeoffError as error:
+        # Regression training is another issue's work; until it lands fit says why, in a line.
+        assert "no candidate was trained" in str(error)
+        pytest.xfail(f"regression training not available yet: {error}")
+    assert reg.predict(X).shape == (200,)
+    assert reg.score(X, y) > 0.5
