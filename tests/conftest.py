@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from tradeoff.datasets import Dataset, load
 from tradeoff.prepare import prepare
 
+# Tiny models train fastest on one thread, and the test machine is shared.
+torch.set_num_threads(1)
 
-def digits_images(n: int = 600) -> Dataset:
+
+def digits_images(n: int = 400) -> Dataset:
     """scikit-learn's 8x8 digits as a 1-channel image data set (the image modality)."""
     from sklearn.datasets import load_digits
 
@@ -24,7 +28,7 @@ def digits_images(n: int = 600) -> Dataset:
     )
 
 
-def small_mnist1d(n: int = 600) -> Dataset:
+def small_mnist1d(n: int = 400) -> Dataset:
     data = load("mnist1d")
     return Dataset(
         name="mnist1d-small",
@@ -36,6 +40,16 @@ def small_mnist1d(n: int = 600) -> Dataset:
         modality="sequence",
         classes=data.classes,
     )
+
+
+@pytest.fixture(scope="session")
+def mnist1d_small() -> Dataset:
+    return small_mnist1d()
+
+
+@pytest.fixture(scope="session")
+def digits() -> Dataset:
+    return digits_images()
 
 
 @pytest.fixture(scope="session")

@@ -11,12 +11,12 @@ from optuna.artifacts import download_artifact
 
 from tradeoff.datasets import load
 from tradeoff.errors import TradeoffError
-from tradeoff.measure import Estimate, bootstrap_accuracy
+from tradeoff.measure import Estimate, bootstrap
 from tradeoff.prepare import Prepared, prepare
 from tradeoff.requirements import Requirements
 from tradeoff.search import TrialRecord, load_run_info, open_study, records
 from tradeoff.search.study import artifact_store
-from tradeoff.search.trial import predict_classes
+from tradeoff.search.trial import predict_outputs
 
 
 def pareto_front(candidates: list[TrialRecord], higher_is_better: bool = True) -> list[TrialRecord]:
@@ -152,14 +152,15 @@ class Run:
         return path
 
     def test_estimate(self, record: TrialRecord) -> Estimate:
-        """The pick's quality on the held-out test split, computed once and kept in the study."""
+        """The pick's quality (the run's metric) on the held-out test split, with its 95 %
+        bootstrap interval; computed once and kept in the study."""
         key = f"test:{record.number}"
         stored = self.study.user_attrs.get(key)
         if stored is not None:
             return Estimate(**stored)
         prepared = self.prepared
         with tempfile.TemporaryDirectory() as tmp:
-            predictions = predict_classes(self.artifact_path(record, tmp), prepared.X_test)
-        estimate = bootstrap_accuracy(prepared.y_test, predictions, split="test")
+            outputs = predict_outputs(self.artifact_path(record, tmp), prepared.X_test)
+        estimate = bootstrap(self.requirements.metric, prepared.y_test, outputs, split="test")
         self.study.set_user_attr(key, estimate.__dict__)
         return estimate

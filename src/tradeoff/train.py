@@ -100,7 +100,9 @@ def make_schedule(name: str, optimizer: torch.optim.Optimizer, max_epochs: int):
     if name == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max_epochs)
     if name == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, max_epochs // 3), gamma=0.1)
+        return torch.optim.lr_scheduler.StepLR(
+            optimizer, step_size=max(1, max_epochs // 3), gamma=0.1
+        )
     raise ValueError(f"unknown schedule {name!r}")
 
 
@@ -117,7 +119,9 @@ def make_loss(strategy: Strategy, n_outputs: int, target_scale: float) -> Callab
             return nn.functional.mse_loss(outputs, target)
 
         return one_hot_mse
-    base = {"mse": nn.MSELoss(), "mae": nn.L1Loss(), "huber": nn.HuberLoss(delta=1.0)}[strategy.loss]
+    base = {"mse": nn.MSELoss(), "mae": nn.L1Loss(), "huber": nn.HuberLoss(delta=1.0)}[
+        strategy.loss
+    ]
     return lambda outputs, y: base(outputs[:, 0] / target_scale, y / target_scale)
 
 

@@ -15,8 +15,9 @@ from tradeoff.datasets import builtin_names, load
 from tradeoff.families import family_names, get_family
 from tradeoff.frontier import Run
 from tradeoff.measure import describe_method
-from tradeoff.requirements import Requirements
+from tradeoff.requirements import METRICS, Requirements
 from tradeoff.search import SearchSettings, TrialRecord, load_run_info, parse_duration, run_search
+from tradeoff.search.halving import Halving
 
 #: The demo's deployment: a tight CPU latency budget and a small model file.
 DEMO_REQUIREMENTS = Requirements(max_latency_ms=0.02, max_size_mb=0.05)
@@ -58,7 +59,13 @@ def search(
     min_quality: Annotated[
         float | None, typer.Option(help="Minimum validation value of --metric.")
     ] = None,
-    metric: Annotated[str, typer.Option(help="Quality metric to maximise.")] = "accuracy",
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            help="Quality objective: " + ", ".join(METRICS) + " (default: accuracy, or r2 for "
+            "regression). Lower is better for log_loss, mae, rmse."
+        ),
+    ] = None,
     time_budget: Annotated[
         str | None, typer.Option(help="Wall-clock budget, e.g. 90s, 5m, 1h.")
     ] = "5m",
@@ -71,6 +78,13 @@ def search(
         Path | None, typer.Option(help="Continue the run in this folder (same study).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for splits, sampler and training.")] = 0,
+    halving: Annotated[
+        bool,
+        typer.Option(
+            help="Stop trials that fall behind others of similar latency at epochs 3, 9, 27 "
+            "(successive halving within cost bands)."
+        ),
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
 ) -> None:
     """Search model families and training strategies for the best model meeting the requirements."""
@@ -84,6 +98,7 @@ def search(
                 n_trials=trials,
                 families=tuple(info["families"]),
                 seed=info["seed"],
+                halving=Halving(**info["halving"]) if info.get("halving") else None,
             )
             _search_and_report(info["dataset"], req, resume, settings, resume=True, as_json=as_json)
             return
@@ -98,17 +113,24 @@ def search(
             metric=metric,
         )
         chosen = tuple(f.strip() for f in families.split(",") if f.strip()) if families else None
-        settings = SearchSettings(time_budget_s=budget, n_trials=trials, families=chosen, seed=seed)
+        settings = SearchSettings(
+            time_budget_s=budget,
+            n_trials=trials,
+            families=chosen,
+            seed=seed,
+            halving=Halving() if halving else None,
+        )
         _search_and_report(data, req, out, settings, resume=False, as_json=as_json)
 
 
 @app.command("families")
 def list_families() -> None:
-    """List the registered model families and the data modalities each serves."""
-    table = Table("family", "modalities", "search space")
+    """List the registered model families, the data modalities each serves, and how it trains."""
+    table = Table("family", "modalities", "trained by", "search space")
     for name in family_names():
         family = get_family(name)
-        table.add_row(name, ", ".join(sorted(family.modalities)), family.description)
+        trained_by = "PyTorch loop" if family.trained_by == "torch" else "own fit (sklearn)"
+        table.add_row(name, ", ".join(sorted(family.modalities)), trained_by, family.description)
     out_console.print(table)
 
 
@@ -172,9 +194,10 @@ def _fmt(value, spec: str) -> str:
 
 def _print_report(run: Run, pick: TrialRecord | None, test) -> None:
     metric = run.requirements.metric
+    sign = 1.0 if run.requirements.higher_is_better else -1.0
     trials = sorted(
         run.trials(),
-        key=lambda r: (r.val_metric is None, -(r.val_metric or 0.0), r.p95_ms or 0.0),
+        key=lambda r: (r.val_metric is None, -sign * (r.val_metric or 0.0), r.p95_ms or 0.0),
     )
     board = Table(title=f"Leaderboard (top 15 of {len(trials)}; validation split)")
     for column in ("#", "family", "key params", f"val {metric}", "p95 ms", "MB", "feasible?"):

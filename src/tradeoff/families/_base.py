@@ -175,4 +175,3 @@ def count_parameters(model: nn.Module) -> int:
 
 def activation(name: str) -> nn.Module:
     return {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}[name]()
-

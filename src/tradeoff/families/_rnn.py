@@ -39,10 +39,10 @@ class _RecurrentNet(nn.Module):
         steps, _ = self.rnn(x)
         if self.head == "mean":
             summary = steps.mean(dim=1)
-        elif self.bidirectional:  # the forward pass ends at the last step, the backward at the first
-            summary = torch.cat(
-                [steps[:, -1, : self.hidden], steps[:, 0, self.hidden :]], dim=1
-            )
+        elif (
+            self.bidirectional
+        ):  # the forward pass ends at the last step, the backward at the first
+            summary = torch.cat([steps[:, -1, : self.hidden], steps[:, 0, self.hidden :]], dim=1)
         else:
             summary = steps[:, -1]
         return self.out(summary)

@@ -67,11 +67,20 @@ def trees_to_onnx(estimator, n_features: int, n_outputs: int) -> tuple[bytes, in
     n_scores = estimator.n_trees_per_iteration_
     attrs: dict[str, list] = {
         k: []
-        for k in (
-            "nodes_treeids nodes_nodeids nodes_featureids nodes_modes nodes_values "
-            "nodes_truenodeids nodes_falsenodeids nodes_missing_value_tracks_true "
-            "target_treeids target_nodeids target_ids target_weights"
-        ).split()
+        for k in [
+            "nodes_treeids",
+            "nodes_nodeids",
+            "nodes_featureids",
+            "nodes_modes",
+            "nodes_values",
+            "nodes_truenodeids",
+            "nodes_falsenodeids",
+            "nodes_missing_value_tracks_true",
+            "target_treeids",
+            "target_nodeids",
+            "target_ids",
+            "target_weights",
+        ]
     }
     tree_id = 0
     for iteration in estimator._predictors:

@@ -14,10 +14,18 @@ from tradeoff.search.record import TrialRecord
 class SearchProgress:
     """Context manager and Optuna callback. The bar follows the time budget, or the trial count."""
 
-    def __init__(self, *, budget_s: float | None, n_trials: int | None, enabled: bool = True):
+    def __init__(
+        self,
+        *,
+        budget_s: float | None,
+        n_trials: int | None,
+        enabled: bool = True,
+        higher_is_better: bool = True,
+    ):
         self.budget_s, self.n_trials = budget_s, n_trials
+        self.sign = 1.0 if higher_is_better else -1.0
         self.start = time.monotonic()
-        self.trials = self.feasible = self.infeasible = self.failed = 0
+        self.trials = self.feasible = self.infeasible = self.pruned = self.failed = 0
         self.best: float | None = None
         self.progress = Progress(
             TextColumn("[bold]searching"),
@@ -49,11 +57,13 @@ class SearchProgress:
         self.trials += 1
         if record.status == "infeasible":
             self.infeasible += 1
+        elif record.status == "pruned":
+            self.pruned += 1
         elif record.status == "failed":
             self.failed += 1
         if record.feasible:
             self.feasible += 1
-            if self.best is None or record.val_metric > self.best:
+            if self.best is None or self.sign * record.val_metric > self.sign * self.best:
                 self.best = record.val_metric
         self._refresh()
 
@@ -61,7 +71,8 @@ class SearchProgress:
         best = "-" if self.best is None else f"{self.best:.4f}"
         return (
             f"trials {self.trials} · feasible {self.feasible} · infeasible (untrained) "
-            f"{self.infeasible} · failed {self.failed} · best feasible val {best}"
+            f"{self.infeasible} · pruned {self.pruned} · failed {self.failed} · "
+            f"best feasible val {best}"
         )
 
     def _refresh(self, final: bool = False) -> None:

@@ -17,11 +17,17 @@ STATUS, FAMILY_PARAMS, STRATEGY, COST, VIOLATIONS, ERROR = (
     "error",
 )
 VAL_METRIC, TRAIN_SECONDS, CURVE, ARTIFACT = "val_metric", "train_seconds", "curve", "artifact_id"
+STOPPED_BY = "stopped_by"
 
 
 @dataclass(frozen=True)
 class TrialRecord:
-    """A trial's outcome: ``status`` is ``trained``, ``infeasible`` (never trained), ``failed`` or ``running``."""
+    """A trial's outcome.
+
+    ``status`` is ``trained``, ``infeasible`` (broke a cost limit; never trained),
+    ``pruned`` (stopped early by halving; ``val_metric`` is its best so far),
+    ``failed`` or ``running``. ``curve`` holds per-epoch train/val loss and metric.
+    """
 
     number: int
     status: str
@@ -38,6 +44,8 @@ class TrialRecord:
     artifact_id: str | None = None
     latency_method: dict = field(default_factory=dict)
     error: str | None = None
+    curve: list = field(default_factory=list)
+    stopped_by: str | None = None
 
     @property
     def trained(self) -> bool:
@@ -76,6 +84,8 @@ class TrialRecord:
             artifact_id=attrs.get(ARTIFACT),
             latency_method=cost.get("method", {}),
             error=attrs.get(ERROR),
+            curve=attrs.get(CURVE, []),
+            stopped_by=attrs.get(STOPPED_BY),
         )
 
 

@@ -18,6 +18,7 @@ from tradeoff.families import family_names, get_family
 from tradeoff.measure import LatencyProtocol
 from tradeoff.prepare import Prepared, prepare
 from tradeoff.requirements import Requirements
+from tradeoff.search.halving import Halving
 from tradeoff.search.progress import SearchProgress
 from tradeoff.search.trial import TrialContext, run_trial
 
@@ -34,6 +35,7 @@ class SearchSettings:
     seed: int = 0
     protocol: LatencyProtocol = field(default_factory=LatencyProtocol)
     train_threads: int = 0  # 0: torch's default (all cores)
+    halving: Halving | None = field(default_factory=Halving)  # None: no early stopping of trials
 
     def resolve_families(self, modality: str) -> list[str]:
         serving = family_names(modality)
@@ -73,6 +75,7 @@ def run_search(
     leaves nothing behind.
     """
     out = Path(out)
+    requirements = requirements.for_task(data.task)
     families = settings.resolve_families(data.modality)
     if settings.n_trials is not None and settings.n_trials < 1:
         raise TradeoffError(f"--trials: must be >= 1, got {settings.n_trials}")
@@ -95,6 +98,7 @@ def run_search(
         "seed": settings.seed,
         "prepare": prepared.describe(),
         "latency_protocol": asdict(settings.protocol),
+        "halving": asdict(settings.halving) if settings.halving else None,
         "objectives": [f"maximize validation {requirements.metric}", "minimize p95 latency (ms)"],
     }
     if resume:
@@ -120,7 +124,10 @@ def run_search(
         torch.set_num_threads(settings.train_threads)
     start = time.monotonic()
     progress = SearchProgress(
-        budget_s=settings.time_budget_s, n_trials=settings.n_trials, enabled=show_progress
+        budget_s=settings.time_budget_s,
+        n_trials=settings.n_trials,
+        enabled=show_progress,
+        higher_is_better=requirements.higher_is_better,
     )
     ctx = TrialContext(
         prepared=prepared,
@@ -131,6 +138,7 @@ def run_search(
         seed=settings.seed,
         deadline=start + settings.time_budget_s if settings.time_budget_s else float("inf"),
         on_epoch=progress.on_epoch,
+        halving=settings.halving,
     )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with progress:

@@ -2,7 +2,12 @@
 
 Cost depends on the architecture, not the weights, so it is measured on the
 untrained model; a candidate that breaks a hard constraint is recorded as
-infeasible and never trained.
+infeasible and never trained. Families trained outside PyTorch (``gbdt``) fit
+first, in seconds, because their size is only known once fitted.
+
+While a network trains, successive halving within cost bands
+(:mod:`tradeoff.search.halving`) may stop it early; it is then recorded as
+``pruned`` with its partial learning curve.
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ import optuna
 import torch
 from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 
-from tradeoff.families import count_parameters, deployable, get_family, to_onnx
-from tradeoff.measure import LatencyProtocol, accuracy, measure_latency, session
+from tradeoff.families import Family, count_parameters, deployable, get_family, to_onnx
+from tradeoff.measure import LatencyProtocol, measure_latency, session
+from tradeoff.measure.quality import score
 from tradeoff.prepare import Prepared
 from tradeoff.requirements import Requirements
 from tradeoff.search import record as rec
+from tradeoff.search.halving import Halving, RungReporter
 from tradeoff.train import suggest_strategy, train
 
 
@@ -29,13 +36,17 @@ class TrialContext:
     """Everything a trial needs that is the same for the whole search."""
 
     prepared: Prepared
-    requirements: Requirements
+    requirements: Requirements  # metric resolved for the task
     families: list[str]
     artifact_store: FileSystemArtifactStore
     protocol: LatencyProtocol
     seed: int
     deadline: float  # time.monotonic() instant at which training stops
     on_epoch: object = None  # optional callable(trial_number, epoch, point)
+    halving: Halving | None = None  # None: every trial trains until early stopping
+
+    def score(self, y_true: np.ndarray, outputs: np.ndarray) -> float:
+        return score(self.requirements.metric, y_true, outputs)
 
 
 def set_cost_constraints(trial: optuna.Trial, req: Requirements, p95_ms: float, size_mb: float):
@@ -62,19 +73,82 @@ def run_trial(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
 
 
 def _run(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
-    prepared, req = ctx.prepared, ctx.requirements
+    prepared = ctx.prepared
     family = get_family(trial.suggest_categorical("family", ctx.families))
     params = family.suggest(trial, prepared.input_shape)
-    strategy = suggest_strategy(trial, prepared)
     trial.set_user_attr(rec.FAMILY_PARAMS, params)
+    seed = ctx.seed * 100_003 + trial.number
+    if family.trained_by == "fit":
+        return _run_fitted(trial, ctx, family, params, seed)
+
+    strategy = suggest_strategy(trial, prepared)
     trial.set_user_attr(rec.STRATEGY, asdict(strategy))
 
     # 1-3. Build untrained, export, measure its cost; stop here if it can never fit.
-    seed = ctx.seed * 100_003 + trial.number
     torch.manual_seed(seed)
-    model = deployable(family, params, prepared.input_shape, prepared.n_outputs, prepared.scaling)
+    target = None
+    if prepared.task == "regression":
+        target = (float(prepared.y_train.mean()), float(prepared.y_train.std()) or 1.0)
+    model = deployable(
+        family, params, prepared.input_shape, prepared.n_outputs, prepared.scaling, target
+    )
     onnx_bytes = to_onnx(model, prepared.input_shape)
-    latency = measure_latency(onnx_bytes, prepared.input_shape, ctx.protocol)
+    p95_ms = _measure_cost(trial, ctx, onnx_bytes, count_parameters(model), train_seconds=0.0)
+
+    # 4. Train with early stopping (and halving); evaluate the exported artifact, the thing that ships.
+    halving = None
+    if ctx.halving is not None:
+        halving = RungReporter(
+            ctx.halving,
+            trial,
+            ctx.halving.band(p95_ms),
+            strategy.max_epochs,
+            ctx.requirements.higher_is_better,
+        )
+
+    def report_epoch(epoch, point):
+        if ctx.on_epoch is not None:
+            ctx.on_epoch(trial.number, epoch, point)
+        return halving is not None and halving(epoch, point)
+
+    result = train(
+        model,
+        prepared,
+        strategy,
+        score=ctx.score,
+        higher_is_better=ctx.requirements.higher_is_better,
+        seed=seed,
+        deadline=ctx.deadline,
+        on_epoch=report_epoch,
+    )
+    trial.set_user_attr(rec.TRAIN_SECONDS, result.seconds)
+    trial.set_user_attr(rec.CURVE, result.curve)
+    trial.set_user_attr(rec.STOPPED_BY, result.stopped_by)
+    if result.stopped_by == "pruned":
+        sign = 1.0 if ctx.requirements.higher_is_better else -1.0
+        trial.set_user_attr(rec.VAL_METRIC, sign * halving.best)  # best so far, on the torch model
+        trial.set_user_attr(rec.STATUS, "pruned")
+        trial.set_user_attr(rec.VIOLATIONS, [])
+        raise optuna.TrialPruned(f"halving: below its cost band at epoch {halving.pruned_at}")
+    return _finish(trial, ctx, to_onnx(model, prepared.input_shape), p95_ms)
+
+
+def _run_fitted(
+    trial: optuna.Trial, ctx: TrialContext, family: Family, params: dict, seed: int
+) -> tuple[float, float]:
+    """A family that trains itself: fit, then measure the fitted model's cost."""
+    fitted = family.fit(params, ctx.prepared, seed)
+    trial.set_user_attr(rec.STOPPED_BY, "fitted")
+    p95_ms = _measure_cost(trial, ctx, fitted.onnx_model, fitted.n_params, fitted.seconds)
+    return _finish(trial, ctx, fitted.onnx_model, p95_ms)
+
+
+def _measure_cost(
+    trial: optuna.Trial, ctx: TrialContext, onnx_bytes: bytes, n_params: int, train_seconds: float
+) -> float:
+    """Measure and record the model's cost; raise TrialPruned (status infeasible) if it breaks a limit."""
+    req = ctx.requirements
+    latency = measure_latency(onnx_bytes, ctx.prepared.input_shape, ctx.protocol)
     size_mb = len(onnx_bytes) / 1e6
     trial.set_user_attr(
         rec.COST,
@@ -83,47 +157,49 @@ def _run(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
             "p95_ms": latency.p95_ms,
             "p99_ms": latency.p99_ms,
             "size_mb": size_mb,
-            "n_params": count_parameters(model),
+            "n_params": n_params,
             "method": latency.method,
         },
     )
     violations = req.cost_violations(latency.p95_ms, size_mb)
     set_cost_constraints(trial, req, latency.p95_ms, size_mb)
+    trial.set_user_attr(rec.TRAIN_SECONDS, train_seconds)
     if violations:
-        trial.set_constraint("quality", 0.0)  # unknown: never trained
+        trial.set_constraint("quality", 0.0)  # unknown: never evaluated
         trial.set_user_attr(rec.STATUS, "infeasible")
         trial.set_user_attr(rec.VIOLATIONS, violations)
-        trial.set_user_attr(rec.TRAIN_SECONDS, 0.0)
         raise optuna.TrialPruned("; ".join(violations))
+    return latency.p95_ms
 
-    # 4. Train with early stopping; evaluate the exported artifact, the thing that ships.
-    def report_epoch(epoch, point):
-        if ctx.on_epoch is not None:
-            ctx.on_epoch(trial.number, epoch, point)
 
-    result = train(
-        model, prepared, strategy, seed=seed, deadline=ctx.deadline, on_epoch=report_epoch
-    )
-    trial.set_user_attr(rec.TRAIN_SECONDS, result.seconds)
-    trial.set_user_attr(rec.CURVE, result.curve)
-    trial.set_user_attr("stopped_by", result.stopped_by)
-    trained_onnx = to_onnx(model, prepared.input_shape)
-    val_pred = predict_classes(trained_onnx, prepared.X_val)
-    val_metric = accuracy(prepared.y_val, val_pred)
+def _finish(
+    trial: optuna.Trial, ctx: TrialContext, onnx_bytes: bytes, p95_ms: float
+) -> tuple[float, float]:
+    """Evaluate the ONNX artifact on validation, record it, store it."""
+    req, prepared = ctx.requirements, ctx.prepared
+    val_metric = ctx.score(prepared.y_val, predict_outputs(onnx_bytes, prepared.X_val))
+    if not np.isfinite(val_metric):
+        raise FloatingPointError(f"validation {req.metric} is {val_metric}")
     trial.set_user_attr(rec.VAL_METRIC, val_metric)
     quality_violation = req.quality_violation(val_metric)
     trial.set_user_attr(rec.VIOLATIONS, [quality_violation] if quality_violation else [])
     trial.set_constraint("quality", quality_constraint(req, val_metric))
-    trial.set_user_attr(rec.ARTIFACT, _store_artifact(trial, ctx.artifact_store, trained_onnx))
-    return val_metric, latency.p95_ms
+    trial.set_user_attr(rec.ARTIFACT, _store_artifact(trial, ctx.artifact_store, onnx_bytes))
+    return val_metric, p95_ms
+
+
+def predict_outputs(onnx_model: bytes | str, X: np.ndarray, batch: int = 1024) -> np.ndarray:
+    """Raw outputs (logits, or regression predictions) of an ONNX model on ``X``, run in ORT."""
+    sess = session(onnx_model, threads=os.cpu_count() or 1)
+    name = sess.get_inputs()[0].name
+    return np.concatenate(
+        [sess.run(None, {name: X[i : i + batch]})[0] for i in range(0, len(X), batch)]
+    )
 
 
 def predict_classes(onnx_model: bytes | str, X: np.ndarray, batch: int = 1024) -> np.ndarray:
     """Class predictions of an ONNX classifier on ``X`` (run in ORT, in chunks)."""
-    sess = session(onnx_model, threads=os.cpu_count() or 1)
-    name = sess.get_inputs()[0].name
-    outputs = [sess.run(None, {name: X[i : i + batch]})[0] for i in range(0, len(X), batch)]
-    return np.concatenate(outputs).argmax(axis=1)
+    return predict_outputs(onnx_model, X, batch).argmax(axis=1)
 
 
 def _store_artifact(trial: optuna.Trial, store: FileSystemArtifactStore, onnx_bytes: bytes) -> str:
