@@ -22,7 +22,7 @@ CASES = [
         ("sequence", "multiclass"),
         ("image", "multiclass"),
     ]
-    if key[0] in get_family(name).modalities
+    if key[0] in get_family(name).modalities and get_family(name).trained_by != "members"
 ]
 
 
@@ -39,7 +39,9 @@ def _ort_outputs(onnx_model: bytes, X: np.ndarray) -> np.ndarray:
 
 
 def test_every_issue_family_is_registered():
-    assert {"linear", "gbdt", "mlp", "cnn", "gru", "lstm", "transformer"} <= set(family_names())
+    assert {"linear", "gbdt", "mlp", "cnn", "gru", "lstm", "transformer", "ensemble"} <= set(
+        family_names()
+    )
     assert {"cnn", "gru", "lstm", "transformer"} <= set(family_names("image"))
 
 
@@ -122,3 +124,38 @@ def test_cnn_picks_1d_or_2d_by_input():
     assert any(isinstance(m, torch.nn.Conv1d) for m in conv_1d.modules())
     assert any(isinstance(m, torch.nn.Conv2d) for m in conv_2d.modules())
     assert conv_2d(torch.zeros(3, 1, 8, 8)).shape == (3, 10)
+
+
+@pytest.mark.parametrize("key", [("sequence", "multiclass"), ("tabular", "regression")])
+def test_ensemble_is_the_weighted_average_of_its_members(key, prepared_by_modality):
+    from scipy.special import softmax
+
+    prepared = prepared_by_modality[key]
+    regression = prepared.task == "regression"
+    X = prepared.X_val[:64]
+    members, member_outputs = [], []
+    for seed, name in enumerate(["linear", "mlp", "mlp"]):
+        family = get_family(name)
+        torch.manual_seed(seed)
+        target = (float(prepared.y_train.mean()), 1.0) if regression else None
+        model = deployable(
+            family,
+            _params(family, prepared.input_shape, seed),
+            prepared.input_shape,
+            prepared.n_outputs,
+            prepared.scaling,
+            target,
+        )
+        members.append(to_onnx(model, prepared.input_shape))
+        member_outputs.append(_ort_outputs(members[-1], X))
+    fitted = get_family("ensemble").combine({"weighting": "rank"}, members, prepared.task)
+    outputs = _ort_outputs(fitted.onnx_model, X)
+    weights = np.array([1, 1 / 2, 1 / 3]) / (1 + 1 / 2 + 1 / 3)
+    if regression:
+        expected = sum(w * o for w, o in zip(weights, member_outputs, strict=True))
+        assert np.abs(outputs - expected).max() <= 1e-4 * max(1.0, np.abs(expected).max())
+    else:
+        proba = sum(w * softmax(o, axis=1) for w, o in zip(weights, member_outputs, strict=True))
+        assert np.abs(softmax(outputs, axis=1) - proba).max() <= 1e-5
+        assert (outputs.argmax(1) == proba.argmax(1)).all()
+    assert fitted.n_params > 0

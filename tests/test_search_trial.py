@@ -90,3 +90,25 @@ def test_image_families_produce_feasible_trials(tmp_path, digits, family):
     assert record.feasible, record
     assert record.curve and 0.0 <= record.val_metric <= 1.0
     assert record.p95_ms <= 50.0
+
+
+def test_ensemble_trials_combine_front_members(tmp_path):
+    run = _search(
+        tmp_path,
+        load("breast_cancer"),
+        Requirements(),
+        n_trials=8,
+        families=("linear", "mlp", "ensemble"),
+    )
+    ensembles = [r for r in run.trials() if r.family == "ensemble"]
+    combined = [r for r in ensembles if r.trained]
+    assert combined, [r.status for r in ensembles]
+    for record in combined:
+        members = record.params["of_trials"]
+        assert 2 <= len(members) <= record.params["members"]
+        assert all(
+            run.trials()[m].trained and run.trials()[m].number < record.number for m in members
+        )
+        assert record.p95_ms is not None and 0.5 < record.val_metric <= 1.0
+    # An ensemble drawn before two members exist is skipped, not failed.
+    assert all(r.status in ("trained", "skipped") for r in ensembles)

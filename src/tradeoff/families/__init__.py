@@ -1,6 +1,7 @@
 """Model families, registered by name. Importing this package registers the built-in ones."""
 
 from tradeoff.families import cnn as _cnn  # noqa: F401
+from tradeoff.families import ensemble as _ensemble  # noqa: F401
 from tradeoff.families import gbdt as _gbdt  # noqa: F401
 from tradeoff.families import gru as _gru  # noqa: F401
 from tradeoff.families import linear as _linear  # noqa: F401

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import optuna
 import torch
-from optuna.artifacts import FileSystemArtifactStore, upload_artifact
+from optuna.artifacts import FileSystemArtifactStore, download_artifact, upload_artifact
 
 from tradeoff.families import Family, count_parameters, deployable, get_family, to_onnx
 from tradeoff.measure import LatencyProtocol, measure_latency, session
@@ -80,6 +80,8 @@ def _run(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
     seed = ctx.seed * 100_003 + trial.number
     if family.trained_by == "fit":
         return _run_fitted(trial, ctx, family, params, seed)
+    if family.trained_by == "members":
+        return _run_ensemble(trial, ctx, family, params)
 
     strategy = suggest_strategy(trial, prepared)
     trial.set_user_attr(rec.STRATEGY, asdict(strategy))
@@ -141,6 +143,54 @@ def _run_fitted(
     trial.set_user_attr(rec.STOPPED_BY, "fitted")
     p95_ms = _measure_cost(trial, ctx, fitted.onnx_model, fitted.n_params, fitted.seconds)
     return _finish(trial, ctx, fitted.onnx_model, p95_ms)
+
+
+def _run_ensemble(
+    trial: optuna.Trial, ctx: TrialContext, family: Family, params: dict
+) -> tuple[float, float]:
+    """Combine the best front members found so far into one model; nothing is trained."""
+    members = front_members(trial.study, ctx.requirements.higher_is_better)[: params["members"]]
+    trial.set_user_attr(rec.STOPPED_BY, "combined")
+    if len(members) < 2:
+        trial.set_user_attr(rec.STATUS, "skipped")
+        trial.set_user_attr(rec.VIOLATIONS, [])
+        raise optuna.TrialPruned("ensemble: fewer than 2 trained front members so far")
+    trial.set_user_attr(rec.FAMILY_PARAMS, {**params, "of_trials": [m.number for m in members]})
+    onnx_models = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for member in members:
+            path = os.path.join(tmp, f"trial-{member.number}.onnx")
+            download_artifact(
+                artifact_store=ctx.artifact_store,
+                file_path=path,
+                artifact_id=member.user_attrs[rec.ARTIFACT],
+            )
+            with open(path, "rb") as file:
+                onnx_models.append(file.read())
+    fitted = family.combine(params, onnx_models, ctx.prepared.task)
+    p95_ms = _measure_cost(trial, ctx, fitted.onnx_model, fitted.n_params, fitted.seconds)
+    return _finish(trial, ctx, fitted.onnx_model, p95_ms)
+
+
+def front_members(study: optuna.Study, higher_is_better: bool) -> list[optuna.trial.FrozenTrial]:
+    """Trained candidates within every requirement that no other beats on both validation
+    quality and p95 latency, best quality first (ensembles themselves excluded)."""
+    sign = 1.0 if higher_is_better else -1.0
+    done = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if t.params.get("family") != "ensemble"
+        and not t.user_attrs.get(rec.VIOLATIONS)
+        and t.user_attrs.get(rec.ARTIFACT)
+    ]
+    points = {t.number: (sign * t.values[0], t.values[1]) for t in done}
+
+    def dominated(t) -> bool:
+        q, p = points[t.number]
+        return any(oq >= q and op <= p and (oq > q or op < p) for oq, op in points.values())
+
+    front = [t for t in done if not dominated(t)]
+    return sorted(front, key=lambda t: -points[t.number][0])
 
 
 def _measure_cost(
