@@ -85,3 +85,7 @@ def test_metric_must_fit_the_task():
     assert Requirements().for_task("regression").metric == "r2"
     assert Requirements().for_task("binary").metric == "accuracy"
     assert not Requirements(metric="log_loss").higher_is_better
+
+
+def test_accuracy_also_takes_predicted_labels():
+    assert score("accuracy", Y3, LOGITS3) == score("accuracy", Y3, LOGITS3.argmax(1))

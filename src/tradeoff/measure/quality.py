@@ -56,7 +56,8 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def _labels(outputs: np.ndarray) -> np.ndarray:
-    return outputs.argmax(axis=1)
+    # 1-D input: already labels (kept for callers of the earlier accuracy(y_true, y_pred)).
+    return outputs if outputs.ndim == 1 else outputs.argmax(axis=1)
 
 
 def _values(outputs: np.ndarray) -> np.ndarray:
