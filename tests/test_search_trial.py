@@ -3,6 +3,7 @@ and successive halving of whole trials within cost bands."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -17,8 +18,8 @@ from tradeoff.search.halving import Halving
 def _search(tmp_path, data, req, **settings):
     settings = {"time_budget_s": None, "train_threads": 1, "seed": 0, **settings}
     out = tmp_path / "run"
-    run_search(data, req, out, SearchSettings(**settings), show_progress=False)
-    return Run.open(out)
+    _, prepared = run_search(data, req, out, SearchSettings(**settings), show_progress=False)
+    return Run.open(out, prepared=prepared)
 
 
 def test_regression_end_to_end_on_diabetes(tmp_path):
@@ -89,6 +90,9 @@ def test_image_families_produce_feasible_trials(tmp_path, digits, family):
     (record,) = run.trials()
     assert record.feasible, record
     assert record.curve and 0.0 <= record.val_metric <= 1.0
+    confusion = np.array(run.study.trials[0].user_attrs["val_confusion_matrix"])
+    assert confusion.shape == (10, 10) and confusion.sum() == len(run.prepared.y_val)
+    assert np.trace(confusion) / confusion.sum() == pytest.approx(record.val_metric)
     assert record.p95_ms <= 50.0
 
 

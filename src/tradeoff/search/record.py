@@ -17,7 +17,7 @@ STATUS, FAMILY_PARAMS, STRATEGY, COST, VIOLATIONS, ERROR = (
     "error",
 )
 VAL_METRIC, TRAIN_SECONDS, CURVE, ARTIFACT = "val_metric", "train_seconds", "curve", "artifact_id"
-STOPPED_BY = "stopped_by"
+STOPPED_BY, VAL_CONFUSION = "stopped_by", "val_confusion_matrix"
 
 
 @dataclass(frozen=True)

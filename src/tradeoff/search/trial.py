@@ -23,7 +23,7 @@ from optuna.artifacts import FileSystemArtifactStore, download_artifact, upload_
 
 from tradeoff.families import Family, count_parameters, deployable, get_family, to_onnx
 from tradeoff.measure import LatencyProtocol, measure_latency, session
-from tradeoff.measure.quality import score
+from tradeoff.measure.quality import confusion_matrix, score
 from tradeoff.prepare import Prepared
 from tradeoff.requirements import Requirements
 from tradeoff.search import record as rec
@@ -227,7 +227,10 @@ def _finish(
 ) -> tuple[float, float]:
     """Evaluate the ONNX artifact on validation, record it, store it."""
     req, prepared = ctx.requirements, ctx.prepared
-    val_metric = ctx.score(prepared.y_val, predict_outputs(onnx_bytes, prepared.X_val))
+    outputs = predict_outputs(onnx_bytes, prepared.X_val)
+    val_metric = ctx.score(prepared.y_val, outputs)
+    if prepared.task != "regression":
+        trial.set_user_attr(rec.VAL_CONFUSION, confusion_matrix(prepared.y_val, outputs))
     if not np.isfinite(val_metric):
         raise FloatingPointError(f"validation {req.metric} is {val_metric}")
     trial.set_user_attr(rec.VAL_METRIC, val_metric)
