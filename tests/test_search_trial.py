@@ -116,3 +116,17 @@ def test_ensemble_trials_combine_front_members(tmp_path):
         assert record.p95_ms is not None and 0.5 < record.val_metric <= 1.0
     # An ensemble drawn before two members exist is skipped, not failed.
     assert all(r.status in ("trained", "skipped") for r in ensembles)
+
+
+def test_every_family_first_gets_one_trial_at_its_defaults(tmp_path):
+    from tradeoff.families import get_family
+
+    families = ("linear", "gbdt", "mlp", "ensemble")
+    run = _search(tmp_path, load("breast_cancer"), Requirements(), n_trials=4, families=families)
+    trials = run.trials()
+    assert [r.family for r in trials] == ["linear", "gbdt", "mlp", "ensemble"]
+    for record in trials[:3]:
+        assert record.trained
+        assert record.params == get_family(record.family).defaults((30,))
+    assert trials[2].strategy["optimizer"] == "adam" and trials[2].strategy["lr"] == 3e-3
+    assert trials[3].trained and len(trials[3].params["of_trials"]) >= 2

@@ -65,6 +65,24 @@ def suggest_strategy(trial: optuna.Trial, prepared: Prepared) -> Strategy:
     )
 
 
+def default_strategy_params(prepared: Prepared) -> dict:
+    """The study's parameters for a sensible default strategy (Adam, cosine schedule)."""
+    kind = "regression" if prepared.task == "regression" else "classification"
+    params = {
+        "optimizer": "adam",
+        "lr": 3e-3,
+        "schedule": "cosine",
+        "batch_size": 64,
+        "weight_decay": 1e-5,
+        f"loss.{kind}": LOSSES[kind][0],
+    }
+    if kind == "classification":
+        params["label_smoothing"] = 0.0
+    if prepared.modality in ("sequence", "image"):
+        params["augment"] = False
+    return params
+
+
 @dataclass
 class TrainResult:
     """What training produced, besides the weights (restored in place)."""

@@ -56,6 +56,11 @@ class Family(ABC):
         """The study's name for one of this family's parameters (names never clash across families)."""
         return f"{self.name}.{param}"
 
+    def defaults(self, input_shape: tuple[int, ...]) -> dict[str, Any]:
+        """A sensible point of the space (short names), tried first so that every family gets
+        one reasonable trial even in a short search."""
+        return {}
+
     @abstractmethod
     def suggest(self, trial: optuna.Trial, input_shape: tuple[int, ...]) -> dict[str, Any]:
         """Draw this family's structural parameters; return them under their short names."""

@@ -63,5 +63,8 @@ class RecurrentFamily(Family):
             "dropout": trial.suggest_float(self.key("dropout"), 0.0, 0.3),
         }
 
+    def defaults(self, input_shape):
+        return {"hidden": 32, "layers": 1, "bidirectional": False, "head": "last", "dropout": 0.0}
+
     def build(self, params, input_shape, n_outputs):
         return _RecurrentNet(type(self).cell, params, input_shape, n_outputs)

@@ -33,6 +33,18 @@ class CNN(Family):
             "dropout": trial.suggest_float(self.key("dropout"), 0.0, 0.3),
         }
 
+    def defaults(self, input_shape):
+        # The MNIST-1D paper's CNN: three strided convolutions, a flatten head.
+        return {
+            "depth": 3,
+            "channels": 32,
+            "kernel": 5,
+            "pooling": "stride",
+            "head": "flatten",
+            "activation": "relu",
+            "dropout": 0.0,
+        }
+
     def build(self, params, input_shape, n_outputs):
         two_d = len(input_shape) == 3
         if two_d:

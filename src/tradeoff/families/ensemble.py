@@ -1,7 +1,7 @@
 """Model fusion: a weighted ensemble of the search's own front members, as one ONNX model.
 
 The ensemble trains nothing. The search hands it the ONNX models of the best
-trained candidates on the front so far; it merges them into one graph that
+trained candidates so far by Pareto rank (front members first); it merges them into one graph that
 averages their class probabilities (classification; the output is the log of
 the average, so it stays a logit) or their predictions (regression). Its cost
 is measured on that combined model, like any other candidate's.
@@ -32,6 +32,9 @@ class Ensemble(Family):
             "members": trial.suggest_int(self.key("members"), 2, 4),
             "weighting": trial.suggest_categorical(self.key("weighting"), ["uniform", "rank"]),
         }
+
+    def defaults(self, input_shape):
+        return {"members": 3, "weighting": "rank"}
 
     def combine(self, params: dict, members: list[bytes], task: str) -> FittedModel:
         """One ONNX model averaging ``members`` (best first); ``rank`` weights them 1/1, 1/2, 1/3..."""

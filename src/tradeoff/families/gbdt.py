@@ -40,6 +40,15 @@ class GradientBoosting(Family):
             ),
         }
 
+    def defaults(self, input_shape):
+        return {
+            "max_iter": 100,
+            "max_depth": 6,
+            "max_leaf_nodes": 31,
+            "learning_rate": 0.1,
+            "l2_regularization": 1e-3,
+        }
+
     def fit(self, params, prepared, seed):
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 

@@ -25,6 +25,9 @@ class MLP(Family):
             "batch_norm": trial.suggest_categorical(self.key("batch_norm"), [False, True]),
         }
 
+    def defaults(self, input_shape):
+        return {"depth": 2, "width": 128, "activation": "relu", "dropout": 0.1, "batch_norm": False}
+
     def build(self, params, input_shape, n_outputs):
         layers: list[nn.Module] = [nn.Flatten()]
         width_in = math.prod(input_shape)

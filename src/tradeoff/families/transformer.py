@@ -123,5 +123,12 @@ class Transformer(Family):
             )
         return params
 
+    def defaults(self, input_shape):
+        params = {"width": 32, "heads": 4, "layers": 2, "dropout": 0.1}
+        if len(input_shape) > 1:
+            choices = patch_choices(tuple(input_shape))
+            params["patch"] = choices[len(choices) // 2]
+        return params
+
     def build(self, params, input_shape, n_outputs):
         return _Encoder(params, tuple(input_shape), n_outputs)

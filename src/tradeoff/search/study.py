@@ -20,7 +20,7 @@ from tradeoff.prepare import Prepared, prepare
 from tradeoff.requirements import Requirements
 from tradeoff.search.halving import Halving
 from tradeoff.search.progress import SearchProgress
-from tradeoff.search.trial import TrialContext, run_trial
+from tradeoff.search.trial import TrialContext, default_trials, run_trial
 
 RUN_FILE, STUDY_FILE, ARTIFACT_DIR, STUDY_NAME = "run.json", "study.db", "artifacts", "tradeoff"
 
@@ -116,6 +116,8 @@ def run_search(
         load_if_exists=resume,
     )
     if not resume:
+        for params in default_trials(families, prepared):
+            study.enqueue_trial(params, skip_if_exists=True)
         for key, value in run_info.items():
             study.set_user_attr(key, value)
         _write_atomic(out / RUN_FILE, json.dumps(run_info, indent=2))

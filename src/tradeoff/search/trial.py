@@ -28,7 +28,7 @@ from tradeoff.prepare import Prepared
 from tradeoff.requirements import Requirements
 from tradeoff.search import record as rec
 from tradeoff.search.halving import Halving, RungReporter
-from tradeoff.train import suggest_strategy, train
+from tradeoff.train import default_strategy_params, suggest_strategy, train
 
 
 @dataclass
@@ -47,6 +47,20 @@ class TrialContext:
 
     def score(self, y_true: np.ndarray, outputs: np.ndarray) -> float:
         return score(self.requirements.metric, y_true, outputs)
+
+
+def default_trials(families: list[str], prepared: Prepared) -> list[dict]:
+    """One trial per family at its defaults, to enqueue before the sampler takes over
+    (ensembles last, so that they have members to combine)."""
+    trials = []
+    for name in sorted(families, key=lambda n: get_family(n).trained_by == "members"):
+        family = get_family(name)
+        params = {"family": name}
+        params.update({family.key(k): v for k, v in family.defaults(prepared.input_shape).items()})
+        if family.trained_by == "torch":
+            params.update(default_strategy_params(prepared))
+        trials.append(params)
+    return trials
 
 
 def set_cost_constraints(trial: optuna.Trial, req: Requirements, p95_ms: float, size_mb: float):
@@ -148,13 +162,13 @@ def _run_fitted(
 def _run_ensemble(
     trial: optuna.Trial, ctx: TrialContext, family: Family, params: dict
 ) -> tuple[float, float]:
-    """Combine the best front members found so far into one model; nothing is trained."""
+    """Combine the best candidates found so far (by Pareto rank) into one model; nothing is trained."""
     members = front_members(trial.study, ctx.requirements.higher_is_better)[: params["members"]]
     trial.set_user_attr(rec.STOPPED_BY, "combined")
     if len(members) < 2:
         trial.set_user_attr(rec.STATUS, "skipped")
         trial.set_user_attr(rec.VIOLATIONS, [])
-        raise optuna.TrialPruned("ensemble: fewer than 2 trained front members so far")
+        raise optuna.TrialPruned("ensemble: fewer than 2 trained candidates so far")
     trial.set_user_attr(rec.FAMILY_PARAMS, {**params, "of_trials": [m.number for m in members]})
     onnx_models = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -173,24 +187,29 @@ def _run_ensemble(
 
 
 def front_members(study: optuna.Study, higher_is_better: bool) -> list[optuna.trial.FrozenTrial]:
-    """Trained candidates within every requirement that no other beats on both validation
-    quality and p95 latency, best quality first (ensembles themselves excluded)."""
+    """Trained candidates within every requirement, by Pareto rank on (validation quality,
+    p95 latency): the front first, best quality first within it, then the next front once
+    the first is used up, and so on (ensembles themselves excluded)."""
     sign = 1.0 if higher_is_better else -1.0
-    done = [
+    left = [
         t
         for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
         if t.params.get("family") != "ensemble"
         and not t.user_attrs.get(rec.VIOLATIONS)
         and t.user_attrs.get(rec.ARTIFACT)
     ]
-    points = {t.number: (sign * t.values[0], t.values[1]) for t in done}
+    point = {t.number: (sign * t.values[0], t.values[1]) for t in left}
 
-    def dominated(t) -> bool:
-        q, p = points[t.number]
-        return any(oq >= q and op <= p and (oq > q or op < p) for oq, op in points.values())
+    def beats(a, b) -> bool:
+        (qa, pa), (qb, pb) = point[a.number], point[b.number]
+        return qa >= qb and pa <= pb and (qa > qb or pa < pb)
 
-    front = [t for t in done if not dominated(t)]
-    return sorted(front, key=lambda t: -points[t.number][0])
+    ranked = []
+    while left:
+        front = [t for t in left if not any(beats(o, t) for o in left)]
+        ranked += sorted(front, key=lambda t: -point[t.number][0])
+        left = [t for t in left if t not in front]
+    return ranked
 
 
 def _measure_cost(
