@@ -130,3 +130,13 @@ def test_every_family_first_gets_one_trial_at_its_defaults(tmp_path):
         assert record.params == get_family(record.family).defaults((30,))
     assert trials[2].strategy["optimizer"] == "adam" and trials[2].strategy["lr"] == 3e-3
     assert trials[3].trained and len(trials[3].params["of_trials"]) >= 2
+
+
+def test_defaults_not_reached_stay_queued_and_run_first_on_resume(tmp_path):
+    data, req = load("breast_cancer"), Requirements()
+    settings = SearchSettings(n_trials=1, time_budget_s=None, families=("linear", "gbdt"))
+    out = tmp_path / "run"
+    run_search(data, req, out, settings, show_progress=False)
+    assert [r.family for r in Run.open(out).trials()] == ["linear"]  # gbdt's default is queued
+    run_search(data, req, out, settings, resume=True, show_progress=False)
+    assert [r.family for r in Run.open(out).trials()] == ["linear", "gbdt"]

@@ -133,6 +133,8 @@ class Run:
             "infeasible": sum(r.status == "infeasible" for r in trials)
             + sum(r.trained and not r.feasible for r in trials),
             "infeasible_untrained": sum(r.status == "infeasible" for r in trials),
+            "pruned": sum(r.status == "pruned" for r in trials),
+            "skipped": sum(r.status == "skipped" for r in trials),
             "failed": sum(r.status == "failed" for r in trials),
             "train_seconds": sum(r.train_seconds for r in trials),
             "train_seconds_on_cost_infeasible": sum(

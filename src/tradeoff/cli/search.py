@@ -236,7 +236,8 @@ def _print_report(run: Run, pick: TrialRecord | None, test) -> None:
     counts = run.counts()
     out_console.print(
         f"Trials: {counts['trials']} ({counts['trained']} trained, {counts['infeasible_untrained']} "
-        f"rejected on cost before training, {counts['failed']} failed). Training seconds spent "
+        f"rejected on cost before training, {counts['pruned']} stopped early by halving, "
+        f"{counts['skipped']} skipped, {counts['failed']} failed). Training seconds spent "
         f"on trials found infeasible: {counts['train_seconds_on_cost_infeasible']:.1f} s "
         f"(of {counts['train_seconds']:.1f} s in all).",
         highlight=False,

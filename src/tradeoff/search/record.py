@@ -26,7 +26,8 @@ class TrialRecord:
 
     ``status`` is ``trained``, ``infeasible`` (broke a cost limit; never trained),
     ``pruned`` (stopped early by halving; ``val_metric`` is its best so far),
-    ``failed`` or ``running``. ``curve`` holds per-epoch train/val loss and metric.
+    ``skipped`` (an ensemble with nothing to combine yet), ``failed``, ``running``
+    or ``queued`` (enqueued, not started; :func:`records` leaves these out). ``curve`` holds per-epoch train/val loss and metric.
     """
 
     number: int
@@ -64,8 +65,10 @@ class TrialRecord:
             status = "trained"
         elif trial.state == TrialState.PRUNED:
             status = attrs.get(STATUS, "pruned")
-        elif trial.state in (TrialState.RUNNING, TrialState.WAITING):
+        elif trial.state == TrialState.RUNNING:
             status = "running"
+        elif trial.state == TrialState.WAITING:
+            status = "queued"
         else:
             status = "failed"
         return cls(
@@ -90,4 +93,9 @@ class TrialRecord:
 
 
 def records(study: optuna.Study) -> list[TrialRecord]:
-    return [TrialRecord.from_trial(t) for t in study.get_trials(deepcopy=False)]
+    """Every trial started so far (queued ones, e.g. family defaults not reached yet, are left out)."""
+    return [
+        TrialRecord.from_trial(t)
+        for t in study.get_trials(deepcopy=False)
+        if t.state != TrialState.WAITING
+    ]
