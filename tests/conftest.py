@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+import torch
 
 import tradeoff
+from tradeoff.datasets import Dataset, load
 from tradeoff.measure import LatencyProtocol
+from tradeoff.prepare import prepare
 
 #: Tight enough that some candidates are rejected on size before training.
 SMALL_REQUIREMENTS = tradeoff.Requirements(max_latency_ms=1.0, max_size_mb=0.05)
@@ -20,7 +24,7 @@ def mnist1d():
 
 @pytest.fixture(scope="session")
 def small_run(tmp_path_factory, mnist1d):
-    """A finished 10-trial search on MNIST-1D (linear, mlp, cnn), 8 epochs a trial at most."""
+    """A finished 10-trial search on MNIST-1D (every sequence family), 8 epochs a trial at most."""
     from tradeoff.search import SearchSettings, run_search
 
     out = tmp_path_factory.mktemp("runs") / "small"
@@ -35,3 +39,57 @@ def small_run(tmp_path_factory, mnist1d):
 def bundle(small_run, tmp_path_factory):
     """The small run's pick, exported once (a bundle folder: model.onnx + card.json)."""
     return tradeoff.export(small_run, tmp_path_factory.mktemp("bundles") / "model")
+
+
+# Tiny models train fastest on one thread, and the test machine is shared.
+torch.set_num_threads(1)
+
+
+def digits_images(n: int = 400) -> Dataset:
+    """scikit-learn's 8x8 digits as a 1-channel image data set (the image modality)."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    return Dataset(
+        name="digits-test",
+        X=(bunch.images[:n, None, :, :] / 16.0).astype(np.float32),
+        y=bunch.target[:n].astype(np.int64),
+        task="multiclass",
+        modality="image",
+        classes=tuple(str(c) for c in range(10)),
+    )
+
+
+def small_mnist1d(n: int = 400) -> Dataset:
+    data = load("mnist1d")
+    return Dataset(
+        name="mnist1d-small",
+        X=data.X[:n],
+        y=data.y[:n],
+        X_test=data.X_test[:200],
+        y_test=data.y_test[:200],
+        task="multiclass",
+        modality="sequence",
+        classes=data.classes,
+    )
+
+
+@pytest.fixture(scope="session")
+def mnist1d_small() -> Dataset:
+    return small_mnist1d()
+
+
+@pytest.fixture(scope="session")
+def digits() -> Dataset:
+    return digits_images()
+
+
+@pytest.fixture(scope="session")
+def prepared_by_modality():
+    """Prepared splits keyed by (modality, task kind)."""
+    return {
+        ("tabular", "binary"): prepare(load("breast_cancer")),
+        ("tabular", "regression"): prepare(load("diabetes")),
+        ("sequence", "multiclass"): prepare(small_mnist1d()),
+        ("image", "multiclass"): prepare(digits_images()),
+    }

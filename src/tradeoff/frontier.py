@@ -12,13 +12,13 @@ from optuna.artifacts import download_artifact
 from optuna.artifacts.exceptions import ArtifactNotFound
 
 from tradeoff.errors import TradeoffError
-from tradeoff.measure import Estimate, bootstrap_accuracy
+from tradeoff.measure import Estimate, bootstrap
 from tradeoff.prepare import Prepared, prepare_from_description
 from tradeoff.requirements import Requirements
 from tradeoff.search import TrialRecord, load_run_info, open_study, records
 from tradeoff.search.cv import CrossValidation, cross_validate
 from tradeoff.search.study import artifact_location, artifact_store
-from tradeoff.search.trial import predict_classes
+from tradeoff.search.trial import predict_outputs
 
 
 def pareto_front(candidates: list[TrialRecord], higher_is_better: bool = True) -> list[TrialRecord]:
@@ -405,6 +405,8 @@ class Run:
             "infeasible": sum(r.status == "infeasible" for r in trials)
             + sum(r.trained and not r.feasible for r in trials),
             "infeasible_untrained": sum(r.status == "infeasible" for r in trials),
+            "pruned": sum(r.status == "pruned" for r in trials),
+            "skipped": sum(r.status == "skipped" for r in trials),
             "failed": sum(r.status == "failed" for r in trials),
             "train_seconds": sum(r.train_seconds for r in trials),
             "train_seconds_on_cost_infeasible": sum(
@@ -451,14 +453,15 @@ class Run:
         return result
 
     def test_estimate(self, record: TrialRecord) -> Estimate:
-        """The pick's quality on the held-out test split, computed once and kept in the study."""
+        """The pick's quality (the run's metric) on the held-out test split, with its 95 %
+        bootstrap interval; computed once and kept in the study."""
         key = f"test:{record.number}"
         stored = self.study.user_attrs.get(key)
         if stored is not None:
             return Estimate(**stored)
         prepared = self.prepared
         with tempfile.TemporaryDirectory() as tmp:
-            predictions = predict_classes(self.artifact_path(record, tmp), prepared.X_test)
-        estimate = bootstrap_accuracy(prepared.y_test, predictions, split="test")
+            outputs = predict_outputs(self.artifact_path(record, tmp), prepared.X_test)
+        estimate = bootstrap(self.requirements.metric, prepared.y_test, outputs, split="test")
         self.study.set_user_attr(key, estimate.__dict__)
         return estimate

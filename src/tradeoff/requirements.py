@@ -3,12 +3,39 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from tradeoff.errors import TradeoffError
 
-#: Quality metrics a search can optimise, and whether higher is better.
-METRICS: dict[str, bool] = {"accuracy": True}
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A quality metric a search can optimise: its direction and the tasks it applies to."""
+
+    higher_is_better: bool
+    tasks: frozenset[str]
+    description: str
+
+
+_CLASSIFICATION = frozenset({"binary", "multiclass"})
+_REGRESSION = frozenset({"regression"})
+
+#: Quality metrics a search can optimise (``--metric``); computed in ``measure.quality``.
+METRICS: dict[str, MetricSpec] = {
+    "accuracy": MetricSpec(True, _CLASSIFICATION, "share of correct labels"),
+    "balanced_accuracy": MetricSpec(True, _CLASSIFICATION, "mean recall over classes"),
+    "precision": MetricSpec(True, _CLASSIFICATION, "macro-averaged precision"),
+    "recall": MetricSpec(True, _CLASSIFICATION, "macro-averaged recall"),
+    "f1": MetricSpec(True, _CLASSIFICATION, "macro-averaged F1"),
+    "roc_auc": MetricSpec(True, _CLASSIFICATION, "ROC-AUC (binary, or one-vs-rest macro)"),
+    "log_loss": MetricSpec(False, _CLASSIFICATION, "cross-entropy of the predicted probabilities"),
+    "r2": MetricSpec(True, _REGRESSION, "coefficient of determination R²"),
+    "mae": MetricSpec(False, _REGRESSION, "mean absolute error"),
+    "rmse": MetricSpec(False, _REGRESSION, "root mean squared error"),
+}
+
+#: The metric a search optimises when none is given, per task.
+DEFAULT_METRIC = {"binary": "accuracy", "multiclass": "accuracy", "regression": "r2"}
 
 
 @dataclass(frozen=True)
@@ -26,7 +53,7 @@ class Requirements:
     max_latency_ms: float | None = None
     max_size_mb: float | None = None
     min_quality: float | None = None
-    metric: str = "accuracy"
+    metric: str | None = None  # None: the task's default (accuracy, or R² for regression)
 
     def __post_init__(self) -> None:
         for flag, value in (
@@ -39,13 +66,29 @@ class Requirements:
                 raise TradeoffError(f"{_flag(flag)}: must be a number > 0, got {value!r}")
         if self.min_quality is not None and not math.isfinite(self.min_quality):
             raise TradeoffError(f"--min-quality: must be a finite number, got {self.min_quality!r}")
-        if self.metric not in METRICS:
+        if self.metric is not None and self.metric not in METRICS:
             known = ", ".join(METRICS)
             raise TradeoffError(f"--metric: unknown metric {self.metric!r}; known: {known}")
 
     @property
     def higher_is_better(self) -> bool:
-        return METRICS[self.metric]
+        # Both task defaults (accuracy, R²) are higher-is-better.
+        return METRICS[self.metric].higher_is_better if self.metric else True
+
+    def for_task(self, task: str) -> Requirements:
+        """These requirements with ``metric`` resolved for ``task``; fails early when it does not apply.
+
+        >>> Requirements().for_task("regression").metric
+        'r2'
+        """
+        if self.metric is None:
+            return replace(self, metric=DEFAULT_METRIC[task])
+        if task not in METRICS[self.metric].tasks:
+            fitting = ", ".join(n for n, m in METRICS.items() if task in m.tasks)
+            raise TradeoffError(
+                f"--metric: {self.metric!r} does not apply to {task} data; use one of: {fitting}"
+            )
+        return self
 
     def cost_violations(self, p95_ms: float, size_mb: float) -> list[str]:
         """The hard cost constraints a candidate breaks, each as a short reason."""
@@ -60,7 +103,7 @@ class Requirements:
         if self.min_quality is None:
             return None
         ok = quality >= self.min_quality if self.higher_is_better else quality <= self.min_quality
-        return None if ok else f"{self.metric} {quality:.4f} misses {self.min_quality}"
+        return None if ok else f"{self.metric or 'quality'} {quality:.4f} misses {self.min_quality}"
 
     def to_dict(self) -> dict:
         return asdict(self)

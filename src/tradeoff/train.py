@@ -19,6 +19,12 @@ from torch import nn
 from tradeoff.prepare import Prepared
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "adagrad")
+SCHEDULES = ("constant", "cosine", "step")
+#: Losses the search may draw, per kind of task. Classification MSE regresses one-hot targets.
+LOSSES = {"classification": ("cross_entropy", "mse"), "regression": ("mse", "mae", "huber")}
+
+#: ``score(y_true, outputs) -> float``: the validation metric, higher or lower is better.
+Score = Callable[[np.ndarray, np.ndarray], float]
 
 
 @dataclass(frozen=True)
@@ -27,8 +33,11 @@ class Strategy:
 
     optimizer: str = "adam"
     lr: float = 3e-3
+    schedule: str = "constant"
     batch_size: int = 64
     weight_decay: float = 0.0
+    loss: str = "cross_entropy"
+    label_smoothing: float = 0.0
     augment: bool = False
     max_epochs: int = 60
     patience: int = 10
@@ -36,17 +45,42 @@ class Strategy:
 
 def suggest_strategy(trial: optuna.Trial, prepared: Prepared) -> Strategy:
     """Draw a training strategy from the shared search space."""
+    kind = "regression" if prepared.task == "regression" else "classification"
+    loss = trial.suggest_categorical(f"loss.{kind}", list(LOSSES[kind]))
     return Strategy(
         optimizer=trial.suggest_categorical("optimizer", list(OPTIMIZERS)),
         lr=trial.suggest_float("lr", 1e-4, 3e-2, log=True),
+        schedule=trial.suggest_categorical("schedule", list(SCHEDULES)),
         batch_size=trial.suggest_categorical("batch_size", [32, 64, 128, 256]),
         weight_decay=trial.suggest_float("weight_decay", 1e-6, 1e-2, log=True),
+        loss=loss,
+        label_smoothing=(
+            trial.suggest_float("label_smoothing", 0.0, 0.2) if kind == "classification" else 0.0
+        ),
         augment=(
             trial.suggest_categorical("augment", [True, False])
             if prepared.augmentation is not None and prepared.augmentation.enabled
             else False
         ),
     )
+
+
+def default_strategy_params(prepared: Prepared) -> dict:
+    """The study's parameters for a sensible default strategy (Adam, cosine schedule)."""
+    kind = "regression" if prepared.task == "regression" else "classification"
+    params = {
+        "optimizer": "adam",
+        "lr": 3e-3,
+        "schedule": "cosine",
+        "batch_size": 64,
+        "weight_decay": 1e-5,
+        f"loss.{kind}": LOSSES[kind][0],
+    }
+    if kind == "classification":
+        params["label_smoothing"] = 0.0
+    if prepared.modality in ("sequence", "image"):
+        params["augment"] = False
+    return params
 
 
 @dataclass
@@ -56,8 +90,9 @@ class TrainResult:
     epochs: int
     best_epoch: int
     seconds: float
-    stopped_by: str  # "early stopping", "max epochs", "time budget"
-    curve: list[dict] = field(default_factory=list)  # per epoch: train_loss, val_loss, val_metric
+    stopped_by: str  # "early stopping", "max epochs", "time budget", "pruned"
+    # Per epoch: train_loss, train_metric (running, over the epoch's batches), val_loss, val_metric.
+    curve: list[dict] = field(default_factory=list)
 
 
 def make_optimizer(name: str, params, lr: float, weight_decay: float) -> torch.optim.Optimizer:
@@ -76,29 +111,74 @@ def make_optimizer(name: str, params, lr: float, weight_decay: float) -> torch.o
     raise ValueError(f"unknown optimizer {name!r}")
 
 
+def make_schedule(name: str, optimizer: torch.optim.Optimizer, max_epochs: int):
+    """A per-epoch learning-rate schedule: constant, cosine to zero, or /10 every third of the run."""
+    if name == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
+    if name == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max_epochs)
+    if name == "step":
+        return torch.optim.lr_scheduler.StepLR(
+            optimizer, step_size=max(1, max_epochs // 3), gamma=0.1
+        )
+    raise ValueError(f"unknown schedule {name!r}")
+
+
+def make_loss(strategy: Strategy, n_outputs: int, target_scale: float) -> Callable:
+    """``loss(outputs, y)`` for the strategy. Regression losses are computed in target-std units
+    so one learning rate range fits every data set."""
+    if strategy.loss == "cross_entropy":
+        return nn.CrossEntropyLoss(label_smoothing=strategy.label_smoothing)
+    if strategy.loss == "mse" and n_outputs > 1:
+        smooth = strategy.label_smoothing
+
+        def one_hot_mse(outputs, y):
+            target = nn.functional.one_hot(y, n_outputs).float() * (1 - smooth) + smooth / n_outputs
+            return nn.functional.mse_loss(outputs, target)
+
+        return one_hot_mse
+    base = {"mse": nn.MSELoss(), "mae": nn.L1Loss(), "huber": nn.HuberLoss(delta=1.0)}[
+        strategy.loss
+    ]
+    return lambda outputs, y: base(outputs[:, 0] / target_scale, y / target_scale)
+
+
 def train(
     model: nn.Module,
     prepared: Prepared,
     strategy: Strategy,
     *,
+    score: Score | None = None,
+    higher_is_better: bool = True,
     seed: int = 0,
     deadline: float | None = None,
-    on_epoch: Callable[[int, dict], None] | None = None,
+    on_epoch: Callable[[int, dict], bool | None] | None = None,
 ) -> TrainResult:
     """Train ``model`` in place on the training split; keep the weights of the best validation epoch.
 
-    ``deadline`` is a ``time.monotonic()`` instant after which no new epoch starts.
+    ``score(y_true, outputs)`` is the validation metric that early stopping
+    follows (default: the validation loss, lower is better). ``deadline`` is a
+    ``time.monotonic()`` instant after which no new epoch starts. ``on_epoch``
+    sees each epoch's curve point; when it returns True the trial is stopped
+    (``stopped_by="pruned"``).
+
+    >>> result = train(model, prepared, Strategy(max_epochs=5))  # doctest: +SKIP
+    >>> result.curve[-1]["val_loss"]  # doctest: +SKIP
     """
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
+    regression = prepared.task == "regression"
     X = torch.from_numpy(prepared.X_train)
-    y = torch.from_numpy(prepared.y_train)
+    y = torch.from_numpy(prepared.y_train.astype(np.float32 if regression else np.int64))
     X_val = torch.from_numpy(prepared.X_val)
-    y_val = torch.from_numpy(prepared.y_val)
+    y_val = torch.from_numpy(prepared.y_val.astype(np.float32 if regression else np.int64))
+    target_scale = (float(prepared.y_train.std()) or 1.0) if regression else 1.0
+    loss_fn = make_loss(strategy, prepared.n_outputs, target_scale)
+    sign = 1.0 if higher_is_better else -1.0
     optimizer = make_optimizer(
         strategy.optimizer, model.parameters(), strategy.lr, strategy.weight_decay
     )
-    loss_fn = nn.CrossEntropyLoss()
+    schedule = make_schedule(strategy.schedule, optimizer, strategy.max_epochs)
 
     start = time.perf_counter()
     best_metric, best_epoch, best_state = -np.inf, 0, copy.deepcopy(model.state_dict())
@@ -110,39 +190,49 @@ def train(
             break
         model.train()
         order = torch.from_numpy(rng.permutation(len(y)))
-        total_loss = 0.0
+        total_loss, seen, train_outputs = 0.0, 0, []
         for first in range(0, len(order), strategy.batch_size):
             batch = order[first : first + strategy.batch_size]
+            if len(batch) < 2:
+                continue  # batch norm cannot train on one example
             xb = X[batch]
             if strategy.augment and prepared.augmentation is not None:
                 xb = prepared.augmentation.apply(xb, rng)
-            loss = loss_fn(model(xb), y[batch])
+            outputs = model(xb)
+            loss = loss_fn(outputs, y[batch])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             total_loss += loss.item() * len(batch)
-        train_loss = total_loss / len(y)
+            seen += len(batch)
+            train_outputs.append(outputs.detach())
+        schedule.step()
+        train_loss = total_loss / max(seen, 1)
         if not np.isfinite(train_loss):
             raise FloatingPointError(f"training loss became {train_loss} at epoch {epoch}")
 
         model.eval()
         with torch.no_grad():
-            logits = model(X_val)
-            val_loss = loss_fn(logits, y_val).item()
-            val_metric = (logits.argmax(1) == y_val).float().mean().item()
-        point = {
-            "epoch": epoch,
-            "train_loss": train_loss,
-            "val_loss": val_loss,
-            "val_metric": val_metric,
-        }
+            outputs = model(X_val)
+            val_loss = loss_fn(outputs, y_val).item()
+        point = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss}
+        if score is not None:
+            train_out = torch.cat(train_outputs).numpy()
+            point["train_metric"] = score(y[order[: len(train_out)]].numpy(), train_out)
+            point["val_metric"] = score(prepared.y_val, outputs.numpy())
+            tracked = sign * point["val_metric"]
+        else:
+            tracked = -val_loss
         curve.append(point)
-        if on_epoch is not None:
-            on_epoch(epoch, point)
-        if val_metric > best_metric:
-            best_metric, best_epoch = val_metric, epoch
+        if not np.isfinite(tracked):
+            tracked = -np.inf
+        if tracked > best_metric:
+            best_metric, best_epoch = tracked, epoch
             best_state = copy.deepcopy(model.state_dict())
-        elif epoch - best_epoch >= strategy.patience:
+        if on_epoch is not None and on_epoch(epoch, point):
+            stopped_by = "pruned"
+            break
+        if epoch - best_epoch >= strategy.patience:
             stopped_by = "early stopping"
             break
 

@@ -16,8 +16,9 @@ from tradeoff.families import family_names, get_family
 from tradeoff.frontier import Run
 from tradeoff.measure import describe_method
 from tradeoff.prepare import Prepared, prepare, prepare_from_description
-from tradeoff.requirements import Requirements
+from tradeoff.requirements import METRICS, Requirements
 from tradeoff.search import SearchSettings, TrialRecord, load_run_info, parse_duration, run_search
+from tradeoff.search.halving import Halving
 
 #: The demo's deployment: a tight CPU latency budget and a small model file.
 DEMO_REQUIREMENTS = Requirements(max_latency_ms=0.02, max_size_mb=0.05)
@@ -99,7 +100,13 @@ def search(
     min_quality: Annotated[
         float | None, typer.Option(help="Minimum validation value of --metric.")
     ] = None,
-    metric: Annotated[str, typer.Option(help="Quality metric to maximise.")] = "accuracy",
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            help="Quality objective: " + ", ".join(METRICS) + " (default: accuracy, or r2 for "
+            "regression). Lower is better for log_loss, mae, rmse."
+        ),
+    ] = None,
     time_budget: Annotated[
         str | None, typer.Option(help="Wall-clock budget, e.g. 90s, 5m, 1h.")
     ] = "5m",
@@ -132,6 +139,13 @@ def search(
         str | None,
         typer.Option(help="Run --workers as Ray tasks on this existing Ray cluster (host:port)."),
     ] = None,
+    halving: Annotated[
+        bool,
+        typer.Option(
+            help="Stop trials that fall behind others of similar latency at epochs 3, 9, 27 "
+            "(successive halving within cost bands)."
+        ),
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
 ) -> None:
     """Search model families and training strategies for the best model meeting the requirements."""
@@ -147,6 +161,7 @@ def search(
                 seed=info["seed"],
                 max_epochs=info.get("max_epochs", max_epochs),
                 workers=workers,
+                halving=Halving(**info["halving"]) if info.get("halving") else None,
             )
             prepared = prepare_from_description(info["prepare"], info["seed"])
             _search_and_report(prepared, req, resume, settings, resume=True, as_json=as_json)
@@ -176,17 +191,19 @@ def search(
             storage=storage,
             artifacts=str(artifacts) if artifacts else None,
             ray_address=ray_address,
+            halving=Halving() if halving else None,
         )
         _search_and_report(prepared, req, out, settings, resume=False, as_json=as_json)
 
 
 @app.command("families")
 def list_families() -> None:
-    """List the registered model families and the data modalities each serves."""
-    table = Table("family", "modalities", "search space")
+    """List the registered model families, the data modalities each serves, and how it trains."""
+    table = Table("family", "modalities", "trained by", "search space")
     for name in family_names():
         family = get_family(name)
-        table.add_row(name, ", ".join(sorted(family.modalities)), family.description)
+        trained_by = "PyTorch loop" if family.trained_by == "torch" else "own fit (sklearn)"
+        table.add_row(name, ", ".join(sorted(family.modalities)), trained_by, family.description)
     out_console.print(table)
 
 
@@ -297,9 +314,10 @@ def _fmt(value, spec: str) -> str:
 
 def _print_report(run: Run, pick: TrialRecord | None, test) -> None:
     metric = run.requirements.metric
+    sign = 1.0 if run.requirements.higher_is_better else -1.0
     trials = sorted(
         run.trials(),
-        key=lambda r: (r.val_metric is None, -(r.val_metric or 0.0), r.p95_ms or 0.0),
+        key=lambda r: (r.val_metric is None, -sign * (r.val_metric or 0.0), r.p95_ms or 0.0),
     )
     board = Table(title=f"Leaderboard (top 15 of {len(trials)}; validation split)")
     for column in ("#", "family", "key params", f"val {metric}", "p95 ms", "MB", "feasible?"):
@@ -338,7 +356,8 @@ def _print_report(run: Run, pick: TrialRecord | None, test) -> None:
     counts = run.counts()
     out_console.print(
         f"Trials: {counts['trials']} ({counts['trained']} trained, {counts['infeasible_untrained']} "
-        f"rejected on cost before training, {counts['failed']} failed). Training seconds spent "
+        f"rejected on cost before training, {counts['pruned']} stopped early by halving, "
+        f"{counts['skipped']} skipped, {counts['failed']} failed). Training seconds spent "
         f"on trials found infeasible: {counts['train_seconds_on_cost_infeasible']:.1f} s "
         f"(of {counts['train_seconds']:.1f} s in all).",
         highlight=False,

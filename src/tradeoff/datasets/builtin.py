@@ -108,3 +108,20 @@ def gunpoint(seed: int = 0) -> Dataset:
         description="UCR GunPoint: hand motion, 150 steps (sequence, binary)",
         source={},
     )
+
+
+@register_dataset("diabetes")
+def diabetes(seed: int = 0) -> Dataset:
+    """scikit-learn's diabetes progression table: 442 rows, 10 features, regression target."""
+    from sklearn.datasets import load_diabetes
+
+    bunch = load_diabetes()
+    return Dataset(
+        name="diabetes",
+        X=bunch.data.astype(np.float32),
+        y=bunch.target.astype(np.float32),
+        task="regression",
+        modality="tabular",
+        feature_names=tuple(bunch.feature_names),
+        description="diabetes disease progression after one year (tabular, regression)",
+    )

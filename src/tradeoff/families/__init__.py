@@ -1,12 +1,18 @@
 """Model families, registered by name. Importing this package registers the built-in ones."""
 
 from tradeoff.families import cnn as _cnn  # noqa: F401
+from tradeoff.families import ensemble as _ensemble  # noqa: F401
+from tradeoff.families import gbdt as _gbdt  # noqa: F401
+from tradeoff.families import gru as _gru  # noqa: F401
 from tradeoff.families import linear as _linear  # noqa: F401
+from tradeoff.families import lstm as _lstm  # noqa: F401
 from tradeoff.families import mlp as _mlp  # noqa: F401
+from tradeoff.families import transformer as _transformer  # noqa: F401
 from tradeoff.families._base import (
     INPUT_NAME,
     OUTPUT_NAME,
     Family,
+    FittedModel,
     count_parameters,
     deployable,
     family_names,
@@ -19,6 +25,7 @@ __all__ = [
     "INPUT_NAME",
     "OUTPUT_NAME",
     "Family",
+    "FittedModel",
     "count_parameters",
     "deployable",
     "family_names",

@@ -11,6 +11,7 @@ import io
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -19,32 +20,67 @@ import torch
 from torch import nn
 
 from tradeoff.errors import TradeoffError
-from tradeoff.prepare import Scaling
+from tradeoff.prepare import Prepared, Scaling
 
 #: Names of the model's input and output in every exported ONNX graph.
 INPUT_NAME, OUTPUT_NAME = "input", "output"
 
 
+@dataclass(frozen=True)
+class FittedModel:
+    """What a family trained outside PyTorch hands back: the ONNX model as it ships."""
+
+    onnx_model: bytes
+    n_params: int  # learned numbers (for trees: split thresholds and leaf values)
+    seconds: float
+
+
 class Family(ABC):
-    """A model family: a search space and how to build an untrained model from a point in it."""
+    """A model family: a search space and how to build an untrained model from a point in it.
+
+    Two kinds, told apart by ``trained_by``:
+
+    - ``"torch"``: :meth:`build` returns an untrained ``nn.Module``; the search
+      measures its cost untrained, then trains it with ``tradeoff.train``.
+    - ``"fit"``: the family trains itself (e.g. scikit-learn trees) in
+      :meth:`fit` and returns the finished ONNX model; its cost is known only
+      after fitting.
+    """
 
     name: ClassVar[str]
     modalities: ClassVar[frozenset[str]]
     description: ClassVar[str] = ""
+    trained_by: ClassVar[str] = "torch"
 
     def key(self, param: str) -> str:
         """The study's name for one of this family's parameters (names never clash across families)."""
         return f"{self.name}.{param}"
 
+    def defaults(self, input_shape: tuple[int, ...]) -> dict[str, Any]:
+        """A sensible point of the space (short names), tried first so that every family gets
+        one reasonable trial even in a short search."""
+        return {}
+
     @abstractmethod
     def suggest(self, trial: optuna.Trial, input_shape: tuple[int, ...]) -> dict[str, Any]:
         """Draw this family's structural parameters; return them under their short names."""
 
-    @abstractmethod
     def build(
         self, params: dict[str, Any], input_shape: tuple[int, ...], n_outputs: int
     ) -> nn.Module:
-        """An untrained network mapping a standardised batch ``[B, *input_shape]`` to ``[B, n_outputs]``."""
+        """An untrained network mapping a standardised batch ``[B, *input_shape]`` to ``[B, n_outputs]``.
+
+        Classifiers output logits; regressors one value in target-std units.
+        """
+        raise NotImplementedError(f"family {self.name!r} is not built in PyTorch")
+
+    def fit(self, params: dict[str, Any], prepared: Prepared, seed: int) -> FittedModel:
+        """Train on ``prepared``'s training split (``trained_by == "fit"`` families only).
+
+        The ONNX model takes the raw input ``[B, *input_shape]`` under ``INPUT_NAME``
+        and returns logits (classification) or predictions ``[B, 1]`` under ``OUTPUT_NAME``.
+        """
+        raise NotImplementedError(f"family {self.name!r} is trained in PyTorch")
 
 
 _REGISTRY: dict[str, type[Family]] = {}
@@ -86,11 +122,32 @@ class Standardize(nn.Module):
         return (x - self.mean) * self.inv_std
 
 
+class TargetScale(nn.Module):
+    """Regression output back in the target's units: ``y = mean + std * output``."""
+
+    def __init__(self, mean: float, std: float) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(float(mean)))
+        self.register_buffer("std", torch.tensor(float(std)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.std + self.mean
+
+
 def deployable(
-    family: Family, params: dict, input_shape, n_outputs: int, scaling: Scaling
+    family: Family,
+    params: dict,
+    input_shape,
+    n_outputs: int,
+    scaling: Scaling,
+    target: tuple[float, float] | None = None,
 ) -> nn.Module:
-    """The model as it ships: preprocessing, then the family's network."""
-    return nn.Sequential(Standardize(scaling), family.build(params, tuple(input_shape), n_outputs))
+    """The model as it ships: preprocessing, the family's network, and for regression
+    the target's ``(mean, std)`` folded back in so the model predicts in the user's units."""
+    layers = [Standardize(scaling), family.build(params, tuple(input_shape), n_outputs)]
+    if target is not None:
+        layers.append(TargetScale(*target))
+    return nn.Sequential(*layers)
 
 
 def to_onnx(model: nn.Module, input_shape: tuple[int, ...]) -> bytes:

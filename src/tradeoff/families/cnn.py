@@ -1,4 +1,4 @@
-"""Convolutional network over sequence steps (1D)."""
+"""Convolutional network: 1D over sequence steps, 2D over images (picked by the input's rank)."""
 
 from __future__ import annotations
 
@@ -16,40 +16,71 @@ class _ChannelsFirst(nn.Module):
 
 @register_family("cnn")
 class CNN(Family):
-    modalities = frozenset({"sequence"})
-    description = "1D convolutions: depth, channels, kernel, stride, pooling head"
+    modalities = frozenset({"sequence", "image"})
+    description = (
+        "convolutions, 1D on sequences / 2D on images: depth, channels, kernel, pooling, "
+        "flatten or global pooling head"
+    )
 
     def suggest(self, trial, input_shape):
         return {
             "depth": trial.suggest_int(self.key("depth"), 1, 4),
             "channels": trial.suggest_int(self.key("channels"), 8, 96, log=True),
             "kernel": trial.suggest_categorical(self.key("kernel"), [3, 5, 7]),
-            "downsample": trial.suggest_categorical(self.key("downsample"), [True, False]),
-            "head": trial.suggest_categorical(self.key("head"), ["flatten", "avg"]),
+            "pooling": trial.suggest_categorical(self.key("pooling"), ["none", "max", "stride"]),
+            "head": trial.suggest_categorical(self.key("head"), ["flatten", "avg", "max"]),
             "activation": trial.suggest_categorical(self.key("activation"), ["relu", "gelu"]),
             "dropout": trial.suggest_float(self.key("dropout"), 0.0, 0.3),
         }
 
+    def defaults(self, input_shape):
+        # The MNIST-1D paper's CNN: three strided convolutions, a flatten head.
+        return {
+            "depth": 3,
+            "channels": 32,
+            "kernel": 5,
+            "pooling": "stride",
+            "head": "flatten",
+            "activation": "relu",
+            "dropout": 0.0,
+        }
+
     def build(self, params, input_shape, n_outputs):
-        steps, channels_in = input_shape
-        layers: list[nn.Module] = [_ChannelsFirst()]
+        two_d = len(input_shape) == 3
+        if two_d:
+            channels_in, *size = input_shape
+            conv, max_pool = nn.Conv2d, nn.MaxPool2d
+            global_pool = {"avg": nn.AdaptiveAvgPool2d, "max": nn.AdaptiveMaxPool2d}
+            layers: list[nn.Module] = []
+        else:
+            steps, channels_in = input_shape
+            size = [steps]
+            conv, max_pool = nn.Conv1d, nn.MaxPool1d
+            global_pool = {"avg": nn.AdaptiveAvgPool1d, "max": nn.AdaptiveMaxPool1d}
+            layers = [_ChannelsFirst()]
+        kernel = params["kernel"]
         for i in range(params["depth"]):
-            # Halve the time axis after the first layer while it stays long enough.
-            stride = 2 if params["downsample"] and i > 0 and steps >= 8 else 1
-            kernel = params["kernel"]
+            # Halve the spatial axes after the first layer while they stay long enough.
+            halve = params["pooling"] != "none" and i > 0 and min(size) >= 8
+            stride = 2 if halve and params["pooling"] == "stride" else 1
+            # Small images cannot take a large kernel: never let it exceed the input.
+            k = min(kernel, 2 * (min(size) // 2) + 1)
             layers += [
-                nn.Conv1d(
-                    channels_in, params["channels"], kernel, stride=stride, padding=kernel // 2
-                ),
+                conv(channels_in, params["channels"], k, stride=stride, padding=k // 2),
                 activation(params["activation"]),
             ]
-            steps = (steps + 2 * (kernel // 2) - kernel) // stride + 1
+            size = [(s + 2 * (k // 2) - k) // stride + 1 for s in size]
+            if halve and params["pooling"] == "max":
+                layers.append(max_pool(2))
+                size = [s // 2 for s in size]
             channels_in = params["channels"]
-        if params["head"] == "avg":
-            layers += [nn.AdaptiveAvgPool1d(1), nn.Flatten()]
+        if params["head"] in global_pool:
+            layers += [global_pool[params["head"]](1), nn.Flatten()]
             features = channels_in
         else:
             layers += [nn.Flatten()]
-            features = channels_in * steps
+            features = channels_in
+            for s in size:
+                features *= s
         layers += [nn.Dropout(params["dropout"]), nn.Linear(features, n_outputs)]
         return nn.Sequential(*layers)

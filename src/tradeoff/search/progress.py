@@ -14,10 +14,18 @@ from tradeoff.search.record import records
 class SearchProgress:
     """Context manager and Optuna callback. The bar follows the time budget, or the trial count."""
 
-    def __init__(self, *, budget_s: float | None, n_trials: int | None, enabled: bool = True):
+    def __init__(
+        self,
+        *,
+        budget_s: float | None,
+        n_trials: int | None,
+        enabled: bool = True,
+        higher_is_better: bool = True,
+    ):
         self.budget_s, self.n_trials = budget_s, n_trials
+        self.sign = 1.0 if higher_is_better else -1.0
         self.start = time.monotonic()
-        self.trials = self.feasible = self.infeasible = self.failed = 0
+        self.trials = self.feasible = self.infeasible = self.pruned = self.failed = 0
         self.best: float | None = None
         self.progress = Progress(
             TextColumn("[bold]searching"),
@@ -49,17 +57,19 @@ class SearchProgress:
         finished = [r for r in records(study) if r.status != "running"]
         self.trials = len(finished)
         self.infeasible = sum(r.status == "infeasible" for r in finished)
+        self.pruned = sum(r.status == "pruned" for r in finished)
         self.failed = sum(r.status == "failed" for r in finished)
         feasible = [r.val_metric for r in finished if r.feasible]
         self.feasible = len(feasible)
-        self.best = max(feasible) if feasible else None
+        self.best = (max if self.sign > 0 else min)(feasible) if feasible else None
         self._refresh()
 
     def _text(self) -> str:
         best = "-" if self.best is None else f"{self.best:.4f}"
         return (
             f"trials {self.trials} · feasible {self.feasible} · infeasible (untrained) "
-            f"{self.infeasible} · failed {self.failed} · best feasible val {best}"
+            f"{self.infeasible} · pruned {self.pruned} · failed {self.failed} · "
+            f"best feasible val {best}"
         )
 
     def _refresh(self, final: bool = False) -> None:

@@ -19,11 +19,18 @@ STATUS, FAMILY_PARAMS, STRATEGY, COST, VIOLATIONS, ERROR = (
 VAL_METRIC, TRAIN_SECONDS, CURVE, ARTIFACT = "val_metric", "train_seconds", "curve", "artifact_id"
 #: The trained torch state_dict (tensors only; read back with ``weights_only=True``).
 WEIGHTS = "weights_artifact_id"
+STOPPED_BY, VAL_CONFUSION = "stopped_by", "val_confusion_matrix"
 
 
 @dataclass(frozen=True)
 class TrialRecord:
-    """A trial's outcome: ``status`` is ``trained``, ``infeasible`` (never trained), ``failed`` or ``running``."""
+    """A trial's outcome.
+
+    ``status`` is ``trained``, ``infeasible`` (broke a cost limit; never trained),
+    ``pruned`` (stopped early by halving; ``val_metric`` is its best so far),
+    ``skipped`` (an ensemble with nothing to combine yet), ``failed``, ``running``
+    or ``queued`` (enqueued, not started; :func:`records` leaves these out). ``curve`` holds per-epoch train/val loss and metric.
+    """
 
     number: int
     status: str
@@ -41,6 +48,8 @@ class TrialRecord:
     weights_artifact_id: str | None = None
     latency_method: dict = field(default_factory=dict)
     error: str | None = None
+    curve: list = field(default_factory=list)
+    stopped_by: str | None = None
 
     @property
     def trained(self) -> bool:
@@ -59,8 +68,10 @@ class TrialRecord:
             status = "trained"
         elif trial.state == TrialState.PRUNED:
             status = attrs.get(STATUS, "pruned")
-        elif trial.state in (TrialState.RUNNING, TrialState.WAITING):
+        elif trial.state == TrialState.RUNNING:
             status = "running"
+        elif trial.state == TrialState.WAITING:
+            status = "queued"
         else:
             status = "failed"
         return cls(
@@ -80,8 +91,15 @@ class TrialRecord:
             weights_artifact_id=attrs.get(WEIGHTS),
             latency_method=cost.get("method", {}),
             error=attrs.get(ERROR),
+            curve=attrs.get(CURVE, []),
+            stopped_by=attrs.get(STOPPED_BY),
         )
 
 
 def records(study: optuna.Study) -> list[TrialRecord]:
-    return [TrialRecord.from_trial(t) for t in study.get_trials(deepcopy=False)]
+    """Every trial started so far (queued ones, e.g. family defaults not reached yet, are left out)."""
+    return [
+        TrialRecord.from_trial(t)
+        for t in study.get_trials(deepcopy=False)
+        if t.state != TrialState.WAITING
+    ]

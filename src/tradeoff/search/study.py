@@ -28,8 +28,9 @@ from tradeoff.measure import LatencyProtocol
 from tradeoff.prepare import Prepared, prepare, prepare_from_description
 from tradeoff.requirements import Requirements
 from tradeoff.search.distributed import run_on_ray
+from tradeoff.search.halving import Halving
 from tradeoff.search.progress import SearchProgress
-from tradeoff.search.trial import TrialContext, run_trial
+from tradeoff.search.trial import TrialContext, default_trials, run_trial
 from tradeoff.search.workers import AtomicArtifactStore, CostLock, reclaim_orphans
 
 RUN_FILE, STUDY_FILE, ARTIFACT_DIR, STUDY_NAME = "run.json", "study.db", "artifacts", "tradeoff"
@@ -47,6 +48,7 @@ class SearchSettings:
     seed: int = 0
     protocol: LatencyProtocol = field(default_factory=LatencyProtocol)
     max_epochs: int = 60  # per trial, before early stopping
+    train_threads: int = 0  # torch threads per worker; 0: the cores shared out, one at least
     workers: int = 1  # processes on this machine sharing the study
     storage: str | None = None  # None: SQLite in the run folder
     artifacts: str | None = None  # None: artifacts/ in the run folder
@@ -54,6 +56,7 @@ class SearchSettings:
     #: Points the search evaluates first (Optuna's enqueue_trial), e.g. a known-good default;
     #: parameters a point leaves out are sampled as usual.
     first_trials: tuple[dict, ...] = ()
+    halving: Halving | None = field(default_factory=Halving)  # None: no early stopping of trials
 
     def resolve_families(self, modality: str) -> list[str]:
         serving = family_names(modality)
@@ -114,6 +117,7 @@ def run_search(
     leaves nothing behind.
     """
     out = Path(out)
+    requirements = requirements.for_task(data.task)
     families = settings.resolve_families(data.modality)
     _check_budget(settings)
     if settings.max_epochs < 1:
@@ -138,6 +142,7 @@ def run_search(
         "prepare": prepared.describe(),
         "latency_protocol": asdict(settings.protocol),
         "max_epochs": settings.max_epochs,
+        "halving": asdict(settings.halving) if settings.halving else None,
         "objectives": [f"maximize validation {requirements.metric}", "minimize p95 latency (ms)"],
         "storage": _redact(url),
         # A shared storage holds many studies: name this one after its run folder, uniquely.
@@ -180,11 +185,16 @@ def run_search(
         for params in settings.first_trials:
             if params.get("family", families[0]) in families:
                 study.enqueue_trial(params, skip_if_exists=True)
+        for params in default_trials(families, prepared):
+            study.enqueue_trial(params, skip_if_exists=True)
 
     stop_at = _finished_count(study) + settings.n_trials if settings.n_trials else None
     if settings.ray_address:
         progress = SearchProgress(
-            budget_s=settings.time_budget_s, n_trials=settings.n_trials, enabled=show_progress
+            budget_s=settings.time_budget_s,
+            n_trials=settings.n_trials,
+            enabled=show_progress,
+            higher_is_better=requirements.higher_is_better,
         )
         with progress:
             run_on_ray(
@@ -242,6 +252,7 @@ def run_worker(
         seed=info["seed"],
         protocol=LatencyProtocol(**info["latency_protocol"]),
         max_epochs=info["max_epochs"],
+        halving=Halving(**info["halving"]) if info.get("halving") else None,
         workers=workers_on_host,
     )
     _check_budget(settings)
@@ -283,7 +294,9 @@ def _optimize(
     # One training thread per worker: these small models train as fast on one thread, and
     # a second would fight the other workers (and the latency measurements) for the cores.
     threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // (2 * settings.workers)))
+    torch.set_num_threads(
+        settings.train_threads or max(1, (os.cpu_count() or 1) // (2 * settings.workers))
+    )
     callbacks = []
     if stop_at is not None:
         if _finished_count(study) >= stop_at:
@@ -291,7 +304,10 @@ def _optimize(
         callbacks.append(MaxTrialsCallback(stop_at, states=_FINISHED))
     start = time.monotonic()
     progress = SearchProgress(
-        budget_s=settings.time_budget_s, n_trials=settings.n_trials, enabled=show_progress
+        budget_s=settings.time_budget_s,
+        n_trials=settings.n_trials,
+        enabled=show_progress,
+        higher_is_better=requirements.higher_is_better,
     )
     ctx = TrialContext(
         prepared=prepared,
@@ -304,6 +320,7 @@ def _optimize(
         deadline=start + settings.time_budget_s if settings.time_budget_s else float("inf"),
         on_epoch=progress.on_epoch,
         cost_lock=CostLock(),
+        halving=settings.halving,
     )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:

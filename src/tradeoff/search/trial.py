@@ -2,7 +2,12 @@
 
 Cost depends on the architecture, not the weights, so it is measured on the
 untrained model; a candidate that breaks a hard constraint is recorded as
-infeasible and never trained.
+infeasible and never trained. Families trained outside PyTorch (``gbdt``) fit
+first, in seconds, because their size is only known once fitted.
+
+While a network trains, successive halving within cost bands
+(:mod:`tradeoff.search.halving`) may stop it early; it is then recorded as
+``pruned`` with its partial learning curve.
 """
 
 from __future__ import annotations
@@ -15,15 +20,17 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import optuna
 import torch
-from optuna.artifacts import FileSystemArtifactStore, upload_artifact
+from optuna.artifacts import FileSystemArtifactStore, download_artifact, upload_artifact
 
-from tradeoff.families import count_parameters, deployable, get_family, to_onnx
-from tradeoff.measure import LatencyProtocol, accuracy, measure_latency, session
+from tradeoff.families import Family, count_parameters, deployable, get_family, to_onnx
+from tradeoff.measure import LatencyProtocol, measure_latency, session
+from tradeoff.measure.quality import confusion_matrix, score
 from tradeoff.prepare import Prepared
 from tradeoff.requirements import Requirements
 from tradeoff.search import record as rec
+from tradeoff.search.halving import Halving, RungReporter
 from tradeoff.search.workers import WORKER, CostLock, worker_id
-from tradeoff.train import suggest_strategy, train
+from tradeoff.train import default_strategy_params, suggest_strategy, train
 
 
 @dataclass
@@ -31,15 +38,33 @@ class TrialContext:
     """Everything a trial needs that is the same for the whole search."""
 
     prepared: Prepared
-    requirements: Requirements
+    requirements: Requirements  # metric resolved for the task
     families: list[str]
     artifact_store: FileSystemArtifactStore
     protocol: LatencyProtocol
     seed: int
-    max_epochs: int
     deadline: float  # time.monotonic() instant at which training stops
     on_epoch: object = None  # optional callable(trial_number, epoch, point)
+    halving: Halving | None = None  # None: every trial trains until early stopping
+    max_epochs: int = 60
     cost_lock: CostLock = field(default_factory=CostLock)
+
+    def score(self, y_true: np.ndarray, outputs: np.ndarray) -> float:
+        return score(self.requirements.metric, y_true, outputs)
+
+
+def default_trials(families: list[str], prepared: Prepared) -> list[dict]:
+    """One trial per family at its defaults, to enqueue before the sampler takes over
+    (ensembles last, so that they have members to combine)."""
+    trials = []
+    for name in sorted(families, key=lambda n: get_family(n).trained_by == "members"):
+        family = get_family(name)
+        params = {"family": name}
+        params.update({family.key(k): v for k, v in family.defaults(prepared.input_shape).items()})
+        if family.trained_by == "torch":
+            params.update(default_strategy_params(prepared))
+        trials.append(params)
+    return trials
 
 
 def set_cost_constraints(trial: optuna.Trial, req: Requirements, p95_ms: float, size_mb: float):
@@ -66,21 +91,144 @@ def run_trial(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
 
 
 def _run(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
-    prepared, req = ctx.prepared, ctx.requirements
+    prepared = ctx.prepared
     trial.set_user_attr(WORKER, worker_id())
     family = get_family(trial.suggest_categorical("family", ctx.families))
     params = family.suggest(trial, prepared.input_shape)
-    strategy = replace(suggest_strategy(trial, prepared), max_epochs=ctx.max_epochs)
     trial.set_user_attr(rec.FAMILY_PARAMS, params)
+    seed = ctx.seed * 100_003 + trial.number
+    if family.trained_by == "fit":
+        return _run_fitted(trial, ctx, family, params, seed)
+    if family.trained_by == "members":
+        return _run_ensemble(trial, ctx, family, params)
+
+    strategy = replace(suggest_strategy(trial, prepared), max_epochs=ctx.max_epochs)
     trial.set_user_attr(rec.STRATEGY, asdict(strategy))
 
     # 1-3. Build untrained, export, measure its cost; stop here if it can never fit.
-    seed = ctx.seed * 100_003 + trial.number
     torch.manual_seed(seed)
-    model = deployable(family, params, prepared.input_shape, prepared.n_outputs, prepared.scaling)
+    target = None
+    if prepared.task == "regression":
+        target = (float(prepared.y_train.mean()), float(prepared.y_train.std()) or 1.0)
+    model = deployable(
+        family, params, prepared.input_shape, prepared.n_outputs, prepared.scaling, target
+    )
     onnx_bytes = to_onnx(model, prepared.input_shape)
+    p95_ms = _measure_cost(trial, ctx, onnx_bytes, count_parameters(model), train_seconds=0.0)
+
+    # 4. Train with early stopping (and halving); evaluate the exported artifact, the thing that ships.
+    halving = None
+    if ctx.halving is not None:
+        halving = RungReporter(
+            ctx.halving,
+            trial,
+            ctx.halving.band(p95_ms),
+            strategy.max_epochs,
+            ctx.requirements.higher_is_better,
+        )
+
+    with ctx.cost_lock.training() as let_measurements_in:
+
+        def report_epoch(epoch, point):
+            let_measurements_in()  # another worker's latency measurement goes between epochs
+            if ctx.on_epoch is not None:
+                ctx.on_epoch(trial.number, epoch, point)
+            return halving is not None and halving(epoch, point)
+
+        result = train(
+            model,
+            prepared,
+            strategy,
+            score=ctx.score,
+            higher_is_better=ctx.requirements.higher_is_better,
+            seed=seed,
+            deadline=ctx.deadline,
+            on_epoch=report_epoch,
+        )
+    trial.set_user_attr(rec.TRAIN_SECONDS, result.seconds)
+    trial.set_user_attr(rec.CURVE, result.curve)
+    trial.set_user_attr(rec.STOPPED_BY, result.stopped_by)
+    if result.stopped_by == "pruned":
+        sign = 1.0 if ctx.requirements.higher_is_better else -1.0
+        trial.set_user_attr(rec.VAL_METRIC, sign * halving.best)  # best so far, on the torch model
+        trial.set_user_attr(rec.STATUS, "pruned")
+        trial.set_user_attr(rec.VIOLATIONS, [])
+        raise optuna.TrialPruned(f"halving: below its cost band at epoch {halving.pruned_at}")
+    return _finish(
+        trial, ctx, to_onnx(model, prepared.input_shape), p95_ms, _state_dict_bytes(model)
+    )
+
+
+def _run_fitted(
+    trial: optuna.Trial, ctx: TrialContext, family: Family, params: dict, seed: int
+) -> tuple[float, float]:
+    """A family that trains itself: fit, then measure the fitted model's cost."""
+    fitted = family.fit(params, ctx.prepared, seed)
+    trial.set_user_attr(rec.STOPPED_BY, "fitted")
+    p95_ms = _measure_cost(trial, ctx, fitted.onnx_model, fitted.n_params, fitted.seconds)
+    return _finish(trial, ctx, fitted.onnx_model, p95_ms)
+
+
+def _run_ensemble(
+    trial: optuna.Trial, ctx: TrialContext, family: Family, params: dict
+) -> tuple[float, float]:
+    """Combine the best candidates found so far (by Pareto rank) into one model; nothing is trained."""
+    members = front_members(trial.study, ctx.requirements.higher_is_better)[: params["members"]]
+    trial.set_user_attr(rec.STOPPED_BY, "combined")
+    if len(members) < 2:
+        trial.set_user_attr(rec.STATUS, "skipped")
+        trial.set_user_attr(rec.VIOLATIONS, [])
+        raise optuna.TrialPruned("ensemble: fewer than 2 trained candidates so far")
+    trial.set_user_attr(rec.FAMILY_PARAMS, {**params, "of_trials": [m.number for m in members]})
+    onnx_models = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for member in members:
+            path = os.path.join(tmp, f"trial-{member.number}.onnx")
+            download_artifact(
+                artifact_store=ctx.artifact_store,
+                file_path=path,
+                artifact_id=member.user_attrs[rec.ARTIFACT],
+            )
+            with open(path, "rb") as file:
+                onnx_models.append(file.read())
+    fitted = family.combine(params, onnx_models, ctx.prepared.task)
+    p95_ms = _measure_cost(trial, ctx, fitted.onnx_model, fitted.n_params, fitted.seconds)
+    return _finish(trial, ctx, fitted.onnx_model, p95_ms)
+
+
+def front_members(study: optuna.Study, higher_is_better: bool) -> list[optuna.trial.FrozenTrial]:
+    """Trained candidates within every requirement, by Pareto rank on (validation quality,
+    p95 latency): the front first, best quality first within it, then the next front once
+    the first is used up, and so on (ensembles themselves excluded)."""
+    sign = 1.0 if higher_is_better else -1.0
+    left = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if t.params.get("family") != "ensemble"
+        and not t.user_attrs.get(rec.VIOLATIONS)
+        and t.user_attrs.get(rec.ARTIFACT)
+    ]
+    point = {t.number: (sign * t.values[0], t.values[1]) for t in left}
+
+    def beats(a, b) -> bool:
+        (qa, pa), (qb, pb) = point[a.number], point[b.number]
+        return qa >= qb and pa <= pb and (qa > qb or pa < pb)
+
+    ranked = []
+    while left:
+        front = [t for t in left if not any(beats(o, t) for o in left)]
+        ranked += sorted(front, key=lambda t: -point[t.number][0])
+        left = [t for t in left if t not in front]
+    return ranked
+
+
+def _measure_cost(
+    trial: optuna.Trial, ctx: TrialContext, onnx_bytes: bytes, n_params: int, train_seconds: float
+) -> float:
+    """Measure and record the model's cost; raise TrialPruned (status infeasible) if it breaks a limit."""
+    req = ctx.requirements
     with ctx.cost_lock.measuring():
-        latency = measure_latency(onnx_bytes, prepared.input_shape, ctx.protocol)
+        latency = measure_latency(onnx_bytes, ctx.prepared.input_shape, ctx.protocol)
     size_mb = len(onnx_bytes) / 1e6
     trial.set_user_attr(
         rec.COST,
@@ -89,55 +237,60 @@ def _run(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
             "p95_ms": latency.p95_ms,
             "p99_ms": latency.p99_ms,
             "size_mb": size_mb,
-            "n_params": count_parameters(model),
+            "n_params": n_params,
             "method": latency.method,
         },
     )
     violations = req.cost_violations(latency.p95_ms, size_mb)
     set_cost_constraints(trial, req, latency.p95_ms, size_mb)
+    trial.set_user_attr(rec.TRAIN_SECONDS, train_seconds)
     if violations:
-        trial.set_constraint("quality", 0.0)  # unknown: never trained
+        trial.set_constraint("quality", 0.0)  # unknown: never evaluated
         trial.set_user_attr(rec.STATUS, "infeasible")
         trial.set_user_attr(rec.VIOLATIONS, violations)
-        trial.set_user_attr(rec.TRAIN_SECONDS, 0.0)
         raise optuna.TrialPruned("; ".join(violations))
+    return latency.p95_ms
 
-    # 4. Train with early stopping; evaluate the exported artifact, the thing that ships.
-    with ctx.cost_lock.training() as let_measurements_in:
 
-        def report_epoch(epoch, point):
-            let_measurements_in()
-            if ctx.on_epoch is not None:
-                ctx.on_epoch(trial.number, epoch, point)
-
-        result = train(
-            model, prepared, strategy, seed=seed, deadline=ctx.deadline, on_epoch=report_epoch
-        )
-    trial.set_user_attr(rec.TRAIN_SECONDS, result.seconds)
-    trial.set_user_attr(rec.CURVE, result.curve)
-    trial.set_user_attr("stopped_by", result.stopped_by)
-    trained_onnx = to_onnx(model, prepared.input_shape)
-    val_pred = predict_classes(trained_onnx, prepared.X_val)
-    val_metric = accuracy(prepared.y_val, val_pred)
+def _finish(
+    trial: optuna.Trial,
+    ctx: TrialContext,
+    onnx_bytes: bytes,
+    p95_ms: float,
+    weights: bytes | None = None,
+) -> tuple[float, float]:
+    """Evaluate the ONNX artifact on validation, record it, store it (and a network's weights)."""
+    req, prepared = ctx.requirements, ctx.prepared
+    outputs = predict_outputs(onnx_bytes, prepared.X_val)
+    val_metric = ctx.score(prepared.y_val, outputs)
+    if prepared.task != "regression":
+        trial.set_user_attr(rec.VAL_CONFUSION, confusion_matrix(prepared.y_val, outputs))
+    if not np.isfinite(val_metric):
+        raise FloatingPointError(f"validation {req.metric} is {val_metric}")
     trial.set_user_attr(rec.VAL_METRIC, val_metric)
     quality_violation = req.quality_violation(val_metric)
     trial.set_user_attr(rec.VIOLATIONS, [quality_violation] if quality_violation else [])
     trial.set_constraint("quality", quality_constraint(req, val_metric))
-    trial.set_user_attr(rec.ARTIFACT, _store_artifact(trial, ctx.artifact_store, trained_onnx))
-    # The trained weights too (tensors only), so that export can rebuild the in-memory
-    # model from family + params and check the ONNX artifact against it.
-    trial.set_user_attr(
-        rec.WEIGHTS, _store_artifact(trial, ctx.artifact_store, _state_dict_bytes(model), ".pt")
+    trial.set_user_attr(rec.ARTIFACT, _store_artifact(trial, ctx.artifact_store, onnx_bytes))
+    if weights is not None:
+        # Tensors only, so that export can rebuild the in-memory model from family + params
+        # and check the ONNX artifact against it (read back with weights_only=True).
+        trial.set_user_attr(rec.WEIGHTS, _store_artifact(trial, ctx.artifact_store, weights, ".pt"))
+    return val_metric, p95_ms
+
+
+def predict_outputs(onnx_model: bytes | str, X: np.ndarray, batch: int = 1024) -> np.ndarray:
+    """Raw outputs (logits, or regression predictions) of an ONNX model on ``X``, run in ORT."""
+    sess = session(onnx_model, threads=os.cpu_count() or 1)
+    name = sess.get_inputs()[0].name
+    return np.concatenate(
+        [sess.run(None, {name: X[i : i + batch]})[0] for i in range(0, len(X), batch)]
     )
-    return val_metric, latency.p95_ms
 
 
 def predict_classes(onnx_model: bytes | str, X: np.ndarray, batch: int = 1024) -> np.ndarray:
     """Class predictions of an ONNX classifier on ``X`` (run in ORT, in chunks)."""
-    sess = session(onnx_model, threads=os.cpu_count() or 1)
-    name = sess.get_inputs()[0].name
-    outputs = [sess.run(None, {name: X[i : i + batch]})[0] for i in range(0, len(X), batch)]
-    return np.concatenate(outputs).argmax(axis=1)
+    return predict_outputs(onnx_model, X, batch).argmax(axis=1)
 
 
 def _state_dict_bytes(model: torch.nn.Module) -> bytes:

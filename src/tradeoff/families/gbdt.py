@@ -1,0 +1,149 @@
+"""Gradient-boosted trees: scikit-learn's HistGradientBoosting, exported to ONNX.
+
+The exporter writes the fitted trees into one ``ai.onnx.ml`` ``TreeEnsembleRegressor``
+node that returns the raw boosting scores, so the model's output has the same
+meaning as a network's: logits for a classifier (binary: ``[0, score]``, whose
+softmax is sklearn's ``predict_proba``), the prediction for a regressor.
+
+skl2onnx 1.20 cannot convert HistGradientBoosting models from scikit-learn 1.9
+(it writes a boolean into an integer attribute), so the few lines that map the
+trees to ONNX live here; the parity test checks them against scikit-learn.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+from tradeoff.families._base import INPUT_NAME, OUTPUT_NAME, Family, FittedModel, register_family
+
+
+@register_family("gbdt")
+class GradientBoosting(Family):
+    modalities = frozenset({"tabular"})
+    trained_by = "fit"
+    description = (
+        "scikit-learn HistGradientBoosting trees: rounds, depth, leaves, learning rate, L2"
+    )
+
+    def suggest(self, trial, input_shape):
+        return {
+            "max_iter": trial.suggest_int(self.key("max_iter"), 10, 300, log=True),
+            "max_depth": trial.suggest_int(self.key("max_depth"), 2, 8),
+            "max_leaf_nodes": trial.suggest_int(self.key("max_leaf_nodes"), 4, 63, log=True),
+            "learning_rate": trial.suggest_float(self.key("learning_rate"), 0.01, 0.5, log=True),
+            "l2_regularization": trial.suggest_float(
+                self.key("l2_regularization"), 1e-6, 10.0, log=True
+            ),
+        }
+
+    def defaults(self, input_shape):
+        return {
+            "max_iter": 100,
+            "max_depth": 6,
+            "max_leaf_nodes": 31,
+            "learning_rate": 0.1,
+            "l2_regularization": 1e-3,
+        }
+
+    def fit(self, params, prepared, seed):
+        from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+        start = time.perf_counter()
+        estimator = (
+            HistGradientBoostingRegressor
+            if prepared.task == "regression"
+            else HistGradientBoostingClassifier
+        )(**params, early_stopping=False, random_state=seed)
+        X = prepared.X_train.reshape(len(prepared.X_train), -1)
+        estimator.fit(X, prepared.y_train)
+        onnx_model, n_params = trees_to_onnx(estimator, X.shape[1], prepared.n_outputs)
+        return FittedModel(onnx_model, n_params, time.perf_counter() - start)
+
+
+def _float32_at_most(value: float) -> np.float32:
+    """The largest float32 <= ``value``: for float32 inputs ``x <= t`` then decides exactly
+    as scikit-learn's float64 comparison does."""
+    t = np.float32(value)
+    return np.nextafter(t, np.float32(-np.inf)) if t > value else t
+
+
+def trees_to_onnx(estimator, n_features: int, n_outputs: int) -> tuple[bytes, int]:
+    """A fitted HistGradientBoosting model as ONNX bytes, and how many numbers it stores."""
+    n_scores = estimator.n_trees_per_iteration_
+    attrs: dict[str, list] = {
+        k: []
+        for k in [
+            "nodes_treeids",
+            "nodes_nodeids",
+            "nodes_featureids",
+            "nodes_modes",
+            "nodes_values",
+            "nodes_truenodeids",
+            "nodes_falsenodeids",
+            "nodes_missing_value_tracks_true",
+            "target_treeids",
+            "target_nodeids",
+            "target_ids",
+            "target_weights",
+        ]
+    }
+    tree_id = 0
+    for iteration in estimator._predictors:
+        for score_index, predictor in enumerate(iteration):
+            for node_id, node in enumerate(predictor.nodes):
+                leaf = bool(node["is_leaf"])
+                attrs["nodes_treeids"].append(tree_id)
+                attrs["nodes_nodeids"].append(node_id)
+                attrs["nodes_featureids"].append(0 if leaf else int(node["feature_idx"]))
+                attrs["nodes_modes"].append("LEAF" if leaf else "BRANCH_LEQ")
+                attrs["nodes_values"].append(
+                    0.0 if leaf else float(_float32_at_most(node["num_threshold"]))
+                )
+                attrs["nodes_truenodeids"].append(0 if leaf else int(node["left"]))
+                attrs["nodes_falsenodeids"].append(0 if leaf else int(node["right"]))
+                attrs["nodes_missing_value_tracks_true"].append(
+                    0 if leaf else int(node["missing_go_to_left"])
+                )
+                if leaf:
+                    attrs["target_treeids"].append(tree_id)
+                    attrs["target_nodeids"].append(node_id)
+                    attrs["target_ids"].append(score_index)
+                    attrs["target_weights"].append(float(node["value"]))
+            tree_id += 1
+    baseline = np.asarray(estimator._baseline_prediction, dtype=np.float64).reshape(-1)
+    scores = "scores" if n_scores == 1 and n_outputs == 2 else OUTPUT_NAME
+    nodes = [
+        helper.make_node(
+            "TreeEnsembleRegressor",
+            [INPUT_NAME],
+            [scores],
+            domain="ai.onnx.ml",
+            n_targets=n_scores,
+            aggregate_function="SUM",
+            base_values=[float(b) for b in baseline],
+            **attrs,
+        )
+    ]
+    if scores != OUTPUT_NAME:  # binary: logits [0, score], so softmax gives sklearn's proba
+        nodes += [
+            helper.make_node("Sub", [scores, scores], ["zero"]),
+            helper.make_node("Concat", ["zero", scores], [OUTPUT_NAME], axis=1),
+        ]
+    graph = helper.make_graph(
+        nodes,
+        "gbdt",
+        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["batch", n_features])],
+        [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["batch", n_outputs])],
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 3)],
+        producer_name="tradeoff",
+    )
+    onnx.checker.check_model(model)
+    n_params = 2 * len(attrs["nodes_nodeids"])  # a threshold per split, a value per leaf
+    return model.SerializeToString(), n_params

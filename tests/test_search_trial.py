@@ -1,0 +1,142 @@
+"""The trial pipeline end to end: chosen metric, regression, fitted families, learning curves,
+and successive halving of whole trials within cost bands."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from tradeoff.cli import app
+from tradeoff.datasets import load
+from tradeoff.frontier import Run
+from tradeoff.requirements import Requirements
+from tradeoff.search import SearchSettings, run_search
+from tradeoff.search.halving import Halving
+
+
+def _search(tmp_path, data, req, **settings):
+    settings = {"time_budget_s": None, "train_threads": 1, "seed": 0, **settings}
+    out = tmp_path / "run"
+    _, prepared = run_search(data, req, out, SearchSettings(**settings), show_progress=False)
+    return Run.open(out, prepared=prepared)
+
+
+def test_regression_end_to_end_on_diabetes(tmp_path):
+    run = _search(
+        tmp_path, load("diabetes"), Requirements(), n_trials=4, families=("linear", "gbdt")
+    )
+    assert run.requirements.metric == "r2"
+    trained = [r for r in run.trials() if r.trained]
+    assert {r.family for r in trained} == {"linear", "gbdt"}
+    pick = run.select()
+    assert pick is not None and pick.val_metric > 0.2  # the sklearn baselines reach ~0.4-0.5
+    test = run.test_estimate(pick)
+    assert test.metric == "r2" and test.low <= test.value <= test.high and test.n == 89
+    linear = next(r for r in trained if r.family == "linear")
+    assert linear.strategy["loss"] in ("mse", "mae", "huber")
+    assert {"train_loss", "val_loss", "train_metric", "val_metric"} <= set(linear.curve[0])
+
+
+def test_lower_is_better_metric_selects_the_smallest_error(tmp_path):
+    run = _search(tmp_path, load("diabetes"), Requirements(metric="mae"), n_trials=3)
+    trained = [r for r in run.trials() if r.trained]
+    assert run.select().val_metric == min(r.val_metric for r in trained)
+
+
+def test_metric_that_does_not_fit_the_task_fails_before_any_file(tmp_path):
+    out = tmp_path / "x"
+    result = CliRunner().invoke(
+        app, ["search", "diabetes", "--metric", "accuracy", "--out", str(out), "--trials", "1"]
+    )
+    assert result.exit_code == 2
+    assert "--metric: 'accuracy' does not apply to regression" in result.output
+    assert not out.exists()
+
+
+def test_halving_stops_laggards_within_a_cost_band():
+    halving = Halving(min_epochs=2, eta=2, min_peers=2)
+    assert halving.rungs(20) == [2, 4, 8, 16]
+    assert halving.band(0.010) == halving.band(0.015) != halving.band(0.05)
+    assert not halving.should_stop(0.5, [0.9])  # too few peers to judge
+    assert halving.should_stop(0.5, [0.6, 0.9])  # below the band's median
+    assert not halving.should_stop(0.95, [0.6, 0.9])
+
+
+def test_halving_saves_epochs_and_records_pruned_trials(tmp_path, mnist1d_small):
+    data = mnist1d_small
+    common = {"n_trials": 8, "families": ("linear",)}
+    full = _search(tmp_path / "full", data, Requirements(), halving=None, **common)
+    halved = _search(tmp_path / "halved", data, Requirements(), halving=Halving(), **common)
+
+    def epochs(run):
+        return sum(len(r.curve) for r in run.trials())
+
+    pruned = [r for r in halved.trials() if r.status == "pruned"]
+    assert pruned, "halving stopped no trial"
+    assert all(r.curve and r.val_metric is not None and not r.trained for r in pruned)
+    assert all(r.stopped_by == "pruned" and len(r.curve) in (3, 9, 27) for r in pruned)
+    assert epochs(halved) < epochs(full)
+    # Same seed, same configurations: the best trial of the full run is never pruned.
+    best_full = full.select()
+    assert halved.select().val_metric == pytest.approx(best_full.val_metric)
+
+
+@pytest.mark.parametrize("family", ["cnn", "gru", "transformer"])
+def test_image_families_produce_feasible_trials(tmp_path, digits, family):
+    """CNN 2D, GRU over rows and Transformer over patches, each under a latency limit."""
+    req = Requirements(max_latency_ms=50.0)
+    run = _search(tmp_path, digits, req, n_trials=1, time_budget_s=4, families=(family,))
+    (record,) = run.trials()
+    assert record.feasible, record
+    assert record.curve and 0.0 <= record.val_metric <= 1.0
+    confusion = np.array(run.study.trials[0].user_attrs["val_confusion_matrix"])
+    assert confusion.shape == (10, 10) and confusion.sum() == len(run.prepared.y_val)
+    assert np.trace(confusion) / confusion.sum() == pytest.approx(record.val_metric)
+    assert record.p95_ms <= 50.0
+
+
+def test_ensemble_trials_combine_front_members(tmp_path):
+    run = _search(
+        tmp_path,
+        load("breast_cancer"),
+        Requirements(),
+        n_trials=8,
+        families=("linear", "mlp", "ensemble"),
+    )
+    ensembles = [r for r in run.trials() if r.family == "ensemble"]
+    combined = [r for r in ensembles if r.trained]
+    assert combined, [r.status for r in ensembles]
+    for record in combined:
+        members = record.params["of_trials"]
+        assert 2 <= len(members) <= record.params["members"]
+        assert all(
+            run.trials()[m].trained and run.trials()[m].number < record.number for m in members
+        )
+        assert record.p95_ms is not None and 0.5 < record.val_metric <= 1.0
+    # An ensemble drawn before two members exist is skipped, not failed.
+    assert all(r.status in ("trained", "skipped") for r in ensembles)
+
+
+def test_every_family_first_gets_one_trial_at_its_defaults(tmp_path):
+    from tradeoff.families import get_family
+
+    families = ("linear", "gbdt", "mlp", "ensemble")
+    run = _search(tmp_path, load("breast_cancer"), Requirements(), n_trials=4, families=families)
+    trials = run.trials()
+    assert [r.family for r in trials] == ["linear", "gbdt", "mlp", "ensemble"]
+    for record in trials[:3]:
+        assert record.trained
+        assert record.params == get_family(record.family).defaults((30,))
+    assert trials[2].strategy["optimizer"] == "adam" and trials[2].strategy["lr"] == 3e-3
+    assert trials[3].trained and len(trials[3].params["of_trials"]) >= 2
+
+
+def test_defaults_not_reached_stay_queued_and_run_first_on_resume(tmp_path):
+    data, req = load("breast_cancer"), Requirements()
+    settings = SearchSettings(n_trials=1, time_budget_s=None, families=("linear", "gbdt"))
+    out = tmp_path / "run"
+    run_search(data, req, out, settings, show_progress=False)
+    assert [r.family for r in Run.open(out).trials()] == ["linear"]  # gbdt's default is queued
+    run_search(data, req, out, settings, resume=True, show_progress=False)
+    assert [r.family for r in Run.open(out).trials()] == ["linear", "gbdt"]
