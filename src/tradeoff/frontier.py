@@ -39,7 +39,9 @@ def meets(record: TrialRecord, requirements: Requirements) -> bool:
     """Whether a trained candidate's recorded cost and quality satisfy ``requirements``."""
     if not record.trained or record.val_metric is None:
         return False
-    return not requirements.cost_violations(record.p95_ms, record.size_mb) and (
+    # A hard latency limit holds only if the upper bound of p95 is within it.
+    p95_ms = record.p95_high_ms if record.p95_high_ms is not None else record.p95_ms
+    return not requirements.cost_violations(p95_ms, record.size_mb) and (
         requirements.quality_violation(record.val_metric) is None
     )
 

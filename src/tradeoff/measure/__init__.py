@@ -1,23 +1,44 @@
 """Cost and quality measurement."""
 
+from tradeoff.measure.cost import cost_record
+from tradeoff.measure.flops import count_flops
 from tradeoff.measure.latency import (
+    QUICK_PROTOCOL,
     Latency,
     LatencyProtocol,
+    compare_latency,
+    cpu_flags,
     cpu_model,
     describe_method,
     measure_latency,
+    measure_throughput,
     session,
 )
+from tradeoff.measure.memory import measure_fresh, peak_inference_memory_mb
+from tradeoff.measure.paired import PairedDrop, paired_accuracy_drop
 from tradeoff.measure.quality import Estimate, accuracy, bootstrap_accuracy
+from tradeoff.measure.reference import REFERENCE_NAME, reference_model
 
 __all__ = [
+    "QUICK_PROTOCOL",
+    "REFERENCE_NAME",
     "Estimate",
     "Latency",
     "LatencyProtocol",
+    "PairedDrop",
     "accuracy",
     "bootstrap_accuracy",
+    "compare_latency",
+    "cost_record",
+    "count_flops",
+    "cpu_flags",
     "cpu_model",
     "describe_method",
+    "measure_fresh",
     "measure_latency",
+    "measure_throughput",
+    "paired_accuracy_drop",
+    "peak_inference_memory_mb",
+    "reference_model",
     "session",
 ]

@@ -17,11 +17,18 @@ STATUS, FAMILY_PARAMS, STRATEGY, COST, VIOLATIONS, ERROR = (
     "error",
 )
 VAL_METRIC, TRAIN_SECONDS, CURVE, ARTIFACT = "val_metric", "train_seconds", "curve", "artifact_id"
+#: Lineage of a compressed variant: its parent trial, and the pass with its settings and verdict.
+PARENT, COMPRESSION = "parent_trial", "compression"
 
 
 @dataclass(frozen=True)
 class TrialRecord:
-    """A trial's outcome: ``status`` is ``trained``, ``infeasible`` (never trained), ``failed`` or ``running``."""
+    """A trial's outcome: ``status`` is ``trained``, ``infeasible`` (never trained), ``failed``,
+    ``running``, or ``rejected`` (a compressed variant that lost too much quality or gained nothing).
+
+    A compressed variant carries its lineage: ``parent_trial`` and ``compression``
+    (pass, settings, and the verdict with its evidence).
+    """
 
     number: int
     status: str
@@ -38,6 +45,11 @@ class TrialRecord:
     artifact_id: str | None = None
     latency_method: dict = field(default_factory=dict)
     error: str | None = None
+    p95_high_ms: float | None = None
+    ratio_to_reference: float | None = None
+    flops: int | None = None
+    parent_trial: int | None = None
+    compression: dict = field(default_factory=dict)
 
     @property
     def trained(self) -> bool:
@@ -76,6 +88,11 @@ class TrialRecord:
             artifact_id=attrs.get(ARTIFACT),
             latency_method=cost.get("method", {}),
             error=attrs.get(ERROR),
+            p95_high_ms=cost.get("p95_high_ms"),
+            ratio_to_reference=cost.get("ratio_to_reference"),
+            flops=cost.get("flops"),
+            parent_trial=attrs.get(PARENT),
+            compression=attrs.get(COMPRESSION, {}),
         )
 
 

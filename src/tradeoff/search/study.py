@@ -18,6 +18,7 @@ from tradeoff.families import family_names, get_family
 from tradeoff.measure import LatencyProtocol
 from tradeoff.prepare import Prepared, prepare
 from tradeoff.requirements import Requirements
+from tradeoff.search.compression import CompressionSettings
 from tradeoff.search.progress import SearchProgress
 from tradeoff.search.trial import TrialContext, run_trial
 
@@ -34,6 +35,8 @@ class SearchSettings:
     seed: int = 0
     protocol: LatencyProtocol = field(default_factory=LatencyProtocol)
     train_threads: int = 0  # 0: torch's default (all cores)
+    #: Compression in the loop (None: off); see search/compression.py.
+    compression: CompressionSettings | None = field(default_factory=CompressionSettings)
 
     def resolve_families(self, modality: str) -> list[str]:
         serving = family_names(modality)
@@ -80,6 +83,7 @@ def run_search(
         raise TradeoffError(
             "give a --time-budget or a number of --trials, or the search never ends"
         )
+    passes = settings.compression.resolve_passes() if settings.compression else []
     has_run = (out / STUDY_FILE).exists()
     if resume and not has_run:
         raise TradeoffError(f"--resume: {out} holds no run to resume")
@@ -95,6 +99,9 @@ def run_search(
         "seed": settings.seed,
         "prepare": prepared.describe(),
         "latency_protocol": asdict(settings.protocol),
+        "compression": None
+        if settings.compression is None
+        else {"passes": passes, "max_quality_drop": str(settings.compression.tolerance)},
         "objectives": [f"maximize validation {requirements.metric}", "minimize p95 latency (ms)"],
     }
     if resume:
@@ -131,6 +138,7 @@ def run_search(
         seed=settings.seed,
         deadline=start + settings.time_budget_s if settings.time_budget_s else float("inf"),
         on_epoch=progress.on_epoch,
+        compression=settings.compression,
     )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with progress:
