@@ -11,12 +11,14 @@ import typer
 from rich.table import Table
 
 from tradeoff.cli._app import app, fail, out_console, user_errors
+from tradeoff.compress import QualityTolerance, pass_names
 from tradeoff.datasets import builtin_names, load
 from tradeoff.families import family_names, get_family
 from tradeoff.frontier import Run
-from tradeoff.measure import describe_method
+from tradeoff.measure import LatencyProtocol, describe_method
 from tradeoff.requirements import Requirements
 from tradeoff.search import SearchSettings, TrialRecord, load_run_info, parse_duration, run_search
+from tradeoff.search.compression import CompressionSettings
 
 #: The demo's deployment: a tight CPU latency budget and a small model file.
 DEMO_REQUIREMENTS = Requirements(max_latency_ms=0.02, max_size_mb=0.05)
@@ -24,7 +26,9 @@ DEMO_REQUIREMENTS = Requirements(max_latency_ms=0.02, max_size_mb=0.05)
 
 @app.command()
 def demo(
-    time_budget: Annotated[str, typer.Option(help="Wall-clock budget, e.g. 90s, 3m.")] = "3m",
+    time_budget: Annotated[
+        str, typer.Option(help="Wall-clock budget, e.g. 90s, 3m (the run ends within ~20 s of it).")
+    ] = "4m",
     out: Annotated[
         Path | None, typer.Option(help="Run folder (default: runs/demo-<timestamp>).")
     ] = None,
@@ -71,11 +75,37 @@ def search(
         Path | None, typer.Option(help="Continue the run in this folder (same study).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for splits, sampler and training.")] = 0,
+    compress: Annotated[
+        bool,
+        typer.Option(
+            "--compress/--no-compress",
+            help="Compress front members and near misses (int8, pruning, distillation); "
+            "each variant is a trial of its own.",
+        ),
+    ] = True,
+    passes: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Comma-separated compression passes (default: all: {', '.join(pass_names())})."
+        ),
+    ] = None,
+    max_quality_drop: Annotated[
+        str,
+        typer.Option(
+            help="Validation quality a compressed variant may lose vs its parent (paired test): "
+            "1% = relative, 0.005 = absolute."
+        ),
+    ] = "1%",
+    threads: Annotated[
+        int, typer.Option(help="ONNX Runtime threads when measuring latency (the deployment's).")
+    ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
 ) -> None:
     """Search model families and training strategies for the best model meeting the requirements."""
     with user_errors():
         budget = parse_duration(time_budget) if time_budget else None
+        compression = _compression(compress, passes, max_quality_drop)
+        protocol = _protocol(threads)
         if resume is not None:
             info = load_run_info(resume)
             req = Requirements(**info["requirements"])
@@ -84,6 +114,8 @@ def search(
                 n_trials=trials,
                 families=tuple(info["families"]),
                 seed=info["seed"],
+                compression=compression,
+                protocol=protocol,
             )
             _search_and_report(info["dataset"], req, resume, settings, resume=True, as_json=as_json)
             return
@@ -98,8 +130,32 @@ def search(
             metric=metric,
         )
         chosen = tuple(f.strip() for f in families.split(",") if f.strip()) if families else None
-        settings = SearchSettings(time_budget_s=budget, n_trials=trials, families=chosen, seed=seed)
+        settings = SearchSettings(
+            time_budget_s=budget,
+            n_trials=trials,
+            families=chosen,
+            seed=seed,
+            compression=compression,
+            protocol=protocol,
+        )
         _search_and_report(data, req, out, settings, resume=False, as_json=as_json)
+
+
+def _compression(enabled: bool, passes: str | None, max_quality_drop: str):
+    if not enabled:
+        return None
+    chosen = tuple(p.strip() for p in passes.split(",") if p.strip()) if passes else None
+    settings = CompressionSettings(
+        passes=chosen, tolerance=QualityTolerance.parse(max_quality_drop)
+    )
+    settings.resolve_passes()  # unknown names fail here, naming --passes
+    return settings
+
+
+def _protocol(threads: int) -> LatencyProtocol:
+    if threads < 1:
+        fail(f"--threads: must be >= 1, got {threads}")
+    return LatencyProtocol(threads=threads)
 
 
 @app.command("families")
