@@ -295,6 +295,16 @@ def compare_latency(
     """
     call_a = _runner(a, tuple(input_shape), protocol)
     call_b = _runner(b, tuple(input_shape), protocol)
+    return interleaved_ratio(call_a, call_b, protocol)
+
+
+def interleaved_ratio(call_a, call_b, protocol: LatencyProtocol = LatencyProtocol()):
+    """Median time of ``call_a()`` over ``call_b()``, timed in alternating blocks.
+
+    Any two callables (an ORT session, a torch model): each pair of adjacent
+    blocks gives one ratio, so drift over the measurement cancels out. Returns
+    the median ratio and its 95 % bootstrap interval.
+    """
     warm_up(call_a, protocol)
     warm_up(call_b, protocol)
     ratios: list[float] = []
@@ -306,11 +316,10 @@ def compare_latency(
         ratios.append(float(med_a / med_b))
         calls += protocol.block_calls
         elapsed = time.perf_counter_ns() - start
-        if (
-            calls >= protocol.min_calls
-            and elapsed >= protocol.min_seconds * 1e9
-            and len(ratios) >= 5
-        ) or (elapsed >= protocol.max_seconds * 1e9 and len(ratios) >= 3):
+        enough = calls >= protocol.min_calls and elapsed >= protocol.min_seconds * 1e9
+        if (enough and len(ratios) >= 5) or (
+            elapsed >= protocol.max_seconds * 1e9 and len(ratios) >= 3
+        ):
             break
     values = np.asarray(ratios)
     rng = np.random.default_rng(2)
