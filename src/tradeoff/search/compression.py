@@ -99,7 +99,7 @@ def compress_trained(
         return []
     students = ()
     if all(val_metric > t.user_attrs[rec.VAL_METRIC] for t in done):
-        students = _students(done, p95_ms)
+        students = _students(done, p95_ms, len(onnx_bytes) / 1e6)
     parent = Parent(
         trial=trial.number,
         family=family,
@@ -225,8 +225,11 @@ def _dominated(val_metric: float, p95_ms: float, done: list) -> bool:
     return False
 
 
-def _students(done: list, teacher_p95_ms: float, limit: int = 3) -> tuple[Student, ...]:
-    """The most accurate feasible, cheaper, non-variant architectures trained so far."""
+def _students(
+    done: list, teacher_p95_ms: float, teacher_size_mb: float, limit: int = 3
+) -> tuple[Student, ...]:
+    """The most accurate feasible non-variant architectures trained so far that are cheaper
+    than the teacher on both latency and size."""
     cheaper = [
         t
         for t in done
@@ -234,6 +237,7 @@ def _students(done: list, teacher_p95_ms: float, limit: int = 3) -> tuple[Studen
         and rec.PARENT not in t.user_attrs
         and t.user_attrs.get(rec.ARTIFACT)
         and t.user_attrs[rec.COST]["p95_ms"] < teacher_p95_ms
+        and t.user_attrs[rec.COST]["size_mb"] <= teacher_size_mb
         and "family" in t.params
     ]
     cheaper.sort(key=lambda t: -t.user_attrs[rec.VAL_METRIC])
