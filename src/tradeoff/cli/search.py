@@ -206,7 +206,12 @@ def _summary(run: Run, pick: TrialRecord | None, test) -> dict:
             "test_metric": test.value,
             "test_interval_95": [test.low, test.high],
             "p95_ms": pick.p95_ms,
+            "p95_high_ms": pick.p95_high_ms,
+            "ratio_to_reference": pick.ratio_to_reference,
             "size_mb": pick.size_mb,
+            "flops": pick.flops,
+            "parent_trial": pick.parent_trial,
+            "compression": pick.compression,
             "latency_method": pick.latency_method,
         },
         "metric": run.requirements.metric,
@@ -215,6 +220,8 @@ def _summary(run: Run, pick: TrialRecord | None, test) -> dict:
 
 
 def _key_params(record: TrialRecord) -> str:
+    if record.parent_trial is not None:  # a compressed variant: say what it is made from
+        return f"{record.compression.get('pass')} of #{record.parent_trial}"
     shown = {k: v for k, v in record.params.items()}
     shown.update({k: record.strategy[k] for k in ("optimizer", "lr") if k in record.strategy})
     return ", ".join(
@@ -281,9 +288,16 @@ def _print_report(run: Run, pick: TrialRecord | None, test) -> None:
         f"\n[bold]Selected:[/] trial #{pick.number}, {pick.family} ({_key_params(pick)})\n"
         f"  validation {metric}: {pick.val_metric:.4f}\n"
         f"  test {metric}: {test}  (computed once, after selection)\n"
-        f"  p95 latency: {pick.p95_ms:.4f} ms (p50 {pick.p50_ms:.4f} ms), size {pick.size_mb:.3f} MB, "
-        f"{pick.n_params} parameters\n"
-        f"  latency measured with {describe_method(pick.latency_method)}\n"
+        f"  p95 latency: {pick.p95_ms:.4f} ms (95% upper bound {_fmt(pick.p95_high_ms, '.4f')} ms; "
+        f"p50 {pick.p50_ms:.4f} ms; {_fmt(pick.ratio_to_reference, '.2f')}x the reference model), "
+        f"size {pick.size_mb:.3f} MB, {pick.n_params} parameters, {_fmt(pick.flops, ',')} FLOPs\n"
+        + (
+            f"  made by {pick.compression['pass']} from trial #{pick.parent_trial}: "
+            f"{pick.compression['verdict']['reason']}\n"
+            if pick.parent_trial is not None
+            else ""
+        )
+        + f"  latency measured with {describe_method(pick.latency_method)}\n"
         f"  run folder: {run.out} (resume with: tradeoff search --resume {run.out})",
         highlight=False,
     )

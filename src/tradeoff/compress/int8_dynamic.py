@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 
@@ -31,6 +32,14 @@ def quantize_dynamic_bytes(onnx_model: bytes) -> bytes:
         source, target = os.path.join(tmp, "fp32.onnx"), os.path.join(tmp, "int8.onnx")
         with open(source, "wb") as file:
             file.write(onnx_model)
-        quantize_dynamic(source, target, weight_type=QuantType.QInt8, per_channel=True)
+        # ORT logs a pre-processing hint on the root logger for every call; it is not
+        # actionable for these small graphs and would break the progress bar.
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)
+        try:
+            quantize_dynamic(source, target, weight_type=QuantType.QInt8, per_channel=True)
+        finally:
+            root.setLevel(level)
         with open(target, "rb") as file:
             return file.read()

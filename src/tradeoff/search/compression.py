@@ -49,9 +49,9 @@ class CompressionSettings:
     passes: tuple[str, ...] | None = None  # None: every registered pass
     tolerance: QualityTolerance = field(default_factory=QualityTolerance)
     #: Train a candidate that misses the latency limit by at most this factor (p95 bound / limit).
-    latency_margin: float = 1.5
-    #: ... or the size limit by at most this factor (int8 weights are ~4x smaller).
-    size_margin: float = 3.5
+    latency_margin: float = 1.3
+    #: ... or the size limit by at most this factor (int8 weights are up to ~4x smaller).
+    size_margin: float = 2.5
 
     def resolve_passes(self) -> list[str]:
         if not self.passes:
