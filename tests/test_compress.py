@@ -173,6 +173,12 @@ def test_a_variant_that_loses_too_much_is_rejected(parents, prepared):
     noisy = {"speed_ratio": 0.99, "speed_ratio_interval": (0.95, 1.03), "size_ratio": 1.0}
     verdict = judge(prepared.y_val, parent_pred, parent_pred, **common, **noisy)
     assert not verdict.kept and "noise" in verdict.reason
+    # Smaller but slower: kept only when the parent breaks a size limit.
+    slower_smaller = {"speed_ratio": 1.3, "speed_ratio_interval": (1.25, 1.35), "size_ratio": 0.3}
+    assert not judge(prepared.y_val, parent_pred, parent_pred, **common, **slower_smaller).kept
+    assert judge(
+        prepared.y_val, parent_pred, parent_pred, **common, **slower_smaller, size_binds=True
+    ).kept
 
 
 def test_quality_tolerance_parses_relative_and_absolute():

@@ -179,6 +179,7 @@ def judge(
     speed_ratio: float,
     speed_ratio_interval: tuple[float, float],
     size_ratio: float,
+    size_binds: bool = False,
 ) -> Verdict:
     """Keep a variant when its quality holds (paired test) and it is measurably cheaper.
 
@@ -186,11 +187,14 @@ def judge(
     within ``tolerance``. Cheaper means faster beyond the noise (the upper end
     of the side-by-side latency ratio's interval below 1), or at most
     ``SIZE_GAIN`` of the parent's size without being slower beyond the noise.
+    When the parent breaks a size limit (``size_binds``), a smaller variant
+    counts even if it is slower: its own latency is checked against the
+    requirements like any candidate's.
     """
     quality = paired_accuracy_drop(y_val, reference_pred, variant_pred)
     allowed = tolerance.allowed(reference_metric)
     faster = speed_ratio_interval[1] < 1.0
-    smaller = size_ratio <= SIZE_GAIN and speed_ratio_interval[0] <= 1.0
+    smaller = size_ratio <= SIZE_GAIN and (size_binds or speed_ratio_interval[0] <= 1.0)
     if quality.drop_high > allowed:
         reason = (
             f"quality drop up to {quality.drop_high:.4f} (95% bound) exceeds the allowed "

@@ -142,6 +142,7 @@ def _record_variant(trial, ctx, parent: Parent, name: str, variant, val_pred, va
         speed_ratio=ratio,
         speed_ratio_interval=interval,
         size_ratio=len(variant.onnx) / len(parent.onnx),
+        size_binds=req.max_size_mb is not None and len(parent.onnx) / 1e6 > req.max_size_mb,
     )
     if variant.model is not None:
         cost = cost_record(latency, variant.onnx, variant.model, shape)
