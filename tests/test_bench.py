@@ -41,7 +41,7 @@ def test_bench_an_onnx_file_checks_the_given_limits(model_file):
     latency = report["latency"]
     assert latency["p95_interval_ms"][1] >= latency["p95_ms"] > 0
     assert latency["method"]["runtime"].startswith("onnxruntime")
-    assert report["peak_rss_mb"] > 0
+    assert report["peak_rss_mb"] > 0 and report["throughput_rows_per_s"] > 0
 
 
 def test_bench_a_bundle_uses_the_card_requirements(model_file, tmp_path):

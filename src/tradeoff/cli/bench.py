@@ -142,6 +142,7 @@ def bench(
         "model": str(onnx_path) if kind != "run folder" else None,
         "input_shape": list(shape),
         "latency": latency.to_dict(),
+        "throughput_rows_per_s": batch / latency.p50_ms * 1000.0,
         "size_mb": size_mb,
         "peak_rss_mb": fresh["peak_rss_mb"],
         "inference_rss_mb": fresh["inference_rss_mb"],
@@ -165,6 +166,7 @@ def _print(result: dict, latency) -> None:
         f"[bold]{result['target']}[/] ({result['kind']}), input {tuple(result['input_shape'])}\n"
         f"  latency: p50 {latency.p50_ms:.4f} ms, p95 {latency.p95_ms:.4f} ms "
         f"[95% CI {low:.4f}, {high:.4f}], p99 {latency.p99_ms:.4f} ms over {latency.calls} calls\n"
+        f"  throughput at batch {latency.method['batch']}: {result['throughput_rows_per_s']:,.0f} rows/s\n"
         + (
             f"  ratio to the reference model: {latency.ratio_to_reference:.3f}\n"
             if latency.ratio_to_reference
