@@ -29,7 +29,7 @@ class Distillation(CompressionPass):
     description = "teach a cheaper feasible architecture with the best model's soft targets"
 
     def applies(self, parent: Parent) -> bool:
-        return bool(parent.students)
+        return bool(parent.students) and isinstance(parent.model, nn.Module)
 
     def compress(self, parent: Parent, *, seed: int, deadline: float) -> Variant | None:
         rng = np.random.default_rng(seed)
@@ -38,13 +38,16 @@ class Distillation(CompressionPass):
         soft_weight = float(rng.choice(SOFT_WEIGHTS))
         prepared = parent.prepared
         torch.manual_seed(seed)
-        model = deployable(
-            get_family(student.family),
-            student.params,
-            prepared.input_shape,
-            prepared.n_outputs,
-            prepared.scaling,
-        )
+        try:
+            model = deployable(
+                get_family(student.family),
+                student.params,
+                prepared.input_shape,
+                prepared.n_outputs,
+                prepared.scaling,
+            )
+        except TypeError:  # a family that is not a torch network (e.g. trees): cannot be taught
+            return None
         seconds, epochs = distill(
             parent.model, model, prepared, temperature, soft_weight, seed=seed, deadline=deadline
         )

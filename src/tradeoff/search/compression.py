@@ -42,6 +42,10 @@ if TYPE_CHECKING:
     from tradeoff.search.trial import TrialContext
 
 
+#: Parent trial attribute listing passes that failed on it (the parent itself is kept).
+COMPRESSION_ERRORS = "compression_errors"
+
+
 @dataclass(frozen=True)
 class CompressionSettings:
     """Which passes run, how much quality a variant may lose, and which misses are worth training."""
@@ -110,15 +114,22 @@ def compress_trained(
         prepared=ctx.prepared,
         students=students,
     )
-    numbers = []
+    numbers: list[int] = []
+    errors: list[str] = []
     for i, name in enumerate(settings.resolve_passes()):
         compression_pass = get_pass(name)
         if time.monotonic() >= ctx.deadline or not compression_pass.applies(parent):
             continue
         seed = ctx.seed * 100_003 + trial.number * 101 + i
-        variant = compression_pass.compress(parent, seed=seed, deadline=ctx.deadline)
-        if variant is not None:
-            numbers.append(_record_variant(trial, ctx, parent, name, variant, val_pred, val_metric))
+        try:
+            variant = compression_pass.compress(parent, seed=seed, deadline=ctx.deadline)
+            if variant is not None:
+                numbers.append(
+                    _record_variant(trial, ctx, parent, name, variant, val_pred, val_metric)
+                )
+        except Exception as error:  # a failed pass must not lose the trained parent
+            errors.append(f"{name}: {type(error).__name__}: {error}"[:300])
+            trial.set_user_attr(COMPRESSION_ERRORS, errors)
     return numbers
 
 
