@@ -47,7 +47,7 @@ class Int8Static(CompressionPass):
             settings={
                 "format": "QDQ",
                 "per_channel": True,
-                "float_head": True,
+                "float_head": "when it holds at most half of the weights",
                 "calibration": f"minmax on {len(rows)} training rows",
             },
         )
@@ -65,10 +65,10 @@ def quantize_static_bytes(onnx_model: bytes, calibration_rows: np.ndarray) -> by
             quant_pre_process(source, prepped, skip_symbolic_shape=True)
         except Exception:  # pre-processing only helps; quantize the original if it fails
             prepped = source
-        # The classifier head stays in float: quantizing the logits costs agreement with
-        # the parent for almost no speed (one small Gemm).
-        graph = onnx.load(prepped).graph
-        heads = [n.name for n in graph.node if n.op_type in ("Gemm", "MatMul")][-1:]
+        # A small classifier head stays in float: quantizing the logits costs agreement
+        # with the parent for little gain. A head holding most of the weights (a
+        # flatten head) is quantized: that is where the size is.
+        heads = _small_head(onnx.load(prepped).graph)
         quantize_static(
             prepped,
             target,
@@ -82,3 +82,13 @@ def quantize_static_bytes(onnx_model: bytes, calibration_rows: np.ndarray) -> by
         )
         with open(target, "rb") as file:
             return file.read()
+
+
+def _small_head(graph) -> list[str]:
+    """The last Gemm/MatMul's name if it holds at most half of the weights, else nothing."""
+    sizes = {t.name: int(np.prod(t.dims)) for t in graph.initializer}
+    products = [n for n in graph.node if n.op_type in ("Gemm", "MatMul")]
+    if not products:
+        return []
+    head_weights = sum(sizes.get(name, 0) for name in products[-1].input)
+    return [products[-1].name] if head_weights <= 0.5 * sum(sizes.values()) else []
