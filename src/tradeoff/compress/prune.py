@@ -21,8 +21,9 @@ from tradeoff.train import Strategy, train
 
 #: Share of each hidden layer's neurons / channels that is kept.
 KEEP_FRACTION = 0.5
-#: Fine-tuning after pruning: a few epochs at a lower learning rate.
-FINE_TUNE_EPOCHS, FINE_TUNE_LR_FACTOR = 8, 0.3
+#: Fine-tuning after pruning: a fixed short recipe. The parent's own optimizer may be
+#: plain SGD at a tiny rate that needed many epochs; a few Adam epochs recover more.
+FINE_TUNE_EPOCHS, FINE_TUNE_LR, FINE_TUNE_PATIENCE = 15, 1e-3, 4
 
 _PRODUCERS = (nn.Linear, nn.Conv1d)
 #: Layers between two producers that act per neuron / channel (or just reshape).
@@ -135,9 +136,10 @@ class StructuredPruning(CompressionPass):
         strategy = Strategy(
             **{
                 **asdict(base),
-                "lr": base.lr * FINE_TUNE_LR_FACTOR,
+                "optimizer": "adam",
+                "lr": FINE_TUNE_LR,
                 "max_epochs": FINE_TUNE_EPOCHS,
-                "patience": 3,
+                "patience": FINE_TUNE_PATIENCE,
             }
         )
         result = train(model, parent.prepared, strategy, seed=seed, deadline=deadline)
