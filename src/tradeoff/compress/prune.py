@@ -24,6 +24,8 @@ KEEP_FRACTION = 0.5
 #: Fine-tuning after pruning: a fixed short recipe. The parent's own optimizer may be
 #: plain SGD at a tiny rate that needed many epochs; a few Adam epochs recover more.
 FINE_TUNE_EPOCHS, FINE_TUNE_LR, FINE_TUNE_PATIENCE = 15, 1e-3, 4
+#: Layers narrower than this are left whole: halving them costs too much capacity.
+MIN_UNITS = 16
 
 _PRODUCERS = (nn.Linear, nn.Conv1d)
 #: Layers between two producers that act per neuron / channel (or just reshape).
@@ -111,6 +113,8 @@ def prune_structured(model: nn.Module, keep_fraction: float = KEEP_FRACTION) -> 
     for producer, consumer in prunable_pairs(net):
         layer = net[producer]
         n_before = layer.weight.shape[0]
+        if n_before < MIN_UNITS and keep_fraction < 1.0:
+            continue
         n_keep = max(1, round(n_before * keep_fraction))
         keep = torch.sort(_out_weights(layer).abs().sum(1).topk(n_keep).indices).values
         net[producer] = _slice_producer(layer, keep)
@@ -126,7 +130,9 @@ class StructuredPruning(CompressionPass):
 
     def applies(self, parent: Parent) -> bool:
         net = parent.model[1] if isinstance(parent.model, nn.Sequential) else None
-        return isinstance(net, nn.Sequential) and bool(prunable_pairs(net))
+        return isinstance(net, nn.Sequential) and any(
+            net[producer].weight.shape[0] >= MIN_UNITS for producer, _ in prunable_pairs(net)
+        )
 
     def compress(self, parent: Parent, *, seed: int, deadline: float) -> Variant | None:
         if time.monotonic() >= deadline:
@@ -137,7 +143,8 @@ class StructuredPruning(CompressionPass):
             **{
                 **asdict(base),
                 "optimizer": "adam",
-                "lr": FINE_TUNE_LR,
+                # Adam-trained parents keep half their rate; others get a safe default.
+                "lr": base.lr / 2 if base.optimizer in ("adam", "adamw") else FINE_TUNE_LR,
                 "max_epochs": FINE_TUNE_EPOCHS,
                 "patience": FINE_TUNE_PATIENCE,
             }
