@@ -11,6 +11,7 @@ from typing import Annotated
 
 import onnx
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from tradeoff.cli._app import app, out_console, user_errors
@@ -174,7 +175,7 @@ def _print(result: dict, latency) -> None:
         )
         + f"  size {result['size_mb']:.4f} MB, peak RSS {result['peak_rss_mb']:.1f} MB "
         f"({result['inference_rss_mb']:.1f} MB for the model's session)\n"
-        f"  measured in a fresh process with {describe_method(latency.method)}",
+        f"  measured in a fresh process with {escape(describe_method(latency.method))}",
         highlight=False,
     )
     if not result["checks"]:

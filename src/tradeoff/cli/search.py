@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from tradeoff.cli._app import app, fail, out_console, user_errors
@@ -297,7 +298,7 @@ def _print_report(run: Run, pick: TrialRecord | None, test) -> None:
             if pick.parent_trial is not None
             else ""
         )
-        + f"  latency measured with {describe_method(pick.latency_method)}\n"
+        + f"  latency measured with {escape(describe_method(pick.latency_method))}\n"
         f"  run folder: {run.out} (resume with: tradeoff search --resume {run.out})",
         highlight=False,
     )
