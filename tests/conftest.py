@@ -29,7 +29,12 @@ def small_run(tmp_path_factory, mnist1d):
 
     out = tmp_path_factory.mktemp("runs") / "small"
     settings = SearchSettings(
-        time_budget_s=None, n_trials=10, seed=0, max_epochs=8, protocol=QUICK_PROTOCOL
+        time_budget_s=None,
+        n_trials=10,
+        seed=0,
+        max_epochs=8,
+        protocol=QUICK_PROTOCOL,
+        compression=None,  # variants are tested in test_compress.py; counts stay exact here
     )
     run_search(mnist1d, SMALL_REQUIREMENTS, out, settings, show_progress=False)
     return tradeoff.Run.open(out)

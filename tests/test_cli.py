@@ -42,6 +42,7 @@ def test_search_json_reports_the_pick_and_counts(tmp_path):
         app,
         [
             "search",
+            "--quick-latency",
             "mnist1d",
             "--families",
             "linear",

@@ -51,7 +51,7 @@ def one_thread():
 
 def test_csv_search_ends_in_a_pick_with_test_metrics_and_resumes(tmp_path, one_thread):
     csv, out = cancer_csv(tmp_path / "cancer.csv"), tmp_path / "run"
-    args = ["search", str(csv), "--target", "diagnosis", "--families", "linear"]
+    args = ["search", "--quick-latency", str(csv), "--target", "diagnosis", "--families", "linear"]
     args += ["--trials", "2", "--max-epochs", "4", "--cv", "3", "--out", str(out), "--json"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
@@ -73,7 +73,9 @@ def test_csv_search_ends_in_a_pick_with_test_metrics_and_resumes(tmp_path, one_t
     assert info["prepare"]["source"]["target"] == "diagnosis"
     assert info["prepare"]["options"]["cv"] == 3
     assert tradeoff.Run.open(out).prepared.fingerprint() == info["prepare"]["fingerprint"]
-    again = runner.invoke(app, ["search", "--resume", str(out), "--trials", "1", "--json"])
+    again = runner.invoke(
+        app, ["search", "--resume", str(out), "--quick-latency", "--trials", "1", "--json"]
+    )
     assert again.exit_code == 0, again.output
     assert json.loads(again.stdout)["counts"]["trials"] == 3
 
@@ -81,7 +83,9 @@ def test_csv_search_ends_in_a_pick_with_test_metrics_and_resumes(tmp_path, one_t
     frame = pd.read_csv(csv)
     frame.loc[0, "mean radius"] += 1.0
     frame.to_csv(csv, index=False)
-    changed = runner.invoke(app, ["search", "--resume", str(out), "--trials", "1"])
+    changed = runner.invoke(
+        app, ["search", "--resume", str(out), "--quick-latency", "--trials", "1"]
+    )
     assert changed.exit_code == 2 and "the data differs" in changed.stderr
 
 
@@ -113,7 +117,18 @@ def test_builtin_search_ends_in_a_pick_with_test_metrics(tmp_path, name, familie
 @pytest.mark.parametrize("name", ["breast_cancer", "digits", "gunpoint"])
 def test_builtin_search_from_the_command_line(tmp_path, name, one_thread):
     out = tmp_path / name
-    args = ["search", name, "--trials", "3", "--max-epochs", "10", "--out", str(out), "--json"]
+    args = [
+        "search",
+        name,
+        "--quick-latency",
+        "--trials",
+        "3",
+        "--max-epochs",
+        "10",
+        "--out",
+        str(out),
+        "--json",
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     pick = json.loads(result.stdout)["pick"]
@@ -132,7 +147,15 @@ def test_image_folder_search_ends_in_a_pick(tmp_path, one_thread):
         pixels = (bunch.images[i] * 255 / 16).astype(np.uint8)
         Image.fromarray(pixels, "L").save(folder / f"{i}.png")
     out = tmp_path / "run"
-    args = ["search", str(tmp_path / "digits"), "--image-size", "8", "--families", "linear,mlp"]
+    args = [
+        "search",
+        "--quick-latency",
+        str(tmp_path / "digits"),
+        "--image-size",
+        "8",
+        "--families",
+        "linear,mlp",
+    ]
     args += ["--trials", "3", "--max-epochs", "15", "--out", str(out), "--json"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output

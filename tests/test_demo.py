@@ -24,5 +24,7 @@ def test_demo_picks_an_accurate_model_that_meets_its_requirements(tmp_path):
     assert pick["p95_ms"] <= DEMO_REQUIREMENTS.max_latency_ms
     assert pick["size_mb"] <= DEMO_REQUIREMENTS.max_size_mb
     assert pick["test_metric"] >= 0.90
-    assert summary["counts"]["train_seconds_on_cost_infeasible"] == 0.0
+    counts = summary["counts"]
+    # No network found infeasible was trained; gbdt's cost is only known after fitting it.
+    assert counts["train_seconds_on_cost_infeasible"] == counts["fit_seconds_before_cost_known"]
     assert summary["counts"]["infeasible_untrained"] >= 1  # the requirements bind

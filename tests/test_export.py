@@ -17,7 +17,7 @@ import tradeoff
 from tradeoff.cli import app
 from tradeoff.export import CARD_FILE, MODEL_FILE, Predictor, check_parity, export
 from tradeoff.frontier import Run
-from tradeoff.search.trial import predict_classes
+from tradeoff.measure import predict_classes
 
 runner = CliRunner()
 

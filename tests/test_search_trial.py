@@ -10,13 +10,22 @@ from typer.testing import CliRunner
 from tradeoff.cli import app
 from tradeoff.datasets import load
 from tradeoff.frontier import Run
+from tradeoff.measure import QUICK_PROTOCOL
 from tradeoff.requirements import Requirements
 from tradeoff.search import SearchSettings, run_search
 from tradeoff.search.halving import Halving
 
 
 def _search(tmp_path, data, req, **settings):
-    settings = {"time_budget_s": None, "train_threads": 1, "seed": 0, **settings}
+    # The quick latency protocol and no compression: these tests are about the trial pipeline.
+    settings = {
+        "time_budget_s": None,
+        "train_threads": 1,
+        "seed": 0,
+        "protocol": QUICK_PROTOCOL,
+        "compression": None,
+        **settings,
+    }
     out = tmp_path / "run"
     _, prepared = run_search(data, req, out, SearchSettings(**settings), show_progress=False)
     return Run.open(out, prepared=prepared)
@@ -47,7 +56,18 @@ def test_lower_is_better_metric_selects_the_smallest_error(tmp_path):
 def test_metric_that_does_not_fit_the_task_fails_before_any_file(tmp_path):
     out = tmp_path / "x"
     result = CliRunner().invoke(
-        app, ["search", "diabetes", "--metric", "accuracy", "--out", str(out), "--trials", "1"]
+        app,
+        [
+            "search",
+            "diabetes",
+            "--quick-latency",
+            "--metric",
+            "accuracy",
+            "--out",
+            str(out),
+            "--trials",
+            "1",
+        ],
     )
     assert result.exit_code == 2
     assert "--metric: 'accuracy' does not apply to regression" in result.output
@@ -134,7 +154,13 @@ def test_every_family_first_gets_one_trial_at_its_defaults(tmp_path):
 
 def test_defaults_not_reached_stay_queued_and_run_first_on_resume(tmp_path):
     data, req = load("breast_cancer"), Requirements()
-    settings = SearchSettings(n_trials=1, time_budget_s=None, families=("linear", "gbdt"))
+    settings = SearchSettings(
+        n_trials=1,
+        time_budget_s=None,
+        families=("linear", "gbdt"),
+        protocol=QUICK_PROTOCOL,
+        compression=None,
+    )
     out = tmp_path / "run"
     run_search(data, req, out, settings, show_progress=False)
     assert [r.family for r in Run.open(out).trials()] == ["linear"]  # gbdt's default is queued

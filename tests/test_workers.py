@@ -21,7 +21,16 @@ from tradeoff.search.study import open_study
 from tradeoff.search.workers import AtomicArtifactStore, CostLock
 
 POSTGRES = os.environ.get("TRADEOFF_TEST_POSTGRES")
-FAST = ["--families", "linear,mlp", "--max-size-mb", "0.5", "--max-epochs", "3"]
+FAST = [
+    "--quick-latency",
+    "--no-compress",
+    "--families",
+    "linear,mlp",
+    "--max-size-mb",
+    "0.5",
+    "--max-epochs",
+    "3",
+]
 
 
 def tradeoff_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -62,7 +71,9 @@ def test_kill_9_then_resume_loses_and_repeats_nothing(tmp_path):
     running = [t.number for t in open_study(out).get_trials() if t.state == TrialState.RUNNING]
     assert len(before) >= 3
 
-    result = tradeoff_cli("search", "--resume", str(out), "--trials", "3", "--json")
+    result = tradeoff_cli(
+        "search", "--resume", str(out), "--quick-latency", "--trials", "3", "--json"
+    )
     assert result.returncode == 0, result.stderr
     study = open_study(out)
     after = finished(study)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 
+from tradeoff.compress import QualityTolerance
 from tradeoff.datasets import Dataset, load
 from tradeoff.frontier import Run
 from tradeoff.prepare import prepare
 from tradeoff.requirements import Requirements
 from tradeoff.search import SearchSettings, parse_duration, run_search
+from tradeoff.search.compression import CompressionSettings
 
 
 def search(
@@ -28,6 +30,8 @@ def search(
     modality: str | None = None,
     cv: int | None = None,
     augment: str | None = "auto",
+    compress: bool | list[str] = True,
+    max_quality_drop: str | float = "1%",
 ) -> Run:
     """Search for the most accurate models ``requirements`` can afford; returns the run.
 
@@ -39,6 +43,10 @@ def search(
     >>> req = tradeoff.Requirements(max_latency_ms=0.2, max_size_mb=1.0)
     >>> run = tradeoff.search("mnist1d", req, out="runs/m1d", time_budget="2m")  # doctest: +SKIP
     >>> run.leaderboard(); run.front(); pick = run.select(req)  # doctest: +SKIP
+
+    ``compress``: ``True`` runs every compression pass on front members and near
+    misses, a list names the passes, ``False`` turns compression off;
+    ``max_quality_drop`` is ``"1%"`` (relative) or an absolute number such as ``0.005``.
     """
     if isinstance(data, (str, os.PathLike)):
         data = load(data, seed=seed, target=target, task=task, modality=modality)
@@ -49,6 +57,12 @@ def search(
         families=tuple(families) if families else None,
         seed=seed,
         max_epochs=max_epochs,
+        compression=None
+        if compress is False
+        else CompressionSettings(
+            passes=None if compress is True else tuple(compress),
+            tolerance=QualityTolerance.parse(max_quality_drop),
+        ),
     )
     _, prepared = run_search(
         data,

@@ -12,13 +12,13 @@ from optuna.artifacts import download_artifact
 from optuna.artifacts.exceptions import ArtifactNotFound
 
 from tradeoff.errors import TradeoffError
-from tradeoff.measure import Estimate, bootstrap
+from tradeoff.families import get_family
+from tradeoff.measure import Estimate, bootstrap, predict_outputs
 from tradeoff.prepare import Prepared, prepare_from_description
 from tradeoff.requirements import Requirements
 from tradeoff.search import TrialRecord, load_run_info, open_study, records
 from tradeoff.search.cv import CrossValidation, cross_validate
 from tradeoff.search.study import artifact_location, artifact_store
-from tradeoff.search.trial import predict_outputs
 
 
 def pareto_front(candidates: list[TrialRecord], higher_is_better: bool = True) -> list[TrialRecord]:
@@ -41,7 +41,9 @@ def meets(record: TrialRecord, requirements: Requirements) -> bool:
     """Whether a trained candidate's recorded cost and quality satisfy ``requirements``."""
     if not record.trained or record.val_metric is None:
         return False
-    return not requirements.cost_violations(record.p95_ms, record.size_mb) and (
+    # A hard latency limit holds only if the upper bound of p95 is within it.
+    p95_ms = record.p95_high_ms if record.p95_high_ms is not None else record.p95_ms
+    return not requirements.cost_violations(p95_ms, record.size_mb) and (
         requirements.quality_violation(record.val_metric) is None
     )
 
@@ -412,6 +414,20 @@ class Run:
             "train_seconds_on_cost_infeasible": sum(
                 r.train_seconds for r in trials if r.status == "infeasible"
             ),
+            # Of which: families whose cost is only known once fitted (gbdt), so fit first.
+            "fit_seconds_before_cost_known": sum(
+                r.train_seconds
+                for r in trials
+                if r.status == "infeasible"
+                and r.family
+                and get_family(r.family).trained_by == "fit"
+            ),
+            # Networks trained although they miss a cost limit, for compression to rescue.
+            "train_seconds_on_near_misses": sum(
+                r.train_seconds
+                for r in trials
+                if r.trained and r.parent_trial is None and _cost_violations(r)
+            ),
         }
 
     def artifact_path(self, record: TrialRecord, directory: str) -> str:
@@ -465,3 +481,7 @@ class Run:
         estimate = bootstrap(self.requirements.metric, prepared.y_test, outputs, split="test")
         self.study.set_user_attr(key, estimate.__dict__)
         return estimate
+
+
+def _cost_violations(record: TrialRecord) -> list[str]:
+    return [v for v in record.violations if "latency" in v or "size" in v]

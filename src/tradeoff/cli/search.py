@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from tradeoff.cli._app import app, fail, out_console, user_errors
+from tradeoff.compress import QualityTolerance, pass_names
 from tradeoff.datasets import builtin_names, load, supported_formats
 from tradeoff.families import family_names, get_family
 from tradeoff.frontier import Run
-from tradeoff.measure import describe_method
+from tradeoff.measure import QUICK_PROTOCOL, LatencyProtocol, describe_method
 from tradeoff.prepare import Prepared, prepare, prepare_from_description
 from tradeoff.requirements import METRICS, Requirements
 from tradeoff.search import SearchSettings, TrialRecord, load_run_info, parse_duration, run_search
+from tradeoff.search.compression import CompressionSettings
 from tradeoff.search.halving import Halving
 
 #: The demo's deployment: a tight CPU latency budget and a small model file.
@@ -26,7 +30,9 @@ DEMO_REQUIREMENTS = Requirements(max_latency_ms=0.02, max_size_mb=0.05)
 
 @app.command()
 def demo(
-    time_budget: Annotated[str, typer.Option(help="Wall-clock budget, e.g. 90s, 3m.")] = "3m",
+    time_budget: Annotated[
+        str, typer.Option(help="Wall-clock budget, e.g. 90s, 3m (the run ends within ~20 s of it).")
+    ] = "4m",
     out: Annotated[
         Path | None, typer.Option(help="Run folder (default: runs/demo-<timestamp>).")
     ] = None,
@@ -146,11 +152,45 @@ def search(
             "(successive halving within cost bands)."
         ),
     ] = True,
+    compress: Annotated[
+        bool,
+        typer.Option(
+            "--compress/--no-compress",
+            help="Compress front members and near misses (int8, pruning, distillation); "
+            "each variant is a trial of its own.",
+        ),
+    ] = True,
+    passes: Annotated[
+        str | None,
+        typer.Option(
+            help=f"Comma-separated compression passes (default: all: {', '.join(pass_names())})."
+        ),
+    ] = None,
+    max_quality_drop: Annotated[
+        str,
+        typer.Option(
+            help="Validation quality a compressed variant may lose vs its parent (paired test): "
+            "1% = relative, 0.005 = absolute."
+        ),
+    ] = "1%",
+    quick_latency: Annotated[
+        bool,
+        typer.Option(
+            "--quick-latency",
+            help="Screen latency with a short protocol (>=200 calls, 0.1 s) instead of the "
+            "default (>=2,000 calls, 3 s): for a first look, not for figures to rely on.",
+        ),
+    ] = False,
+    threads: Annotated[
+        int, typer.Option(help="ONNX Runtime threads when measuring latency (the deployment's).")
+    ] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
 ) -> None:
     """Search model families and training strategies for the best model meeting the requirements."""
     with user_errors():
         budget = parse_duration(time_budget) if time_budget else None
+        compression = _compression(compress, passes, max_quality_drop)
+        protocol = _protocol(threads, quick_latency)
         if resume is not None:
             info = load_run_info(resume)
             req = Requirements(**info["requirements"])
@@ -162,6 +202,8 @@ def search(
                 max_epochs=info.get("max_epochs", max_epochs),
                 workers=workers,
                 halving=Halving(**info["halving"]) if info.get("halving") else None,
+                compression=compression,
+                protocol=protocol,
             )
             prepared = prepare_from_description(info["prepare"], info["seed"])
             _search_and_report(prepared, req, resume, settings, resume=True, as_json=as_json)
@@ -192,8 +234,27 @@ def search(
             artifacts=str(artifacts) if artifacts else None,
             ray_address=ray_address,
             halving=Halving() if halving else None,
+            compression=compression,
+            protocol=protocol,
         )
         _search_and_report(prepared, req, out, settings, resume=False, as_json=as_json)
+
+
+def _compression(enabled: bool, passes: str | None, max_quality_drop: str):
+    if not enabled:
+        return None
+    chosen = tuple(p.strip() for p in passes.split(",") if p.strip()) if passes else None
+    settings = CompressionSettings(
+        passes=chosen, tolerance=QualityTolerance.parse(max_quality_drop)
+    )
+    settings.resolve_passes()  # unknown names fail here, naming --passes
+    return settings
+
+
+def _protocol(threads: int, quick: bool = False) -> LatencyProtocol:
+    if threads < 1:
+        fail(f"--threads: must be >= 1, got {threads}")
+    return replace(QUICK_PROTOCOL if quick else LatencyProtocol(), threads=threads)
 
 
 @app.command("families")
@@ -292,7 +353,12 @@ def _summary(run: Run, pick: TrialRecord | None, test) -> dict:
             "test_metric": test.value,
             "test_interval_95": [test.low, test.high],
             "p95_ms": pick.p95_ms,
+            "p95_high_ms": pick.p95_high_ms,
+            "ratio_to_reference": pick.ratio_to_reference,
             "size_mb": pick.size_mb,
+            "flops": pick.flops,
+            "parent_trial": pick.parent_trial,
+            "compression": pick.compression,
             "latency_method": pick.latency_method,
         },
         "metric": run.requirements.metric,
@@ -301,6 +367,8 @@ def _summary(run: Run, pick: TrialRecord | None, test) -> dict:
 
 
 def _key_params(record: TrialRecord) -> str:
+    if record.parent_trial is not None:  # a compressed variant: say what it is made from
+        return f"{record.compression.get('pass')} of #{record.parent_trial}"
     shown = {k: v for k, v in record.params.items()}
     shown.update({k: record.strategy[k] for k in ("optimizer", "lr") if k in record.strategy})
     return ", ".join(
@@ -359,7 +427,10 @@ def _print_report(run: Run, pick: TrialRecord | None, test) -> None:
         f"rejected on cost before training, {counts['pruned']} stopped early by halving, "
         f"{counts['skipped']} skipped, {counts['failed']} failed). Training seconds spent "
         f"on trials found infeasible: {counts['train_seconds_on_cost_infeasible']:.1f} s "
-        f"(of {counts['train_seconds']:.1f} s in all).",
+        f"(networks: never trained; gradient boosting, whose cost is known only once fitted: "
+        f"{counts['fit_seconds_before_cost_known']:.1f} s), of {counts['train_seconds']:.1f} s "
+        f"in all; near misses trained for compression to rescue: "
+        f"{counts['train_seconds_on_near_misses']:.1f} s.",
         highlight=False,
     )
     if pick is None:
@@ -369,9 +440,16 @@ def _print_report(run: Run, pick: TrialRecord | None, test) -> None:
         f"\n[bold]Selected:[/] trial #{pick.number}, {pick.family} ({_key_params(pick)})\n"
         f"  validation {metric}: {pick.val_metric:.4f}\n"
         f"  test {metric}: {test}  (computed once, after selection)\n"
-        f"  p95 latency: {pick.p95_ms:.4f} ms (p50 {pick.p50_ms:.4f} ms), size {pick.size_mb:.3f} MB, "
-        f"{pick.n_params} parameters\n"
-        f"  latency measured with {describe_method(pick.latency_method)}\n"
+        f"  p95 latency: {pick.p95_ms:.4f} ms (95% upper bound {_fmt(pick.p95_high_ms, '.4f')} ms; "
+        f"p50 {pick.p50_ms:.4f} ms; {_fmt(pick.ratio_to_reference, '.2f')}x the reference model), "
+        f"size {pick.size_mb:.3f} MB, {pick.n_params} parameters, {_fmt(pick.flops, ',')} FLOPs\n"
+        + (
+            f"  made by {pick.compression['pass']} from trial #{pick.parent_trial}: "
+            f"{pick.compression['verdict']['reason']}\n"
+            if pick.parent_trial is not None
+            else ""
+        )
+        + f"  latency measured with {escape(describe_method(pick.latency_method))}\n"
         f"  run folder: {run.out} (resume with: tradeoff search --resume {run.out})",
         highlight=False,
     )

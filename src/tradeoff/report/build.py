@@ -28,10 +28,9 @@ from tradeoff.frontier import (
     price_curve,
     price_of_constraint,
 )
-from tradeoff.measure import LatencyProtocol, cpu_model, describe_method, session
+from tradeoff.measure import LatencyProtocol, cpu_model, describe_method, predict_classes, session
 from tradeoff.report import figures
 from tradeoff.search import TrialRecord
-from tradeoff.search.trial import predict_classes
 
 REPORT_FILE = "report.html"
 #: Trial user attributes written by compression (lineage); read defensively.

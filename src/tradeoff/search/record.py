@@ -20,6 +20,8 @@ VAL_METRIC, TRAIN_SECONDS, CURVE, ARTIFACT = "val_metric", "train_seconds", "cur
 #: The trained torch state_dict (tensors only; read back with ``weights_only=True``).
 WEIGHTS = "weights_artifact_id"
 STOPPED_BY, VAL_CONFUSION = "stopped_by", "val_confusion_matrix"
+#: Lineage of a compressed variant: its parent trial, and the pass with its settings and verdict.
+PARENT, COMPRESSION = "parent_trial", "compression"
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,9 @@ class TrialRecord:
     ``pruned`` (stopped early by halving; ``val_metric`` is its best so far),
     ``skipped`` (an ensemble with nothing to combine yet), ``failed``, ``running``
     or ``queued`` (enqueued, not started; :func:`records` leaves these out). ``curve`` holds per-epoch train/val loss and metric.
+    ``rejected``: a compressed variant that lost too much quality or gained nothing. A
+    compressed variant carries its lineage: ``parent_trial`` and ``compression`` (pass,
+    settings, and the verdict with its evidence).
     """
 
     number: int
@@ -50,6 +55,11 @@ class TrialRecord:
     error: str | None = None
     curve: list = field(default_factory=list)
     stopped_by: str | None = None
+    p95_high_ms: float | None = None
+    ratio_to_reference: float | None = None
+    flops: int | None = None
+    parent_trial: int | None = None
+    compression: dict = field(default_factory=dict)
 
     @property
     def trained(self) -> bool:
@@ -93,6 +103,11 @@ class TrialRecord:
             error=attrs.get(ERROR),
             curve=attrs.get(CURVE, []),
             stopped_by=attrs.get(STOPPED_BY),
+            p95_high_ms=cost.get("p95_high_ms"),
+            ratio_to_reference=cost.get("ratio_to_reference"),
+            flops=cost.get("flops"),
+            parent_trial=attrs.get(PARENT),
+            compression=attrs.get(COMPRESSION, {}),
         )
 
 

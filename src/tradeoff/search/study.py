@@ -21,12 +21,14 @@ import torch
 from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 
+from tradeoff.compress import QualityTolerance
 from tradeoff.datasets import Dataset
 from tradeoff.errors import TradeoffError
 from tradeoff.families import family_names, get_family
 from tradeoff.measure import LatencyProtocol
 from tradeoff.prepare import Prepared, prepare, prepare_from_description
 from tradeoff.requirements import Requirements
+from tradeoff.search.compression import CompressionSettings
 from tradeoff.search.distributed import run_on_ray
 from tradeoff.search.halving import Halving
 from tradeoff.search.progress import SearchProgress
@@ -57,6 +59,8 @@ class SearchSettings:
     #: parameters a point leaves out are sampled as usual.
     first_trials: tuple[dict, ...] = ()
     halving: Halving | None = field(default_factory=Halving)  # None: no early stopping of trials
+    #: Compression in the loop (None: off); see search/compression.py.
+    compression: CompressionSettings | None = field(default_factory=CompressionSettings)
 
     def resolve_families(self, modality: str) -> list[str]:
         serving = family_names(modality)
@@ -125,6 +129,7 @@ def run_search(
     if settings.workers < 1:
         raise TradeoffError(f"--workers: must be >= 1, got {settings.workers}")
     has_run = (out / RUN_FILE).exists()
+    passes = settings.compression.resolve_passes() if settings.compression else []
     if resume and not has_run:
         raise TradeoffError(f"--resume: {out} holds no run to resume")
     if not resume and has_run:
@@ -143,6 +148,13 @@ def run_search(
         "latency_protocol": asdict(settings.protocol),
         "max_epochs": settings.max_epochs,
         "halving": asdict(settings.halving) if settings.halving else None,
+        "compression": None
+        if settings.compression is None
+        else {
+            "passes": passes,
+            "max_quality_drop": str(settings.compression.tolerance),
+            "tolerance": asdict(settings.compression.tolerance),
+        },
         "objectives": [f"maximize validation {requirements.metric}", "minimize p95 latency (ms)"],
         "storage": _redact(url),
         # A shared storage holds many studies: name this one after its run folder, uniquely.
@@ -253,6 +265,7 @@ def run_worker(
         protocol=LatencyProtocol(**info["latency_protocol"]),
         max_epochs=info["max_epochs"],
         halving=Halving(**info["halving"]) if info.get("halving") else None,
+        compression=_compression_from(info.get("compression")),
         workers=workers_on_host,
     )
     _check_budget(settings)
@@ -321,6 +334,7 @@ def _optimize(
         on_epoch=progress.on_epoch,
         cost_lock=CostLock(),
         halving=settings.halving,
+        compression=settings.compression,
     )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
@@ -367,6 +381,15 @@ def _start_helpers(
         command += ["--artifacts", artifacts]
         helpers.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
     return helpers
+
+
+def _compression_from(recorded: dict | None) -> CompressionSettings | None:
+    """The compression settings a study recorded, for a worker joining it."""
+    if not recorded:
+        return None
+    return CompressionSettings(
+        passes=tuple(recorded["passes"]), tolerance=QualityTolerance(**recorded["tolerance"])
+    )
 
 
 def _check_budget(settings: SearchSettings) -> None:

@@ -22,11 +22,17 @@ import optuna
 import torch
 from optuna.artifacts import FileSystemArtifactStore, download_artifact, upload_artifact
 
-from tradeoff.families import Family, count_parameters, deployable, get_family, to_onnx
-from tradeoff.measure import LatencyProtocol, measure_latency, session
+from tradeoff.families import Family, deployable, get_family, to_onnx
+from tradeoff.measure import (
+    LatencyProtocol,
+    cost_record,
+    measure_latency,
+    predict_outputs,
+)
 from tradeoff.measure.quality import confusion_matrix, score
 from tradeoff.prepare import Prepared
 from tradeoff.requirements import Requirements
+from tradeoff.search import compression
 from tradeoff.search import record as rec
 from tradeoff.search.halving import Halving, RungReporter
 from tradeoff.search.workers import WORKER, CostLock, worker_id
@@ -48,6 +54,7 @@ class TrialContext:
     halving: Halving | None = None  # None: every trial trains until early stopping
     max_epochs: int = 60
     cost_lock: CostLock = field(default_factory=CostLock)
+    compression: compression.CompressionSettings | None = None  # None: no compression
 
     def score(self, y_true: np.ndarray, outputs: np.ndarray) -> float:
         return score(self.requirements.metric, y_true, outputs)
@@ -114,7 +121,7 @@ def _run(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
         family, params, prepared.input_shape, prepared.n_outputs, prepared.scaling, target
     )
     onnx_bytes = to_onnx(model, prepared.input_shape)
-    p95_ms = _measure_cost(trial, ctx, onnx_bytes, count_parameters(model), train_seconds=0.0)
+    p95_ms, cost_violations = _measure_cost(trial, ctx, onnx_bytes, model=model)
 
     # 4. Train with early stopping (and halving); evaluate the exported artifact, the thing that ships.
     halving = None
@@ -152,11 +159,29 @@ def _run(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
         sign = 1.0 if ctx.requirements.higher_is_better else -1.0
         trial.set_user_attr(rec.VAL_METRIC, sign * halving.best)  # best so far, on the torch model
         trial.set_user_attr(rec.STATUS, "pruned")
-        trial.set_user_attr(rec.VIOLATIONS, [])
+        trial.set_user_attr(rec.VIOLATIONS, cost_violations)
         raise optuna.TrialPruned(f"halving: below its cost band at epoch {halving.pruned_at}")
-    return _finish(
-        trial, ctx, to_onnx(model, prepared.input_shape), p95_ms, _state_dict_bytes(model)
+    trained_onnx = to_onnx(model, prepared.input_shape)
+    val_metric, outputs = _finish(
+        trial, ctx, trained_onnx, p95_ms, cost_violations, _state_dict_bytes(model)
     )
+    # 5. Compress where it helps: each variant becomes a trial of its own, with its lineage.
+    # The passes judge variants by a paired test on accuracy, so classification only.
+    if prepared.task != "regression":
+        compression.compress_trained(
+            trial,
+            ctx,
+            family=family.name,
+            params=params,
+            strategy=asdict(strategy),
+            model=model,
+            onnx_bytes=trained_onnx,
+            val_pred=outputs.argmax(axis=1),
+            val_metric=val_metric,
+            p95_ms=p95_ms,
+            misses_cost=bool(cost_violations),
+        )
+    return val_metric, p95_ms
 
 
 def _run_fitted(
@@ -165,8 +190,10 @@ def _run_fitted(
     """A family that trains itself: fit, then measure the fitted model's cost."""
     fitted = family.fit(params, ctx.prepared, seed)
     trial.set_user_attr(rec.STOPPED_BY, "fitted")
-    p95_ms = _measure_cost(trial, ctx, fitted.onnx_model, fitted.n_params, fitted.seconds)
-    return _finish(trial, ctx, fitted.onnx_model, p95_ms)
+    p95_ms, cost_violations = _measure_cost(
+        trial, ctx, fitted.onnx_model, n_params=fitted.n_params, train_seconds=fitted.seconds
+    )
+    return _finish(trial, ctx, fitted.onnx_model, p95_ms, cost_violations)[0], p95_ms
 
 
 def _run_ensemble(
@@ -192,8 +219,10 @@ def _run_ensemble(
             with open(path, "rb") as file:
                 onnx_models.append(file.read())
     fitted = family.combine(params, onnx_models, ctx.prepared.task)
-    p95_ms = _measure_cost(trial, ctx, fitted.onnx_model, fitted.n_params, fitted.seconds)
-    return _finish(trial, ctx, fitted.onnx_model, p95_ms)
+    p95_ms, cost_violations = _measure_cost(
+        trial, ctx, fitted.onnx_model, n_params=fitted.n_params, train_seconds=fitted.seconds
+    )
+    return _finish(trial, ctx, fitted.onnx_model, p95_ms, cost_violations)[0], p95_ms
 
 
 def front_members(study: optuna.Study, higher_is_better: bool) -> list[optuna.trial.FrozenTrial]:
@@ -223,33 +252,41 @@ def front_members(study: optuna.Study, higher_is_better: bool) -> list[optuna.tr
 
 
 def _measure_cost(
-    trial: optuna.Trial, ctx: TrialContext, onnx_bytes: bytes, n_params: int, train_seconds: float
-) -> float:
-    """Measure and record the model's cost; raise TrialPruned (status infeasible) if it breaks a limit."""
+    trial: optuna.Trial,
+    ctx: TrialContext,
+    onnx_bytes: bytes,
+    *,
+    model: torch.nn.Module | None = None,
+    n_params: int | None = None,
+    train_seconds: float = 0.0,
+) -> tuple[float, list[str]]:
+    """Measure and record the model's cost; raise TrialPruned (status infeasible) if it breaks a
+    limit, unless it is an untrained network close enough for compression to rescue.
+
+    Returns its p95 latency and the cost limits it breaks (none, or those of a near miss).
+    """
     req = ctx.requirements
     with ctx.cost_lock.measuring():
         latency = measure_latency(onnx_bytes, ctx.prepared.input_shape, ctx.protocol)
     size_mb = len(onnx_bytes) / 1e6
     trial.set_user_attr(
         rec.COST,
-        {
-            "p50_ms": latency.p50_ms,
-            "p95_ms": latency.p95_ms,
-            "p99_ms": latency.p99_ms,
-            "size_mb": size_mb,
-            "n_params": n_params,
-            "method": latency.method,
-        },
+        cost_record(latency, onnx_bytes, model, ctx.prepared.input_shape, n_params=n_params),
     )
-    violations = req.cost_violations(latency.p95_ms, size_mb)
-    set_cost_constraints(trial, req, latency.p95_ms, size_mb)
+    # A hard latency limit is checked against the upper bound of p95, not its point estimate.
+    violations = req.cost_violations(latency.p95_high_ms, size_mb)
+    set_cost_constraints(trial, req, latency.p95_high_ms, size_mb)
     trial.set_user_attr(rec.TRAIN_SECONDS, train_seconds)
-    if violations:
+    # A near miss is trained all the same when compression may bring it within the limits.
+    near_miss = model is not None and compression.worth_training(
+        ctx.compression, req, latency.p95_high_ms, size_mb
+    )
+    if violations and not near_miss:
         trial.set_constraint("quality", 0.0)  # unknown: never evaluated
         trial.set_user_attr(rec.STATUS, "infeasible")
         trial.set_user_attr(rec.VIOLATIONS, violations)
         raise optuna.TrialPruned("; ".join(violations))
-    return latency.p95_ms
+    return latency.p95_ms, violations
 
 
 def _finish(
@@ -257,9 +294,13 @@ def _finish(
     ctx: TrialContext,
     onnx_bytes: bytes,
     p95_ms: float,
+    cost_violations: list[str],
     weights: bytes | None = None,
-) -> tuple[float, float]:
-    """Evaluate the ONNX artifact on validation, record it, store it (and a network's weights)."""
+) -> tuple[float, np.ndarray]:
+    """Evaluate the ONNX artifact on validation, record it, store it (and a network's weights).
+
+    Returns the validation metric and the model's validation outputs.
+    """
     req, prepared = ctx.requirements, ctx.prepared
     outputs = predict_outputs(onnx_bytes, prepared.X_val)
     val_metric = ctx.score(prepared.y_val, outputs)
@@ -269,28 +310,16 @@ def _finish(
         raise FloatingPointError(f"validation {req.metric} is {val_metric}")
     trial.set_user_attr(rec.VAL_METRIC, val_metric)
     quality_violation = req.quality_violation(val_metric)
-    trial.set_user_attr(rec.VIOLATIONS, [quality_violation] if quality_violation else [])
+    # Violations left: cost limits it was trained despite (for compression to close), quality.
+    violations = cost_violations + ([quality_violation] if quality_violation else [])
+    trial.set_user_attr(rec.VIOLATIONS, violations)
     trial.set_constraint("quality", quality_constraint(req, val_metric))
     trial.set_user_attr(rec.ARTIFACT, _store_artifact(trial, ctx.artifact_store, onnx_bytes))
     if weights is not None:
         # Tensors only, so that export can rebuild the in-memory model from family + params
         # and check the ONNX artifact against it (read back with weights_only=True).
         trial.set_user_attr(rec.WEIGHTS, _store_artifact(trial, ctx.artifact_store, weights, ".pt"))
-    return val_metric, p95_ms
-
-
-def predict_outputs(onnx_model: bytes | str, X: np.ndarray, batch: int = 1024) -> np.ndarray:
-    """Raw outputs (logits, or regression predictions) of an ONNX model on ``X``, run in ORT."""
-    sess = session(onnx_model, threads=os.cpu_count() or 1)
-    name = sess.get_inputs()[0].name
-    return np.concatenate(
-        [sess.run(None, {name: X[i : i + batch]})[0] for i in range(0, len(X), batch)]
-    )
-
-
-def predict_classes(onnx_model: bytes | str, X: np.ndarray, batch: int = 1024) -> np.ndarray:
-    """Class predictions of an ONNX classifier on ``X`` (run in ORT, in chunks)."""
-    return predict_outputs(onnx_model, X, batch).argmax(axis=1)
+    return val_metric, outputs
 
 
 def _state_dict_bytes(model: torch.nn.Module) -> bytes:

@@ -1,0 +1,220 @@
+"""The compression contract: a pass turns one trained model into a cheaper variant.
+
+A pass is one file: a class with a name, ``applies`` and ``compress``,
+decorated with ``@register_pass``. Whether a variant is *kept* is decided the
+same way for every pass, by :func:`judge`: its quality loss against the parent
+must be within tolerance by a paired test on the validation split, and it must
+be faster than the parent beyond the measurement noise (or clearly smaller).
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import onnx
+from torch import nn
+
+from tradeoff.errors import TradeoffError
+from tradeoff.measure import PairedDrop, paired_accuracy_drop
+from tradeoff.prepare import Prepared
+
+
+@dataclass(frozen=True)
+class Student:
+    """A cheaper architecture the search already trained: a distillation student."""
+
+    trial: int
+    family: str
+    params: dict
+    val_metric: float
+
+
+@dataclass(frozen=True)
+class Parent:
+    """A trained model offered for compression, with what a pass may need."""
+
+    trial: int
+    family: str
+    params: dict
+    strategy: dict
+    model: nn.Module  # the deployable torch model (Standardize + network), trained
+    onnx: bytes
+    prepared: Prepared
+    students: tuple[Student, ...] = ()
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A pass's output: the ONNX artifact to ship, and how it was made."""
+
+    onnx: bytes
+    settings: dict = field(default_factory=dict)
+    model: nn.Module | None = None  # a changed torch model (pruning, distillation)
+    train_seconds: float = 0.0
+    #: The model whose quality the variant must hold: the parent, or for a
+    #: distilled student the student's own trial (``reference_trial``).
+    reference_trial: int | None = None
+    reference_metric: float | None = None
+
+
+class CompressionPass(ABC):
+    """One way of making a trained model cheaper."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+
+    @abstractmethod
+    def applies(self, parent: Parent) -> bool:
+        """Whether this pass can do anything for ``parent`` (e.g. it has convolutions)."""
+
+    @abstractmethod
+    def compress(self, parent: Parent, *, seed: int, deadline: float) -> Variant | None:
+        """A cheaper variant of ``parent`` (``None`` when there is nothing to gain)."""
+
+
+_REGISTRY: dict[str, type[CompressionPass]] = {}
+
+
+def register_pass(name: str) -> Callable[[type[CompressionPass]], type[CompressionPass]]:
+    """Class decorator: make a compression pass available under ``name``."""
+
+    def decorate(cls: type[CompressionPass]) -> type[CompressionPass]:
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return decorate
+
+
+def pass_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_pass(name: str) -> CompressionPass:
+    try:
+        return _REGISTRY[name]()
+    except KeyError:
+        raise TradeoffError(
+            f"--passes: unknown compression pass {name!r}; known: {', '.join(pass_names())}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class QualityTolerance:
+    """How much validation quality a variant may lose: ``1%`` (relative) or ``0.005`` (absolute)."""
+
+    value: float = 0.01
+    relative: bool = True
+
+    @classmethod
+    def parse(cls, text: str | float) -> QualityTolerance:
+        """``"1%"`` -> 1 % of the parent's metric; ``"0.005"`` -> 0.005 absolute.
+
+        >>> QualityTolerance.parse("2%")
+        QualityTolerance(value=0.02, relative=True)
+        """
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(%?)\s*", str(text))
+        if not match:
+            raise TradeoffError(
+                f"--max-quality-drop: expected e.g. 1% (relative) or 0.005 (absolute), got {text!r}"
+            )
+        value = float(match.group(1))
+        relative = bool(match.group(2))
+        value = value / 100 if relative else value
+        if not 0 <= value < 1:
+            raise TradeoffError(f"--max-quality-drop: must be below 100% / 1.0, got {text!r}")
+        return cls(value, relative)
+
+    def allowed(self, parent_metric: float) -> float:
+        return self.value * abs(parent_metric) if self.relative else self.value
+
+    def __str__(self) -> str:
+        return f"{self.value:.2%} relative" if self.relative else f"{self.value:g} absolute"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a variant is kept, and the evidence."""
+
+    kept: bool
+    reason: str
+    quality: PairedDrop
+    allowed_drop: float
+    speed_ratio: float  # variant median latency / parent's, measured side by side
+    speed_ratio_interval: tuple[float, float]
+    size_ratio: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kept": self.kept,
+            "reason": self.reason,
+            "drop": self.quality.drop,
+            "drop_high": self.quality.drop_high,
+            "allowed_drop": self.allowed_drop,
+            "agreement": self.quality.agreement,
+            "n_val": self.quality.n,
+            "speed_ratio": self.speed_ratio,
+            "speed_ratio_interval": list(self.speed_ratio_interval),
+            "size_ratio": self.size_ratio,
+        }
+
+
+#: A variant this much smaller on disk counts as cheaper even without a speed-up.
+SIZE_GAIN = 0.75
+
+
+def judge(
+    y_val: np.ndarray,
+    reference_pred: np.ndarray,
+    variant_pred: np.ndarray,
+    *,
+    reference_metric: float,
+    tolerance: QualityTolerance,
+    speed_ratio: float,
+    speed_ratio_interval: tuple[float, float],
+    size_ratio: float,
+    size_binds: bool = False,
+) -> Verdict:
+    """Keep a variant when its quality holds (paired test) and it is measurably cheaper.
+
+    Quality holds when the one-sided 95 % upper bound of the accuracy drop is
+    within ``tolerance``. Cheaper means faster beyond the noise (the upper end
+    of the side-by-side latency ratio's interval below 1), or at most
+    ``SIZE_GAIN`` of the parent's size without being slower beyond the noise.
+    When the parent breaks a size limit (``size_binds``), a smaller variant
+    counts even if it is slower: its own latency is checked against the
+    requirements like any candidate's.
+    """
+    quality = paired_accuracy_drop(y_val, reference_pred, variant_pred)
+    allowed = tolerance.allowed(reference_metric)
+    faster = speed_ratio_interval[1] < 1.0
+    smaller = size_ratio <= SIZE_GAIN and (size_binds or speed_ratio_interval[0] <= 1.0)
+    if quality.drop_high > allowed:
+        reason = (
+            f"quality drop up to {quality.drop_high:.4f} (95% bound) exceeds the allowed "
+            f"{allowed:.4f} ({tolerance})"
+        )
+        kept = False
+    elif not (faster or smaller):
+        reason = (
+            f"no gain beyond noise: latency ratio {speed_ratio:.3f} "
+            f"[{speed_ratio_interval[0]:.3f}, {speed_ratio_interval[1]:.3f}], size ratio {size_ratio:.2f}"
+        )
+        kept = False
+    else:
+        gain = f"{1 / speed_ratio:.2f}x faster" if faster else f"{1 / size_ratio:.2f}x smaller"
+        reason = (
+            f"kept: {gain}, quality drop {quality.drop:+.4f} (95% bound {quality.drop_high:.4f})"
+        )
+        kept = True
+    return Verdict(kept, reason, quality, allowed, speed_ratio, speed_ratio_interval, size_ratio)
+
+
+def op_types(onnx_model: bytes) -> set[str]:
+    """The operator types in an ONNX graph."""
+    return {node.op_type for node in onnx.load_from_string(onnx_model).graph.node}

@@ -1,0 +1,53 @@
+"""The fresh measuring process (run as a script by tradeoff.measure.memory; not imported).
+
+Reads a JSON request from argv, prints one JSON line. Only NumPy and ONNX
+Runtime are imported before the memory baseline is taken.
+"""
+
+import json
+import sys
+
+import numpy as np
+import onnxruntime as ort
+
+
+def _status_mb(key: str) -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def main() -> None:
+    request = json.loads(sys.argv[1])
+    protocol = request["protocol"]
+    baseline = _status_mb("VmRSS")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = protocol["threads"]
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    sess = ort.InferenceSession(request["model"], options, providers=["CPUExecutionProvider"])
+    x = np.zeros((protocol["batch"], *request["input_shape"]), np.float32)
+    for _ in range(20):
+        sess.run(None, {sess.get_inputs()[0].name: x})
+    peak = _status_mb("VmHWM")
+    del sess
+    result = {
+        "baseline_rss_mb": baseline,
+        "peak_rss_mb": peak,
+        "inference_rss_mb": peak - baseline,
+        "latency": None,
+    }
+    if request["latency"]:
+        from tradeoff.measure.latency import LatencyProtocol, measure_latency
+
+        latency = measure_latency(
+            request["model"], tuple(request["input_shape"]), LatencyProtocol(**protocol)
+        )
+        result["latency"] = latency.to_dict()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

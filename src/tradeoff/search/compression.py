@@ -1,0 +1,299 @@
+"""Compression in the loop: trained candidates worth it get cheaper variants, each a trial.
+
+Called from the trial pipeline after a candidate is trained. A candidate is
+compressed when it is on the current Pareto front or when it misses a cost
+requirement by a margin compression can close (such candidates are trained
+for that reason alone). Each variant becomes a trial of its own with its
+lineage (parent trial, pass, settings), measured cost and validation metric;
+it is a COMPLETE trial when kept, a PRUNED one with status ``rejected`` and
+the reason when not.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import optuna
+from optuna.artifacts import download_artifact
+from optuna.distributions import CategoricalDistribution
+from optuna.trial import TrialState, create_trial
+from torch import nn
+
+from tradeoff.compress import (
+    Parent,
+    QualityTolerance,
+    Student,
+    get_pass,
+    judge,
+    pass_names,
+)
+from tradeoff.errors import TradeoffError
+from tradeoff.measure import (
+    accuracy,
+    compare_latency,
+    cost_record,
+    measure_latency,
+    predict_classes,
+    predict_outputs,
+)
+from tradeoff.requirements import Requirements
+from tradeoff.search import record as rec
+from tradeoff.search.workers import WORKER, worker_id
+
+if TYPE_CHECKING:
+    from tradeoff.search.trial import TrialContext
+
+
+#: Parent trial attribute listing passes that failed on it (the parent itself is kept).
+COMPRESSION_ERRORS = "compression_errors"
+
+
+@dataclass(frozen=True)
+class CompressionSettings:
+    """Which passes run, how much quality a variant may lose, and which misses are worth training."""
+
+    passes: tuple[str, ...] | None = None  # None: every registered pass
+    tolerance: QualityTolerance = field(default_factory=QualityTolerance)
+    #: Train a candidate that misses the latency limit by at most this factor (p95 bound / limit).
+    latency_margin: float = 1.3
+    #: ... or the size limit by at most this factor (int8 weights are up to ~4x smaller).
+    size_margin: float = 2.5
+
+    def resolve_passes(self) -> list[str]:
+        if not self.passes:
+            return pass_names()
+        for name in self.passes:
+            get_pass(name)  # raises a TradeoffError naming --passes
+        return list(dict.fromkeys(self.passes))
+
+
+def worth_training(
+    settings: CompressionSettings | None, req: Requirements, p95_ms: float, size_mb: float
+) -> bool:
+    """Whether a candidate breaking a cost limit is close enough for compression to rescue it."""
+    if settings is None:
+        return False
+    if req.max_latency_ms is not None and p95_ms > req.max_latency_ms * settings.latency_margin:
+        return False
+    return not (req.max_size_mb is not None and size_mb > req.max_size_mb * settings.size_margin)
+
+
+def compress_trained(
+    trial: optuna.Trial,
+    ctx: TrialContext,
+    *,
+    family: str,
+    params: dict,
+    strategy: dict,
+    model: nn.Module,
+    onnx_bytes: bytes,
+    val_pred: np.ndarray,
+    val_metric: float,
+    p95_ms: float,
+    misses_cost: bool,
+) -> list[int]:
+    """Make and record the variants of one trained candidate; returns their trial numbers."""
+    settings = ctx.compression
+    if settings is None or time.monotonic() >= ctx.deadline:
+        return []
+    done = [
+        t
+        for t in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if t.user_attrs.get(rec.VAL_METRIC) is not None
+    ]
+    if not misses_cost and _dominated(val_metric, p95_ms, done):
+        return []
+    students = ()
+    if all(val_metric > t.user_attrs[rec.VAL_METRIC] for t in done):
+        students = _students(done, p95_ms, len(onnx_bytes) / 1e6)
+    parent = Parent(
+        trial=trial.number,
+        family=family,
+        params=params,
+        strategy=strategy,
+        model=model,
+        onnx=onnx_bytes,
+        prepared=ctx.prepared,
+        students=students,
+    )
+    numbers: list[int] = []
+    errors: list[str] = []
+    for i, name in enumerate(settings.resolve_passes()):
+        compression_pass = get_pass(name)
+        if time.monotonic() >= ctx.deadline or not compression_pass.applies(parent):
+            continue
+        seed = ctx.seed * 100_003 + trial.number * 101 + i
+        try:
+            variant = compression_pass.compress(parent, seed=seed, deadline=ctx.deadline)
+            if variant is not None:
+                numbers.append(
+                    _record_variant(trial, ctx, parent, name, variant, val_pred, val_metric)
+                )
+        except Exception as error:  # a failed pass must not lose the trained parent
+            errors.append(f"{name}: {type(error).__name__}: {error}"[:300])
+            trial.set_user_attr(COMPRESSION_ERRORS, errors)
+    return numbers
+
+
+def _record_variant(trial, ctx, parent: Parent, name: str, variant, val_pred, val_metric) -> int:
+    prepared, req = ctx.prepared, ctx.requirements
+    shape = prepared.input_shape
+    outputs = predict_outputs(variant.onnx, prepared.X_val)
+    pred = outputs.argmax(axis=1)
+    metric = ctx.score(prepared.y_val, outputs)  # the run's metric, recorded like any trial's
+    # The paired test is on accuracy, so the tolerance is taken on the parent's accuracy.
+    reference_pred, reference_metric = val_pred, accuracy(prepared.y_val, val_pred)
+    if variant.reference_trial is not None:  # distillation: judged against the student alone
+        reference_pred = _trial_predictions(trial.study, ctx, variant.reference_trial)
+        reference_metric = variant.reference_metric
+    with ctx.cost_lock.measuring():
+        latency = measure_latency(variant.onnx, shape, ctx.protocol)
+        ratio, interval = compare_latency(variant.onnx, parent.onnx, shape, ctx.protocol)
+    verdict = judge(
+        prepared.y_val,
+        reference_pred,
+        pred,
+        reference_metric=reference_metric,
+        tolerance=ctx.compression.tolerance,
+        speed_ratio=ratio,
+        speed_ratio_interval=interval,
+        size_ratio=len(variant.onnx) / len(parent.onnx),
+        size_binds=req.max_size_mb is not None and len(parent.onnx) / 1e6 > req.max_size_mb,
+    )
+    if variant.model is not None:
+        cost = cost_record(latency, variant.onnx, variant.model, shape)
+    else:
+        parent_cost = trial.user_attrs.get(rec.COST, {})
+        cost = cost_record(
+            latency,
+            variant.onnx,
+            n_params=parent_cost.get("n_params"),
+            flops=parent_cost.get("flops"),
+        )
+    violations = req.cost_violations(latency.p95_high_ms, cost["size_mb"])
+    quality_violation = req.quality_violation(metric)
+    violations += [quality_violation] if quality_violation else []
+    artifact_id = None
+    if verdict.kept:
+        artifact_id = _store(trial, ctx, variant.onnx, name)
+    lineage = {
+        "pass": name,
+        "parent": parent.trial,
+        "settings": variant.settings,
+        "verdict": verdict.to_dict(),
+        "judged_against": variant.reference_trial
+        if variant.reference_trial is not None
+        else parent.trial,
+    }
+    attrs = {
+        rec.FAMILY_PARAMS: parent.params if variant.model is None else _params_of(variant, parent),
+        rec.STRATEGY: parent.strategy,
+        rec.COST: cost,
+        rec.VAL_METRIC: metric,
+        rec.TRAIN_SECONDS: variant.train_seconds,
+        rec.VIOLATIONS: violations,
+        rec.PARENT: parent.trial,
+        rec.COMPRESSION: lineage,
+        rec.STATUS: "trained" if verdict.kept else "rejected",
+        WORKER: worker_id(),
+    }
+    if artifact_id:
+        attrs[rec.ARTIFACT] = artifact_id
+    family = variant.settings.get("student_family", parent.family)
+    constraints = {
+        "constraints:latency": latency.p95_high_ms - req.max_latency_ms
+        if req.max_latency_ms
+        else 0.0,
+        "constraints:size": cost["size_mb"] - req.max_size_mb if req.max_size_mb else 0.0,
+        "constraints:quality": _quality_constraint(req, metric),
+    }
+    frozen = create_trial(
+        state=TrialState.COMPLETE if verdict.kept else TrialState.PRUNED,
+        values=[metric, latency.p95_ms] if verdict.kept else None,
+        params={"family": family},
+        distributions={"family": CategoricalDistribution(ctx.families)},
+        user_attrs=attrs,
+        system_attrs=constraints,
+    )
+    trial.study.add_trial(frozen)
+    return trial.study.get_trials(deepcopy=False)[-1].number
+
+
+def _params_of(variant, parent: Parent) -> dict:
+    if "student_trial" in variant.settings:
+        return variant.settings.get("student_params", {})
+    return parent.params
+
+
+def _quality_constraint(req: Requirements, quality: float) -> float:
+    if req.min_quality is None:
+        return 0.0
+    return (req.min_quality - quality) * (1.0 if req.higher_is_better else -1.0)
+
+
+def _dominated(val_metric: float, p95_ms: float, done: list) -> bool:
+    for t in done:
+        other_val, other_p95 = t.user_attrs[rec.VAL_METRIC], t.user_attrs[rec.COST]["p95_ms"]
+        if (
+            other_val >= val_metric
+            and other_p95 <= p95_ms
+            and (other_val > val_metric or other_p95 < p95_ms)
+        ):
+            return True
+    return False
+
+
+def _students(
+    done: list, teacher_p95_ms: float, teacher_size_mb: float, limit: int = 3
+) -> tuple[Student, ...]:
+    """The most accurate feasible non-variant architectures trained so far that are cheaper
+    than the teacher on both latency and size."""
+    cheaper = [
+        t
+        for t in done
+        if not t.user_attrs.get(rec.VIOLATIONS)
+        and rec.PARENT not in t.user_attrs
+        and t.user_attrs.get(rec.ARTIFACT)
+        and t.user_attrs[rec.COST]["p95_ms"] < teacher_p95_ms
+        and t.user_attrs[rec.COST]["size_mb"] <= teacher_size_mb
+        and "family" in t.params
+    ]
+    cheaper.sort(key=lambda t: -t.user_attrs[rec.VAL_METRIC])
+    return tuple(
+        Student(
+            t.number,
+            t.params["family"],
+            t.user_attrs[rec.FAMILY_PARAMS],
+            t.user_attrs[rec.VAL_METRIC],
+        )
+        for t in cheaper[:limit]
+    )
+
+
+def _trial_predictions(study: optuna.Study, ctx, number: int) -> np.ndarray:
+    artifact_id = study.get_trials(deepcopy=False)[number].user_attrs.get(rec.ARTIFACT)
+    if artifact_id is None:
+        raise TradeoffError(f"trial {number} has no stored model to compare with")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, f"trial-{number}.onnx")
+        download_artifact(
+            artifact_store=ctx.artifact_store, file_path=path, artifact_id=artifact_id
+        )
+        return predict_classes(path, ctx.prepared.X_val)
+
+
+def _store(trial: optuna.Trial, ctx, onnx_bytes: bytes, name: str) -> str:
+    from optuna.artifacts import upload_artifact
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, f"trial-{trial.number}-{name}.onnx")
+        with open(path, "wb") as file:
+            file.write(onnx_bytes)
+        return upload_artifact(
+            artifact_store=ctx.artifact_store, file_path=path, study_or_trial=trial
+        )
