@@ -51,7 +51,8 @@ def one_thread():
 
 def test_csv_search_ends_in_a_pick_with_test_metrics_and_resumes(tmp_path, one_thread):
     csv, out = cancer_csv(tmp_path / "cancer.csv"), tmp_path / "run"
-    args = ["search", "--quick-latency", str(csv), "--target", "diagnosis", "--families", "linear"]
+    args = ["search", "--quick-latency", "--no-compress", str(csv), "--target", "diagnosis"]
+    args += ["--families", "linear"]
     args += ["--trials", "2", "--max-epochs", "4", "--cv", "3", "--out", str(out), "--json"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output

@@ -252,3 +252,24 @@ def test_predict_reads_table_columns_by_name_from_csv_and_parquet(table_bundle, 
     frame.drop(columns=["mean radius"]).to_csv(tmp_path / "rows.csv", index=False)
     result = runner.invoke(app, ["predict", str(bundle), str(tmp_path / "rows.csv")])
     assert result.exit_code == 2 and "missing column(s) 'mean radius'" in result.output
+
+
+def test_a_fitted_family_exports_with_its_recorded_metric_as_reference(tmp_path):
+    """gbdt's ONNX model is the fitted model itself: export re-checks the recorded metric."""
+    from tradeoff.measure import QUICK_PROTOCOL
+    from tradeoff.search import SearchSettings, run_search
+
+    data = tradeoff.datasets.load("breast_cancer")
+    settings = SearchSettings(
+        time_budget_s=None,
+        n_trials=1,
+        families=("gbdt",),
+        protocol=QUICK_PROTOCOL,
+        compression=None,
+    )
+    run_search(data, tradeoff.Requirements(), tmp_path / "run", settings, show_progress=False)
+    bundle = tradeoff.export(tmp_path / "run", tmp_path / "model")
+    card = json.loads((bundle / "card.json").read_text())
+    assert card["lineage"]["family"] == "gbdt"
+    assert card["parity"]["passed"] and card["parity"]["max_abs_diff"] == 0.0
+    assert "recorded in the study" in card["parity"]["reference"]

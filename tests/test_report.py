@@ -54,6 +54,8 @@ def finished_run(tmp_path_factory) -> tuple[Path, float]:
         n_trials=6,
         time_budget="60s",
         families=["linear", "mlp"],
+        quick_latency=True,
+        compress=False,  # lineage links are tested with records of their own
         show_progress=False,
     )
     return out, time.perf_counter() - start

@@ -101,6 +101,8 @@ def run_two_workers(tmp_path: Path, *extra: str) -> tuple[optuna.Study, dict]:
         "2",
         "--trials",
         "8",
+        "--max-epochs",
+        "20",  # trials long enough that the second worker has started before they are all done
         "--out",
         str(out),
         "--json",

@@ -7,6 +7,7 @@ import os
 from tradeoff.compress import QualityTolerance
 from tradeoff.datasets import Dataset, load
 from tradeoff.frontier import Run
+from tradeoff.measure import QUICK_PROTOCOL, LatencyProtocol
 from tradeoff.prepare import prepare
 from tradeoff.requirements import Requirements
 from tradeoff.search import SearchSettings, parse_duration, run_search
@@ -31,6 +32,7 @@ def search(
     cv: int | None = None,
     augment: str | None = "auto",
     compress: bool | list[str] = True,
+    quick_latency: bool = False,
     max_quality_drop: str | float = "1%",
 ) -> Run:
     """Search for the most accurate models ``requirements`` can afford; returns the run.
@@ -44,7 +46,8 @@ def search(
     >>> run = tradeoff.search("mnist1d", req, out="runs/m1d", time_budget="2m")  # doctest: +SKIP
     >>> run.leaderboard(); run.front(); pick = run.select(req)  # doctest: +SKIP
 
-    ``compress``: ``True`` runs every compression pass on front members and near
+    ``quick_latency`` screens latency with a short protocol (a first look, not figures
+    to rely on). ``compress``: ``True`` runs every compression pass on front members and near
     misses, a list names the passes, ``False`` turns compression off;
     ``max_quality_drop`` is ``"1%"`` (relative) or an absolute number such as ``0.005``.
     """
@@ -52,6 +55,7 @@ def search(
         data = load(data, seed=seed, target=target, task=task, modality=modality)
     prepared = prepare(data, seed=seed, cv=cv, augment=augment)
     settings = SearchSettings(
+        protocol=QUICK_PROTOCOL if quick_latency else LatencyProtocol(),
         time_budget_s=parse_duration(time_budget) if time_budget is not None else None,
         n_trials=n_trials,
         families=tuple(families) if families else None,

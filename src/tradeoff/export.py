@@ -31,7 +31,7 @@ import torch
 from tradeoff.errors import TradeoffError
 from tradeoff.families import INPUT_NAME, OUTPUT_NAME, deployable, get_family
 from tradeoff.frontier import Run
-from tradeoff.measure import session
+from tradeoff.measure import predict_outputs, score, session
 from tradeoff.prepare import Prepared
 from tradeoff.requirements import Requirements
 from tradeoff.search import TrialRecord
@@ -53,10 +53,14 @@ class Parity:
     n: int
     argmax_agreement: float | None  # None for regression
     max_abs_diff: float
-    int8_argmax_agreement: float | None = None  # a quantized pick: its agreement with fp32
+    int8_argmax_agreement: float | None = None  # a compressed pick: its agreement with fp32
+    reference: str = "the trained PyTorch model"
 
     @property
     def passed(self) -> bool:
+        if self.int8_argmax_agreement is not None:
+            # A compressed variant passed its paired test at search time; agreement is reported.
+            return True
         agree = self.argmax_agreement is None or self.argmax_agreement == 1.0
         return agree and self.max_abs_diff <= PARITY_MAX_ABS_DIFF
 
@@ -85,9 +89,8 @@ def export(
     prepared = run.prepared
     with tempfile.TemporaryDirectory() as tmp:
         onnx_bytes = Path(run.artifact_path(record, tmp)).read_bytes()
-        weights = _weights_bytes(run, record, tmp)
-    _check_onnx(onnx_bytes, f"trial {record.number}")
-    parity = check_parity(onnx_bytes, _reference_model(record, prepared, weights), prepared)
+        _check_onnx(onnx_bytes, f"trial {record.number}")
+        parity = _parity(run, record, prepared, onnx_bytes, tmp)
     if not parity.passed:
         raise TradeoffError(
             f"trial {record.number}: the ONNX model does not match the trained model on the "
@@ -131,6 +134,42 @@ def _pick(run: Run, trial: int | str, requirements: Requirements | None) -> Tria
             f"--trial: trial {number} was not trained (status {found[0].status}); nothing to export"
         )
     return found[0]
+
+
+def _parity(
+    run: Run, record: TrialRecord, prepared: Prepared, onnx_bytes: bytes, tmp: str
+) -> Parity:
+    """Check the artifact against the best reference the trial has.
+
+    A network: its trained PyTorch model, rebuilt from the stored weights. A compressed
+    variant: its fp32 parent's artifact (agreement reported). A family whose ONNX model is
+    the fitted model itself (gbdt, ensembles): the validation metric the study recorded.
+    """
+    if record.parent_trial is not None:
+        parent = next(r for r in run.trials() if r.number == record.parent_trial)
+        parent_onnx = Path(run.artifact_path(parent, tmp)).read_bytes()
+        expected = predict_outputs(parent_onnx, prepared.X_test)
+        got = predict_outputs(onnx_bytes, prepared.X_test)
+        return Parity(
+            split="test",
+            n=len(prepared.X_test),
+            argmax_agreement=None,
+            max_abs_diff=float(np.max(np.abs(expected - got))) if len(got) else 0.0,
+            int8_argmax_agreement=float(np.mean(expected.argmax(1) == got.argmax(1))),
+            reference=f"its fp32 parent, trial {parent.number}",
+        )
+    if record.weights_artifact_id is None and get_family(record.family).trained_by != "torch":
+        outputs = predict_outputs(onnx_bytes, prepared.X_val)
+        again = score(run.requirements.metric, prepared.y_val, outputs)
+        return Parity(
+            split="val",
+            n=len(prepared.X_val),
+            argmax_agreement=None,
+            max_abs_diff=abs(again - record.val_metric),
+            reference=f"the validation {run.requirements.metric} recorded in the study",
+        )
+    weights = _weights_bytes(run, record, tmp)
+    return check_parity(onnx_bytes, _reference_model(record, prepared, weights), prepared)
 
 
 def _weights_bytes(run: Run, record: TrialRecord, directory: str) -> bytes:
@@ -264,7 +303,8 @@ def build_card(
             "family": record.family,
             "params": record.params,
             "strategy": record.strategy,
-            "compression": None,
+            "compression": record.compression or None,
+            "parent_trial": record.parent_trial,
         },
         "data": prepared.describe(),
         "versions": _versions(),

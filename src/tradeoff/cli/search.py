@@ -23,6 +23,7 @@ from tradeoff.requirements import METRICS, Requirements
 from tradeoff.search import SearchSettings, TrialRecord, load_run_info, parse_duration, run_search
 from tradeoff.search.compression import CompressionSettings
 from tradeoff.search.halving import Halving
+from tradeoff.search.study import recorded_settings
 
 #: The demo's deployment: a tight CPU latency budget and a small model file.
 DEMO_REQUIREMENTS = Requirements(max_latency_ms=0.02, max_size_mb=0.05)
@@ -125,7 +126,10 @@ def search(
     ] = 60,
     out: Annotated[Path | None, typer.Option(help="Run folder to create.")] = None,
     resume: Annotated[
-        Path | None, typer.Option(help="Continue the run in this folder (same study).")
+        Path | None,
+        typer.Option(
+            help="Continue the run in this folder: same study and settings, a new budget."
+        ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for splits, sampler and training.")] = 0,
     workers: Annotated[
@@ -194,16 +198,9 @@ def search(
         if resume is not None:
             info = load_run_info(resume)
             req = Requirements(**info["requirements"])
-            settings = SearchSettings(
-                time_budget_s=budget,
-                n_trials=trials,
-                families=tuple(info["families"]),
-                seed=info["seed"],
-                max_epochs=info.get("max_epochs", max_epochs),
-                workers=workers,
-                halving=Halving(**info["halving"]) if info.get("halving") else None,
-                compression=compression,
-                protocol=protocol,
+            # A resumed search goes on exactly as it began; only the budget is new.
+            settings = recorded_settings(
+                info, time_budget_s=budget, n_trials=trials, workers=workers
             )
             prepared = prepare_from_description(info["prepare"], info["seed"])
             _search_and_report(prepared, req, resume, settings, resume=True, as_json=as_json)

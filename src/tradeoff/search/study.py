@@ -257,16 +257,8 @@ def run_worker(
     prepared = prepare_from_description(info["prepare"], info["seed"])
     if prepared.fingerprint() != info["prepare"]["fingerprint"]:
         raise TradeoffError(f"--study: the data here differs from the data {study_name!r} uses")
-    settings = SearchSettings(
-        time_budget_s=time_budget_s,
-        n_trials=n_trials or stop_at,
-        families=tuple(info["families"]),
-        seed=info["seed"],
-        protocol=LatencyProtocol(**info["latency_protocol"]),
-        max_epochs=info["max_epochs"],
-        halving=Halving(**info["halving"]) if info.get("halving") else None,
-        compression=_compression_from(info.get("compression")),
-        workers=workers_on_host,
+    settings = recorded_settings(
+        info, time_budget_s=time_budget_s, n_trials=n_trials or stop_at, workers=workers_on_host
     )
     _check_budget(settings)
     if artifacts:
@@ -383,12 +375,27 @@ def _start_helpers(
     return helpers
 
 
-def _compression_from(recorded: dict | None) -> CompressionSettings | None:
-    """The compression settings a study recorded, for a worker joining it."""
-    if not recorded:
-        return None
-    return CompressionSettings(
-        passes=tuple(recorded["passes"]), tolerance=QualityTolerance(**recorded["tolerance"])
+def recorded_settings(
+    info: dict, *, time_budget_s: float | None, n_trials: int | None, workers: int = 1
+) -> SearchSettings:
+    """The settings a run recorded (``run.json`` or the study's attributes), with a new budget:
+    a resumed search or a joining worker searches exactly as the run began."""
+    compression = info.get("compression")
+    return SearchSettings(
+        time_budget_s=time_budget_s,
+        n_trials=n_trials,
+        families=tuple(info["families"]),
+        seed=info["seed"],
+        protocol=LatencyProtocol(**info["latency_protocol"]),
+        max_epochs=info.get("max_epochs", 60),
+        halving=Halving(**info["halving"]) if info.get("halving") else None,
+        compression=CompressionSettings(
+            passes=tuple(compression["passes"]),
+            tolerance=QualityTolerance(**compression["tolerance"]),
+        )
+        if compression
+        else None,
+        workers=workers,
     )
 
 
