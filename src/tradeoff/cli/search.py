@@ -373,6 +373,16 @@ def _key_params(record: TrialRecord) -> str:
     )
 
 
+def _feasible(record: TrialRecord) -> str:
+    """ "yes", or "no:" and the limits broken, in a word each ("latency", "size", "quality")."""
+    if record.feasible:
+        return "yes"
+    if not record.violations:
+        return record.status
+    broken = [v.split()[1] if v.startswith("p95") else v.split()[0] for v in record.violations]
+    return "no: " + ", ".join("quality" if b not in ("latency", "size") else b for b in broken)
+
+
 def _fmt(value, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
@@ -384,23 +394,21 @@ def _print_report(run: Run, pick: TrialRecord | None, test) -> None:
         run.trials(),
         key=lambda r: (r.val_metric is None, -sign * (r.val_metric or 0.0), r.p95_ms or 0.0),
     )
-    board = Table(title=f"Leaderboard (top 15 of {len(trials)}; validation split)")
-    for column in ("#", "family", "key params", f"val {metric}", "p95 ms", "MB", "feasible?"):
-        board.add_column(column, overflow="ellipsis", no_wrap=column == "key params", max_width=48)
+    board = Table(title=f"Leaderboard (top 15 of {len(trials)}; val = validation {metric})")
+    # Figures never wrap; the configuration takes what is left of the terminal's width.
+    widths = {"#": 2, "family": 8, "val": 6, "p95 ms": 6, "MB": 5, "feasible?": 9}
+    for column, width in widths.items():
+        board.add_column(column, no_wrap=True, min_width=width)
+    board.add_column("key params", overflow="ellipsis", no_wrap=True, max_width=22)
     for r in trials[:15]:
-        why = (
-            "yes"
-            if r.feasible
-            else ("no: " + "; ".join(r.violations) if r.violations else r.status)
-        )
         board.add_row(
             str(r.number),
             r.family or "-",
-            _key_params(r),
             _fmt(r.val_metric, ".4f"),
             _fmt(r.p95_ms, ".4f"),
             _fmt(r.size_mb, ".3f"),
-            why,
+            _feasible(r),
+            _key_params(r),
         )
     out_console.print(board)
 
