@@ -420,7 +420,7 @@ class Run:
                 for r in trials
                 if r.status == "infeasible"
                 and r.family
-                and get_family(r.family).trained_by == "fit"
+                and get_family(r.family).trained_by in ("fit", "members")
             ),
             # Networks trained although they miss a cost limit, for compression to rescue.
             "train_seconds_on_near_misses": sum(

@@ -432,7 +432,8 @@ def _print_report(run: Run, pick: TrialRecord | None, test) -> None:
         f"rejected on cost before training, {counts['pruned']} stopped early by halving, "
         f"{counts['skipped']} skipped, {counts['failed']} failed). Training seconds spent "
         f"on trials found infeasible: {counts['train_seconds_on_cost_infeasible']:.1f} s "
-        f"(networks: never trained; gradient boosting, whose cost is known only once fitted: "
+        f"(networks: never trained; gradient boosting and ensembles, whose cost is known only "
+        f"once fitted or combined: "
         f"{counts['fit_seconds_before_cost_known']:.1f} s), of {counts['train_seconds']:.1f} s "
         f"in all; near misses trained for compression to rescue: "
         f"{counts['train_seconds_on_near_misses']:.1f} s.",
