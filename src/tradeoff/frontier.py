@@ -414,7 +414,8 @@ class Run:
             "train_seconds_on_cost_infeasible": sum(
                 r.train_seconds for r in trials if r.status == "infeasible"
             ),
-            # Of which: families whose cost is only known once fitted (gbdt), so fit first.
+            # Of which: families whose cost is known only once built (gbdt is fitted, an
+            # ensemble combined), so they are built first.
             "fit_seconds_before_cost_known": sum(
                 r.train_seconds
                 for r in trials
