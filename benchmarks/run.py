@@ -106,12 +106,11 @@ def run_case(
         results[contender] = outcome(
             contender, study, store, prepared, req, wall_s, case.quality_ref
         )
-    return [results[c] for c in CONTENDERS if c in results]
+    return [results[c] for c in CONTENDERS if c in results], req.metric
 
 
-def case_table(case: Case, outcomes: list[Outcome]) -> list[str]:
+def case_table(case: Case, outcomes: list[Outcome], metric: str) -> list[str]:
     req = case.requirements
-    metric = req.for_task(tradeoff.datasets.load(case.dataset).task).metric
     ours = next((o for o in outcomes if o.contender == "tradeoff"), None)
     lines = [
         f"### {case.dataset}: p95 latency <= {req.max_latency_ms} ms, size <= {req.max_size_mb} MB",
@@ -178,11 +177,14 @@ def overhead_table(results: list[Overhead]) -> list[str]:
     return lines + [""]
 
 
-def machine() -> str:
-    cores = os.cpu_count()
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+def load_average() -> str:
+    return ", ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def machine(load_at_start: str) -> str:
     return (
-        f"{cpu_model()}, {cores} logical cores (/proc/cpuinfo), load average at the end {load}; "
+        f"{cpu_model()}, {os.cpu_count()} logical cores (/proc/cpuinfo); load average "
+        f"(1, 5, 15 min) {load_at_start} at the start, {load_average()} at the end; "
         f"Python {platform.python_version()}, torch {torch.__version__} "
         f"({torch.get_num_threads()} threads by default, 1 per search), "
         f"onnxruntime {onnxruntime.__version__}, optuna {optuna.__version__}"
@@ -246,13 +248,13 @@ def main(argv: list[str] | None = None) -> None:
     if set(contenders) - set(CONTENDERS):
         parser.error(f"--contenders: choose among {', '.join(CONTENDERS)}")
 
-    started = datetime.datetime.now(datetime.UTC)
+    started, load_at_start = datetime.datetime.now(datetime.UTC), load_average()
     start = time.monotonic()
     lines = []
     for i, case in enumerate(cases):
         order = contenders[i % len(contenders) :] + contenders[: i % len(contenders)]
-        outcomes = run_case(case, budget_s, args.seed, Path(args.out), order)
-        lines += case_table(case, outcomes)
+        outcomes, metric = run_case(case, budget_s, args.seed, Path(args.out), order)
+        lines += case_table(case, outcomes, metric)
         if case.dataset == "mnist1d":
             lines += paper_table(outcomes)
         print("\n".join(lines[-40:]), file=sys.stderr, flush=True)
@@ -268,7 +270,7 @@ def main(argv: list[str] | None = None) -> None:
         f"Command: `{command}` — {started:%Y-%m-%d %H:%M} UTC, {minutes:.0f} min in all, "
         f"budget {budget_s:.0f} s per contender and data set, seed {args.seed}.",
         "",
-        f"Machine: {machine()}.",
+        f"Machine: {machine(load_at_start)}.",
         "",
         "The pick is the best validation quality among candidates meeting every requirement; "
         "its test figure is measured once on the held-out test split (95 % bootstrap interval). "
