@@ -12,8 +12,10 @@ training, no halving, no per-family default trials.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 import warnings
@@ -63,6 +65,54 @@ class Outcome:
     pick_p95_ms: float | None
     test: Estimate | None  # the pick's test quality with its 95 % bootstrap interval
     per_family_test: dict  # family -> (val, Estimate) of its best-validation trained trial
+
+
+@dataclass(frozen=True)
+class AutoGluonOutcome:
+    """AutoGluon tabular's pick under its own latency limit (``infer_limit``, s per row)."""
+
+    best_model: str
+    models: int  # models in its leaderboard
+    fit_s: float
+    val: float  # its validation score of the pick (accuracy on our validation split)
+    test: Estimate
+    p95_ms_batch1: float  # its Python predict_proba at batch 1, not ONNX Runtime
+    size_mb: float  # its model folder on disk
+
+
+def run_autogluon(
+    python: str, prepared: Prepared, req: Requirements, budget_s: float, out: Path
+) -> AutoGluonOutcome:
+    """Run ``ag_contender.py`` with the Python of AutoGluon's own environment, on our splits."""
+    req = req.for_task(prepared.task)
+    splits = out / "splits.npz"
+    np.savez(
+        splits,
+        X_train=prepared.X_train,
+        y_train=prepared.y_train,
+        X_val=prepared.X_val,
+        y_val=prepared.y_val,
+        X_test=prepared.X_test,
+    )
+    script = Path(__file__).with_name("ag_contender.py")
+    limit_s = str(req.max_latency_ms / 1000 if req.max_latency_ms else 1.0)
+    subprocess.run(
+        [python, str(script), str(splits), str(out), str(budget_s), limit_s],
+        check=True,
+        capture_output=True,
+        timeout=3 * budget_s + 300,
+    )
+    result = json.loads((out / "result.json").read_text())
+    probabilities = np.load(out / "test_probabilities.npy", allow_pickle=False)
+    return AutoGluonOutcome(
+        best_model=result["best_model"],
+        models=result["models"],
+        fit_s=result["fit_s"],
+        val=result["val_score"],
+        test=bootstrap(req.metric, prepared.y_test, probabilities, split="test"),
+        p95_ms_batch1=result["p95_ms_batch1"],
+        size_mb=result["size_mb"],
+    )
 
 
 def run_tradeoff(

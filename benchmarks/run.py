@@ -37,7 +37,15 @@ import optuna
 import torch
 
 import tradeoff
-from benchmarks.contenders import Outcome, fresh, outcome, run_naive, run_tradeoff
+from benchmarks.contenders import (
+    AutoGluonOutcome,
+    Outcome,
+    fresh,
+    outcome,
+    run_autogluon,
+    run_naive,
+    run_tradeoff,
+)
 from benchmarks.train_overhead import Overhead, measure_overhead
 from tradeoff.measure import cpu_model
 from tradeoff.prepare import prepare
@@ -81,8 +89,13 @@ DEFAULT_BUDGET = {"quick": "2m", "full": "10m"}
 
 
 def run_case(
-    case: Case, budget_s: float, seed: int, out: Path, order: tuple[str, ...]
-) -> list[Outcome]:
+    case: Case,
+    budget_s: float,
+    seed: int,
+    out: Path,
+    order: tuple[str, ...],
+    autogluon_python: str | None = None,
+) -> tuple[list[Outcome], str, AutoGluonOutcome | None]:
     """Every contender on one data set, in ``order``, each for ``budget_s`` seconds."""
     data = tradeoff.datasets.load(case.dataset, seed=seed)
     prepared = prepare(data, seed=seed)
@@ -106,7 +119,12 @@ def run_case(
         results[contender] = outcome(
             contender, study, store, prepared, req, wall_s, case.quality_ref
         )
-    return [results[c] for c in CONTENDERS if c in results], req.metric
+    autogluon = None
+    if autogluon_python and case.dataset == "breast_cancer":
+        print(f"[{case.dataset}] autogluon: {budget_s:.0f} s ...", file=sys.stderr, flush=True)
+        folder = fresh(out / case.dataset / "autogluon")
+        autogluon = run_autogluon(autogluon_python, prepared, req, budget_s, folder)
+    return [results[c] for c in CONTENDERS if c in results], req.metric, autogluon
 
 
 def case_table(case: Case, outcomes: list[Outcome], metric: str) -> list[str]:
@@ -138,6 +156,28 @@ def case_table(case: Case, outcomes: list[Outcome], metric: str) -> list[str]:
             f"{o.wasted_train_s:.0f} |"
         )
     return lines + [""]
+
+
+def autogluon_table(case: Case, ag: AutoGluonOutcome, metric: str) -> list[str]:
+    req = case.requirements
+    return [
+        f"AutoGluon tabular (`presets=medium_quality`, `infer_limit={req.max_latency_ms / 1000:g}`"
+        " s per row at batches of 10,000, same budget, same splits; its latency is its own "
+        "Python `predict_proba`, not ONNX Runtime, so it has no hypervolume here):",
+        "",
+        f"| pick | models | fit s | val {metric} | test {metric} [95% CI] | p95 ms at batch 1 |"
+        " size MB | within the latency / size limits |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| {ag.best_model} | {ag.models} | {ag.fit_s:.0f} | {ag.val:.3f} | "
+        f"{ag.test.value:.3f} [{ag.test.low:.3f}, {ag.test.high:.3f}] | {ag.p95_ms_batch1:.3f} | "
+        f"{ag.size_mb:.2f} | {_yes(ag.p95_ms_batch1 <= req.max_latency_ms)} / "
+        f"{_yes(ag.size_mb <= req.max_size_mb)} |",
+        "",
+    ]
+
+
+def _yes(ok: bool) -> str:
+    return "yes" if ok else "no"
 
 
 def paper_table(outcomes: list[Outcome]) -> list[str]:
@@ -232,6 +272,11 @@ def main(argv: list[str] | None = None) -> None:
         help="epochs per timed training-loop run (0: skip)",
     )
     parser.add_argument(
+        "--autogluon-python",
+        default=None,
+        help="Python of a venv with autogluon.tabular: adds it as a contender on breast_cancer",
+    )
+    parser.add_argument(
         "--results", default=None, help="write the tables into this markdown file's section"
     )
     args = parser.parse_args(argv)
@@ -253,8 +298,12 @@ def main(argv: list[str] | None = None) -> None:
     lines = []
     for i, case in enumerate(cases):
         order = contenders[i % len(contenders) :] + contenders[: i % len(contenders)]
-        outcomes, metric = run_case(case, budget_s, args.seed, Path(args.out), order)
+        outcomes, metric, autogluon = run_case(
+            case, budget_s, args.seed, Path(args.out), order, args.autogluon_python
+        )
         lines += case_table(case, outcomes, metric)
+        if autogluon is not None:
+            lines += autogluon_table(case, autogluon, metric)
         if case.dataset == "mnist1d":
             lines += paper_table(outcomes)
         print("\n".join(lines[-40:]), file=sys.stderr, flush=True)
