@@ -215,3 +215,18 @@ def test_cost_lock_keeps_measurements_apart_from_training(tmp_path):
     # The measurement waited for the epoch in flight, and the next epoch waited for it.
     assert events.index("measure") > events.index("epoch-end")
     assert events.index("train-resume") > events.index("measure")
+
+
+def test_a_corrupt_study_file_is_one_line_and_exit_2(tmp_path):
+    out = tmp_path / "run"
+    made = tradeoff_cli(
+        "search", "mnist1d", *FAST, "--families", "linear", "--trials", "1", "--out", str(out)
+    )
+    assert made.returncode == 0, made.stderr
+    (out / "study.db").write_bytes(b"not a database at all")
+    for command in (["search", "--resume", str(out), "--trials", "1"], ["select", str(out)]):
+        result = tradeoff_cli(*command)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1, result.stderr
+        assert "study.db" in lines[0] and "not a database" in lines[0]
+    assert (out / "study.db").read_bytes() == b"not a database at all"  # left as it was
