@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import shutil
@@ -273,3 +274,48 @@ def test_a_fitted_family_exports_with_its_recorded_metric_as_reference(tmp_path)
     assert card["lineage"]["family"] == "gbdt"
     assert card["parity"]["passed"] and card["parity"]["max_abs_diff"] == 0.0
     assert "recorded in the study" in card["parity"]["reference"]
+
+
+def test_predict_reads_a_folder_of_images_like_the_search_did(tmp_path):
+    """Train on PNG digits, export, then predict a folder of PNGs: one row per image."""
+    from PIL import Image
+    from sklearn.datasets import load_digits
+    from typer.testing import CliRunner
+
+    from tradeoff.cli import app
+
+    bunch = load_digits()
+    for i in range(200):
+        folder = tmp_path / "digits" / f"digit_{bunch.target[i]}"
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((bunch.images[i] * 255 / 16).astype(np.uint8), "L").save(
+            folder / f"{i}.png"
+        )
+    runner = CliRunner()
+    args = ["search", "--quick-latency", "--no-compress", str(tmp_path / "digits")]
+    args += ["--image-size", "8", "--families", "linear", "--trials", "1", "--max-epochs", "10"]
+    assert runner.invoke(app, [*args, "--out", str(tmp_path / "run")]).exit_code == 0
+    assert (
+        runner.invoke(
+            app, ["export", str(tmp_path / "run"), "--out", str(tmp_path / "m")]
+        ).exit_code
+        == 0
+    )
+
+    new = tmp_path / "new"
+    new.mkdir()
+    for i in range(200, 230):
+        Image.fromarray((bunch.images[i] * 255 / 16).astype(np.uint8), "L").save(new / f"{i}.png")
+    Image.new("RGB", (8, 8)).save(new / "zz_colour.png")  # 3 channels: fails the schema
+    result = runner.invoke(app, ["predict", str(tmp_path / "m"), str(new)])
+    assert result.exit_code == 1  # one row failed, and is reported
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert len(rows) == 31 and "3 channels" in rows[-1]["error"]
+    predicted = np.array([r["prediction"] for r in rows[:-1]])
+    # The same pixels through the bundle directly give the same classes.
+    X = (bunch.images[200:230] / 16).astype(np.float32)[:, None]
+    order = sorted(range(200, 230), key=lambda i: f"{i}.png")
+    X = X[[i - 200 for i in order]]
+    model = tradeoff.load(tmp_path / "m")
+    expected = np.asarray(model.predict(X)).astype(str)
+    assert np.mean(predicted == expected) >= 0.95  # 8-bit PNG rounding may flip a rare row

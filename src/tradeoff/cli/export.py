@@ -13,6 +13,7 @@ import numpy as np
 import typer
 
 from tradeoff.cli._app import app, err_console, out_console, user_errors
+from tradeoff.datasets.images import IMAGE_SUFFIXES, read_image
 from tradeoff.errors import TradeoffError
 from tradeoff.export import Predictor, export, row_problems, softmax
 
@@ -50,7 +51,13 @@ def export_command(
 @app.command()
 def predict(
     bundle: Annotated[Path, typer.Argument(help="Bundle folder written by `tradeoff export`.")],
-    input: Annotated[Path, typer.Argument(help="Rows to predict: a .csv, .parquet or .npy file.")],
+    input: Annotated[
+        Path,
+        typer.Argument(
+            help="Rows to predict: a .csv, .parquet or .npy file, or a folder of images (one "
+            "row per image, sorted by path)."
+        ),
+    ],
     proba: Annotated[
         bool, typer.Option("--proba", help="Also write one probability column per class.")
     ] = False,
@@ -114,6 +121,8 @@ def serve(
 
 def read_rows(path: Path, predictor: Predictor) -> tuple[np.ndarray, dict[int, str]]:
     """The rows of ``path`` as a float32 batch, plus the rows failing the schema and why."""
+    if path.is_dir():
+        return _read_images(path, predictor)
     if not path.is_file():
         raise TradeoffError(f"INPUT: {path}: no such file")
     suffix = path.suffix.lower()
@@ -122,8 +131,33 @@ def read_rows(path: Path, predictor: Predictor) -> tuple[np.ndarray, dict[int, s
     if suffix in TABLE_SUFFIXES:
         return _read_table(path, TABLE_SUFFIXES[suffix], predictor)
     raise TradeoffError(
-        f"INPUT: {path}: unsupported file type {suffix!r}; use .csv, .parquet, .npy"
+        f"INPUT: {path}: unsupported file type {suffix!r}; use .csv, .parquet, .npy or a "
+        "folder of images"
     )
+
+
+def _read_images(path: Path, predictor: Predictor) -> tuple[np.ndarray, dict[int, str]]:
+    """Every image under ``path`` (sorted by path; class sub-folders allowed), one row each."""
+    shape = predictor.input_shape
+    if len(shape) != 3:
+        raise TradeoffError(f"INPUT: {path} is a folder of images; this model takes {list(shape)}")
+    files = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise TradeoffError(f"INPUT: {path}: no image files ({', '.join(IMAGE_SUFFIXES)})")
+    channels, height, width = shape
+    rows = np.zeros((len(files), *shape), np.float32)
+    problems: dict[int, str] = {}
+    for i, file in enumerate(files):
+        try:
+            pixels = read_image(file, height, width)
+        except TradeoffError as error:
+            problems[i] = str(error)
+            continue
+        if pixels.shape[0] != channels:
+            problems[i] = f"{file.name}: {pixels.shape[0]} channels, the model takes {channels}"
+            continue
+        rows[i] = pixels
+    return rows, problems
 
 
 def _read_npy(path: Path, predictor: Predictor) -> tuple[np.ndarray, dict[int, str]]:

@@ -31,7 +31,6 @@ def load_image_folder(
     image_size: int | None = None,
 ) -> Dataset:
     """Load ``path/<class>/<image>`` files as a classification data set."""
-    from PIL import Image, UnidentifiedImageError
 
     if target is not None:
         raise TradeoffError(
@@ -57,17 +56,7 @@ def load_image_folder(
         for file in sorted(class_dir.iterdir()):
             if file.name.startswith(".") or file.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
-            try:
-                with Image.open(file) as image:
-                    image.load()
-                    if image.mode in ("P", "PA"):
-                        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-                    elif image.mode in ("I", "I;16", "F", "1"):
-                        image = image.convert("L")
-                    pixels = np.asarray(image.resize((size, size), Image.BILINEAR), np.float32)
-            except (UnidentifiedImageError, OSError) as error:
-                raise TradeoffError(f"{file}: cannot read it as an image ({error})") from None
-            pixels = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
+            pixels = read_image(file, size, size)
             first_of.setdefault(pixels.shape[0], file)
             if len(first_of) > 1:
                 (a, fa), (b, fb) = list(first_of.items())[:2]
@@ -75,7 +64,7 @@ def load_image_folder(
                     f"{path}: images of mixed channel counts: {fa.relative_to(path)} has {a}, "
                     f"{fb.relative_to(path)} has {b}; convert them to one mode"
                 )
-            images.append(pixels / 255.0)
+            images.append(pixels)
             labels.append(class_dir.name)
     if not images:
         suffixes = ", ".join(IMAGE_SUFFIXES)
@@ -93,3 +82,25 @@ def load_image_folder(
         source={"name": str(path), "task": task, "image_size": image_size},
         target="class folder",
     )
+
+
+def read_image(file: Path, height: int, width: int) -> np.ndarray:
+    """One image file as float32 ``[channels, height, width]`` in 0..1, resized bilinearly.
+
+    The convention every image-folder model is trained with, and that ``tradeoff predict``
+    applies to new images.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(file) as image:
+            image.load()
+            if image.mode in ("P", "PA"):
+                image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+            elif image.mode in ("I", "I;16", "F", "1"):
+                image = image.convert("L")
+            pixels = np.asarray(image.resize((width, height), Image.BILINEAR), np.float32)
+    except (UnidentifiedImageError, OSError) as error:
+        raise TradeoffError(f"{file}: cannot read it as an image ({error})") from None
+    pixels = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
+    return pixels / 255.0
