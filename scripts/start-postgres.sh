@@ -4,8 +4,8 @@
 set -euo pipefail
 version=$(ls /usr/lib/postgresql | sort -n | tail -n 1)
 if ! pg_lsclusters -h | awk '{print $4}' | grep -q online; then
-  pg_lsclusters -h | grep -q "^$version main" || pg_createcluster "$version" main >/dev/null
-  pg_ctlcluster "$version" main start
+  pg_lsclusters -h | grep -q "^$version main" || pg_createcluster "$version" main >&2
+  pg_ctlcluster "$version" main start >&2  # its messages must not mix with the URL on stdout
 fi
 run_as_postgres() { if [ "$(id -u)" -eq 0 ]; then su postgres -c "$1"; else sudo -u postgres sh -c "$1"; fi; }
 run_as_postgres "psql -tAc \"SELECT 1 FROM pg_roles WHERE rolname='tradeoff'\" | grep -q 1 || psql -qc \"CREATE USER tradeoff PASSWORD 'tradeoff' CREATEDB\"" >/dev/null
