@@ -35,7 +35,7 @@ from tradeoff.prepare import Prepared
 from tradeoff.requirements import Requirements
 from tradeoff.search import SearchSettings, records, run_search
 from tradeoff.search import record as rec
-from tradeoff.search.study import artifact_store
+from tradeoff.search.storage import artifact_store
 from tradeoff.search.trial import (
     TrialContext,
     front_members,

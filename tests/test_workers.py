@@ -17,7 +17,7 @@ import pytest
 from optuna.trial import TrialState
 
 import tradeoff
-from tradeoff.search.study import open_study
+from tradeoff.search import open_study
 from tradeoff.search.workers import AtomicArtifactStore, CostLock
 
 POSTGRES = os.environ.get("TRADEOFF_TEST_POSTGRES")

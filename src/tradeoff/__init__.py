@@ -8,14 +8,14 @@
 >>> tradeoff.load("model/").predict(X)  # doctest: +SKIP
 """
 
-from tradeoff import datasets
-from tradeoff._api import search
+import sys
+from importlib import import_module
+from types import ModuleType
+
 from tradeoff.errors import TradeoffError
-from tradeoff.estimator import TradeoffClassifier, TradeoffRegressor
-from tradeoff.export import Predictor, export, load
-from tradeoff.frontier import Run
 from tradeoff.requirements import Requirements
 
+__version__ = "0.1.0"
 __all__ = [
     "Predictor",
     "Requirements",
@@ -28,4 +28,45 @@ __all__ = [
     "load",
     "search",
 ]
-__version__ = "0.1.0"
+
+#: Public names imported on first use (PEP 562), and where from: reading a finished run
+#: or printing --help should not pay for PyTorch and scikit-learn.
+_LAZY = {
+    "Predictor": "tradeoff.export",
+    "Run": "tradeoff.frontier",
+    "TradeoffClassifier": "tradeoff.estimator",
+    "TradeoffRegressor": "tradeoff.estimator",
+    "export": "tradeoff.export",
+    "load": "tradeoff.export",
+    "search": "tradeoff._api",
+}
+
+
+def __getattr__(name: str):
+    if name == "datasets":
+        return import_module("tradeoff.datasets")
+    if name not in _LAZY:
+        raise AttributeError(f"module 'tradeoff' has no attribute {name!r}")
+    value = getattr(import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+class _Package(ModuleType):
+    """Keeps ``tradeoff.search`` and ``tradeoff.export`` the functions of the public API.
+
+    They share their names with the parts (submodules) that define them; loading a
+    submodule binds it on the package, which would replace a function imported earlier.
+    """
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in ("search", "export") and isinstance(value, ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

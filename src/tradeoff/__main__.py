@@ -1,3 +1,3 @@
-from tradeoff.cli import app
+from tradeoff.cli import main
 
-app(prog_name="tradeoff")
+main()

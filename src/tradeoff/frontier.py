@@ -1,4 +1,9 @@
-"""The Pareto front, selection under requirements, and a finished run opened for reading."""
+"""The Pareto front, selection under requirements, and a finished run opened for reading.
+
+Selection reads recorded trials only, so this module imports Optuna but not the training
+stack: `tradeoff select` must answer in well under 2 s. What needs models or data
+(test figures, cross-validation, the splits) imports it where it is used.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +11,21 @@ import os
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import optuna
 from optuna.artifacts import download_artifact
 from optuna.artifacts.exceptions import ArtifactNotFound
 
 from tradeoff.errors import TradeoffError
-from tradeoff.families import get_family
-from tradeoff.measure import Estimate, bootstrap, predict_outputs
-from tradeoff.prepare import Prepared, prepare_from_description
 from tradeoff.requirements import Requirements
 from tradeoff.search import TrialRecord, load_run_info, open_study, records
-from tradeoff.search.cv import CrossValidation, cross_validate
-from tradeoff.search.study import artifact_location, artifact_store
+from tradeoff.search.storage import artifact_location, artifact_store
+
+if TYPE_CHECKING:
+    from tradeoff.measure import Estimate
+    from tradeoff.prepare import Prepared
+    from tradeoff.search.cv import CrossValidation
 
 
 def pareto_front(candidates: list[TrialRecord], higher_is_better: bool = True) -> list[TrialRecord]:
@@ -353,6 +360,8 @@ class Run:
     def prepared(self) -> Prepared:
         """The splits, rebuilt from the run description when the run was opened from disk."""
         if self._prepared is None:
+            from tradeoff.prepare import prepare_from_description
+
             self._prepared = prepare_from_description(self.info["prepare"], self.info["seed"])
             if self._prepared.fingerprint() != self.info["prepare"]["fingerprint"]:
                 raise TradeoffError(f"{self.out}: the data no longer matches the run's fingerprint")
@@ -399,6 +408,8 @@ class Run:
         return select(self.trials(), requirements or self.requirements)
 
     def counts(self) -> dict:
+        from tradeoff.families import get_family
+
         trials = self.trials()
         return {
             "trials": len(trials),
@@ -453,6 +464,8 @@ class Run:
 
     def cross_validation(self, record: TrialRecord) -> CrossValidation:
         """The candidate's configuration retrained on each ``--cv`` fold; computed once, kept in the study."""
+        from tradeoff.search.cv import CrossValidation, cross_validate
+
         key = f"cv:{record.number}"
         stored = self.study.user_attrs.get(key)
         if stored is not None:
@@ -472,6 +485,8 @@ class Run:
     def test_estimate(self, record: TrialRecord) -> Estimate:
         """The pick's quality (the run's metric) on the held-out test split, with its 95 %
         bootstrap interval; computed once and kept in the study."""
+        from tradeoff.measure import Estimate, bootstrap, predict_outputs
+
         key = f"test:{record.number}"
         stored = self.study.user_attrs.get(key)
         if stored is not None:

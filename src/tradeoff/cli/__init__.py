@@ -1,13 +1,48 @@
 """The command line: thin Typer commands over the library. One module per command group.
 
-Importing a command module registers its commands on ``app``.
+Importing a command module registers its commands on ``app``. ``main`` imports only the
+module of the command asked for, so that a quick command (`tradeoff select`) does not
+pay for PyTorch; a bare `tradeoff` or `tradeoff --help` loads them all to list them.
 """
 
-from tradeoff.cli import bench as _bench  # noqa: F401
-from tradeoff.cli import export as _export  # noqa: F401
-from tradeoff.cli import report as _report  # noqa: F401
-from tradeoff.cli import search as _search  # noqa: F401
-from tradeoff.cli import workers as _workers  # noqa: F401
-from tradeoff.cli._app import app
+import sys
+from importlib import import_module
 
-__all__ = ["app"]
+#: Each command, and the module of ``tradeoff.cli`` that defines it.
+COMMANDS = {
+    "demo": "search",
+    "search": "search",
+    "families": "search",
+    "datasets": "search",
+    "worker": "workers",
+    "export": "export",
+    "predict": "export",
+    "serve": "export",
+    "report": "report",
+    "select": "report",
+    "bench": "bench",
+}
+
+__all__ = ["COMMANDS", "app", "main"]
+
+
+def load_commands(argv: list[str] | None = None):
+    """The Typer app with the command named in ``argv`` registered (every command if none is)."""
+    command = next((arg for arg in argv or [] if not arg.startswith("-")), None)
+    modules = [COMMANDS[command]] if command in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
+    for module in modules:
+        import_module(f"tradeoff.cli.{module}")
+    from tradeoff.cli._app import app
+
+    return app
+
+
+def main() -> None:
+    """The `tradeoff` command."""
+    load_commands(sys.argv[1:])(prog_name="tradeoff")
+
+
+def __getattr__(name: str):
+    if name == "app":
+        return load_commands()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -34,3 +34,23 @@ def user_errors() -> Iterator[None]:
         yield
     except TradeoffError as error:
         fail(str(error))
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from tradeoff import __version__
+
+        out_console.print(f"tradeoff {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Find the most accurate model your deployment can afford."""

@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import time
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from secrets import token_hex
@@ -32,12 +31,19 @@ from tradeoff.search.compression import CompressionSettings
 from tradeoff.search.distributed import run_on_ray
 from tradeoff.search.halving import Halving
 from tradeoff.search.progress import SearchProgress
+from tradeoff.search.storage import (
+    ARTIFACT_DIR,
+    RUN_FILE,
+    STUDY_NAME,
+    artifact_location,
+    artifact_store,
+    load_run_info,
+    make_storage,
+    redact_password,
+    storage_url,
+)
 from tradeoff.search.trial import TrialContext, default_trials, run_trial
-from tradeoff.search.workers import AtomicArtifactStore, CostLock, reclaim_orphans
-
-RUN_FILE, STUDY_FILE, ARTIFACT_DIR, STUDY_NAME = "run.json", "study.db", "artifacts", "tradeoff"
-#: Seconds between a running trial's heartbeats, and after which a silent trial counts as dead.
-HEARTBEAT_S, GRACE_S = 10, 60
+from tradeoff.search.workers import CostLock, reclaim_orphans
 
 
 @dataclass(frozen=True)
@@ -73,36 +79,6 @@ class SearchSettings:
                     + ", ".join(serving)
                 )
         return list(dict.fromkeys(self.families))
-
-
-def storage_url(out: Path) -> str:
-    return f"sqlite:///{(out / STUDY_FILE).resolve()}"
-
-
-def make_storage(url: str) -> optuna.storages.RDBStorage:
-    """An RDB storage with heartbeats, so trials of workers that vanish are failed and retried."""
-    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                url,
-                engine_kwargs=engine_kwargs,
-                heartbeat_interval=HEARTBEAT_S,
-                grace_period=GRACE_S,
-                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
-                    max_retry=1
-                ),
-            )
-    except Exception as error:  # SQLAlchemy/driver errors: a bad URL, a foreign file
-        raise TradeoffError(
-            f"--storage: cannot open {_redact(url)}: {error}".splitlines()[0]
-        ) from None
-
-
-def artifact_store(location: str | os.PathLike) -> AtomicArtifactStore:
-    Path(location).mkdir(parents=True, exist_ok=True)
-    return AtomicArtifactStore(location)
 
 
 def run_search(
@@ -156,7 +132,7 @@ def run_search(
             "tolerance": asdict(settings.compression.tolerance),
         },
         "objectives": [f"maximize validation {requirements.metric}", "minimize p95 latency (ms)"],
-        "storage": _redact(url),
+        "storage": redact_password(url),
         # A shared storage holds many studies: name this one after its run folder, uniquely.
         "study": STUDY_NAME if not settings.storage else f"{out.resolve().name}-{token_hex(4)}",
         "artifacts": str(Path(settings.artifacts or out / ARTIFACT_DIR).resolve()),
@@ -249,7 +225,7 @@ def run_worker(
         study = optuna.load_study(study_name=study_name, storage=make_storage(storage))
     except KeyError:
         raise TradeoffError(
-            f"--study: no study named {study_name!r} in {_redact(storage)}"
+            f"--study: no study named {study_name!r} in {redact_password(storage)}"
         ) from None
     info = study.user_attrs
     if "dataset" not in info:
@@ -408,35 +384,6 @@ def _check_budget(settings: SearchSettings) -> None:
         )
 
 
-def artifact_location(out: str | os.PathLike, info: dict) -> Path:
-    """Where a run's model files are: ``info["artifacts"]``, relative to the run folder if not absolute."""
-    return Path(out) / info.get("artifacts", ARTIFACT_DIR)
-
-
-def load_run_info(out: str | os.PathLike) -> dict:
-    path = Path(out) / RUN_FILE
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise TradeoffError(f"{out}: not a tradeoff run folder (no {RUN_FILE})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise TradeoffError(f"{path}: unreadable run description ({error})") from None
-
-
-def open_study(out: str | os.PathLike) -> optuna.Study:
-    """The study of run folder ``out``, wherever its storage lives."""
-    info = load_run_info(out)
-    url = info.get("storage", storage_url(Path(out)))
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        raise TradeoffError(f"{out}: the study file {url.removeprefix('sqlite:///')} is missing")
-    try:
-        return optuna.load_study(
-            study_name=info.get("study", STUDY_NAME), storage=make_storage(url)
-        )
-    except KeyError:
-        raise TradeoffError(f"{out}: its storage holds no study {info.get('study')!r}") from None
-
-
 def _check_same_run(out: Path, before: dict, run_info: dict) -> None:
     for key in ("dataset", "requirements", "families", "seed"):
         if before.get(key) != run_info[key]:
@@ -446,16 +393,6 @@ def _check_same_run(out: Path, before: dict, run_info: dict) -> None:
             )
     if before["prepare"]["fingerprint"] != run_info["prepare"]["fingerprint"]:
         raise TradeoffError(f"--resume: the data differs from the data {out} was searched with")
-
-
-def _redact(url: str) -> str:
-    """A storage URL without its password."""
-    head, sep, tail = url.partition("://")
-    if sep and "@" in tail:
-        credentials, _, host = tail.rpartition("@")
-        user = credentials.split(":", 1)[0]
-        return f"{head}://{user}:***@{host}" if ":" in credentials else url
-    return url
 
 
 def _remove_if(created: bool, out: Path) -> None:

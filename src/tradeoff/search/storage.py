@@ -1,0 +1,90 @@
+"""Where a run's study and model files live: run folder layout, storage URLs, opening a study.
+
+Kept free of the training stack so that reading a finished run (`tradeoff select`, the
+report) starts fast: it imports Optuna, not PyTorch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+import optuna
+
+from tradeoff.errors import TradeoffError
+from tradeoff.search.workers import AtomicArtifactStore
+
+RUN_FILE, STUDY_FILE, ARTIFACT_DIR, STUDY_NAME = "run.json", "study.db", "artifacts", "tradeoff"
+#: Seconds between a running trial's heartbeats, and after which a silent trial counts as dead.
+HEARTBEAT_S, GRACE_S = 10, 60
+
+
+def storage_url(out: Path) -> str:
+    return f"sqlite:///{(out / STUDY_FILE).resolve()}"
+
+
+def make_storage(url: str) -> optuna.storages.RDBStorage:
+    """An RDB storage with heartbeats, so trials of workers that vanish are failed and retried."""
+    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=HEARTBEAT_S,
+                grace_period=GRACE_S,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                    max_retry=1
+                ),
+            )
+    except Exception as error:  # SQLAlchemy/driver errors: a bad URL, a foreign file
+        raise TradeoffError(
+            f"--storage: cannot open {redact_password(url)}: {error}".splitlines()[0]
+        ) from None
+
+
+def artifact_store(location: str | os.PathLike) -> AtomicArtifactStore:
+    Path(location).mkdir(parents=True, exist_ok=True)
+    return AtomicArtifactStore(location)
+
+
+def artifact_location(out: str | os.PathLike, info: dict) -> Path:
+    """Where a run's model files are: ``info["artifacts"]``, relative to the run folder if not absolute."""
+    return Path(out) / info.get("artifacts", ARTIFACT_DIR)
+
+
+def load_run_info(out: str | os.PathLike) -> dict:
+    path = Path(out) / RUN_FILE
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise TradeoffError(f"{out}: not a tradeoff run folder (no {RUN_FILE})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise TradeoffError(f"{path}: unreadable run description ({error})") from None
+
+
+def open_study(out: str | os.PathLike) -> optuna.Study:
+    """The study of run folder ``out``, wherever its storage lives."""
+    info = load_run_info(out)
+    url = info.get("storage", storage_url(Path(out)))
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        raise TradeoffError(f"{out}: the study file {url.removeprefix('sqlite:///')} is missing")
+    try:
+        return optuna.load_study(
+            study_name=info.get("study", STUDY_NAME), storage=make_storage(url)
+        )
+    except KeyError:
+        raise TradeoffError(f"{out}: its storage holds no study {info.get('study')!r}") from None
+
+
+def redact_password(url: str) -> str:
+    """A storage URL without its password."""
+    head, sep, tail = url.partition("://")
+    if sep and "@" in tail:
+        credentials, _, host = tail.rpartition("@")
+        user = credentials.split(":", 1)[0]
+        return f"{head}://{user}:***@{host}" if ":" in credentials else url
+    return url
