@@ -38,15 +38,15 @@ def main() -> None:
     for _ in range(args.rounds):  # interleaved: one of each per round
         select_s.append(wall(select_cmd))
         torch_s.append(wall(torch_cmd))
-    print(f"run: {args.run} ({trials} trials), {args.rounds} rounds, Python {sys.version.split()[0]}")
     print(
-        f"tradeoff select: median {statistics.median(select_s):.2f} s, max {max(select_s):.2f} s"
+        f"run: {args.run} ({trials} trials), {args.rounds} rounds, Python {sys.version.split()[0]}"
     )
+    print(f"tradeoff select: median {statistics.median(select_s):.2f} s, max {max(select_s):.2f} s")
     print(
         f"python -c 'import torch': median {statistics.median(torch_s):.2f} s, "
         f"max {max(torch_s):.2f} s"
     )
-    ratios = [s / t for s, t in zip(select_s, torch_s)]
+    ratios = [s / t for s, t in zip(select_s, torch_s, strict=True)]
     print(f"ratio select / import torch, per round: median {statistics.median(ratios):.2f}")
 
 
