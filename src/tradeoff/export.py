@@ -1,7 +1,9 @@
 """Export: the pick as a bundle (``model.onnx`` + ``card.json``), checked, and loaded back.
 
 A bundle is ONNX + JSON only: nothing in it is ever unpickled. Preprocessing
-(scaling fitted on train) is folded into ``model.onnx``, so it takes raw inputs.
+(scaling fitted on train; for tables also imputation, one-hot encoding of text
+columns and the dropping of constant features: ``table_input``) is folded into
+``model.onnx``, so it takes raw inputs.
 
 >>> import tradeoff
 >>> bundle = tradeoff.export("runs/m1d", "model/")  # doctest: +SKIP
@@ -19,7 +21,7 @@ import os
 import platform
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -35,6 +37,7 @@ from tradeoff.measure import predict_outputs, score, session
 from tradeoff.prepare import Prepared
 from tradeoff.requirements import Requirements
 from tradeoff.search import TrialRecord
+from tradeoff.table_input import TableSchema, feeds_from_frame, fold
 
 BUNDLE_FORMAT = "tradeoff-bundle/1"
 MODEL_FILE, CARD_FILE = "model.onnx", "card.json"
@@ -55,9 +58,14 @@ class Parity:
     max_abs_diff: float
     int8_argmax_agreement: float | None = None  # a compressed pick: its agreement with fp32
     reference: str = "the trained PyTorch model"
+    # Tables: the bundle fed the split's rows as raw columns, against the model fed features.
+    raw_rows: int | None = None
+    raw_max_abs_diff: float | None = None
 
     @property
     def passed(self) -> bool:
+        if self.raw_max_abs_diff is not None and self.raw_max_abs_diff > PARITY_MAX_ABS_DIFF:
+            return False
         if self.int8_argmax_agreement is not None:
             # A compressed variant passed its paired test at search time; agreement is reported.
             return True
@@ -91,13 +99,17 @@ def export(
         onnx_bytes = Path(run.artifact_path(record, tmp)).read_bytes()
         _check_onnx(onnx_bytes, f"trial {record.number}")
         parity = _parity(run, record, prepared, onnx_bytes, tmp)
+    schema = TableSchema.of(prepared)
+    if schema is not None:
+        onnx_bytes, parity = _fold_table(onnx_bytes, schema, prepared, parity, record)
     if not parity.passed:
         raise TradeoffError(
             f"trial {record.number}: the ONNX model does not match the trained model on the "
             f"{parity.split} split (argmax agreement {parity.argmax_agreement}, max |diff| "
-            f"{parity.max_abs_diff:.3g} > {PARITY_MAX_ABS_DIFF}); not exported"
+            f"{parity.max_abs_diff:.3g}, raw-row max |diff| {parity.raw_max_abs_diff}; "
+            f"tolerance {PARITY_MAX_ABS_DIFF}); not exported"
         )
-    card = build_card(run, record, prepared, onnx_bytes, parity)
+    card = build_card(run, record, prepared, onnx_bytes, parity, schema)
 
     # Write next to the destination, then rename: ``out`` is complete or absent.
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -172,6 +184,24 @@ def _parity(
     return check_parity(onnx_bytes, _reference_model(record, prepared, weights), prepared)
 
 
+def _fold_table(
+    onnx_bytes: bytes, schema: TableSchema, prepared: Prepared, parity: Parity, record
+) -> tuple[bytes, Parity]:
+    """The model taking raw table columns, checked against the model taking features."""
+    folded = fold(onnx_bytes, schema)
+    _check_onnx(folded, f"trial {record.number} with its table encoding")
+    feeds, rows = schema.rows(prepared.X_test)
+    expected = predict_outputs(onnx_bytes, prepared.X_test[rows])
+    sess = session(folded, threads=os.cpu_count() or 1)
+    got = sess.run(None, feeds)[0] if len(rows) else expected
+    diff = float(np.max(np.abs(expected - got))) if len(rows) else 0.0
+    if prepared.task != "regression" and not np.array_equal(
+        expected.argmax(axis=1), got.argmax(axis=1)
+    ):
+        diff = max(diff, float("inf"))  # a changed class is a failure whatever the values
+    return folded, replace(parity, raw_rows=int(len(rows)), raw_max_abs_diff=diff)
+
+
 def _weights_bytes(run: Run, record: TrialRecord, directory: str) -> bytes:
     if record.weights_artifact_id is None:
         raise TradeoffError(
@@ -240,20 +270,32 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def build_card(
-    run: Run, record: TrialRecord, prepared: Prepared, onnx_bytes: bytes, parity: Parity
+    run: Run,
+    record: TrialRecord,
+    prepared: Prepared,
+    onnx_bytes: bytes,
+    parity: Parity,
+    schema: TableSchema | None = None,
 ) -> dict:
     """The cost card: what the model is, what it costs, how good it is, and where it came from."""
     data = prepared.data
     classification = prepared.task != "regression"
     test = run.test_estimate(record) if classification else None
     n_features = int(np.prod(prepared.input_shape))
-    if prepared.modality == "tabular":
-        names = data.feature_names or tuple(f"x{i}" for i in range(n_features))
-        # Today every feature is numeric; a categorical one would read
-        # {"name": ..., "type": "categorical", "categories": [...]}.
-        features = [{"name": name, "type": "numeric"} for name in names]
-    else:
-        features = None
+    input_section = {
+        "name": INPUT_NAME,
+        "dtype": "float32",
+        "shape": [None, *prepared.input_shape],
+        "modality": prepared.modality,
+        "features": None,
+        "preprocessing": "standardisation fitted on the training split, inside model.onnx",
+    }
+    if schema is not None:
+        input_section |= {"name": None, "dtype": None, "shape": [None, len(schema.columns)]}
+        input_section |= schema.card()
+    elif prepared.modality == "tabular":
+        names = prepared.feature_names or tuple(f"x{i}" for i in range(n_features))
+        input_section["features"] = [{"name": name, "type": "numeric"} for name in names]
     return {
         "format": BUNDLE_FORMAT,
         "model": {
@@ -264,14 +306,7 @@ def build_card(
         },
         "task": prepared.task,
         "classes": list(data.classes) if classification else [],
-        "input": {
-            "name": INPUT_NAME,
-            "dtype": "float32",
-            "shape": [None, *prepared.input_shape],
-            "modality": prepared.modality,
-            "features": features,
-            "preprocessing": "standardisation fitted on the training split, inside model.onnx",
-        },
+        "input": input_section,
         "output": {
             "name": OUTPUT_NAME,
             "kind": "logits" if classification else "value",
@@ -285,7 +320,8 @@ def build_card(
             "size_mb": record.size_mb,
             "n_params": record.n_params,
             "method": record.latency_method,
-            "measured_on": "the same ONNX graph before training, at search time",
+            "measured_on": "the same ONNX graph before training, at search time"
+            + ("" if schema is None else ", the table encoding in front of it as shipped"),
         },
         "metrics": {
             "metric": run.requirements.metric,
@@ -350,17 +386,43 @@ class Predictor:
         self.input_shape = tuple(self.card["input"]["shape"][1:])
         self.task = self.card["task"]
         self.classes = np.asarray(self.card["classes"], dtype=str)
+        self.features = self.card["input"].get("features")
+        #: A table bundle takes raw columns (numeric and text inputs), not one float tensor.
+        self.table = bool(self.card["input"].get("inputs"))
         self._input_name = self.session.get_inputs()[0].name
-        got = self.session.get_inputs()[0].shape[1:]
-        if [d for d in got] != list(self.input_shape):
+        if self.table:
+            got = [i.name for i in self.session.get_inputs()]
+            expected = [i["name"] for i in self.card["input"]["inputs"]]
+        else:
+            got, expected = self.session.get_inputs()[0].shape[1:], list(self.input_shape)
+        if list(got) != expected:
             raise TradeoffError(
-                f"{self.directory / CARD_FILE}: input shape {list(self.input_shape)} does not "
-                f"match model.onnx ({got})"
+                f"{self.directory / CARD_FILE}: input {expected} does not match model.onnx ({got})"
             )
 
     def _outputs(self, X) -> np.ndarray:
-        X = self.check_input(X)
-        return self.session.run(None, {self._input_name: X})[0]
+        return self.session.run(None, self.feeds(X))[0]
+
+    def feeds(self, X) -> dict[str, np.ndarray]:
+        """The model's inputs for the batch ``X``; a TradeoffError naming what is wrong.
+
+        A table bundle takes a pandas DataFrame, a dict of columns, a list of row dicts,
+        or rows of values in the card's column order; other bundles a numeric array.
+        """
+        if not self.table:
+            return {self._input_name: self.check_input(X)}
+        feeds, problems = self.table_feeds(_as_frame(X, [f["name"] for f in self.features]))
+        if problems:
+            row, why = next(iter(problems.items()))
+            raise TradeoffError(f"input: {len(problems)} bad row(s), first: row {row}: {why}")
+        return feeds
+
+    def table_feeds(self, frame) -> tuple[dict[str, np.ndarray], dict[int, str]]:
+        """Inputs of a table bundle for every row of ``frame``, and the rows failing the schema."""
+        try:
+            return feeds_from_frame(frame, self.features)
+        except TradeoffError as error:
+            raise TradeoffError(f"input: {error}") from None
 
     def check_input(self, X) -> np.ndarray:
         """``X`` as a float32 batch ``[N, *input_shape]``; a TradeoffError naming what is wrong."""
@@ -391,6 +453,22 @@ class Predictor:
         if self.task == "regression":
             raise TradeoffError("predict_proba: this bundle is a regression model")
         return softmax(self._outputs(X))
+
+
+def _as_frame(X, names: list[str]):
+    import pandas as pd
+
+    if isinstance(X, pd.DataFrame):
+        return X
+    if isinstance(X, dict) or (isinstance(X, list) and X and isinstance(X[0], dict)):
+        return pd.DataFrame(X)
+    rows = np.asarray(X, dtype=object)
+    if rows.ndim != 2 or rows.shape[1] != len(names):
+        raise TradeoffError(
+            f"input: expected rows of {len(names)} values ({', '.join(names[:5])}"
+            f"{', ...' if len(names) > 5 else ''}), got shape {list(rows.shape)}"
+        )
+    return pd.DataFrame(rows, columns=names)
 
 
 def row_problems(array: np.ndarray) -> dict[int, str]:

@@ -1,7 +1,8 @@
 """HTTP inference on ONNX Runtime: FastAPI + uvicorn over one bundle.
 
-``POST /predict`` takes ``{"instances": [...]}`` (a batch of raw inputs) and
-returns labels and probabilities; ``GET /health``; ``GET /metadata`` returns the
+``POST /predict`` takes ``{"instances": [...]}`` (a batch of raw inputs: for a
+table bundle, objects with one field per column, text columns as one of their
+known categories) and returns labels and probabilities; ``GET /health``; ``GET /metadata`` returns the
 cost card. The request schema carries the model's exact input shape, so a
 wrong shape, a non-number, a non-finite value or too big a batch is a 422
 naming the field; too big a body is a 413. The ONNX Runtime session is created
@@ -16,7 +17,7 @@ once, when the app is built.
 
 import os
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
@@ -26,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from tradeoff.errors import TradeoffError
 from tradeoff.export import FLOAT32_MAX, Predictor, softmax
+from tradeoff.table_input import CATEGORICAL_INPUT, NUMERIC_INPUT
 
 DEFAULT_MAX_BATCH = 1024
 DEFAULT_MAX_BODY_BYTES = 8 * 2**20
@@ -74,6 +76,30 @@ def _instance_type(shape: tuple[int, ...]) -> Any:
     for size in reversed(shape):
         item = Annotated[list[item], Field(min_length=size, max_length=size)]
     return item
+
+
+def _row_type(features: list[dict]) -> Any:
+    """One table row: a field per column (named as in the data), numbers or known categories."""
+    fields = {
+        f"c{i}": (
+            Number if f["type"] == "numeric" else Literal[tuple(f["categories"])],
+            Field(alias=f["name"]),
+        )
+        for i, f in enumerate(features)
+    }
+    return create_model("Row", __config__=ConfigDict(extra="forbid", strict=True), **fields)
+
+
+def _table_feeds(features: list[dict], rows: list[BaseModel]) -> dict[str, np.ndarray]:
+    numeric = [f"c{i}" for i, f in enumerate(features) if f["type"] == "numeric"]
+    text = [f"c{i}" for i, f in enumerate(features) if f["type"] != "numeric"]
+    feeds = {}
+    if numeric:
+        values = [[getattr(r, k) for k in numeric] for r in rows]
+        feeds[NUMERIC_INPUT] = np.asarray(values, dtype=np.float32)
+    if text:
+        feeds[CATEGORICAL_INPUT] = np.asarray([[getattr(r, k) for k in text] for r in rows], object)
+    return feeds
 
 
 class _BodyLimit:
@@ -148,17 +174,24 @@ def create_app(
     predictor = bundle if isinstance(bundle, Predictor) else Predictor(bundle)
     card = predictor.card
     classification = predictor.task != "regression"
+    if predictor.table:
+        instance = _row_type(predictor.features)
+        shaped = "an object with a field per column: " + ", ".join(
+            f["name"] for f in predictor.features
+        )
+    else:
+        instance = _instance_type(predictor.input_shape)
+        shaped = f"shaped {list(predictor.input_shape)}"
     request_model = create_model(
         "PredictRequest",
         __config__=ConfigDict(extra="forbid"),
         instances=(
             Annotated[
-                list[_instance_type(predictor.input_shape)],
+                list[instance],
                 Field(
                     min_length=1,
                     max_length=max_batch,
-                    description=f"A batch of 1..{max_batch} raw inputs, each shaped "
-                    f"{list(predictor.input_shape)}.",
+                    description=f"A batch of 1..{max_batch} raw inputs, each {shaped}.",
                 ),
             ],
             ...,
@@ -197,9 +230,12 @@ def create_app(
 
     @app.post("/predict", response_model=response_model, responses=problems)
     async def predict(request: request_model):  # type: ignore[valid-type]
-        X = np.asarray(request.instances, dtype=np.float32)
+        if predictor.table:
+            feeds = _table_feeds(predictor.features, request.instances)
+        else:
+            feeds = {input_name: np.asarray(request.instances, dtype=np.float32)}
         # A tiny model answers in microseconds: run it inline rather than in a thread.
-        out = session.run(None, {input_name: X})[0]
+        out = session.run(None, feeds)[0]
         finite = np.isfinite(out).all(axis=1)
         if not finite.all():
             rows = np.flatnonzero(~finite)[:10].tolist()

@@ -38,12 +38,21 @@ def export_command(
     test_line = (
         "-" if test is None else f"{test['value']:.4f} [{test['low']:.4f}, {test['high']:.4f}]"
     )
+    if test is not None:
+        test_line += f" (n={test['n']})"
+    raw = parity.get("raw_rows")
+    raw_line = (
+        ""
+        if raw is None
+        else f"\n  table encoding inside model.onnx: {raw} raw test rows, max |diff| "
+        f"{parity['raw_max_abs_diff']:.2e} vs the model on prepared features"
+    )
     out_console.print(
         f"Exported trial #{card['lineage']['trial']} ({card['lineage']['family']}) to {bundle}\n"
-        f"  test {card['metrics']['metric']}: {test_line} (n={parity['n']})\n"
+        f"  test {card['metrics']['metric']}: {test_line}\n"
         f"  p95 {cost['p95_ms']:.4f} ms at batch 1, {cost['size_mb']:.3f} MB\n"
-        f"  parity vs the trained model on {parity['split']}: argmax agreement "
-        f"{parity['argmax_agreement']}, max |diff| {parity['max_abs_diff']:.2e}",
+        f"  parity vs {parity['reference']} on {parity['split']}: argmax agreement "
+        f"{parity['argmax_agreement']}, max |diff| {parity['max_abs_diff']:.2e}" + raw_line,
         highlight=False,
     )
 
@@ -74,20 +83,19 @@ def predict(
         predictor = Predictor(bundle)
         if proba and predictor.task == "regression":
             raise TradeoffError("--proba: this bundle is a regression model")
-        X, problems = read_rows(input, predictor)
-        good = np.array([i for i in range(len(X)) if i not in problems], dtype=np.int64)
+        feeds, problems = read_rows(input, predictor)
+        n_rows = len(next(iter(feeds.values())))
+        good = np.array([i for i in range(n_rows) if i not in problems], dtype=np.int64)
         outputs = None
         if len(good):
-            outputs = predictor.session.run(
-                None, {predictor.session.get_inputs()[0].name: X[good]}
-            )[0]
-        text = _predictions_csv(predictor, len(X), good, outputs, problems, proba)
+            outputs = predictor.session.run(None, {k: v[good] for k, v in feeds.items()})[0]
+        text = _predictions_csv(predictor, n_rows, good, outputs, problems, proba)
         _write(out, text)
     if problems:
         for row, why in list(problems.items())[:5]:
             err_console.print(f"row {row}: {why}", highlight=False)
         err_console.print(
-            f"{len(problems)} of {len(X)} rows failed the input schema; they have an error "
+            f"{len(problems)} of {n_rows} rows failed the input schema; they have an error "
             "and no prediction",
             highlight=False,
         )
@@ -119,17 +127,20 @@ def serve(
     uvicorn.run(application, host=host, port=port, log_level="warning")
 
 
-def read_rows(path: Path, predictor: Predictor) -> tuple[np.ndarray, dict[int, str]]:
-    """The rows of ``path`` as a float32 batch, plus the rows failing the schema and why."""
+def read_rows(path: Path, predictor: Predictor) -> tuple[dict[str, np.ndarray], dict[int, str]]:
+    """The rows of ``path`` as the model's inputs, plus the rows failing the schema and why."""
+    name = predictor.session.get_inputs()[0].name
     if path.is_dir():
-        return _read_images(path, predictor)
+        return _as_feeds(name, *_read_images(path, predictor))
     if not path.is_file():
         raise TradeoffError(f"INPUT: {path}: no such file")
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        return _read_npy(path, predictor)
+        return _as_feeds(name, *_read_npy(path, predictor))
     if suffix in TABLE_SUFFIXES:
-        return _read_table(path, TABLE_SUFFIXES[suffix], predictor)
+        if predictor.table:
+            return _read_raw_table(path, TABLE_SUFFIXES[suffix], predictor)
+        return _as_feeds(name, *_read_table(path, TABLE_SUFFIXES[suffix], predictor))
     raise TradeoffError(
         f"INPUT: {path}: unsupported file type {suffix!r}; use .csv, .parquet, .npy or a "
         "folder of images"
@@ -179,15 +190,38 @@ def _read_npy(path: Path, predictor: Predictor) -> tuple[np.ndarray, dict[int, s
     return _to_float32(array, problems), problems
 
 
-def _read_table(path: Path, kind: str, predictor: Predictor) -> tuple[np.ndarray, dict[int, str]]:
+def _as_feeds(name: str, X: np.ndarray, problems: dict[int, str]):
+    return {name: X}, problems
+
+
+def _read_frame(path: Path, kind: str, text_columns: list[str] = ()):
     import pandas as pd
 
     try:
-        frame = pd.read_csv(path) if kind == "csv" else pd.read_parquet(path)
+        if kind == "csv":
+            # Text columns stay text: "01" is a category, not the number 1.
+            return pd.read_csv(path, dtype={name: str for name in text_columns})
+        return pd.read_parquet(path)
     except Exception as error:  # pandas/pyarrow raise many types for a bad file
         raise TradeoffError(
             f"INPUT: {path}: cannot read it as {kind}: {error}".splitlines()[0]
         ) from None
+
+
+def _read_raw_table(path: Path, kind: str, predictor: Predictor):
+    """A table bundle's inputs (raw numeric and text columns) from a CSV or Parquet file."""
+    text = [f["name"] for f in predictor.features if f["type"] == "categorical"]
+    frame = _read_frame(path, kind, text)
+    try:
+        return predictor.table_feeds(frame)
+    except TradeoffError as error:
+        raise TradeoffError(f"INPUT: {path}: {error}".replace(": input:", ":")) from None
+
+
+def _read_table(path: Path, kind: str, predictor: Predictor) -> tuple[np.ndarray, dict[int, str]]:
+    import pandas as pd
+
+    frame = _read_frame(path, kind)
     features = predictor.card["input"].get("features")
     n_values = int(np.prod(predictor.input_shape))
     if features:

@@ -143,11 +143,28 @@ def session(onnx_model: bytes | str, threads: int = 1) -> ort.InferenceSession:
     return ort.InferenceSession(onnx_model, options, providers=["CPUExecutionProvider"])
 
 
+def sample_feeds(
+    sess: ort.InferenceSession, input_shape: tuple[int, ...], batch: int
+) -> dict[str, np.ndarray]:
+    """Inputs for timing a model: random floats of ``input_shape`` for its first input.
+
+    A bundle that takes table rows has a second input, or a string one (see
+    ``tradeoff.table_input``): those get their graph's fixed shape, and empty strings,
+    which the encoding looks up like any other category.
+    """
+    rng, feeds = np.random.default_rng(0), {}
+    for i, spec in enumerate(sess.get_inputs()):
+        shape = (batch, *(input_shape if i == 0 else spec.shape[1:]))
+        if spec.type == "tensor(string)":
+            feeds[spec.name] = np.full(shape, "", dtype=object)
+        else:
+            feeds[spec.name] = rng.standard_normal(shape).astype(np.float32)
+    return feeds
+
+
 def _runner(onnx_model: bytes | str, input_shape: tuple[int, ...], protocol: LatencyProtocol):
     sess = session(onnx_model, protocol.threads)
-    name = sess.get_inputs()[0].name
-    x = np.random.default_rng(0).standard_normal((protocol.batch, *input_shape))
-    feed = {name: x.astype(np.float32)}
+    feed = sample_feeds(sess, input_shape, protocol.batch)
     run = sess.run
 
     def call() -> None:

@@ -44,6 +44,7 @@ from tradeoff.measure import (
 from tradeoff.requirements import Requirements
 from tradeoff.search import record as rec
 from tradeoff.search.workers import WORKER, worker_id
+from tradeoff.table_input import as_shipped
 
 if TYPE_CHECKING:
     from tradeoff.search.trial import TrialContext
@@ -151,9 +152,12 @@ def _record_variant(trial, ctx, parent: Parent, name: str, variant, val_pred, va
     if variant.reference_trial is not None:  # distillation: judged against the student alone
         reference_pred = _trial_predictions(trial.study, ctx, variant.reference_trial)
         reference_metric = variant.reference_metric
+    # Measured as a bundle would ship them (a table's encoding folded in front).
+    shipped, shipped_shape = as_shipped(variant.onnx, prepared)
+    parent_shipped, _ = as_shipped(parent.onnx, prepared)
     with ctx.cost_lock.measuring():
-        latency = measure_latency(variant.onnx, shape, ctx.protocol)
-        ratio, interval = compare_latency(variant.onnx, parent.onnx, shape, ctx.protocol)
+        latency = measure_latency(shipped, shipped_shape, ctx.protocol)
+        ratio, interval = compare_latency(shipped, parent_shipped, shipped_shape, ctx.protocol)
     verdict = judge(
         prepared.y_val,
         reference_pred,
@@ -162,16 +166,16 @@ def _record_variant(trial, ctx, parent: Parent, name: str, variant, val_pred, va
         tolerance=ctx.compression.tolerance,
         speed_ratio=ratio,
         speed_ratio_interval=interval,
-        size_ratio=len(variant.onnx) / len(parent.onnx),
-        size_binds=req.max_size_mb is not None and len(parent.onnx) / 1e6 > req.max_size_mb,
+        size_ratio=len(shipped) / len(parent_shipped),
+        size_binds=req.max_size_mb is not None and len(parent_shipped) / 1e6 > req.max_size_mb,
     )
     if variant.model is not None:
-        cost = cost_record(latency, variant.onnx, variant.model, shape)
+        cost = cost_record(latency, shipped, variant.model, shape)
     else:
         parent_cost = trial.user_attrs.get(rec.COST, {})
         cost = cost_record(
             latency,
-            variant.onnx,
+            shipped,
             n_params=parent_cost.get("n_params"),
             flops=parent_cost.get("flops"),
         )

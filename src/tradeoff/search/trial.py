@@ -36,6 +36,7 @@ from tradeoff.search import compression
 from tradeoff.search import record as rec
 from tradeoff.search.halving import Halving, RungReporter
 from tradeoff.search.workers import WORKER, CostLock, worker_id
+from tradeoff.table_input import as_shipped
 from tradeoff.train import default_strategy_params, suggest_strategy, train
 
 
@@ -266,12 +267,13 @@ def _measure_cost(
     Returns its p95 latency and the cost limits it breaks (none, or those of a near miss).
     """
     req = ctx.requirements
+    shipped, shape = as_shipped(onnx_bytes, ctx.prepared)
     with ctx.cost_lock.measuring():
-        latency = measure_latency(onnx_bytes, ctx.prepared.input_shape, ctx.protocol)
-    size_mb = len(onnx_bytes) / 1e6
+        latency = measure_latency(shipped, shape, ctx.protocol)
+    size_mb = len(shipped) / 1e6
     trial.set_user_attr(
         rec.COST,
-        cost_record(latency, onnx_bytes, model, ctx.prepared.input_shape, n_params=n_params),
+        cost_record(latency, shipped, model, ctx.prepared.input_shape, n_params=n_params),
     )
     # A hard latency limit is checked against the upper bound of p95, not its point estimate.
     violations = req.cost_violations(latency.p95_high_ms, size_mb)

@@ -1,0 +1,274 @@
+"""Table rows as users have them, folded into an exported model's ONNX graph.
+
+A search trains on numeric features: numbers as they are, each text column one-hot
+(``datasets.tabular``), missing values imputed and constant features dropped
+(``prepare``). An exported bundle takes the raw columns instead: numeric columns in one
+float32 input, text columns in one string input; a small graph in front of the trained
+model imputes, encodes and selects the features it reads, so that any ONNX runtime
+gets the same answer from the same row.
+
+>>> schema = TableSchema.of(prepared)  # doctest: +SKIP
+>>> bundle_bytes = fold(onnx_bytes, schema)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from tradeoff.datasets import Column
+from tradeoff.errors import TradeoffError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from tradeoff.prepare import Prepared
+
+NUMERIC_INPUT, CATEGORICAL_INPUT = "numeric", "categorical"
+_PREFIX = "table_input."  # names of the folded nodes and tensors, apart from the model's
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """The raw columns of a table, and how the trained model's features come from them.
+
+    ``kept`` are the feature indices (one-hot expanded, before constant ones dropped) the
+    model reads; ``fill`` the training split's imputation value of every feature.
+    """
+
+    columns: tuple[Column, ...]
+    kept: tuple[int, ...]
+    fill: np.ndarray
+
+    @classmethod
+    def of(cls, prepared: Prepared) -> TableSchema | None:
+        """The schema of a prepared table, or None where the features are the raw columns."""
+        columns = prepared.data.columns
+        if prepared.modality != "tabular" or not columns:
+            return None
+        width = sum(c.width for c in columns)
+        kept = prepared.kept_features or tuple(range(width))
+        if all(c.kind == "numeric" for c in columns) and len(kept) == width:
+            return None
+        return cls(tuple(columns), tuple(kept), np.asarray(prepared.imputation.fill, np.float32))
+
+    @property
+    def numeric(self) -> list[Column]:
+        return [c for c in self.columns if c.kind == "numeric"]
+
+    @property
+    def categorical(self) -> list[Column]:
+        return [c for c in self.columns if c.kind == "categorical"]
+
+    def _offsets(self) -> list[int]:
+        return list(np.cumsum([0] + [c.width for c in self.columns])[:-1])
+
+    def modes(self) -> dict[str, str]:
+        """Each text column's most frequent category in training: what a missing value became."""
+        return {
+            c.name: c.categories[int(np.argmax(self.fill[start : start + c.width]))]
+            for c, start in zip(self.columns, self._offsets(), strict=True)
+            if c.kind == "categorical"
+        }
+
+    def card(self) -> dict:
+        """The input section of a bundle's cost card."""
+        inputs = []
+        if self.numeric:
+            names = [c.name for c in self.numeric]
+            inputs.append({"name": NUMERIC_INPUT, "dtype": "float32", "columns": names})
+        if self.categorical:
+            names = [c.name for c in self.categorical]
+            inputs.append({"name": CATEGORICAL_INPUT, "dtype": "string", "columns": names})
+        modes = self.modes()
+        return {
+            "inputs": inputs,
+            "features": [
+                {"name": c.name, "type": c.kind}
+                | (
+                    {"categories": list(c.categories), "missing_becomes": modes[c.name]}
+                    if c.kind == "categorical"
+                    else {}
+                )
+                for c in self.columns
+            ],
+            "preprocessing": "inside model.onnx: missing numbers become the training median; "
+            "each text column is one-hot encoded (a missing or unseen value counts as the "
+            "training split's most frequent category); constant features are dropped; "
+            "standardisation fitted on the training split",
+        }
+
+    def rows(self, X: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Prepared feature rows ``X`` turned back into raw columns, for checking the fold.
+
+        Returns the inputs of the rows whose categories can be read back (one 1 per
+        one-hot block), and those rows' indices.
+        """
+        full = np.tile(self.fill, (len(X), 1))
+        full[:, list(self.kept)] = X
+        ok = np.ones(len(X), bool)
+        numeric, categorical = [], []
+        for column, start in zip(self.columns, self._offsets(), strict=True):
+            block = full[:, start : start + column.width]
+            if column.kind == "numeric":
+                numeric.append(block[:, 0])
+                continue
+            ok &= ((block == 0) | (block == 1)).all(axis=1) & (block.sum(axis=1) == 1)
+            categorical.append(np.asarray(column.categories, dtype=object)[block.argmax(axis=1)])
+        feeds = {}
+        if numeric:
+            feeds[NUMERIC_INPUT] = np.stack(numeric, axis=1).astype(np.float32)[ok]
+        if categorical:
+            feeds[CATEGORICAL_INPUT] = np.stack(categorical, axis=1)[ok]
+        return feeds, np.flatnonzero(ok)
+
+
+def fold(onnx_bytes: bytes, schema: TableSchema) -> bytes:
+    """The model with the table encoding in front: it takes raw columns, not features."""
+    model = onnx.load_from_string(onnx_bytes)
+    opsets = {o.domain: o.version for o in model.opset_import}
+    nodes, constants, parts = [], [], []
+
+    def constant(name: str, array: np.ndarray) -> str:
+        constants.append(numpy_helper.from_array(array, _PREFIX + name))
+        return _PREFIX + name
+
+    def node(op: str, inputs: list[str], output: str, **attributes) -> str:
+        domain = "ai.onnx.ml" if op == "LabelEncoder" else ""
+        nodes.append(helper.make_node(op, inputs, [_PREFIX + output], domain=domain, **attributes))
+        return _PREFIX + output
+
+    inputs = []
+    if schema.numeric:
+        inputs.append(
+            helper.make_tensor_value_info(
+                NUMERIC_INPUT, TensorProto.FLOAT, ["N", len(schema.numeric)]
+            )
+        )
+        offsets = dict(zip(schema.columns, schema._offsets(), strict=True))
+        medians = np.array([[schema.fill[offsets[c]] for c in schema.numeric]], np.float32)
+        missing = node("IsNaN", [NUMERIC_INPUT], "missing")
+        numbers = node("Where", [missing, constant("medians", medians), NUMERIC_INPUT], "numbers")
+    if schema.categorical:
+        inputs.append(
+            helper.make_tensor_value_info(
+                CATEGORICAL_INPUT, TensorProto.STRING, ["N", len(schema.categorical)]
+            )
+        )
+    modes = schema.modes()
+    n_numeric = n_text = 0
+    for column in schema.columns:
+        if column.kind == "numeric":
+            at = constant(f"at.{column.name}", np.array([n_numeric], np.int64))
+            parts.append(node("Gather", [numbers, at], f"col.{column.name}", axis=1))
+            n_numeric += 1
+            continue
+        at = constant(f"at.{column.name}", np.array([n_text], np.int64))
+        text = node("Gather", [CATEGORICAL_INPUT, at], f"text.{column.name}", axis=1)
+        codes = node(
+            "LabelEncoder",
+            [text],
+            f"code.{column.name}",
+            keys_strings=list(column.categories),
+            values_int64s=list(range(column.width)),
+            default_int64=column.categories.index(modes[column.name]),
+        )
+        positions = constant(f"positions.{column.name}", np.arange(column.width, dtype=np.int64))
+        hot = node("Equal", [codes, positions], f"hot.{column.name}")
+        parts.append(node("Cast", [hot], f"col.{column.name}", to=TensorProto.FLOAT))
+        n_text += 1
+    features = node("Concat", parts, "features", axis=1)
+    kept = constant("kept", np.array(schema.kept, np.int64))
+    selected = node("Gather", [features, kept], "selected", axis=1)
+    head = helper.make_model(
+        helper.make_graph(
+            nodes,
+            "table_input",
+            inputs,
+            [helper.make_tensor_value_info(selected, TensorProto.FLOAT, ["N", len(schema.kept)])],
+            constants,
+        ),
+        opset_imports=[
+            helper.make_opsetid("", opsets.get("", 17)),
+            # LabelEncoder-2 (string keys): opsets 2 and 3 of ai.onnx.ml; gbdt models use 3.
+            helper.make_opsetid("ai.onnx.ml", opsets.get("ai.onnx.ml", 3)),
+        ],
+        ir_version=model.ir_version,
+    )
+    merged = onnx.compose.merge_models(head, model, io_map=[(selected, model.graph.input[0].name)])
+    return merged.SerializeToString()
+
+
+def as_shipped(onnx_bytes: bytes, prepared: Prepared) -> tuple[bytes, tuple[int, ...]]:
+    """The graph a bundle of this model will hold, and the shape of its first input.
+
+    What the search measures cost on, so that a table's encoding is paid for in the
+    latency and size that select the model, not discovered at export.
+    """
+    schema = TableSchema.of(prepared)
+    if schema is None:
+        return onnx_bytes, prepared.input_shape
+    return fold(onnx_bytes, schema), (len(schema.numeric) or len(schema.categorical),)
+
+
+def feeds_from_frame(
+    frame: pd.DataFrame, features: list[dict]
+) -> tuple[dict[str, np.ndarray], dict[int, str]]:
+    """A bundle's inputs from a table of raw rows, and the rows that fail its schema.
+
+    ``features`` is the card's list. Failing rows get placeholders (never predicted):
+    a missing or non-numeric number, a missing or unknown category.
+    """
+    import pandas as pd
+
+    missing = [f["name"] for f in features if f["name"] not in frame.columns]
+    if missing:
+        raise TradeoffError(
+            f"missing column(s) {', '.join(map(repr, missing[:5]))}"
+            + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        )
+    problems: dict[int, str] = {}
+    numeric, categorical = [], []
+    for feature in features:
+        name, raw = feature["name"], frame[feature["name"]]
+        absent = raw.isna().to_numpy()
+        if feature["type"] == "numeric":
+            values = pd.to_numeric(raw, errors="coerce").astype("float64").to_numpy()
+            for row in np.flatnonzero(absent | ~np.isfinite(values)):
+                why = "missing" if absent[row] else f"not a finite number ({raw.iloc[row]!r})"
+                problems.setdefault(int(row), f"column {name!r}: {why}")
+            for row in np.flatnonzero(np.abs(np.nan_to_num(values)) > np.finfo(np.float32).max):
+                problems.setdefault(int(row), f"column {name!r}: outside the float32 range")
+            numeric.append(np.where(np.isfinite(values), values, 0.0))
+            continue
+        known = feature["categories"]
+        text = np.array([_category_text(v) for v in raw], dtype=object)
+        for row in np.flatnonzero(absent):
+            problems.setdefault(int(row), f"column {name!r}: missing")
+        for row in np.flatnonzero(~absent & ~np.isin(text, known)):
+            problems.setdefault(
+                int(row),
+                f"column {name!r}: unknown category {text[row]!r} (known: "
+                + ", ".join(known[:10])
+                + (", ..." if len(known) > 10 else "")
+                + ")",
+            )
+        categorical.append(text)
+    feeds = {}
+    with np.errstate(over="ignore"):
+        if numeric:
+            feeds[NUMERIC_INPUT] = np.stack(numeric, axis=1).astype(np.float32)
+    if categorical:
+        feeds[CATEGORICAL_INPUT] = np.stack(categorical, axis=1)
+    return feeds, dict(sorted(problems.items()))
+
+
+def _category_text(value) -> str:
+    """A cell as the category text it was trained on (CSV columns read as text stay text)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
