@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -98,3 +101,58 @@ def prepared_by_modality():
         ("sequence", "multiclass"): prepare(small_mnist1d()),
         ("image", "multiclass"): prepare(digits_images()),
     }
+
+
+def table_rule(color, size):
+    """The label: linear in the one-hot colour and the size, so a logistic model learns it."""
+    return size + 2.0 * (np.asarray(color) == "red") > 1.0
+
+
+def table_frame(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    color = rng.choice(["red", "green", "blue"], n, p=[0.5, 0.3, 0.2])
+    size = rng.normal(size=n)
+    frame = pd.DataFrame(
+        {
+            "color": color,
+            "size": size,
+            "plant": "berlin",  # constant: dropped by prepare, still a column of the table
+            "shape": rng.choice(["round", "square"], n),
+        }
+    )
+    frame["label"] = np.where(table_rule(color, size), "yes", "no")
+    return frame
+
+
+@pytest.fixture(scope="session")
+def table_bundles(tmp_path_factory):
+    """``table_bundles(family)``: a search of that family on a table with text columns, a
+    constant column and missing cells, and its pick exported; built once per family."""
+
+    @functools.cache
+    def build(family: str):
+        root = tmp_path_factory.mktemp(f"table-{family}")
+        frame = table_frame(500, seed=0)
+        frame.loc[3, "size"] = np.nan
+        frame.loc[8, "color"] = None
+        frame.to_csv(root / "train.csv", index=False)
+        run = tradeoff.search(
+            tradeoff.datasets.load(root / "train.csv", target="label"),
+            tradeoff.Requirements(),
+            out=root / "run",
+            n_trials=2,
+            families=[family],
+            quick_latency=True,
+            compress=False,
+            show_progress=False,
+        )
+        return run, tradeoff.export(run, root / "bundle"), root
+
+    return build
+
+
+@pytest.fixture(scope="session", params=["linear", "gbdt"])
+def table_bundle(table_bundles, request):
+    """A network and a fitted tree ensemble (whose graph already uses the ai.onnx.ml domain
+    the encoding needs), each exported from a search on the table."""
+    return table_bundles(request.param)

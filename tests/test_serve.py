@@ -103,8 +103,14 @@ def test_bad_limits_are_one_line_errors(bundle):
 # --- schemathesis against a real uvicorn server on loopback ---------------------------------
 
 
-@pytest.fixture(scope="module")
-def served_schema(bundle):
+@pytest.fixture(scope="module", params=["sequence", "table"])
+def served_schema(request):
+    """A real server on loopback for a bundle of MNIST-1D series, and for one of table rows
+    with text columns (objects with a field per column, categories as enums)."""
+    if request.param == "sequence":
+        bundle = request.getfixturevalue("bundle")
+    else:
+        bundle = request.getfixturevalue("table_bundles")("linear")[1]
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

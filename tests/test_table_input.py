@@ -21,54 +21,12 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 import tradeoff
+from conftest import table_frame, table_rule
 from tradeoff.cli import app
 from tradeoff.export import PARITY_MAX_ABS_DIFF
 from tradeoff.measure import predict_outputs
 from tradeoff.serve import create_app
 from tradeoff.table_input import CATEGORICAL_INPUT, NUMERIC_INPUT, TableSchema
-
-
-def _rule(color, size):
-    """The label: linear in the one-hot colour and the size, so a logistic model learns it."""
-    return size + 2.0 * (np.asarray(color) == "red") > 1.0
-
-
-def _table(n: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    color = rng.choice(["red", "green", "blue"], n, p=[0.5, 0.3, 0.2])
-    size = rng.normal(size=n)
-    frame = pd.DataFrame(
-        {
-            "color": color,
-            "size": size,
-            "plant": "berlin",  # constant: dropped by prepare, still a column of the table
-            "shape": rng.choice(["round", "square"], n),
-        }
-    )
-    frame["label"] = np.where(_rule(color, size), "yes", "no")
-    return frame
-
-
-@pytest.fixture(scope="module", params=["linear", "gbdt"])
-def table_bundle(tmp_path_factory, request):
-    """A search of one family on the table, and its pick exported: a network and a fitted
-    tree ensemble (whose graph already uses the ai.onnx.ml domain the encoding needs)."""
-    root = tmp_path_factory.mktemp("table")
-    frame = _table(500, seed=0)
-    frame.loc[3, "size"] = np.nan
-    frame.loc[8, "color"] = None
-    frame.to_csv(root / "train.csv", index=False)
-    run = tradeoff.search(
-        tradeoff.datasets.load(root / "train.csv", target="label"),
-        tradeoff.Requirements(),
-        out=root / "run",
-        n_trials=2,
-        families=[request.param],
-        quick_latency=True,
-        compress=False,
-        show_progress=False,
-    )
-    return run, tradeoff.export(run, root / "bundle"), root
 
 
 def test_the_bundle_takes_raw_columns_and_matches_the_trained_model(table_bundle):
@@ -123,7 +81,7 @@ def test_missing_and_unseen_categories_become_the_most_frequent_one(table_bundle
 
 def test_predict_and_load_take_csv_rows_and_name_bad_cells(table_bundle, tmp_path):
     _, bundle, _ = table_bundle
-    rows = _table(30, seed=1).drop(columns="label").astype({"size": object})
+    rows = table_frame(30, seed=1).drop(columns="label").astype({"size": object})
     rows.loc[2, "color"] = "purple"
     rows.loc[4, "size"] = "big"
     rows.to_csv(tmp_path / "rows.csv", index=False)
@@ -138,7 +96,7 @@ def test_predict_and_load_take_csv_rows_and_name_bad_cells(table_bundle, tmp_pat
     expected = predictor.predict(good.astype({"size": float}))
     assert table.drop(index=[2, 4])["prediction"].tolist() == expected.tolist()
     # The rule the data follows is learnt.
-    truth = np.where(_rule(good["color"], good["size"].astype(float)), "yes", "no")
+    truth = np.where(table_rule(good["color"], good["size"].astype(float)), "yes", "no")
     assert np.mean(expected == truth) >= 0.9
     # Rows as dicts or as lists in card order give the same answer.
     first = good.astype({"size": float}).iloc[0]
