@@ -37,6 +37,7 @@ from tradeoff.search.storage import (
     STUDY_NAME,
     artifact_location,
     artifact_store,
+    check_writable,
     load_run_info,
     make_storage,
     redact_password,
@@ -143,7 +144,7 @@ def run_search(
         run_info["artifacts"] = str(artifact_location(out, previous))
 
     created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
+    check_writable(out, "--resume" if resume else "--out")
     try:
         study = optuna.create_study(
             storage=make_storage(url),
