@@ -7,6 +7,7 @@ stack: `tradeoff select` must answer in well under 2 s. What needs models or dat
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from dataclasses import dataclass, replace
@@ -479,7 +480,7 @@ class Run:
             record.strategy,
             seed=self.info["seed"] * 100_003 + record.number,
         )
-        self.study.set_user_attr(key, {"metric": result.metric, "scores": list(result.scores)})
+        self._keep(key, {"metric": result.metric, "scores": list(result.scores)})
         return result
 
     def test_estimate(self, record: TrialRecord) -> Estimate:
@@ -495,8 +496,15 @@ class Run:
         with tempfile.TemporaryDirectory() as tmp:
             outputs = predict_outputs(self.artifact_path(record, tmp), prepared.X_test)
         estimate = bootstrap(self.requirements.metric, prepared.y_test, outputs, split="test")
-        self.study.set_user_attr(key, estimate.__dict__)
+        self._keep(key, estimate.__dict__)
         return estimate
+
+    def _keep(self, key: str, figure: dict) -> None:
+        """Record a figure in the study so that it is computed once. A study that cannot be
+        written (a read-only run folder) is left as it is: the figure is the same when
+        computed again (fixed seeds)."""
+        with contextlib.suppress(optuna.exceptions.StorageInternalError):
+            self.study.set_user_attr(key, figure)
 
 
 def _cost_violations(record: TrialRecord) -> list[str]:

@@ -388,7 +388,14 @@ def _section_raw(title: str, body: str) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as error:  # a read-only run folder, a full disk
+        if tmp.exists():  # unlinking in a read-only folder fails even for no file
+            tmp.unlink()
+        raise TradeoffError(
+            f"cannot write {path}: {error.strerror}; --out writes the report elsewhere"
+        ) from None

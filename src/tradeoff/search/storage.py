@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -44,6 +45,16 @@ def make_storage(url: str) -> optuna.storages.RDBStorage:
         raise TradeoffError(
             f"--storage: cannot open {redact_password(url)}: {error}".splitlines()[0]
         ) from None
+
+
+def check_writable(folder: Path, flag: str) -> None:
+    """Create ``folder`` if need be and fail in one line, before anything is written, if files
+    cannot be made in it (a read-only mount, no permission); SQLite would fail obscurely."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as error:
+        raise TradeoffError(f"{flag}: cannot write to {folder}: {error.strerror}") from None
 
 
 def artifact_store(location: str | os.PathLike) -> AtomicArtifactStore:

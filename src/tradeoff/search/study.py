@@ -37,13 +37,20 @@ from tradeoff.search.storage import (
     STUDY_NAME,
     artifact_location,
     artifact_store,
+    check_writable,
     load_run_info,
     make_storage,
     redact_password,
     storage_url,
 )
 from tradeoff.search.trial import TrialContext, default_trials, run_trial
-from tradeoff.search.workers import CostLock, reclaim_orphans
+from tradeoff.search.workers import (
+    CostLock,
+    DiskFull,
+    disk_full,
+    disk_full_error,
+    reclaim_orphans,
+)
 
 
 @dataclass(frozen=True)
@@ -143,7 +150,7 @@ def run_search(
         run_info["artifacts"] = str(artifact_location(out, previous))
 
     created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
+    check_writable(out, "--resume" if resume else "--out")
     try:
         study = optuna.create_study(
             storage=make_storage(url),
@@ -151,6 +158,10 @@ def run_search(
             directions=["maximize" if requirements.higher_is_better else "minimize", "minimize"],
             load_if_exists=resume,
         )
+        if resume:
+            reclaim_orphans(study)
+        else:
+            _record_run(study, out, run_info, url, settings, prepared)
     except optuna.exceptions.DuplicatedStudyError:
         _remove_if(created, out)
         raise TradeoffError(
@@ -159,22 +170,11 @@ def run_search(
     except TradeoffError:
         _remove_if(created, out)
         raise
-    if resume:
-        reclaim_orphans(study)
-    else:
-        for key, value in run_info.items():
-            study.set_user_attr(key, value)
-        # The full URL (it may hold a password) stays out of the study; run.json keeps it locally.
-        # The run folder may move: run.json names its own artifact folder relative to it.
-        local = {**run_info, "storage": url}
-        if not settings.artifacts:
-            local["artifacts"] = ARTIFACT_DIR
-        _write_atomic(out / RUN_FILE, json.dumps(local, indent=2))
-        for params in settings.first_trials:
-            if params.get("family", families[0]) in families:
-                study.enqueue_trial(params, skip_if_exists=True)
-        for params in default_trials(families, prepared):
-            study.enqueue_trial(params, skip_if_exists=True)
+    except Exception as error:
+        if not (full := disk_full(error)):
+            raise
+        _remove_if(created, out)
+        raise disk_full_error(full, run_info["storage"], "creating the run") from None
 
     stop_at = _finished_count(study) + settings.n_trials if settings.n_trials else None
     if settings.ray_address:
@@ -203,6 +203,26 @@ def run_search(
         for helper in helpers:
             helper.wait()
     return study, prepared
+
+
+def _record_run(
+    study: optuna.Study, out: Path, run_info: dict, url: str, settings, prepared
+) -> None:
+    """Write a new run's description (in the study and in run.json) and queue its first trials."""
+    for key, value in run_info.items():
+        study.set_user_attr(key, value)
+    # The full URL (it may hold a password) stays out of the study; run.json keeps it locally.
+    # The run folder may move: run.json names its own artifact folder relative to it.
+    local = {**run_info, "storage": url}
+    if not settings.artifacts:
+        local["artifacts"] = ARTIFACT_DIR
+    _write_atomic(out / RUN_FILE, json.dumps(local, indent=2))
+    families = run_info["families"]
+    for params in settings.first_trials:
+        if params.get("family", families[0]) in families:
+            study.enqueue_trial(params, skip_if_exists=True)
+    for params in default_trials(families, prepared):
+        study.enqueue_trial(params, skip_if_exists=True)
 
 
 def run_worker(
@@ -314,6 +334,14 @@ def _optimize(
                 callbacks=[*callbacks, progress],
                 catch=(Exception,),
             )
+    except (DiskFull, Exception) as error:
+        # In a trial (DiskFull), or in Optuna's ask or tell around it: a failed tell of a
+        # finished trial surfaces as an AssertionError raised while handling the storage's error.
+        if not (full := disk_full(error)):
+            raise
+        trial = f"trial {error.trial}" if isinstance(error, DiskFull) else "a trial"
+        doing = "writing the model of " if isinstance(full, OSError) else "recording "
+        raise disk_full_error(full, info["storage"], doing + trial) from None
     finally:
         torch.set_num_threads(threads)
 
@@ -404,5 +432,10 @@ def _remove_if(created: bool, out: Path) -> None:
 
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
+    try:
+        tmp.write_text(text)
+    except OSError as error:  # a failed write() names no file: name it
+        if tmp.exists():  # unlinking in a read-only folder fails even for no file
+            tmp.unlink()
+        raise OSError(error.errno, error.strerror, str(path)) from error
     os.replace(tmp, path)

@@ -35,7 +35,7 @@ from tradeoff.requirements import Requirements
 from tradeoff.search import compression
 from tradeoff.search import record as rec
 from tradeoff.search.halving import Halving, RungReporter
-from tradeoff.search.workers import WORKER, CostLock, worker_id
+from tradeoff.search.workers import WORKER, CostLock, DiskFull, disk_full, worker_id
 from tradeoff.table_input import as_shipped
 from tradeoff.train import default_strategy_params, suggest_strategy, train
 
@@ -94,6 +94,8 @@ def run_trial(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
     except optuna.TrialPruned:
         raise
     except Exception as error:
+        if disk_full(error):
+            raise DiskFull(trial.number) from error
         trial.set_user_attr(rec.ERROR, f"{type(error).__name__}: {error}"[:500])
         raise
 

@@ -1,19 +1,22 @@
-"""Surviving faults and sharing a machine: trials of dead workers, atomic artifacts, the cost lock.
+"""Surviving faults and sharing a machine: dead workers, atomic artifacts, a full disk, the cost lock.
 
 * A trial records which process runs it; a resumed search fails the RUNNING trials
   of processes that died on this host (kill -9, power loss) and retries their
   configurations. Workers on other hosts are covered by Optuna's heartbeat.
 * Artifacts are written to a temporary file and renamed, so a half-written model is
   never referenced.
+* A full disk ends the search (:class:`DiskFull`) instead of failing every later trial.
 * Latency is measured under an exclusive machine-wide lock while training holds it
   shared between epochs, so a measurement never overlaps another worker's training.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import socket
+import sqlite3
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +27,7 @@ import optuna
 from optuna.artifacts import FileSystemArtifactStore
 from optuna.trial import TrialState
 
+from tradeoff.errors import TradeoffError
 from tradeoff.search import record as rec
 
 #: Trial user attribute naming the process that runs it: "host:pid".
@@ -64,6 +68,41 @@ def reclaim_orphans(study: optuna.Study) -> list[int]:
     return failed
 
 
+class DiskFull(BaseException):
+    """A trial could not write its model or its record: the disk is full.
+
+    A BaseException, so that it gets through ``study.optimize(catch=(Exception,))`` and
+    ends the search rather than failing every later trial the same way. The trial stays
+    RUNNING; ``--resume``, once there is room, fails it and runs its configuration again.
+    """
+
+    def __init__(self, trial: int) -> None:
+        super().__init__(f"disk full during trial {trial}")
+        self.trial = trial
+
+
+def disk_full(error: BaseException | None) -> OSError | sqlite3.Error | None:
+    """The error saying that the disk is full, if ``error`` is one or was raised from one."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return error
+        if isinstance(error, sqlite3.Error) and "disk is full" in str(error):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def disk_full_error(full: OSError | sqlite3.Error, storage: str, doing: str) -> TradeoffError:
+    """One line naming what could not be written for lack of room, and what was being done."""
+    if isinstance(full, sqlite3.Error):
+        where, reason = storage.removeprefix("sqlite:///"), str(full)
+    else:
+        # Run files and artifacts are named (see AtomicArtifactStore); the writes that name no
+        # file are those of temporary files (ONNX export, quantization).
+        where, reason = full.filename or tempfile.gettempdir(), full.strerror
+    return TradeoffError(f"{where}: disk full ({reason}) while {doing}")
+
+
 class AtomicArtifactStore(FileSystemArtifactStore):
     """Optuna's file-system artifact store, writing each file under a temporary name first."""
 
@@ -80,6 +119,9 @@ class AtomicArtifactStore(FileSystemArtifactStore):
                 file.flush()
                 os.fsync(file.fileno())
             os.replace(tmp, self._base / artifact_id)
+        except OSError as error:  # a failed write() names no file: name the folder
+            Path(tmp).unlink(missing_ok=True)
+            raise OSError(error.errno, error.strerror, str(self._base)) from error
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
