@@ -303,5 +303,6 @@ def _write(out: Path | None, text: str) -> None:
         tmp.write_text(text)
         os.replace(tmp, out)
     except OSError as error:
-        tmp.unlink(missing_ok=True)
+        if tmp.exists():  # unlinking in a read-only folder fails even for no file
+            tmp.unlink()
         raise TradeoffError(f"--out: cannot write {out}: {error.strerror}") from None
