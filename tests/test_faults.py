@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
@@ -132,6 +133,22 @@ def test_select_reads_a_read_only_run(read_only_run):
     result = tradeoff_cli("select", str(read_only_run), "--json")
     assert result.returncode == 0, result.stderr
     assert '"pick"' in result.stdout
+
+
+def test_export_and_predict_read_a_read_only_run_and_refuse_to_write_into_it(
+    read_only_run, tmp_path
+):
+    inside = read_only_run.parent / "bundle"
+    result = tradeoff_cli("export", str(read_only_run), "--out", str(inside))
+    assert one_error_line(result) == f"error: --out: cannot write {inside}: Read-only file system"
+    bundle = tmp_path / "bundle"
+    result = tradeoff_cli("export", str(read_only_run), "--out", str(bundle))
+    assert result.returncode == 0, result.stderr
+    rows = tmp_path / "rows.npy"
+    np.save(rows, np.zeros((3, 40, 1), np.float32))
+    into = read_only_run.parent / "predictions.csv"
+    result = tradeoff_cli("predict", str(bundle), str(rows), "--out", str(into))
+    assert one_error_line(result) == f"error: --out: cannot write {into}: Read-only file system"
 
 
 def test_report_of_a_read_only_run_writes_elsewhere_or_says_it_cannot(read_only_run, tmp_path):

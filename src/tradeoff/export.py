@@ -112,14 +112,20 @@ def export(
     card = build_card(run, record, prepared, onnx_bytes, parity, schema)
 
     # Write next to the destination, then rename: ``out`` is complete or absent.
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as error:  # a read-only folder, a full disk
+        raise TradeoffError(f"--out: cannot write {out}: {error.strerror}") from None
     try:
         (staging / MODEL_FILE).write_bytes(onnx_bytes)
         (staging / CARD_FILE).write_text(json.dumps(card, indent=2))
         if out.exists():
             out.rmdir()
         os.replace(staging, out)
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise TradeoffError(f"--out: cannot write {out}: {error.strerror}") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
