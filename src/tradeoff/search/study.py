@@ -151,6 +151,7 @@ def run_search(
 
     created = not out.exists()
     check_writable(out, "--resume" if resume else "--out")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress bar says what happens
     try:
         study = optuna.create_study(
             storage=make_storage(url),
