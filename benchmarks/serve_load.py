@@ -112,7 +112,7 @@ async def load(url: str, body: bytes, n_requests: int, concurrency: int) -> dict
 
 
 def bare_ort_p50_ms(bundle: Path, instance: np.ndarray, calls: int = 5000) -> float:
-    from tradeoff.export import Predictor
+    from tradeoff.bundle import Predictor
 
     sess = Predictor(bundle).session
     feed = {sess.get_inputs()[0].name: instance[None].astype(np.float32)}

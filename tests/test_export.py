@@ -15,8 +15,9 @@ import torch
 from typer.testing import CliRunner
 
 import tradeoff
+from tradeoff.bundle import CARD_FILE, MODEL_FILE, Predictor
 from tradeoff.cli import app
-from tradeoff.export import CARD_FILE, MODEL_FILE, Predictor, check_parity, export
+from tradeoff.export import check_parity, export
 from tradeoff.frontier import Run
 from tradeoff.measure import predict_classes
 

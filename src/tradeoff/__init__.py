@@ -32,12 +32,12 @@ __all__ = [
 #: Public names imported on first use (PEP 562), and where from: reading a finished run
 #: or printing --help should not pay for PyTorch and scikit-learn.
 _LAZY = {
-    "Predictor": "tradeoff.export",
+    "Predictor": "tradeoff.bundle",
     "Run": "tradeoff.frontier",
     "TradeoffClassifier": "tradeoff.estimator",
     "TradeoffRegressor": "tradeoff.estimator",
     "export": "tradeoff.export",
-    "load": "tradeoff.export",
+    "load": "tradeoff.bundle",
     "search": "tradeoff._api",
 }
 

@@ -26,9 +26,9 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from tradeoff.bundle import FLOAT32_MAX, run_onnx, softmax
 from tradeoff.datasets import Dataset
 from tradeoff.errors import TradeoffError
-from tradeoff.export import FLOAT32_MAX, run_onnx, softmax
 from tradeoff.frontier import Run, meets
 from tradeoff.measure import LatencyProtocol, session
 from tradeoff.prepare import Prepared, fit_scaling

@@ -25,8 +25,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from tradeoff.bundle import FLOAT32_MAX, Predictor, softmax
 from tradeoff.errors import TradeoffError
-from tradeoff.export import FLOAT32_MAX, Predictor, softmax
 from tradeoff.table_input import CATEGORICAL_INPUT, NUMERIC_INPUT
 
 DEFAULT_MAX_BATCH = 1024

@@ -12,10 +12,11 @@ from typing import Annotated
 import numpy as np
 import typer
 
+from tradeoff.bundle import Predictor, row_problems, softmax
 from tradeoff.cli._app import app, err_console, out_console, user_errors
 from tradeoff.datasets.images import IMAGE_SUFFIXES, read_image
 from tradeoff.errors import TradeoffError
-from tradeoff.export import Predictor, export, row_problems, softmax
+from tradeoff.export import export
 
 TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 

@@ -1,0 +1,226 @@
+"""A bundle read back: its card checked, its model loaded once, raw inputs in, predictions out.
+
+A bundle (written by :func:`tradeoff.export`) is ONNX + JSON only: nothing in it is
+ever unpickled, and its files must be plain files inside its folder.
+
+>>> import tradeoff
+>>> predictor = tradeoff.load("model/")  # doctest: +SKIP
+>>> predictor.predict(X[:3]), predictor.predict_proba(X[:3]).shape  # doctest: +SKIP
+(array(['7', '2', '1'], dtype='<U1'), (3, 10))
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from tradeoff.errors import TradeoffError
+from tradeoff.measure.latency import session
+from tradeoff.table_input import feeds_from_frame
+
+BUNDLE_FORMAT = "tradeoff-bundle/1"
+MODEL_FILE, CARD_FILE = "model.onnx", "card.json"
+#: Largest card.json read back; a card is a few KB, anything far bigger is not one of ours.
+MAX_CARD_BYTES = 4 * 2**20
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def run_onnx(sess: ort.InferenceSession, X: np.ndarray, batch: int = 1024) -> np.ndarray:
+    """Raw model outputs (logits, or values for regression) for ``X``, in chunks."""
+    name = sess.get_inputs()[0].name
+    parts = [sess.run(None, {name: X[i : i + batch]})[0] for i in range(0, len(X), batch)]
+    return np.concatenate(parts) if parts else np.zeros((0, sess.get_outputs()[0].shape[1]))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, computed stably in float64."""
+    z = logits.astype(np.float64)
+    z -= z.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    return z
+
+
+class Predictor:
+    """A bundle loaded for inference: one ONNX Runtime session, created once.
+
+    >>> predictor = Predictor("model/")  # doctest: +SKIP
+    >>> predictor.predict(X)  # labels, from the card's classes  # doctest: +SKIP
+    """
+
+    def __init__(self, directory: str | os.PathLike, threads: int = 1) -> None:
+        self.directory = Path(directory)
+        self.card = read_card(self.directory)
+        onnx_bytes = _read_model(self.directory, self.card)
+        try:
+            self.session = session(onnx_bytes, threads=threads)
+        except Exception as error:  # ORT raises its own types for a bad model
+            raise TradeoffError(
+                f"{self.directory / MODEL_FILE}: ONNX Runtime cannot load it: {error}".splitlines()[
+                    0
+                ]
+            ) from None
+        self.input_shape = tuple(self.card["input"]["shape"][1:])
+        self.task = self.card["task"]
+        self.classes = np.asarray(self.card["classes"], dtype=str)
+        self.features = self.card["input"].get("features")
+        #: A table bundle takes raw columns (numeric and text inputs), not one float tensor.
+        self.table = bool(self.card["input"].get("inputs"))
+        self._input_name = self.session.get_inputs()[0].name
+        if self.table:
+            got = [i.name for i in self.session.get_inputs()]
+            expected = [i["name"] for i in self.card["input"]["inputs"]]
+        else:
+            got, expected = self.session.get_inputs()[0].shape[1:], list(self.input_shape)
+        if list(got) != expected:
+            raise TradeoffError(
+                f"{self.directory / CARD_FILE}: input {expected} does not match model.onnx ({got})"
+            )
+
+    def _outputs(self, X) -> np.ndarray:
+        return self.session.run(None, self.feeds(X))[0]
+
+    def feeds(self, X) -> dict[str, np.ndarray]:
+        """The model's inputs for the batch ``X``; a TradeoffError naming what is wrong.
+
+        A table bundle takes a pandas DataFrame, a dict of columns, a list of row dicts,
+        or rows of values in the card's column order; other bundles a numeric array.
+        """
+        if not self.table:
+            return {self._input_name: self.check_input(X)}
+        feeds, problems = self.table_feeds(_as_frame(X, [f["name"] for f in self.features]))
+        if problems:
+            row, why = next(iter(problems.items()))
+            raise TradeoffError(f"input: {len(problems)} bad row(s), first: row {row}: {why}")
+        return feeds
+
+    def table_feeds(self, frame) -> tuple[dict[str, np.ndarray], dict[int, str]]:
+        """Inputs of a table bundle for every row of ``frame``, and the rows failing the schema."""
+        try:
+            return feeds_from_frame(frame, self.features)
+        except TradeoffError as error:
+            raise TradeoffError(f"input: {error}") from None
+
+    def check_input(self, X) -> np.ndarray:
+        """``X`` as a float32 batch ``[N, *input_shape]``; a TradeoffError naming what is wrong."""
+        try:
+            array = np.asarray(X, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TradeoffError("input: expected numbers") from None
+        if array.shape[1:] != self.input_shape:
+            raise TradeoffError(
+                f"input: expected shape [N, {', '.join(map(str, self.input_shape))}], "
+                f"got {list(array.shape)}"
+            )
+        bad = row_problems(array)
+        if bad:
+            first = next(iter(bad.items()))
+            raise TradeoffError(f"input: {len(bad)} bad row(s), first: row {first[0]}: {first[1]}")
+        return array.astype(np.float32)
+
+    def predict(self, X) -> np.ndarray:
+        """Class labels (classification) or values (regression) for the batch ``X``."""
+        out = self._outputs(X)
+        if self.task == "regression":
+            return out[:, 0]
+        return self.classes[out.argmax(axis=1)]
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities ``[N, n_classes]``, in the order of ``classes``."""
+        if self.task == "regression":
+            raise TradeoffError("predict_proba: this bundle is a regression model")
+        return softmax(self._outputs(X))
+
+
+def _as_frame(X, names: list[str]):
+    import pandas as pd
+
+    if isinstance(X, pd.DataFrame):
+        return X
+    if isinstance(X, dict) or (isinstance(X, list) and X and isinstance(X[0], dict)):
+        return pd.DataFrame(X)
+    rows = np.asarray(X, dtype=object)
+    if rows.ndim != 2 or rows.shape[1] != len(names):
+        raise TradeoffError(
+            f"input: expected rows of {len(names)} values ({', '.join(names[:5])}"
+            f"{', ...' if len(names) > 5 else ''}), got shape {list(rows.shape)}"
+        )
+    return pd.DataFrame(rows, columns=names)
+
+
+def row_problems(array: np.ndarray) -> dict[int, str]:
+    """Rows of a numeric batch that the model cannot take, with the reason."""
+    flat = array.reshape(len(array), -1)
+    problems: dict[int, str] = {}
+    for row in np.flatnonzero(~np.isfinite(flat).all(axis=1)):
+        problems[int(row)] = "non-finite value (NaN or infinity)"
+    for row in np.flatnonzero((np.abs(np.nan_to_num(flat)) > FLOAT32_MAX).any(axis=1)):
+        problems.setdefault(int(row), "value outside the float32 range")
+    return problems
+
+
+def read_card(directory: Path) -> dict:
+    """``card.json`` of a bundle, checked for the fields a predictor relies on."""
+    if not directory.is_dir():
+        raise TradeoffError(f"{directory}: no such bundle folder")
+    path = directory / CARD_FILE
+    _plain_file_inside(directory, path)
+    if path.stat().st_size > MAX_CARD_BYTES:
+        raise TradeoffError(f"{path}: too large to be a cost card")
+    try:
+        card = json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise TradeoffError(f"{path}: not valid JSON ({error}); truncated or tampered?") from None
+    if not isinstance(card, dict) or card.get("format") != BUNDLE_FORMAT:
+        raise TradeoffError(f"{path}: not a {BUNDLE_FORMAT} card")
+    try:
+        ok = (
+            card["model"]["file"] == MODEL_FILE
+            and isinstance(card["model"]["sha256"], str)
+            and isinstance(card["model"]["bytes"], int)
+            and card["task"] in ("binary", "multiclass", "regression")
+            and isinstance(card["classes"], list)
+            and all(isinstance(d, int) and d > 0 for d in card["input"]["shape"][1:])
+        )
+    except (KeyError, TypeError, IndexError):
+        ok = False
+    if not ok:
+        raise TradeoffError(f"{path}: missing or malformed fields (model, task, classes, input)")
+    return card
+
+
+def _read_model(directory: Path, card: dict) -> bytes:
+    path = directory / MODEL_FILE
+    _plain_file_inside(directory, path)
+    data = path.read_bytes()
+    if (
+        len(data) != card["model"]["bytes"]
+        or hashlib.sha256(data).hexdigest() != card["model"]["sha256"]
+    ):
+        raise TradeoffError(
+            f"{path}: does not match the checksum in {CARD_FILE} (truncated or tampered bundle)"
+        )
+    return data
+
+
+def _plain_file_inside(directory: Path, path: Path) -> None:
+    # A link could point anywhere; a bundle holds plain files only.
+    if path.is_symlink() or not path.is_file():
+        raise TradeoffError(f"{path}: missing, or not a plain file inside the bundle")
+    if path.resolve().parent != directory.resolve():
+        raise TradeoffError(f"{path}: resolves outside the bundle folder")
+
+
+def load(directory: str | os.PathLike, threads: int = 1) -> Predictor:
+    """Load a bundle written by :func:`export`.
+
+    >>> import tradeoff
+    >>> predictor = tradeoff.load("model/")  # doctest: +SKIP
+    >>> predictor.predict_proba(X[:2])  # doctest: +SKIP
+    """
+    return Predictor(directory, threads=threads)
