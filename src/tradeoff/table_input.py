@@ -20,12 +20,12 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from tradeoff.datasets import Column
 from tradeoff.errors import TradeoffError
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from tradeoff.datasets import Column
     from tradeoff.prepare import Prepared
 
 NUMERIC_INPUT, CATEGORICAL_INPUT = "numeric", "categorical"

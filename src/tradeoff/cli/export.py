@@ -14,9 +14,7 @@ import typer
 
 from tradeoff.bundle import Predictor, row_problems, softmax
 from tradeoff.cli._app import app, err_console, out_console, user_errors
-from tradeoff.datasets.images import IMAGE_SUFFIXES, read_image
 from tradeoff.errors import TradeoffError
-from tradeoff.export import export
 
 TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -33,6 +31,8 @@ def export_command(
 ) -> None:
     """Export a trial as a bundle: model.onnx (preprocessing inside) + card.json (its cost card)."""
     with user_errors():
+        from tradeoff.export import export  # the training stack: only this command needs it
+
         bundle = export(run, out, trial=trial)
         card = Predictor(bundle).card
     parity, cost, test = card["parity"], card["cost"], card["metrics"]["test"]
@@ -150,6 +150,8 @@ def read_rows(path: Path, predictor: Predictor) -> tuple[dict[str, np.ndarray], 
 
 def _read_images(path: Path, predictor: Predictor) -> tuple[np.ndarray, dict[int, str]]:
     """Every image under ``path`` (sorted by path; class sub-folders allowed), one row each."""
+    from tradeoff.datasets.images import IMAGE_SUFFIXES, read_image
+
     shape = predictor.input_shape
     if len(shape) != 3:
         raise TradeoffError(f"INPUT: {path} is a folder of images; this model takes {list(shape)}")

@@ -1,34 +1,42 @@
-"""Cost and quality measurement."""
+"""Cost and quality measurement.
 
-from tradeoff.measure.cost import cost_record
-from tradeoff.measure.flops import count_flops
-from tradeoff.measure.latency import (
-    QUICK_PROTOCOL,
-    Latency,
-    LatencyProtocol,
-    compare_latency,
-    cpu_flags,
-    cpu_model,
-    describe_method,
-    interleaved_ratio,
-    measure_latency,
-    measure_throughput,
-    predict_classes,
-    predict_outputs,
-    session,
-)
-from tradeoff.measure.memory import measure_fresh, peak_inference_memory_mb
-from tradeoff.measure.paired import PairedDrop, paired_accuracy_drop
-from tradeoff.measure.quality import (
-    Estimate,
-    accuracy,
-    bootstrap,
-    bootstrap_accuracy,
-    confusion_matrix,
-    metric_names,
-    score,
-)
-from tradeoff.measure.reference import REFERENCE_NAME, reference_model
+Names load on first use (PEP 562), so that reading a bundle (``session``) or a run does not
+import what it does not need: FLOPs counting needs PyTorch, quality metrics scikit-learn.
+"""
+
+from importlib import import_module
+
+#: Each public name and the module of ``tradeoff.measure`` that defines it.
+_WHERE = {
+    "Estimate": "quality",
+    "Latency": "latency",
+    "LatencyProtocol": "latency",
+    "PairedDrop": "paired",
+    "QUICK_PROTOCOL": "latency",
+    "REFERENCE_NAME": "reference",
+    "accuracy": "quality",
+    "bootstrap": "quality",
+    "bootstrap_accuracy": "quality",
+    "compare_latency": "latency",
+    "confusion_matrix": "quality",
+    "cost_record": "cost",
+    "count_flops": "flops",
+    "cpu_flags": "latency",
+    "cpu_model": "latency",
+    "describe_method": "latency",
+    "interleaved_ratio": "latency",
+    "measure_fresh": "memory",
+    "measure_latency": "latency",
+    "measure_throughput": "latency",
+    "metric_names": "quality",
+    "paired_accuracy_drop": "paired",
+    "peak_inference_memory_mb": "memory",
+    "predict_classes": "latency",
+    "predict_outputs": "latency",
+    "reference_model": "reference",
+    "score": "quality",
+    "session": "latency",
+}
 
 __all__ = [
     "QUICK_PROTOCOL",
@@ -60,3 +68,11 @@ __all__ = [
     "predict_outputs",
     "session",
 ]
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"tradeoff.measure.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
