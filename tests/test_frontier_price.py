@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tradeoff.frontier import (
-    describe_price,
-    describe_selection,
-    explain_selection,
-    hypervolume,
-    price_curve,
-    price_of_constraint,
-)
+from tradeoff.frontier import describe_selection, explain_selection, hypervolume
+from tradeoff.price import describe_price, price_curve, price_of_constraint
 from tradeoff.requirements import Requirements
 from tradeoff.search import TrialRecord
 

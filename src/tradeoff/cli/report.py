@@ -11,14 +11,8 @@ import typer
 
 from tradeoff.cli._app import app, out_console, user_errors
 from tradeoff.errors import TradeoffError
-from tradeoff.frontier import (
-    COST_AXES,
-    Run,
-    describe_price,
-    describe_selection,
-    explain_selection,
-    price_of_constraint,
-)
+from tradeoff.frontier import Run, describe_selection, explain_selection
+from tradeoff.price import COST_AXES, describe_price, price_of_constraint
 from tradeoff.requirements import Requirements
 from tradeoff.search import TrialRecord
 

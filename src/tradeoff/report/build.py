@@ -18,17 +18,9 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from tradeoff.errors import TradeoffError
-from tradeoff.frontier import (
-    COST_AXES,
-    Run,
-    describe_price,
-    describe_selection,
-    explain_selection,
-    hypervolume,
-    price_curve,
-    price_of_constraint,
-)
+from tradeoff.frontier import Run, describe_selection, explain_selection, hypervolume
 from tradeoff.measure import LatencyProtocol, cpu_model, describe_method, predict_classes, session
+from tradeoff.price import COST_AXES, describe_price, price_curve, price_of_constraint
 from tradeoff.report import figures
 from tradeoff.search import TrialRecord
 

@@ -13,8 +13,8 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from tradeoff.frontier import COST_AXES, ConstraintPrice, PriceStep
 from tradeoff.measure import Estimate
+from tradeoff.price import COST_AXES, ConstraintPrice, PriceStep
 from tradeoff.requirements import Requirements
 from tradeoff.search import TrialRecord
 

@@ -1,0 +1,163 @@
+"""The price of each constraint: the best quality the recorded trials attain as a limit moves.
+
+For latency and size, a step curve of the best trained candidate meeting every other
+requirement as the threshold varies, and the sentence a user reads ("relaxing p95 latency
+from 0.10 ms to 0.20 ms buys +1.3 points of accuracy (model #41, cnn)"). Reads records
+only: nothing is trained.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from tradeoff.frontier import meets
+from tradeoff.requirements import Requirements
+from tradeoff.search import TrialRecord
+
+#: The cost axes a requirement can bound: record field, requirement field, words, unit.
+COST_AXES = {
+    "latency": ("p95_ms", "max_latency_ms", "p95 latency", "ms"),
+    "size": ("size_mb", "max_size_mb", "size", "MB"),
+}
+
+
+@dataclass(frozen=True)
+class PriceStep:
+    """From ``threshold`` on, ``quality`` is the best attainable (reached by trial ``number``)."""
+
+    threshold: float
+    quality: float
+    number: int
+    family: str | None
+
+
+@dataclass(frozen=True)
+class ConstraintPrice:
+    """What moving one cost requirement to the neighbouring steps of its curve would buy."""
+
+    axis: str
+    current: float | None  # the requirement now (None: unconstrained)
+    best_now: PriceStep | None  # the best attainable within it
+    next_step: PriceStep | None  # the cheapest relaxation that buys more quality
+    previous_step: PriceStep | None  # the best left if the limit fell below best_now's cost
+    untrained_beyond: int  # candidates rejected before training beyond the limit (up to next_step)
+
+    @property
+    def gain(self) -> float | None:
+        """Quality bought by relaxing to ``next_step`` (from nothing: its whole quality)."""
+        if self.next_step is None:
+            return None
+        return self.next_step.quality - (self.best_now.quality if self.best_now else 0.0)
+
+    @property
+    def loss(self) -> float | None:
+        """Quality given up by tightening just below ``best_now``'s cost."""
+        if self.best_now is None or self.previous_step is None:
+            return None
+        return self.best_now.quality - self.previous_step.quality
+
+
+def price_curve(
+    candidates: list[TrialRecord], requirements: Requirements, axis: str
+) -> list[PriceStep]:
+    """Best attainable validation quality as the ``axis`` threshold varies, as a step curve.
+
+    The other requirements stay as they are; a step is added where a cheaper-or-equal
+    threshold first admits a better trained candidate.
+
+    >>> [(s.threshold, s.quality) for s in price_curve(trials, req, "latency")]  # doctest: +SKIP
+    [(0.005, 0.31), (0.03, 0.62)]
+    """
+    field_name, requirement_field, _, _ = COST_AXES[axis]
+    free = replace(requirements, **{requirement_field: None, "min_quality": None})
+    sign = 1.0 if requirements.higher_is_better else -1.0
+    admitted = sorted(
+        (r for r in candidates if meets(r, free)),
+        key=lambda r: (getattr(r, field_name), -sign * r.val_metric),
+    )
+    steps: list[PriceStep] = []
+    for r in admitted:
+        if not steps or sign * r.val_metric > sign * steps[-1].quality:
+            steps.append(PriceStep(getattr(r, field_name), r.val_metric, r.number, r.family))
+    return steps
+
+
+def price_of_constraint(
+    candidates: list[TrialRecord], requirements: Requirements, axis: str
+) -> ConstraintPrice:
+    """The best model within the ``axis`` requirement now, and the steps either side of it."""
+    field_name, requirement_field, _, _ = COST_AXES[axis]
+    current = getattr(requirements, requirement_field)
+    steps = price_curve(candidates, requirements, axis)
+    limit = float("inf") if current is None else current
+    within = [s for s in steps if s.threshold <= limit]
+    beyond = [s for s in steps if s.threshold > limit]
+    next_step = beyond[0] if beyond else None
+    upper = next_step.threshold if next_step else float("inf")
+    untrained = sum(
+        r.status == "infeasible"
+        and getattr(r, field_name) is not None
+        and limit < getattr(r, field_name) <= upper
+        for r in candidates
+    )
+    return ConstraintPrice(
+        axis,
+        current,
+        within[-1] if within else None,
+        next_step,
+        within[-2] if len(within) > 1 else None,
+        untrained,
+    )
+
+
+def describe_price(price: ConstraintPrice, metric: str) -> str:
+    """A sentence or two, e.g. "relaxing p95 latency from 0.10 ms to 0.20 ms buys +1.3 points of accuracy (model #41, cnn)."."""
+    _, _, words, unit = COST_AXES[price.axis]
+
+    def amount(delta: float) -> str:
+        return (
+            f"{100 * delta:.1f} points of {metric}"
+            if metric == "accuracy"
+            else f"{delta:.4g} {metric}"
+        )
+
+    best, step = price.best_now, price.next_step
+    if price.current is None:
+        if best is None:
+            return f"{words} is unconstrained; no trained candidate meets the other requirements."
+        sentence = (
+            f"{words} is unconstrained; the best recorded model (#{best.number}, {best.family}) "
+            f"needs {best.threshold:.4g} {unit}."
+        )
+    elif step is not None and best is None:
+        sentence = (
+            f"relaxing {words} from {price.current:.4g} {unit} to {step.threshold:.4g} {unit} "
+            f"admits model #{step.number} ({step.family}, {metric} {step.quality:.4f}); "
+            "today no trained candidate fits"
+        )
+    elif step is not None:
+        sentence = (
+            f"relaxing {words} from {price.current:.4g} {unit} to {step.threshold:.4g} {unit} "
+            f"buys +{amount(abs(price.gain))} (model #{step.number}, {step.family})"
+        )
+    if step is not None:
+        if price.untrained_beyond:
+            sentence += (
+                f"; it would also admit {price.untrained_beyond} candidate(s) rejected before "
+                "training, of unknown quality"
+            )
+        sentence += "."
+    elif price.current is not None:
+        sentence = f"relaxing {words} beyond {price.current:.4g} {unit} buys nothing known: "
+        sentence += (
+            f"the {price.untrained_beyond} candidate(s) beyond it were rejected before training."
+            if price.untrained_beyond
+            else "no trained candidate beyond it is better."
+        )
+    if price.loss is not None:
+        prev = price.previous_step
+        sentence += (
+            f" Tightening it below {best.threshold:.4g} {unit} (model #{best.number}) would cost "
+            f"{amount(abs(price.loss))} (best then: model #{prev.number}, {prev.family})."
+        )
+    return sentence
