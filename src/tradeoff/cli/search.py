@@ -9,18 +9,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from tradeoff.cli._app import app, fail, out_console, user_errors
+from tradeoff.cli._results import data_summary, print_data, print_report, summary_dict
 from tradeoff.compress import QualityTolerance, pass_names
 from tradeoff.datasets import builtin_names, load, supported_formats
 from tradeoff.families import family_names, get_family
 from tradeoff.frontier import Run
-from tradeoff.measure import QUICK_PROTOCOL, LatencyProtocol, describe_method
+from tradeoff.measure import QUICK_PROTOCOL, LatencyProtocol
 from tradeoff.prepare import Prepared, prepare, prepare_from_description
 from tradeoff.requirements import METRICS, Requirements
-from tradeoff.search import SearchSettings, TrialRecord, load_run_info, parse_duration, run_search
+from tradeoff.search import SearchSettings, load_run_info, parse_duration, run_search
 from tradeoff.search.compression import CompressionSettings
 from tradeoff.search.halving import Halving
 from tradeoff.search.study import recorded_settings
@@ -297,165 +297,16 @@ def _search_and_report(prepared: Prepared, req, out, settings, *, resume, as_jso
         test = run.test_estimate(pick) if pick else None
         folds = run.cross_validation(pick) if pick and prepared.folds else None
     if as_json:
-        summary = _summary(run, pick, test)
+        summary = summary_dict(run, pick, test)
         if folds is not None:
             summary["pick"]["cv_scores"] = list(folds.scores)
             summary["pick"]["cv_mean"] = folds.mean
-        summary["data"] = _data_summary(prepared)
+        summary["data"] = data_summary(prepared)
         print(json.dumps(summary, indent=2))
     else:
-        _print_data(prepared)
-        _print_report(run, pick, test)
+        print_data(prepared)
+        print_report(run, pick, test)
         if folds is not None:
             out_console.print(
                 f"  cross-validated {folds.metric} of its configuration: {folds}", highlight=False
             )
-
-
-def _data_summary(prepared: Prepared) -> dict:
-    described = prepared.describe()
-    keys = ("dataset", "task", "modality", "input_shape", "n_train", "n_val", "n_test")
-    return {k: described[k] for k in keys} | {
-        "cleaning": described["cleaning"],
-        "augmentation": described["augmentation"],
-        "cv_folds": described["cv_folds"],
-    }
-
-
-def _print_data(prepared: Prepared) -> None:
-    d, c = prepared.describe(), prepared.cleaning
-    dropped = ", ".join(c.constant_columns_dropped) or "none"
-    out_console.print(
-        f"Data: {d['dataset']} ({d['task']}, {d['modality']}, one example {d['input_shape']}): "
-        f"{d['n_train']} train / {d['n_val']} validation / {d['n_test']} test. Cleaning: "
-        f"{c.n_duplicates_dropped} duplicate rows and {c.n_missing_target_dropped} rows without "
-        f"a target dropped, {c.n_values_imputed} missing values imputed (fitted on train), "
-        f"constant columns dropped: {dropped}.",
-        highlight=False,
-    )
-
-
-def _summary(run: Run, pick: TrialRecord | None, test) -> dict:
-    return {
-        "run": str(run.out),
-        "requirements": run.requirements.to_dict(),
-        "pick": None
-        if pick is None
-        else {
-            "trial": pick.number,
-            "family": pick.family,
-            "params": pick.params,
-            "strategy": pick.strategy,
-            "val_metric": pick.val_metric,
-            "test_metric": test.value,
-            "test_interval_95": [test.low, test.high],
-            "p95_ms": pick.p95_ms,
-            "p95_high_ms": pick.p95_high_ms,
-            "ratio_to_reference": pick.ratio_to_reference,
-            "size_mb": pick.size_mb,
-            "flops": pick.flops,
-            "parent_trial": pick.parent_trial,
-            "compression": pick.compression,
-            "latency_method": pick.latency_method,
-        },
-        "metric": run.requirements.metric,
-        "counts": run.counts(),
-    }
-
-
-def _key_params(record: TrialRecord) -> str:
-    if record.parent_trial is not None:  # a compressed variant: say what it is made from
-        return f"{record.compression.get('pass')} of #{record.parent_trial}"
-    shown = {k: v for k, v in record.params.items()}
-    shown.update({k: record.strategy[k] for k in ("optimizer", "lr") if k in record.strategy})
-    return ", ".join(
-        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items()
-    )
-
-
-def _feasible(record: TrialRecord) -> str:
-    """ "yes", or "no:" and the limits broken, in a word each ("latency", "size", "quality")."""
-    if record.feasible:
-        return "yes"
-    if not record.violations:
-        return record.status
-    broken = [v.split()[1] if v.startswith("p95") else v.split()[0] for v in record.violations]
-    return "no: " + ", ".join("quality" if b not in ("latency", "size") else b for b in broken)
-
-
-def _fmt(value, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
-
-
-def _print_report(run: Run, pick: TrialRecord | None, test) -> None:
-    metric = run.requirements.metric
-    sign = 1.0 if run.requirements.higher_is_better else -1.0
-    trials = sorted(
-        run.trials(),
-        key=lambda r: (r.val_metric is None, -sign * (r.val_metric or 0.0), r.p95_ms or 0.0),
-    )
-    board = Table(title=f"Leaderboard (top 15 of {len(trials)}; val = validation {metric})")
-    # Figures never wrap; the configuration takes what is left of the terminal's width.
-    widths = {"#": 2, "family": 8, "val": 6, "p95 ms": 6, "MB": 5, "feasible?": 9}
-    for column, width in widths.items():
-        board.add_column(column, no_wrap=True, min_width=width)
-    board.add_column("key params", overflow="ellipsis", no_wrap=True, max_width=22)
-    for r in trials[:15]:
-        board.add_row(
-            str(r.number),
-            r.family or "-",
-            _fmt(r.val_metric, ".4f"),
-            _fmt(r.p95_ms, ".4f"),
-            _fmt(r.size_mb, ".3f"),
-            _feasible(r),
-            _key_params(r),
-        )
-    out_console.print(board)
-
-    front = Table(title="Pareto front (validation quality vs p95 latency, trained candidates)")
-    for column in ("#", "family", f"val {metric}", "p95 ms", "MB", "meets requirements?"):
-        front.add_column(column)
-    for r in run.front():
-        front.add_row(
-            str(r.number),
-            r.family,
-            f"{r.val_metric:.4f}",
-            f"{r.p95_ms:.4f}",
-            f"{r.size_mb:.3f}",
-            "yes" if r.feasible else "no",
-        )
-    out_console.print(front)
-
-    counts = run.counts()
-    out_console.print(
-        f"Trials: {counts['trials']} ({counts['trained']} trained, {counts['infeasible_untrained']} "
-        f"rejected on cost before training, {counts['pruned']} stopped early by halving, "
-        f"{counts['skipped']} skipped, {counts['failed']} failed). Training seconds spent "
-        f"on trials found infeasible: {counts['train_seconds_on_cost_infeasible']:.1f} s "
-        f"(networks: never trained; gradient boosting and ensembles, whose cost is known only "
-        f"once fitted or combined: "
-        f"{counts['fit_seconds_before_cost_known']:.1f} s), of {counts['train_seconds']:.1f} s "
-        f"in all; near misses trained for compression to rescue: "
-        f"{counts['train_seconds_on_near_misses']:.1f} s.",
-        highlight=False,
-    )
-    if pick is None:
-        out_console.print("[bold red]No trained candidate meets the requirements.[/]")
-        return
-    out_console.print(
-        f"\n[bold]Selected:[/] trial #{pick.number}, {pick.family} ({_key_params(pick)})\n"
-        f"  validation {metric}: {pick.val_metric:.4f}\n"
-        f"  test {metric}: {test}  (computed once, after selection)\n"
-        f"  p95 latency: {pick.p95_ms:.4f} ms (95% upper bound {_fmt(pick.p95_high_ms, '.4f')} ms; "
-        f"p50 {pick.p50_ms:.4f} ms; {_fmt(pick.ratio_to_reference, '.2f')}x the reference model), "
-        f"size {pick.size_mb:.3f} MB, {pick.n_params} parameters, {_fmt(pick.flops, ',')} FLOPs\n"
-        + (
-            f"  made by {pick.compression['pass']} from trial #{pick.parent_trial}: "
-            f"{pick.compression['verdict']['reason']}\n"
-            if pick.parent_trial is not None
-            else ""
-        )
-        + f"  latency measured with {escape(describe_method(pick.latency_method))}\n"
-        f"  run folder: {run.out} (resume with: tradeoff search --resume {run.out})",
-        highlight=False,
-    )
