@@ -17,8 +17,9 @@ import pytest
 from optuna.trial import TrialState
 
 import tradeoff
+from tradeoff.records import AtomicArtifactStore
 from tradeoff.search import open_study
-from tradeoff.search.workers import AtomicArtifactStore, CostLock
+from tradeoff.search.workers import CostLock
 
 POSTGRES = os.environ.get("TRADEOFF_TEST_POSTGRES")
 FAST = [

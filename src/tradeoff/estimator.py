@@ -32,8 +32,9 @@ from tradeoff.errors import TradeoffError
 from tradeoff.frontier import Run, meets
 from tradeoff.measure import LatencyProtocol, session
 from tradeoff.prepare import Prepared, fit_scaling
+from tradeoff.records import TrialRecord, load_run_info, trial_records
 from tradeoff.requirements import Requirements
-from tradeoff.search import SearchSettings, TrialRecord, load_run_info, records, run_search
+from tradeoff.search import SearchSettings, run_search
 
 #: A short latency protocol: an estimator's search is small and its ranking coarse.
 ESTIMATOR_PROTOCOL = LatencyProtocol(warmup_calls=20, min_calls=100, min_seconds=0.05)
@@ -128,7 +129,7 @@ class _TradeoffEstimator(BaseEstimator):
                 show_progress=False,
                 prepared=prepared,
             )
-            trials = records(study)
+            trials = trial_records(study)
             pick = _pick(trials, requirements, type(self).__name__)
             run = Run(out, study, load_run_info(out), prepared)
             return pick, Path(run.artifact_path(pick, tmp)).read_bytes(), len(trials)
@@ -156,8 +157,8 @@ class TradeoffClassifier(ClassifierMixin, _TradeoffEstimator):
     Parameters: ``requirements`` (a :class:`tradeoff.Requirements`, default none),
     ``time_budget`` (seconds) and/or ``n_trials`` (default 3), ``families``
     (default: all serving tables), ``max_epochs`` per trial, ``random_state``.
-    With ``time_budget=None`` a fit is deterministic; among equally accurate
-    candidates the one with fewer parameters (then the earlier trial) wins.
+    The pick is :func:`tradeoff.frontier.select`'s, the same as ``tradeoff export --trial best``
+    makes from the same trials (ties in quality: fewer parameters, then the faster, then the earlier trial).
 
     Attributes after ``fit``: ``classes_``, ``n_features_in_``, ``model_onnx_``
     (the picked model, ONNX bytes, preprocessing folded in), ``trial_`` (its
@@ -256,11 +257,9 @@ def _prepare(X: np.ndarray, y: np.ndarray, task: str, classes: tuple[str, ...], 
 
 
 def _pick(trials: list[TrialRecord], requirements: Requirements, who: str) -> TrialRecord:
-    fitting = [r for r in trials if meets(r, requirements)]
-    if fitting:
-        sign = 1.0 if requirements.higher_is_better else -1.0
-        # Deterministic ties (latency is measured, hence noisy): fewer parameters, earlier trial.
-        return max(fitting, key=lambda r: (sign * r.val_metric, -(r.n_params or 0), -r.number))
+    pick = select(trials, requirements)  # the one selection rule, as `tradeoff export` uses
+    if pick is not None:
+        return pick
     if any(r.trained for r in trials):
         raise TradeoffError(
             f"{who}: none of the {len(trials)} trained candidates meets the requirements; "

@@ -35,8 +35,8 @@ from tradeoff.families import INPUT_NAME, OUTPUT_NAME, deployable, get_family
 from tradeoff.frontier import Run
 from tradeoff.measure import predict_outputs, score, session
 from tradeoff.prepare import Prepared
+from tradeoff.records import TrialRecord
 from tradeoff.requirements import Requirements
-from tradeoff.search import TrialRecord
 from tradeoff.table_input import TableSchema, fold
 
 #: fp32 parity at export: every argmax must agree and no output may differ by more than this.

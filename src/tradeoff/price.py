@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from tradeoff.frontier import meets
+from tradeoff.records import TrialRecord
 from tradeoff.requirements import Requirements
-from tradeoff.search import TrialRecord
 
 #: The cost axes a requirement can bound: record field, requirement field, words, unit.
 COST_AXES = {

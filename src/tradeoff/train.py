@@ -27,6 +27,10 @@ LOSSES = {"classification": ("cross_entropy", "mse"), "regression": ("mse", "mae
 Score = Callable[[np.ndarray, np.ndarray], float]
 
 
+#: Epochs a trial trains at most before early stopping, unless the search is told otherwise.
+DEFAULT_MAX_EPOCHS = 60
+
+
 @dataclass(frozen=True)
 class Strategy:
     """How a model is trained: drawn by the search jointly with its structure."""
@@ -39,7 +43,7 @@ class Strategy:
     loss: str = "cross_entropy"
     label_smoothing: float = 0.0
     augment: bool = False
-    max_epochs: int = 60
+    max_epochs: int = DEFAULT_MAX_EPOCHS
     patience: int = 10
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +14,7 @@ import typer
 from tradeoff.bundle import Predictor, row_problems, softmax
 from tradeoff.cli._app import app, err_console, out_console, user_errors
 from tradeoff.errors import TradeoffError
+from tradeoff.records import write_atomic
 
 TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -301,11 +301,7 @@ def _write(out: Path | None, text: str) -> None:
         return
     if out.is_dir():
         raise TradeoffError(f"--out: {out} is a folder; give a file name")
-    tmp = out.with_name(f".{out.name}.tmp")
     try:
-        tmp.write_text(text)
-        os.replace(tmp, out)
+        write_atomic(out, text)
     except OSError as error:
-        if tmp.exists():  # unlinking in a read-only folder fails even for no file
-            tmp.unlink()
         raise TradeoffError(f"--out: cannot write {out}: {error.strerror}") from None

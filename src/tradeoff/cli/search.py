@@ -19,11 +19,11 @@ from tradeoff.families import family_names, get_family
 from tradeoff.frontier import Run
 from tradeoff.measure import QUICK_PROTOCOL, LatencyProtocol
 from tradeoff.prepare import Prepared, prepare, prepare_from_description
+from tradeoff.records import load_run_info
 from tradeoff.requirements import METRICS, Requirements
-from tradeoff.search import SearchSettings, load_run_info, parse_duration, run_search
-from tradeoff.search.compression import CompressionSettings
+from tradeoff.search import SearchSettings, parse_duration, run_search
 from tradeoff.search.halving import Halving
-from tradeoff.search.study import recorded_settings
+from tradeoff.search.settings import CompressionSettings, recorded_settings
 
 #: The demo's deployment: a tight CPU latency budget and a small model file.
 DEMO_REQUIREMENTS = Requirements(max_latency_ms=0.02, max_size_mb=0.05)

@@ -4,7 +4,7 @@ Names load on first use (PEP 562), so that reading a bundle (``session``) or a r
 import what it does not need: FLOPs counting needs PyTorch, quality metrics scikit-learn.
 """
 
-from importlib import import_module
+from tradeoff._lazy import lazy_names
 
 #: Each public name and the module of ``tradeoff.measure`` that defines it.
 _WHERE = {
@@ -70,9 +70,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"tradeoff.measure.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, {n: f"tradeoff.measure.{m}" for n, m in _WHERE.items()})

@@ -15,8 +15,8 @@ from plotly.subplots import make_subplots
 
 from tradeoff.measure import Estimate
 from tradeoff.price import COST_AXES, ConstraintPrice, PriceStep
+from tradeoff.records import TrialRecord
 from tradeoff.requirements import Requirements
-from tradeoff.search import TrialRecord
 
 GREY = "#b0b0b0"
 LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
@@ -31,14 +31,6 @@ def _marker_px(size_mb: float | None, largest_mb: float) -> float:
     if not size_mb or largest_mb <= 0:
         return 8.0
     return 8.0 + 22.0 * math.sqrt(size_mb / largest_mb)
-
-
-def constraint_of(reason: str, metric: str) -> str:
-    """The requirement a violation message is about: "p95 latency", "size" or the metric."""
-    for axis in COST_AXES.values():
-        if reason.startswith(axis[2]):
-            return axis[2]
-    return metric if reason.startswith(metric) else reason.split(" ", 1)[0]
 
 
 def _hover(r: TrialRecord, metric: str, label: str, why: str = "") -> str:
@@ -96,7 +88,7 @@ def pareto_figure(
     ]
     groups: dict[tuple[bool, str], list[TrialRecord]] = {}
     for r in greyed:
-        reasons = " + ".join(dict.fromkeys(constraint_of(v, metric) for v in r.violations))
+        reasons = " + ".join(dict.fromkeys(v.requirement for v in r.violations))
         groups.setdefault((r.trained, reasons or r.status), []).append(r)
     for i, ((was_trained, reasons), members) in enumerate(sorted(groups.items())):
         symbol = (
@@ -127,7 +119,8 @@ def pareto_figure(
                         r,
                         metric,
                         labels[r.number],
-                        ("" if was_trained else "not trained: ") + "; ".join(r.violations),
+                        ("" if was_trained else "not trained: ")
+                        + "; ".join(map(str, r.violations)),
                     )
                     for r in members
                 ],
@@ -239,7 +232,7 @@ def price_figure(
                 marker={"color": GREY, "symbol": "x", "size": 9},
                 name="rejected before training",
                 hovertext=[
-                    f"#{r.number} {r.family}: not trained ({'; '.join(r.violations)})"
+                    f"#{r.number} {r.family}: not trained ({'; '.join(map(str, r.violations))})"
                     for r in costs
                 ],
                 hoverinfo="text",

@@ -13,52 +13,38 @@ While a network trains, successive halving within cost bands
 from __future__ import annotations
 
 import io
-import os
-import tempfile
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 
 import numpy as np
 import optuna
 import torch
-from optuna.artifacts import FileSystemArtifactStore, download_artifact, upload_artifact
 
 from tradeoff.families import Family, deployable, get_family, to_onnx
 from tradeoff.measure import (
-    LatencyProtocol,
     cost_record,
     measure_latency,
     predict_outputs,
 )
-from tradeoff.measure.quality import confusion_matrix, score
+from tradeoff.measure.quality import confusion_matrix
 from tradeoff.prepare import Prepared
+from tradeoff.records import (
+    Status,
+    Violation,
+    dominates,
+    fetch_artifact,
+    store_artifact,
+    trial_seed,
+)
+from tradeoff.records import attrs as rec
+from tradeoff.records.attrs import WORKER
 from tradeoff.requirements import Requirements
 from tradeoff.search import compression
-from tradeoff.search import record as rec
-from tradeoff.search.halving import Halving, RungReporter
-from tradeoff.search.workers import WORKER, CostLock, DiskFull, disk_full, worker_id
+from tradeoff.search.context import TrialContext
+from tradeoff.search.halving import RungReporter
+from tradeoff.search.settings import worth_training
+from tradeoff.search.workers import DiskFull, disk_full, worker_id
 from tradeoff.table_input import as_shipped
 from tradeoff.train import default_strategy_params, suggest_strategy, train
-
-
-@dataclass
-class TrialContext:
-    """Everything a trial needs that is the same for the whole search."""
-
-    prepared: Prepared
-    requirements: Requirements  # metric resolved for the task
-    families: list[str]
-    artifact_store: FileSystemArtifactStore
-    protocol: LatencyProtocol
-    seed: int
-    deadline: float  # time.monotonic() instant at which training stops
-    on_epoch: object = None  # optional callable(trial_number, epoch, point)
-    halving: Halving | None = None  # None: every trial trains until early stopping
-    max_epochs: int = 60
-    cost_lock: CostLock = field(default_factory=CostLock)
-    compression: compression.CompressionSettings | None = None  # None: no compression
-
-    def score(self, y_true: np.ndarray, outputs: np.ndarray) -> float:
-        return score(self.requirements.metric, y_true, outputs)
 
 
 def default_trials(families: list[str], prepared: Prepared) -> list[dict]:
@@ -75,16 +61,11 @@ def default_trials(families: list[str], prepared: Prepared) -> list[dict]:
     return trials
 
 
-def set_cost_constraints(trial: optuna.Trial, req: Requirements, p95_ms: float, size_mb: float):
-    """Tell the sampler how far a candidate is from the cost limits (<= 0: within them)."""
-    trial.set_constraint("latency", p95_ms - req.max_latency_ms if req.max_latency_ms else 0.0)
-    trial.set_constraint("size", size_mb - req.max_size_mb if req.max_size_mb else 0.0)
-
-
-def quality_constraint(req: Requirements, quality: float | None) -> float:
-    if req.min_quality is None or quality is None:
-        return 0.0
-    return (req.min_quality - quality) * (1.0 if req.higher_is_better else -1.0)
+def set_constraints(trial: optuna.Trial, values: dict[str, float], *names: str) -> None:
+    """Tell the sampler how far a candidate is from the limits ``names`` (<= 0: within it);
+    Optuna takes each constraint once, so quality is set when known (or never will be)."""
+    for name in names:
+        trial.set_constraint(name, values[name])
 
 
 def run_trial(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
@@ -106,7 +87,7 @@ def _run(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
     family = get_family(trial.suggest_categorical("family", ctx.families))
     params = family.suggest(trial, prepared.input_shape)
     trial.set_user_attr(rec.FAMILY_PARAMS, params)
-    seed = ctx.seed * 100_003 + trial.number
+    seed = trial_seed(ctx.seed, trial.number)
     if family.trained_by == "fit":
         return _run_fitted(trial, ctx, family, params, seed)
     if family.trained_by == "members":
@@ -161,8 +142,8 @@ def _run(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
     if result.stopped_by == "pruned":
         sign = 1.0 if ctx.requirements.higher_is_better else -1.0
         trial.set_user_attr(rec.VAL_METRIC, sign * halving.best)  # best so far, on the torch model
-        trial.set_user_attr(rec.STATUS, "pruned")
-        trial.set_user_attr(rec.VIOLATIONS, cost_violations)
+        trial.set_user_attr(rec.STATUS, Status.PRUNED.value)
+        trial.set_user_attr(rec.VIOLATIONS, [v.to_dict() for v in cost_violations])
         raise optuna.TrialPruned(f"halving: below its cost band at epoch {halving.pruned_at}")
     trained_onnx = to_onnx(model, prepared.input_shape)
     val_metric, outputs = _finish(
@@ -206,21 +187,11 @@ def _run_ensemble(
     members = front_members(trial.study, ctx.requirements.higher_is_better)[: params["members"]]
     trial.set_user_attr(rec.STOPPED_BY, "combined")
     if len(members) < 2:
-        trial.set_user_attr(rec.STATUS, "skipped")
+        trial.set_user_attr(rec.STATUS, Status.SKIPPED.value)
         trial.set_user_attr(rec.VIOLATIONS, [])
         raise optuna.TrialPruned("ensemble: fewer than 2 trained candidates so far")
     trial.set_user_attr(rec.FAMILY_PARAMS, {**params, "of_trials": [m.number for m in members]})
-    onnx_models = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for member in members:
-            path = os.path.join(tmp, f"trial-{member.number}.onnx")
-            download_artifact(
-                artifact_store=ctx.artifact_store,
-                file_path=path,
-                artifact_id=member.user_attrs[rec.ARTIFACT],
-            )
-            with open(path, "rb") as file:
-                onnx_models.append(file.read())
+    onnx_models = [fetch_artifact(ctx.artifact_store, m.user_attrs[rec.ARTIFACT]) for m in members]
     fitted = family.combine(params, onnx_models, ctx.prepared.task)
     p95_ms, cost_violations = _measure_cost(
         trial, ctx, fitted.onnx_model, n_params=fitted.n_params, train_seconds=fitted.seconds
@@ -241,14 +212,11 @@ def front_members(study: optuna.Study, higher_is_better: bool) -> list[optuna.tr
         and t.user_attrs.get(rec.ARTIFACT)
     ]
     point = {t.number: (sign * t.values[0], t.values[1]) for t in left}
-
-    def beats(a, b) -> bool:
-        (qa, pa), (qb, pb) = point[a.number], point[b.number]
-        return qa >= qb and pa <= pb and (qa > qb or pa < pb)
-
     ranked = []
     while left:
-        front = [t for t in left if not any(beats(o, t) for o in left)]
+        front = [
+            t for t in left if not any(dominates(point[o.number], point[t.number]) for o in left)
+        ]
         ranked += sorted(front, key=lambda t: -point[t.number][0])
         left = [t for t in left if t not in front]
     return ranked
@@ -262,7 +230,7 @@ def _measure_cost(
     model: torch.nn.Module | None = None,
     n_params: int | None = None,
     train_seconds: float = 0.0,
-) -> tuple[float, list[str]]:
+) -> tuple[float, list[Violation]]:
     """Measure and record the model's cost; raise TrialPruned (status infeasible) if it breaks a
     limit, unless it is an untrained network close enough for compression to rescue.
 
@@ -279,17 +247,18 @@ def _measure_cost(
     )
     # A hard latency limit is checked against the upper bound of p95, not its point estimate.
     violations = req.cost_violations(latency.p95_high_ms, size_mb)
-    set_cost_constraints(trial, req, latency.p95_high_ms, size_mb)
+    limits = req.constraint_values(latency.p95_high_ms, size_mb, None)
+    set_constraints(trial, limits, "latency", "size")
     trial.set_user_attr(rec.TRAIN_SECONDS, train_seconds)
     # A near miss is trained all the same when compression may bring it within the limits.
-    near_miss = model is not None and compression.worth_training(
+    near_miss = model is not None and worth_training(
         ctx.compression, req, latency.p95_high_ms, size_mb
     )
     if violations and not near_miss:
-        trial.set_constraint("quality", 0.0)  # unknown: never evaluated
-        trial.set_user_attr(rec.STATUS, "infeasible")
-        trial.set_user_attr(rec.VIOLATIONS, violations)
-        raise optuna.TrialPruned("; ".join(violations))
+        set_constraints(trial, limits, "quality")  # unknown: never evaluated
+        trial.set_user_attr(rec.STATUS, Status.INFEASIBLE.value)
+        trial.set_user_attr(rec.VIOLATIONS, [v.to_dict() for v in violations])
+        raise optuna.TrialPruned("; ".join(map(str, violations)))
     return latency.p95_ms, violations
 
 
@@ -298,7 +267,7 @@ def _finish(
     ctx: TrialContext,
     onnx_bytes: bytes,
     p95_ms: float,
-    cost_violations: list[str],
+    cost_violations: list[Violation],
     weights: bytes | None = None,
 ) -> tuple[float, np.ndarray]:
     """Evaluate the ONNX artifact on validation, record it, store it (and a network's weights).
@@ -316,13 +285,15 @@ def _finish(
     quality_violation = req.quality_violation(val_metric)
     # Violations left: cost limits it was trained despite (for compression to close), quality.
     violations = cost_violations + ([quality_violation] if quality_violation else [])
-    trial.set_user_attr(rec.VIOLATIONS, violations)
-    trial.set_constraint("quality", quality_constraint(req, val_metric))
-    trial.set_user_attr(rec.ARTIFACT, _store_artifact(trial, ctx.artifact_store, onnx_bytes))
+    trial.set_user_attr(rec.VIOLATIONS, [v.to_dict() for v in violations])
+    set_constraints(trial, req.constraint_values(0.0, 0.0, val_metric), "quality")
+    store = ctx.artifact_store
+    name = f"trial-{trial.number}"
+    trial.set_user_attr(rec.ARTIFACT, store_artifact(trial, store, onnx_bytes, name + ".onnx"))
     if weights is not None:
         # Tensors only, so that export can rebuild the in-memory model from family + params
         # and check the ONNX artifact against it (read back with weights_only=True).
-        trial.set_user_attr(rec.WEIGHTS, _store_artifact(trial, ctx.artifact_store, weights, ".pt"))
+        trial.set_user_attr(rec.WEIGHTS, store_artifact(trial, store, weights, name + ".pt"))
     return val_metric, outputs
 
 
@@ -330,13 +301,3 @@ def _state_dict_bytes(model: torch.nn.Module) -> bytes:
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
     return buffer.getvalue()
-
-
-def _store_artifact(
-    trial: optuna.Trial, store: FileSystemArtifactStore, payload: bytes, suffix: str = ".onnx"
-) -> str:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, f"trial-{trial.number}{suffix}")
-        with open(path, "wb") as file:
-            file.write(payload)
-        return upload_artifact(artifact_store=store, file_path=path, study_or_trial=trial)
