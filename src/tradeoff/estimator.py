@@ -29,7 +29,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from tradeoff.bundle import FLOAT32_MAX, run_onnx, softmax
 from tradeoff.datasets import Dataset
 from tradeoff.errors import TradeoffError
-from tradeoff.frontier import Run, meets
+from tradeoff.frontier import Run, select
 from tradeoff.measure import LatencyProtocol, session
 from tradeoff.prepare import Prepared, fit_scaling
 from tradeoff.records import TrialRecord, load_run_info, trial_records

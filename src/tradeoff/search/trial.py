@@ -37,7 +37,6 @@ from tradeoff.records import (
 )
 from tradeoff.records import attrs as rec
 from tradeoff.records.attrs import WORKER
-from tradeoff.requirements import Requirements
 from tradeoff.search import compression
 from tradeoff.search.context import TrialContext
 from tradeoff.search.halving import RungReporter
