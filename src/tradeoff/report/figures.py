@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 
 from tradeoff.measure import Estimate
 from tradeoff.price import COST_AXES, ConstraintPrice, PriceStep
-from tradeoff.records import TrialRecord
+from tradeoff.records import Status, TrialRecord
 from tradeoff.requirements import Requirements
 
 GREY = "#b0b0b0"
@@ -39,6 +39,20 @@ def _hover(r: TrialRecord, metric: str, label: str, why: str = "") -> str:
     p95 = "-" if r.p95_ms is None else f"{r.p95_ms:.4f} ms"
     text = f"#{r.number} {label}<br>{quality}<br>p95 {p95}, {size}"
     return text + (f"<br><b>{why}</b>" if why else "")
+
+
+def _rejections(
+    trained: list[TrialRecord], measured: list[TrialRecord]
+) -> dict[tuple[bool, str], list[TrialRecord]]:
+    """The candidates shown grey, by (trained, the requirements they break)."""
+    greyed = [r for r in trained if not r.feasible] + [
+        r for r in measured if r.status is Status.INFEASIBLE
+    ]
+    groups: dict[tuple[bool, str], list[TrialRecord]] = {}
+    for r in greyed:
+        reasons = " + ".join(dict.fromkeys(v.requirement for v in r.violations))
+        groups.setdefault((r.trained, reasons or str(r.status)), []).append(r)
+    return groups
 
 
 def pareto_figure(
@@ -83,13 +97,7 @@ def pareto_figure(
                 )
             )
     # Grey, one legend entry per rejecting constraint, so the reason shows without hovering.
-    greyed = [r for r in trained if not r.feasible] + [
-        r for r in measured if r.status == "infeasible"
-    ]
-    groups: dict[tuple[bool, str], list[TrialRecord]] = {}
-    for r in greyed:
-        reasons = " + ".join(dict.fromkeys(v.requirement for v in r.violations))
-        groups.setdefault((r.trained, reasons or r.status), []).append(r)
+    groups = _rejections(trained, measured)
     for i, ((was_trained, reasons), members) in enumerate(sorted(groups.items())):
         symbol = (
             ("circle-open", "square-open", "diamond-open")[i % 3]
