@@ -89,7 +89,7 @@ def test_report_is_self_contained_and_covers_every_section(finished_run, report_
     for r in trials:
         for reason in r.violations:
             assert (
-                html.escape(reason) in text
+                html.escape(str(reason)) in text
             )  # infeasible candidates carry the constraint that rejected them
     pick = run.select()
     if pick is not None:
@@ -264,8 +264,9 @@ def test_report_out_must_be_a_file(finished_run, tmp_path):
 
 
 def test_optuna_dashboard_lists_the_run_study(finished_run):
-    executable = shutil.which("optuna-dashboard")
-    assert executable, "pip install optuna-dashboard"
+    # Next to this interpreter (the venv's tools), never looked up on PATH.
+    executable = Path(sys.executable).with_name("optuna-dashboard")
+    assert executable.exists(), "pip install optuna-dashboard"
     out, _ = finished_run
     with socket.socket() as probe:  # a free loopback port
         probe.bind(("127.0.0.1", 0))
