@@ -29,6 +29,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from tradeoff.bundle import FLOAT32_MAX, run_onnx, softmax
 from tradeoff.datasets import Dataset
 from tradeoff.errors import TradeoffError
+from tradeoff.families import get_family
 from tradeoff.frontier import Run, select
 from tradeoff.measure import LatencyProtocol, session
 from tradeoff.prepare import Prepared, fit_scaling
@@ -41,13 +42,9 @@ ESTIMATOR_PROTOCOL = LatencyProtocol(warmup_calls=20, min_calls=100, min_seconds
 #: Tried first, so that even a 1-3 trial budget starts from sound training settings.
 _SOUND_START = {"optimizer": "adam", "lr": 1e-2, "batch_size": 32, "weight_decay": 1e-6}
 FIRST_TRIALS = (
-    {"family": "linear", **_SOUND_START},
+    {**get_family("linear").point(), **_SOUND_START},
     {
-        "family": "mlp",
-        "mlp.depth": 1,
-        "mlp.width": 64,
-        "mlp.activation": "relu",
-        "mlp.dropout": 0.0,
+        **get_family("mlp").point(depth=1, width=64, activation="relu", dropout=0.0),
         **_SOUND_START,
     },
 )

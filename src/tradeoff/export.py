@@ -171,7 +171,7 @@ def _parity(
             int8_argmax_agreement=float(np.mean(expected.argmax(1) == got.argmax(1))),
             reference=f"its fp32 parent, trial {parent.number}",
         )
-    if record.weights_artifact_id is None and get_family(record.family).trained_by != "torch":
+    if not get_family(record.family).builds_network:
         outputs = predict_outputs(onnx_bytes, prepared.X_val)
         again = score(run.requirements.metric, prepared.y_val, outputs)
         return Parity(

@@ -300,7 +300,7 @@ class Run:
                 for r in trials
                 if r.status is Status.INFEASIBLE
                 and r.family
-                and get_family(r.family).trained_by in ("fit", "members")
+                and not get_family(r.family).builds_network
             ),
             # Networks trained although they miss a cost limit, for compression to rescue.
             "train_seconds_on_near_misses": sum(

@@ -260,8 +260,9 @@ def list_families() -> None:
     table = Table("family", "modalities", "trained by", "search space")
     for name in family_names():
         family = get_family(name)
-        trained_by = "PyTorch loop" if family.trained_by == "torch" else "own fit (sklearn)"
-        table.add_row(name, ", ".join(sorted(family.modalities)), trained_by, family.description)
+        table.add_row(
+            name, ", ".join(sorted(family.modalities)), family.training, family.description
+        )
     out_console.print(table)
 
 

@@ -153,7 +153,7 @@ def _record_variant(trial, ctx, parent: Parent, name: str, variant, val_pred, va
         else parent.trial,
     }
     attrs = {
-        rec.FAMILY_PARAMS: parent.params if variant.model is None else _params_of(variant, parent),
+        rec.FAMILY_PARAMS: parent.params if variant.params is None else variant.params,
         rec.STRATEGY: parent.strategy,
         rec.COST: cost,
         rec.VAL_METRIC: metric,
@@ -166,7 +166,7 @@ def _record_variant(trial, ctx, parent: Parent, name: str, variant, val_pred, va
     }
     if artifact_id:
         attrs[rec.ARTIFACT] = artifact_id
-    family = variant.settings.get("student_family", parent.family)
+    family = variant.family or parent.family
     frozen = create_trial(
         state=TrialState.COMPLETE if verdict.kept else TrialState.PRUNED,
         values=[metric, latency.p95_ms] if verdict.kept else None,
@@ -177,12 +177,6 @@ def _record_variant(trial, ctx, parent: Parent, name: str, variant, val_pred, va
     )
     trial.study.add_trial(frozen)
     return trial.study.get_trials(deepcopy=False)[-1].number
-
-
-def _params_of(variant, parent: Parent) -> dict:
-    if "student_trial" in variant.settings:
-        return variant.settings.get("student_params", {})
-    return parent.params
 
 
 def _dominated(quality: float, p95_ms: float, done: list, sign: float) -> bool:

@@ -19,7 +19,7 @@ import numpy as np
 import optuna
 import torch
 
-from tradeoff.families import Family, deployable, get_family, to_onnx
+from tradeoff.families import family_names, get_family
 from tradeoff.measure import (
     cost_record,
     measure_latency,
@@ -43,18 +43,17 @@ from tradeoff.search.halving import RungReporter
 from tradeoff.search.settings import worth_training
 from tradeoff.search.workers import DiskFull, disk_full, worker_id
 from tradeoff.table_input import as_shipped
-from tradeoff.train import default_strategy_params, suggest_strategy, train
+from tradeoff.train import Strategy, default_strategy_params, suggest_strategy, train
 
 
 def default_trials(families: list[str], prepared: Prepared) -> list[dict]:
     """One trial per family at its defaults, to enqueue before the sampler takes over
-    (ensembles last, so that they have members to combine)."""
+    (families combining others last, so that they have members to combine)."""
     trials = []
-    for name in sorted(families, key=lambda n: get_family(n).trained_by == "members"):
+    for name in sorted(families, key=lambda n: get_family(n).combines_trials):
         family = get_family(name)
-        params = {"family": name}
-        params.update({family.key(k): v for k, v in family.defaults(prepared.input_shape).items()})
-        if family.trained_by == "torch":
+        params = family.point(**family.defaults(prepared.input_shape))
+        if family.uses_strategy:
             params.update(default_strategy_params(prepared))
         trials.append(params)
     return trials
@@ -81,132 +80,137 @@ def run_trial(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
 
 
 def _run(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
-    prepared = ctx.prepared
     trial.set_user_attr(WORKER, worker_id())
     family = get_family(trial.suggest_categorical("family", ctx.families))
-    params = family.suggest(trial, prepared.input_shape)
+    params = family.suggest(trial, ctx.prepared.input_shape)
     trial.set_user_attr(rec.FAMILY_PARAMS, params)
-    seed = trial_seed(ctx.seed, trial.number)
-    if family.trained_by == "fit":
-        return _run_fitted(trial, ctx, family, params, seed)
-    if family.trained_by == "members":
-        return _run_ensemble(trial, ctx, family, params)
-
-    strategy = replace(suggest_strategy(trial, prepared), max_epochs=ctx.max_epochs)
-    trial.set_user_attr(rec.STRATEGY, asdict(strategy))
-
-    # 1-3. Build untrained, export, measure its cost; stop here if it can never fit.
-    torch.manual_seed(seed)
-    target = None
-    if prepared.task == "regression":
-        target = (float(prepared.y_train.mean()), float(prepared.y_train.std()) or 1.0)
-    model = deployable(
-        family, params, prepared.input_shape, prepared.n_outputs, prepared.scaling, target
-    )
-    onnx_bytes = to_onnx(model, prepared.input_shape)
-    p95_ms, cost_violations = _measure_cost(trial, ctx, onnx_bytes, model=model)
-
-    # 4. Train with early stopping (and halving); evaluate the exported artifact, the thing that ships.
-    halving = None
-    if ctx.halving is not None:
-        halving = RungReporter(
-            ctx.halving,
-            trial,
-            ctx.halving.band(p95_ms),
-            strategy.max_epochs,
-            ctx.requirements.higher_is_better,
-        )
-
-    with ctx.cost_lock.training() as let_measurements_in:
-
-        def report_epoch(epoch, point):
-            let_measurements_in()  # another worker's latency measurement goes between epochs
-            if ctx.on_epoch is not None:
-                ctx.on_epoch(trial.number, epoch, point)
-            return halving is not None and halving(epoch, point)
-
-        result = train(
-            model,
-            prepared,
-            strategy,
-            score=ctx.score,
-            higher_is_better=ctx.requirements.higher_is_better,
-            seed=seed,
-            deadline=ctx.deadline,
-            on_epoch=report_epoch,
-        )
-    trial.set_user_attr(rec.TRAIN_SECONDS, result.seconds)
-    trial.set_user_attr(rec.CURVE, result.curve)
-    trial.set_user_attr(rec.STOPPED_BY, result.stopped_by)
-    if result.stopped_by == "pruned":
-        sign = 1.0 if ctx.requirements.higher_is_better else -1.0
-        trial.set_user_attr(rec.VAL_METRIC, sign * halving.best)  # best so far, on the torch model
-        trial.set_user_attr(rec.STATUS, Status.PRUNED.value)
-        trial.set_user_attr(rec.VIOLATIONS, [v.to_dict() for v in cost_violations])
-        raise optuna.TrialPruned(f"halving: below its cost band at epoch {halving.pruned_at}")
-    trained_onnx = to_onnx(model, prepared.input_shape)
+    if family.stops_as is not None:
+        trial.set_user_attr(rec.STOPPED_BY, family.stops_as)
+    services = _Services(trial, ctx)
+    # 1-4. The family builds, screens (cost before training), trains or fits or combines.
+    candidate = family.produce(params, services)
+    model = candidate.model
+    weights = None if model is None else _state_dict_bytes(model)
     val_metric, outputs = _finish(
-        trial, ctx, trained_onnx, p95_ms, cost_violations, _state_dict_bytes(model)
+        trial, ctx, candidate.onnx_model, services.p95_ms, services.violations, weights
     )
-    # 5. Compress where it helps: each variant becomes a trial of its own, with its lineage.
+    # 5. Compress a trained network where it helps: each variant is a trial, with its lineage.
     # The passes judge variants by a paired test on accuracy, so classification only.
-    if prepared.task != "regression":
+    if model is not None and ctx.prepared.task != "regression":
         compression.compress_trained(
             trial,
             ctx,
             family=family.name,
             params=params,
-            strategy=asdict(strategy),
+            strategy=asdict(services.strategy),
             model=model,
-            onnx_bytes=trained_onnx,
+            onnx_bytes=candidate.onnx_model,
             val_pred=outputs.argmax(axis=1),
             val_metric=val_metric,
-            p95_ms=p95_ms,
-            misses_cost=bool(cost_violations),
+            p95_ms=services.p95_ms,
+            misses_cost=bool(services.violations),
         )
-    return val_metric, p95_ms
+    return val_metric, services.p95_ms
 
 
-def _run_fitted(
-    trial: optuna.Trial, ctx: TrialContext, family: Family, params: dict, seed: int
-) -> tuple[float, float]:
-    """A family that trains itself: fit, then measure the fitted model's cost."""
-    fitted = family.fit(params, ctx.prepared, seed)
-    trial.set_user_attr(rec.STOPPED_BY, "fitted")
-    p95_ms, cost_violations = _measure_cost(
-        trial, ctx, fitted.onnx_model, n_params=fitted.n_params, train_seconds=fitted.seconds
-    )
-    return _finish(trial, ctx, fitted.onnx_model, p95_ms, cost_violations)[0], p95_ms
+class _Services:
+    """The search's side of :class:`tradeoff.families.TrialServices`: each step records what
+    it learns in the trial, and stops the trial (``optuna.TrialPruned``) when it must."""
 
+    def __init__(self, trial: optuna.Trial, ctx: TrialContext) -> None:
+        self.trial, self.ctx = trial, ctx
+        self.prepared = ctx.prepared
+        self.seed = trial_seed(ctx.seed, trial.number)
+        self.strategy: Strategy | None = None
+        self.p95_ms: float = float("nan")
+        self.violations: list[Violation] = []
 
-def _run_ensemble(
-    trial: optuna.Trial, ctx: TrialContext, family: Family, params: dict
-) -> tuple[float, float]:
-    """Combine the best candidates found so far (by Pareto rank) into one model; nothing is trained."""
-    members = front_members(trial.study, ctx.requirements.higher_is_better)[: params["members"]]
-    trial.set_user_attr(rec.STOPPED_BY, "combined")
-    if len(members) < 2:
-        trial.set_user_attr(rec.STATUS, Status.SKIPPED.value)
-        trial.set_user_attr(rec.VIOLATIONS, [])
-        raise optuna.TrialPruned("ensemble: fewer than 2 trained candidates so far")
-    trial.set_user_attr(rec.FAMILY_PARAMS, {**params, "of_trials": [m.number for m in members]})
-    onnx_models = [fetch_artifact(ctx.artifact_store, m.user_attrs[rec.ARTIFACT]) for m in members]
-    fitted = family.combine(params, onnx_models, ctx.prepared.task)
-    p95_ms, cost_violations = _measure_cost(
-        trial, ctx, fitted.onnx_model, n_params=fitted.n_params, train_seconds=fitted.seconds
-    )
-    return _finish(trial, ctx, fitted.onnx_model, p95_ms, cost_violations)[0], p95_ms
+    def draw_strategy(self) -> None:
+        self.strategy = replace(
+            suggest_strategy(self.trial, self.prepared), max_epochs=self.ctx.max_epochs
+        )
+        self.trial.set_user_attr(rec.STRATEGY, asdict(self.strategy))
+
+    def screen(
+        self,
+        onnx_model: bytes,
+        *,
+        model: torch.nn.Module | None = None,
+        n_params: int | None = None,
+        train_seconds: float = 0.0,
+    ) -> None:
+        self.p95_ms, self.violations = _measure_cost(
+            self.trial,
+            self.ctx,
+            onnx_model,
+            model=model,
+            n_params=n_params,
+            train_seconds=train_seconds,
+        )
+
+    def train(self, model: torch.nn.Module) -> None:
+        """Train with early stopping (and halving) under the machine's cost lock."""
+        trial, ctx, strategy = self.trial, self.ctx, self.strategy
+        halving = None
+        if ctx.halving is not None:
+            halving = RungReporter(
+                ctx.halving,
+                trial,
+                ctx.halving.band(self.p95_ms),
+                strategy.max_epochs,
+                ctx.requirements.higher_is_better,
+            )
+        with ctx.cost_lock.training() as let_measurements_in:
+
+            def report_epoch(epoch, point):
+                let_measurements_in()  # another worker's latency measurement goes between epochs
+                if ctx.on_epoch is not None:
+                    ctx.on_epoch(trial.number, epoch, point)
+                return halving is not None and halving(epoch, point)
+
+            result = train(
+                model,
+                self.prepared,
+                strategy,
+                score=ctx.score,
+                higher_is_better=ctx.requirements.higher_is_better,
+                seed=self.seed,
+                deadline=ctx.deadline,
+                on_epoch=report_epoch,
+            )
+        trial.set_user_attr(rec.TRAIN_SECONDS, result.seconds)
+        trial.set_user_attr(rec.CURVE, result.curve)
+        trial.set_user_attr(rec.STOPPED_BY, result.stopped_by)
+        if result.stopped_by == "pruned":
+            sign = 1.0 if ctx.requirements.higher_is_better else -1.0
+            trial.set_user_attr(rec.VAL_METRIC, sign * halving.best)  # best so far, torch model
+            trial.set_user_attr(rec.STATUS, Status.PRUNED.value)
+            trial.set_user_attr(rec.VIOLATIONS, [v.to_dict() for v in self.violations])
+            raise optuna.TrialPruned(f"halving: below its cost band at epoch {halving.pruned_at}")
+
+    def members(self, n: int) -> list[bytes]:
+        """The best ``n`` candidates so far by Pareto rank; fewer than 2: the trial is skipped."""
+        trial, ctx = self.trial, self.ctx
+        members = front_members(trial.study, ctx.requirements.higher_is_better)[:n]
+        if len(members) < 2:
+            trial.set_user_attr(rec.STATUS, Status.SKIPPED.value)
+            trial.set_user_attr(rec.VIOLATIONS, [])
+            raise optuna.TrialPruned("too few trained candidates so far to combine")
+        params = trial.user_attrs[rec.FAMILY_PARAMS]
+        trial.set_user_attr(rec.FAMILY_PARAMS, {**params, "of_trials": [m.number for m in members]})
+        return [fetch_artifact(ctx.artifact_store, m.user_attrs[rec.ARTIFACT]) for m in members]
 
 
 def front_members(study: optuna.Study, higher_is_better: bool) -> list[optuna.trial.FrozenTrial]:
     """Trained candidates within every requirement, by Pareto rank on (validation quality,
     p95 latency): the front first, best quality first within it, then the next front once
-    the first is used up, and so on (ensembles themselves excluded)."""
+    the first is used up, and so on (families combining others excluded)."""
     sign = 1.0 if higher_is_better else -1.0
+    combining = {n for n in family_names() if get_family(n).combines_trials}
     left = [
         t
         for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-        if t.params.get("family") != "ensemble"
+        if t.params.get("family") not in combining
         and not t.user_attrs.get(rec.VIOLATIONS)
         and t.user_attrs.get(rec.ARTIFACT)
     ]
