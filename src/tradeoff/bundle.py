@@ -17,24 +17,17 @@ import os
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
 from tradeoff.errors import TradeoffError
-from tradeoff.measure.latency import session
+from tradeoff.measure.latency import run_onnx, session
 from tradeoff.table_input import feeds_from_frame
 
 BUNDLE_FORMAT = "tradeoff-bundle/1"
 MODEL_FILE, CARD_FILE = "model.onnx", "card.json"
+__all__ = ["Predictor", "load", "read_card", "row_problems", "run_onnx", "softmax"]
 #: Largest card.json read back; a card is a few KB, anything far bigger is not one of ours.
 MAX_CARD_BYTES = 4 * 2**20
 FLOAT32_MAX = float(np.finfo(np.float32).max)
-
-
-def run_onnx(sess: ort.InferenceSession, X: np.ndarray, batch: int = 1024) -> np.ndarray:
-    """Raw model outputs (logits, or values for regression) for ``X``, in chunks."""
-    name = sess.get_inputs()[0].name
-    parts = [sess.run(None, {name: X[i : i + batch]})[0] for i in range(0, len(X), batch)]
-    return np.concatenate(parts) if parts else np.zeros((0, sess.get_outputs()[0].shape[1]))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

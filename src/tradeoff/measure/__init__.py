@@ -33,6 +33,7 @@ _WHERE = {
     "peak_inference_memory_mb": "memory",
     "predict_classes": "latency",
     "predict_outputs": "latency",
+    "run_onnx": "latency",
     "reference_model": "reference",
     "score": "quality",
     "session": "latency",
@@ -66,6 +67,7 @@ __all__ = [
     "reference_model",
     "predict_classes",
     "predict_outputs",
+    "run_onnx",
     "session",
 ]
 

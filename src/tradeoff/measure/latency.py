@@ -378,13 +378,17 @@ def describe_method(method: dict) -> str:
     )
 
 
+def run_onnx(sess: ort.InferenceSession, X: np.ndarray, batch: int = 1024) -> np.ndarray:
+    """Raw model outputs (logits, or values for regression) for ``X``, in chunks of ``batch``
+    rows: the one batched-inference loop (the search, export, the estimators, bundles)."""
+    name = sess.get_inputs()[0].name
+    parts = [sess.run(None, {name: X[i : i + batch]})[0] for i in range(0, len(X), batch)]
+    return np.concatenate(parts) if parts else np.zeros((0, sess.get_outputs()[0].shape[1]))
+
+
 def predict_outputs(onnx_model: bytes | str, X: np.ndarray, batch: int = 1024) -> np.ndarray:
     """Raw outputs (logits, or regression predictions) of an ONNX model on ``X``, run in ORT."""
-    sess = session(onnx_model, threads=os.cpu_count() or 1)
-    name = sess.get_inputs()[0].name
-    return np.concatenate(
-        [sess.run(None, {name: X[i : i + batch]})[0] for i in range(0, len(X), batch)]
-    )
+    return run_onnx(session(onnx_model, threads=os.cpu_count() or 1), X, batch)
 
 
 def predict_classes(onnx_model: bytes | str, X: np.ndarray, batch: int = 1024) -> np.ndarray:
