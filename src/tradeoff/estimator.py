@@ -22,7 +22,6 @@ from typing import ClassVar
 import numpy as np
 import optuna
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -32,7 +31,7 @@ from tradeoff.errors import TradeoffError
 from tradeoff.families import get_family
 from tradeoff.frontier import Run, select
 from tradeoff.measure import LatencyProtocol, session
-from tradeoff.prepare import Prepared, fit_scaling
+from tradeoff.prepare import Prepared, fit_scaling, split_rows
 from tradeoff.records import TrialRecord, load_run_info, trial_records
 from tradeoff.requirements import Requirements
 from tradeoff.search import SearchSettings, run_search
@@ -227,16 +226,14 @@ def _prepare(X: np.ndarray, y: np.ndarray, task: str, classes: tuple[str, ...], 
     task_name = task if task == "regression" else ("binary" if len(classes) == 2 else "multiclass")
     data = Dataset(name="estimator", X=X, y=y, task=task_name, modality="tabular", classes=classes)
     n_val = max(1, round(0.2 * len(y)))
-    if task == "regression":
-        can_split = len(y) >= 10
-        stratify = None
-    else:
+    stratify = task != "regression"
+    if stratify:
         can_split = len(y) >= 10 and np.bincount(y).min() >= 2 and n_val >= len(classes)
-        stratify = y
+    else:
+        can_split = len(y) >= 10
     if can_split:
-        X_train, X_val, y_train, y_val = train_test_split(
-            X, y, test_size=n_val, random_state=seed, stratify=stratify
-        )
+        train, val = split_rows(np.arange(len(y)), y, n_val, seed, stratify, "X, y")
+        X_train, X_val, y_train, y_val = X[train], X[val], y[train], y[val]
     else:
         # Too little data to hold any out: validate on the training rows.
         X_train, X_val, y_train, y_val = X, X, y, y
