@@ -1,7 +1,8 @@
-"""A run's files: the atomic write every run file goes through, and the artifact store of models.
+"""A run's model files: Optuna's artifact store, written atomically, and the upload/download
+that every part goes through.
 
 Artifacts are written to a temporary file and renamed, so a half-written model is never
-referenced; run files (``run.json``, the report) are written the same way.
+referenced (run files go through :func:`tradeoff.records.write_atomic` the same way).
 """
 
 from __future__ import annotations
@@ -13,23 +14,6 @@ from typing import BinaryIO
 
 import optuna
 from optuna.artifacts import FileSystemArtifactStore, download_artifact, upload_artifact
-
-
-def write_atomic(path: str | os.PathLike, content: str | bytes) -> None:
-    """Write ``path`` whole or not at all (a temporary file next to it, then a rename).
-
-    A failed write names ``path`` (the temporary file's name would mean nothing to a user).
-    """
-    path = Path(path)
-    data = content.encode() if isinstance(content, str) else content
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_bytes(data)
-    except OSError as error:  # a failed write() names no file: name it
-        if tmp.exists():  # unlinking in a read-only folder fails even for no file
-            tmp.unlink()
-        raise OSError(error.errno, error.strerror, str(path)) from error
-    os.replace(tmp, path)
 
 
 class AtomicArtifactStore(FileSystemArtifactStore):

@@ -16,7 +16,7 @@ from pathlib import Path
 import optuna
 
 from tradeoff.errors import TradeoffError
-from tradeoff.records._artifacts import write_atomic
+from tradeoff.records._files import write_atomic
 
 RUN_FILE, STUDY_FILE, ARTIFACT_DIR, STUDY_NAME = "run.json", "study.db", "artifacts", "tradeoff"
 #: Seconds between a running trial's heartbeats, and after which a silent trial counts as dead.
