@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 import pytest
-from conftest import QUICK_PROTOCOL
 
 import tradeoff
+from conftest import QUICK_PROTOCOL
 from tradeoff.cli.search import (
     DEMO_LATENCY_FACTOR,
     DEMO_MAX_SIZE_MB,

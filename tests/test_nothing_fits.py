@@ -1,4 +1,4 @@
-""""Nothing meets the requirements" is an answer: exit 1, the cheapest figures, the least relaxations."""
+""" "Nothing meets the requirements" is an answer: exit 1, the cheapest figures, the least relaxations."""
 
 from __future__ import annotations
 
