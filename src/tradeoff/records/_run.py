@@ -25,6 +25,7 @@ class RunSettings:
     max_epochs: int | None = None  # None: a run recorded before max_epochs was
     halving: dict | None = None
     compression: dict | None = None
+    requirements_origin: dict | None = None  # how derived requirements were set (the demo's)
     objectives: tuple[str, ...] = ()
     storage: str = ""
     study: str = STUDY_NAME

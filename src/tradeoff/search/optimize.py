@@ -16,13 +16,15 @@ from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
 
 from tradeoff.errors import TradeoffError
+from tradeoff.families import get_family
 from tradeoff.prepare import Prepared, prepare_from_description
 from tradeoff.records import RunSettings, artifact_store, make_storage, redact_password
 from tradeoff.requirements import Requirements
 from tradeoff.search.context import TrialContext
+from tradeoff.search.gates import FamilyGate, StopWhenNothingFits
 from tradeoff.search.progress import SearchProgress
 from tradeoff.search.settings import SearchSettings, check_budget, recorded_settings
-from tradeoff.search.trial import run_trial
+from tradeoff.search.trial import front_members, run_trial
 from tradeoff.search.workers import CostLock, DiskFull, disk_full, disk_full_error
 
 
@@ -90,8 +92,14 @@ def optimize(
     """Run trials until the budget ends or the study holds ``stop_at`` finished trials."""
     # Seeded by the trials already there, so a resumed search does not replay its start; helper
     # workers add a salt of their own so that parallel workers do not draw the same candidates.
-    study.sampler = optuna.samplers.TPESampler(
-        seed=settings.seed + len(study.get_trials(deepcopy=False)) + salt, n_startup_trials=10
+    sampler_seed = settings.seed + len(study.get_trials(deepcopy=False)) + salt
+    hib = requirements.higher_is_better
+
+    def ready(study: optuna.Study, family: str) -> bool:  # a combining family needs two members
+        return not get_family(family).combines_trials or len(front_members(study, hib)) >= 2
+
+    study.sampler = FamilyGate(
+        optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=10), ready, sampler_seed
     )
     # One training thread per worker: these small models train as fast on one thread, and
     # a second would fight the other workers (and the latency measurements) for the cores.
@@ -99,7 +107,8 @@ def optimize(
     torch.set_num_threads(
         settings.train_threads or max(1, (os.cpu_count() or 1) // (2 * settings.workers))
     )
-    callbacks = []
+    on_their_own = [f for f in run.families if not get_family(f).combines_trials]
+    callbacks = [StopWhenNothingFits(requirements, on_their_own)]
     if stop_at is not None:
         if finished_count(study) >= stop_at:
             return  # other workers already ran this invocation's trials

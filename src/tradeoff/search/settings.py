@@ -68,6 +68,9 @@ class SearchSettings:
     halving: Halving | None = field(default_factory=Halving)  # None: no early stopping of trials
     #: Compression in the loop (None: off); see search/compression.py.
     compression: CompressionSettings | None = field(default_factory=CompressionSettings)
+    #: How the requirements were set, when they were derived rather than given (the demo's, from
+    #: a measurement on this machine); recorded in run.json as ``requirements_origin``.
+    requirements_origin: dict | None = None
 
     def resolve_families(self, modality: str) -> list[str]:
         serving = family_names(modality)

@@ -129,6 +129,7 @@ def _describe_run(
             "max_quality_drop": str(compression.tolerance),
             "tolerance": asdict(compression.tolerance),
         },
+        requirements_origin=settings.requirements_origin,
         objectives=(f"maximize validation {requirements.metric}", "minimize p95 latency (ms)"),
         storage=redact_password(url),
         # A shared storage holds many studies: name this one after its run folder, uniquely.

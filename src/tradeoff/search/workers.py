@@ -46,8 +46,11 @@ def _alive(pid: int) -> bool:
 def reclaim_orphans(study: optuna.Study, storage: optuna.storages.BaseStorage) -> list[int]:
     """Fail the RUNNING trials whose worker process on this host is gone; retry their configs.
 
-    ``storage`` is the one ``study`` was opened with (a trial that is not this process's own is
-    changed through the storage's public API). Returns the numbers of the trials failed.
+    The retry is enqueued with every parameter the dead trial had drawn, so the parameters
+    it had not drawn yet (a kill during the suggestion) are sampled anew and the others are
+    kept, whatever phase the kill landed in. ``storage`` is the one ``study`` was opened with
+    (a trial that is not this process's own is changed through the storage's public API).
+    Returns the numbers of the trials failed.
     """
     host = socket.gethostname()
     failed = []
