@@ -22,7 +22,6 @@ from tradeoff.errors import TradeoffError
 _DEFAULT_MODALITY = {2: "tabular", 3: "sequence", 4: "image"}
 
 
-@register_format(".npz", ".npy")
 def _check_arrays(X: np.ndarray, y: np.ndarray, x_name: str, y_name: str) -> None:
     if X.ndim < 2 or len(X) == 0:
         raise TradeoffError(
@@ -38,6 +37,7 @@ def _check_arrays(X: np.ndarray, y: np.ndarray, x_name: str, y_name: str) -> Non
         raise TradeoffError(f"{x_name}: X holds infinite values")
 
 
+@register_format(".npz", ".npy")
 def load_arrays(
     path: Path,
     *,
