@@ -238,11 +238,13 @@ def _loader(kind: str, model_path: str, row: np.ndarray):
         sess = ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
         inputs = sess.get_inputs()
         if len(inputs) == 1 and inputs[0].type == "tensor(float)":
-            feeds = {inputs[0].name: row.astype(np.float32).reshape(1, *row.shape[1:])}
-        else:  # a table bundle takes raw columns: time it as tradeoff bench does
+            # A converted tree model takes flat rows; tradeoff's series models [1, length, 1].
+            shape = (1, -1) if len(inputs[0].shape) == 2 else (1, *row.shape[1:])
+            feeds = {inputs[0].name: row.astype(np.float32).reshape(shape)}
+        else:  # a table bundle takes raw columns: time it as `tradeoff bench` does
             from tradeoff.measure.latency import sample_feeds
 
-            feeds = sample_feeds(sess, tuple(row.shape[1:]), 1)
+            feeds = sample_feeds(sess, tuple(inputs[0].shape[1:]), 1)
         return lambda: sess.run(None, feeds)
     raise SystemExit(f"unknown predictor kind {kind!r}")
 

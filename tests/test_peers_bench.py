@@ -79,7 +79,8 @@ def test_tables_give_ratios_to_tradeoff_and_count_the_picks_that_meet_the_limits
     body = [line for line in lines if line.startswith("| flaml")]
     cells = [c.strip() for c in body[0].strip("|").split("|")]
     assert cells[7] == "0.002"  # tradeoff's p95 over FLAML's: 0.01 / 5.0
-    assert cells[8] == "0.0010 (114)"  # FLAML's own notion beside ours
+    assert cells[8] == "1"  # both 2x the reference: the same speed, drift aside
+    assert cells[9] == "0.0010 (114)"  # FLAML's own notion beside ours
     assert cells[-1] == "no"
     assert "x/y" in body[0]  # a pipe in a name does not break the table
     failed = next(line for line in lines if line.startswith("| autogluon"))
@@ -101,3 +102,14 @@ def test_section_is_replaced_between_its_markers_and_the_rest_kept(tmp_path):
     text = path.read_text()
     assert "kept" in text and "## second" in text and "## first" not in text
     assert text.count(peers.START) == 1 and text.count(peers.END) == 1
+
+
+def test_measure_call_times_any_callable_next_to_the_reference():
+    from tradeoff.measure import measure_call
+
+    calls = []
+    latency = measure_call(lambda: calls.append(1), SHORT, runtime="a Python function")
+    assert latency.calls >= SHORT.min_calls and len(calls) >= latency.calls
+    assert latency.method["runtime"] == "a Python function"
+    assert latency.ratio_to_reference is not None and latency.reference_p50_ms > 0
+    assert 0 < latency.p50_ms <= latency.p95_ms
