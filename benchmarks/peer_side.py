@@ -195,12 +195,42 @@ def _lightgbm_onnx(estimator, n_features: int, path: Path) -> str | None:
 
 
 def _flaml_onnx(automl, n_features: int, out: Path) -> str | None:
-    """FLAML's pick in ONNX when it is a LightGBM model (FLAML itself exports none)."""
-    model = getattr(automl, "model", None)
-    estimator = getattr(model, "estimator", None)
-    if automl.best_estimator != "lgbm" or estimator is None:
+    """FLAML's pick in ONNX, which FLAML itself does not export: onnxmltools for LightGBM and
+    XGBoost, skl2onnx for its scikit-learn models; None where no converter applies."""
+    estimator = getattr(getattr(automl, "model", None), "estimator", None)
+    name, path = automl.best_estimator, out / "model.onnx"
+    if estimator is None:
         return None
-    return _lightgbm_onnx(estimator, n_features, out / "model.onnx")
+    if name == "lgbm":
+        return _lightgbm_onnx(estimator, n_features, path)
+    try:
+        if name == "xgboost":
+            import onnxmltools
+            from onnxmltools.convert.common.data_types import FloatTensorType
+
+            model = onnxmltools.convert_xgboost(
+                estimator,
+                initial_types=[("input", FloatTensorType([None, n_features]))],
+                target_opset=15,
+            )
+        elif name in ("rf", "extra_tree", "lrl1", "lrl2", "kneighbor"):
+            from skl2onnx import convert_sklearn
+            from skl2onnx.common.data_types import FloatTensorType
+
+            options = {id(estimator): {"zipmap": False}} if hasattr(estimator, "classes_") else None
+            model = convert_sklearn(
+                estimator,
+                initial_types=[("input", FloatTensorType([None, n_features]))],
+                options=options,
+                target_opset=15,
+            )
+        else:
+            return None
+        path.write_bytes(model.SerializeToString())
+        return str(path)
+    except Exception as error:  # a converter gap is a figure we report, not a failure
+        print(f"onnx conversion failed: {error}", file=sys.stderr)
+        return None
 
 
 # --------------------------------------------------------------------------- probe

@@ -53,7 +53,7 @@ START, END = "<!-- benchmarks.peers:start -->", "<!-- benchmarks.peers:end -->"
 #: the constraint file pins it anyway, so that nothing can pull a multi-GB CUDA build.
 ENVIRONMENTS = {
     "autogluon": ["autogluon.tabular[lightgbm]==1.6.3", "onnx", "onnxruntime"],
-    "flaml": ["flaml[automl]==2.7.0", "onnxmltools", "onnx", "onnxruntime"],
+    "flaml": ["flaml[automl]==2.7.0", "onnxmltools", "skl2onnx", "onnx", "onnxruntime"],
     "lightgbm": ["lightgbm==4.7.0", "onnxmltools", "onnx", "onnxruntime", "pandas", "scikit-learn"],
 }
 #: Contender -> the environment it runs in (None: tradeoff's own).
