@@ -19,7 +19,7 @@ when it is LightGBM); p50/p95 at batch 1 by tradeoff's latency protocol, timed n
 reference model; size on disk; the resident memory loading and running it adds; test quality
 with a 95 % bootstrap interval; whether it meets the limits.
 
-    PYTHONPATH=src python -m benchmarks.peers                 # default set, about 40 min
+    PYTHONPATH=src python -m benchmarks.peers                 # default set, about 35 min
     PYTHONPATH=src python -m benchmarks.peers --quick         # smoke run, a few minutes
     PYTHONPATH=src python -m benchmarks.peers --results benchmarks/RESULTS.md
 """
