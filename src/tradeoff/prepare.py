@@ -115,6 +115,16 @@ class Augmentation:
         return xb
 
 
+#: A class rarer than this share of the training rows makes a task imbalanced.
+IMBALANCED_SHARE = 0.2
+
+
+def balanced_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per-class weights ``n / (k * count)`` (scikit-learn's ``class_weight="balanced"``)."""
+    counts = np.bincount(np.asarray(y, np.int64), minlength=n_classes).astype(np.float64)
+    return len(y) / (n_classes * np.maximum(counts, 1.0))
+
+
 @dataclass(frozen=True)
 class Prepared:
     """The splits a search works on, plus how they were made."""
@@ -151,6 +161,15 @@ class Prepared:
     @property
     def n_outputs(self) -> int:
         return 1 if self.task == "regression" else self.data.n_classes
+
+    @property
+    def imbalanced(self) -> bool:
+        """A classification task whose rarest class is under ``IMBALANCED_SHARE`` of the
+        training rows: the search then also tries class weights."""
+        if self.task == "regression" or not len(self.y_train):
+            return False
+        counts = np.bincount(self.y_train.astype(np.int64), minlength=self.n_outputs)
+        return bool(counts.min() / len(self.y_train) < IMBALANCED_SHARE)
 
     @property
     def feature_names(self) -> tuple[str, ...]:

@@ -53,6 +53,11 @@ class GradientBoosting(Family):
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
         start = time.perf_counter()
+        params = dict(params)
+        if prepared.task == "regression":
+            params.pop("class_weight", None)
+        elif params.get("class_weight") == "none":
+            params["class_weight"] = None
         estimator = (
             HistGradientBoostingRegressor
             if prepared.task == "regression"
