@@ -22,6 +22,9 @@ WEIGHTS = "weights_artifact_id"
 STOPPED_BY, VAL_CONFUSION = "stopped_by", "val_confusion_matrix"
 #: Lineage of a compressed variant: its parent trial, and the pass with its settings and verdict.
 PARENT, COMPRESSION = "parent_trial", "compression"
+#: Peak resident memory of the search process when the trial ended (MB), and the
+#: training rows at each halving rung the trial reached (``{epoch: rows}``).
+PEAK_RSS_MB, RUNG_ROWS = "peak_rss_mb", "rung_rows"
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,14 @@ class TrialRecord:
     flops: int | None = None
     parent_trial: int | None = None
     compression: dict = field(default_factory=dict)
+    peak_rss_mb: float | None = None
+    rung_rows: dict = field(default_factory=dict)  # {rung epoch: training rows}
+
+    @property
+    def rows_trained(self) -> int | None:
+        """Training rows of the trial's last epoch (fewer than all when halving stopped it at
+        a subsampled rung); None for a trial that trained no network."""
+        return self.curve[-1].get("rows") if self.curve else None
 
     @property
     def trained(self) -> bool:
@@ -108,6 +119,8 @@ class TrialRecord:
             flops=cost.get("flops"),
             parent_trial=attrs.get(PARENT),
             compression=attrs.get(COMPRESSION, {}),
+            peak_rss_mb=attrs.get(PEAK_RSS_MB),
+            rung_rows=attrs.get(RUNG_ROWS, {}),
         )
 
 

@@ -31,6 +31,7 @@ from tradeoff.search.compression import CompressionSettings
 from tradeoff.search.distributed import run_on_ray
 from tradeoff.search.halving import Halving
 from tradeoff.search.progress import SearchProgress
+from tradeoff.search.record import PEAK_RSS_MB
 from tradeoff.search.storage import (
     ARTIFACT_DIR,
     RUN_FILE,
@@ -43,7 +44,7 @@ from tradeoff.search.storage import (
     redact_password,
     storage_url,
 )
-from tradeoff.search.trial import TrialContext, default_trials, run_trial
+from tradeoff.search.trial import TrialContext, default_trials, peak_rss_mb, run_trial
 from tradeoff.search.workers import (
     CostLock,
     DiskFull,
@@ -345,6 +346,9 @@ def _optimize(
         raise disk_full_error(full, info["storage"], doing + trial) from None
     finally:
         torch.set_num_threads(threads)
+        # The search process's memory high-water mark, kept with the study (each trial has its own).
+        peak = max(peak_rss_mb(), study.user_attrs.get(PEAK_RSS_MB, 0.0))
+        study.set_user_attr(PEAK_RSS_MB, peak)
 
 
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import io
 import os
+import resource
+import sys
 import tempfile
 from dataclasses import asdict, dataclass, field, replace
 
@@ -34,7 +36,7 @@ from tradeoff.prepare import Prepared
 from tradeoff.requirements import Requirements
 from tradeoff.search import compression
 from tradeoff.search import record as rec
-from tradeoff.search.halving import Halving, RungReporter
+from tradeoff.search.halving import Halving, RungReporter, nested_subsamples
 from tradeoff.search.workers import WORKER, CostLock, DiskFull, disk_full, worker_id
 from tradeoff.table_input import as_shipped
 from tradeoff.train import default_strategy_params, suggest_strategy, train
@@ -71,6 +73,8 @@ def default_trials(families: list[str], prepared: Prepared) -> list[dict]:
         params.update({family.key(k): v for k, v in family.defaults(prepared.input_shape).items()})
         if family.trained_by == "torch":
             params.update(default_strategy_params(prepared))
+        elif family.trained_by == "fit" and prepared.imbalanced:
+            params["class_weight"] = "none"
         trials.append(params)
     return trials
 
@@ -98,6 +102,15 @@ def run_trial(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
             raise DiskFull(trial.number) from error
         trial.set_user_attr(rec.ERROR, f"{type(error).__name__}: {error}"[:500])
         raise
+    finally:
+        trial.set_user_attr(rec.PEAK_RSS_MB, peak_rss_mb())
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB (``getrusage``: its high-water mark)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports kilobytes, macOS bytes.
+    return round(peak / (1e6 if sys.platform == "darwin" else 1e3), 1)
 
 
 def _run(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
@@ -108,6 +121,9 @@ def _run(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
     trial.set_user_attr(rec.FAMILY_PARAMS, params)
     seed = ctx.seed * 100_003 + trial.number
     if family.trained_by == "fit":
+        if prepared.imbalanced:  # the torch families draw it in their strategy
+            params["class_weight"] = trial.suggest_categorical("class_weight", ["none", "balanced"])
+            trial.set_user_attr(rec.FAMILY_PARAMS, params)
         return _run_fitted(trial, ctx, family, params, seed)
     if family.trained_by == "members":
         return _run_ensemble(trial, ctx, family, params)
@@ -127,8 +143,19 @@ def _run(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
     p95_ms, cost_violations = _measure_cost(trial, ctx, onnx_bytes, model=model)
 
     # 4. Train with early stopping (and halving); evaluate the exported artifact, the thing that ships.
-    halving = None
+    halving, rows_for_epoch = None, None
     if ctx.halving is not None:
+        subsets = nested_subsamples(
+            prepared.y_train,
+            ctx.halving.data_fractions,
+            seed,
+            stratified=prepared.task != "regression",
+        )
+
+        def rows_for_epoch(epoch: int) -> np.ndarray | None:
+            fraction = ctx.halving.fraction_at(epoch, strategy.max_epochs)
+            return None if fraction >= 1.0 else subsets[fraction]
+
         halving = RungReporter(
             ctx.halving,
             trial,
@@ -154,6 +181,7 @@ def _run(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
             seed=seed,
             deadline=ctx.deadline,
             on_epoch=report_epoch,
+            rows_for_epoch=rows_for_epoch,
         )
     trial.set_user_attr(rec.TRAIN_SECONDS, result.seconds)
     trial.set_user_attr(rec.CURVE, result.curve)
