@@ -341,3 +341,81 @@ def test_halving_records_the_rows_of_each_rung(tmp_path, mnist1d_small):
             share = 1 / 9 if point["epoch"] <= 3 else 1 / 3 if point["epoch"] <= 9 else 1
             assert abs(point["rows"] - share * n_train) <= 10
     assert all(r.peak_rss_mb and r.peak_rss_mb > 10 for r in run.trials())
+
+
+# --- must show: a real table, search -> export -> bench -> serve --------------------------
+
+
+def _cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        [sys.executable, "-m", "tradeoff", *args], capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done
+
+
+@pytest.mark.slow
+def test_credit_default_search_export_bench_serve_end_to_end(tmp_path):
+    """ISLP's Default: 10,000 rows, a text column (student), 3 % positives."""
+    import socket
+    import time
+    import urllib.request
+
+    from tradeoff.datasets.islp import islp_csv
+
+    run, model = tmp_path / "run", tmp_path / "model"
+    searched = _cli(
+        "search",
+        "credit_default",
+        "--out",
+        str(run),
+        "--trials",
+        "4",
+        "--families",
+        "lightgbm,xgboost,mlp",
+        "--metric",
+        "balanced_accuracy",
+        "--max-epochs",
+        "6",
+        "--quick-latency",
+        "--no-compress",
+        "--json",
+    )
+    summary = json.loads(searched.stdout)
+    assert summary["pick"]["test_metric"] > 0.7 and summary["peak_rss_mb"] > 0
+    _cli("export", str(run), "--out", str(model))
+    card = json.loads((model / CARD_FILE).read_text())
+    assert card["parity"]["passed"] and card["input"]["shape"] == [None, 3]
+    bench = json.loads(_cli("bench", str(model), "--quick", "--json").stdout)
+    assert bench["latency"]["p95_ms"] > 0 and bench["kind"] == "bundle"
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tradeoff", "serve", str(model), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        rows = pd.read_csv(islp_csv("Default.csv", "credit_default")).sample(200, random_state=0)
+        instances = rows.drop(columns="default").to_dict(orient="records")
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/predict",
+            data=json.dumps({"instances": instances}).encode(),
+            headers={"content-type": "application/json"},
+        )
+        answer = json.loads(urllib.request.urlopen(request, timeout=30).read())
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    served = answer["labels"]
+    local = tradeoff.load(model).predict(rows.drop(columns="default"))
+    assert served == list(local)
+    assert np.mean(np.array(served) == rows["default"].to_numpy()) > 0.6
