@@ -38,6 +38,7 @@ from tradeoff.prepare import Prepared
 from tradeoff.requirements import Requirements
 from tradeoff.search import TrialRecord
 from tradeoff.table_input import TableSchema, fold
+from tradeoff.train import predict_in_batches
 
 #: Parity at export, fit to float32. The ONNX model must give the reference's classes
 #: (a row whose two top reference logits are closer than float32 noise on their magnitude may
@@ -370,8 +371,7 @@ def check_parity(
 ) -> Parity:
     """Compare ONNX Runtime's outputs with ``reference``'s on ``split`` (``test`` or ``val``)."""
     X = prepared.X_test if split == "test" else prepared.X_val
-    with torch.no_grad():
-        expected = reference.eval()(torch.from_numpy(X)).numpy()
+    expected = predict_in_batches(reference, X).numpy()  # a big split, in batches
     got = run_onnx(session(onnx_bytes, threads=os.cpu_count() or 1), X)
     return Parity.of(compare_outputs(expected, got, prepared.task != "regression"), split)
 

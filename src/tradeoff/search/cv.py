@@ -18,7 +18,7 @@ from tradeoff.errors import TradeoffError
 from tradeoff.families import deployable, get_family
 from tradeoff.measure import accuracy
 from tradeoff.prepare import Prepared
-from tradeoff.train import Strategy, train
+from tradeoff.train import Strategy, predict_in_batches, train
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,6 @@ def cross_validate(
         torch.manual_seed(seed)
         model = deployable(builder, params, fold.input_shape, fold.n_outputs, fold.scaling)
         train(model, fold, chosen, seed=seed)
-        with torch.no_grad():
-            predicted = model(torch.from_numpy(fold.X_val)).argmax(dim=1).numpy()
+        predicted = predict_in_batches(model, fold.X_val).argmax(dim=1).numpy()
         scores.append(accuracy(fold.y_val, predicted))
     return CrossValidation(metric="accuracy", scores=tuple(scores))
