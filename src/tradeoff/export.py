@@ -238,8 +238,9 @@ def export(
         onnx_bytes, parity = _fold_table(onnx_bytes, schema, prepared, parity, record)
     if not parity.passed:
         raise TradeoffError(
-            f"trial {record.number}: the ONNX model does not match {parity.reference} "
-            f"({parity.summary()}; tolerance: {TOLERANCE['probabilities']}, "
+            f"trial {record.number}: the ONNX model does not match the trained model on the "
+            f"{parity.split} split (against {parity.reference}: {parity.summary()}; tolerance: "
+            f"{TOLERANCE['probabilities']}, "
             f"{TOLERANCE['values']}); not exported"
         )
     card = build_card(run, record, prepared, onnx_bytes, parity, schema)
