@@ -419,3 +419,21 @@ def test_credit_default_search_export_bench_serve_end_to_end(tmp_path):
     local = tradeoff.load(model).predict(rows.drop(columns="default"))
     assert served == list(local)
     assert np.mean(np.array(served) == rows["default"].to_numpy()) > 0.6
+
+
+@pytest.mark.parametrize("family", ["lightgbm", "xgboost"])
+def test_tree_families_take_the_table_encoding_of_a_real_table(family):
+    """Bikeshare's text columns are folded in front of the converted trees (opsets raised)."""
+    import onnxruntime as ort
+
+    from tradeoff.table_input import TableSchema, as_shipped
+
+    prepared = prepare(load("bikeshare"))
+    fam = get_family(family)
+    fitted = fam.fit(fam.defaults(prepared.input_shape) | {"n_estimators": 20}, prepared, 0)
+    shipped, _ = as_shipped(fitted.onnx_model, prepared)
+    feeds, rows = TableSchema.of(prepared).rows(prepared.X_test)
+    session = ort.InferenceSession(shipped, providers=["CPUExecutionProvider"])
+    got = session.run(None, feeds)[0]
+    expected = predict_outputs(fitted.onnx_model, prepared.X_test[rows])
+    assert compare_outputs(expected, got, classification=False).passed

@@ -43,10 +43,12 @@ def as_logits(model: onnx.ModelProto, n_outputs: int, regression: bool) -> bytes
     if not any(o.domain in ("", "ai.onnx") for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid("", 15))  # the nodes added here need it
     for opset in model.opset_import:
-        # The table encoding folded in front (LabelEncoder with string keys) needs ai.onnx.ml 2+;
-        # the tree ensemble operators read the same in versions 1 to 3.
+        # The table encoding folded in front needs ai.onnx.ml 2+ (LabelEncoder with string keys)
+        # and opset 9+ (IsNaN); the converters' few operators read the same up to these.
         if opset.domain == "ai.onnx.ml" and opset.version < 3:
             opset.version = 3
+        if opset.domain in ("", "ai.onnx") and opset.version < 15:
+            opset.version = 15
     graph.node.extend(nodes)
     del graph.output[:]
     graph.output.append(
