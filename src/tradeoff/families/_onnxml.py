@@ -21,15 +21,7 @@ def as_logits(model: onnx.ModelProto, n_outputs: int, regression: bool) -> bytes
     graph = model.graph
     if [i.name for i in graph.input] != [INPUT_NAME]:
         raise ValueError(f"converted graph takes {[i.name for i in graph.input]}, not {INPUT_NAME}")
-    # The converters may name an inner tensor ``output``: rename it so ours is the only one.
-    for node in graph.node:
-        for names in (node.input, node.output):
-            for i, name in enumerate(names):
-                if name == OUTPUT_NAME:
-                    names[i] = "converted_output"
-    for value in graph.output:
-        if value.name == OUTPUT_NAME:
-            value.name = "converted_output"
+    _free_output_name(graph)
     source = graph.output[0].name if regression else graph.output[-1].name
     floor = helper.make_tensor("tiny_probability", TensorProto.FLOAT, [], [TINY_PROBABILITY])
     if regression:
@@ -40,6 +32,30 @@ def as_logits(model: onnx.ModelProto, n_outputs: int, regression: bool) -> bytes
             helper.make_node("Max", [source, floor.name], ["clipped_probabilities"]),
             helper.make_node("Log", ["clipped_probabilities"], [OUTPUT_NAME]),
         ]
+    _raise_opsets(model)
+    graph.node.extend(nodes)
+    del graph.output[:]
+    graph.output.append(
+        helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["batch", n_outputs])
+    )
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def _free_output_name(graph: onnx.GraphProto) -> None:
+    """The converters may name an inner tensor ``output``: rename it so ours is the only one."""
+    for node in graph.node:
+        for names in (node.input, node.output):
+            for i, name in enumerate(names):
+                if name == OUTPUT_NAME:
+                    names[i] = "converted_output"
+    for value in graph.output:
+        if value.name == OUTPUT_NAME:
+            value.name = "converted_output"
+
+
+def _raise_opsets(model: onnx.ModelProto) -> None:
+    """Opsets high enough for the nodes added here and the table encoding folded in front."""
     if not any(o.domain in ("", "ai.onnx") for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid("", 15))  # the nodes added here need it
     for opset in model.opset_import:
@@ -49,13 +65,6 @@ def as_logits(model: onnx.ModelProto, n_outputs: int, regression: bool) -> bytes
             opset.version = 3
         if opset.domain in ("", "ai.onnx") and opset.version < 15:
             opset.version = 15
-    graph.node.extend(nodes)
-    del graph.output[:]
-    graph.output.append(
-        helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["batch", n_outputs])
-    )
-    onnx.checker.check_model(model)
-    return model.SerializeToString()
 
 
 def tree_parameters(model: onnx.ModelProto) -> int:

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import time
 
-from tradeoff.families._base import Family, FittedModel, register_family
+from tradeoff.families._base import FittedFamily, FittedModel, register_family
 from tradeoff.families._onnxml import as_logits, tree_parameters
 
 
 @register_family("lightgbm")
-class LightGBM(Family):
+class LightGBM(FittedFamily):
     modalities = frozenset({"tabular"})
-    trained_by = "fit"
+    class_weights = True
+    training = "own fit (LightGBM)"
     description = (
         "LightGBM trees (onnxmltools): rounds, leaves, depth, learning rate, L2, subsampling"
     )

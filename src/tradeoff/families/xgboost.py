@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import time
 
-from tradeoff.families._base import Family, FittedModel, register_family
+from tradeoff.families._base import FittedFamily, FittedModel, register_family
 from tradeoff.families._onnxml import as_logits, tree_parameters
 from tradeoff.prepare import balanced_weights
 
 
 @register_family("xgboost")
-class XGBoost(Family):
+class XGBoost(FittedFamily):
     modalities = frozenset({"tabular"})
-    trained_by = "fit"
+    class_weights = True
+    training = "own fit (XGBoost)"
     description = "XGBoost trees (onnxmltools): rounds, depth, learning rate, L2, subsampling"
 
     def suggest(self, trial, input_shape):
