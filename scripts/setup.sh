@@ -4,8 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages the tests use (headless Chromium for the report, PostgreSQL for shared studies).
-APT_PACKAGES=(postgresql chromium)
+# System packages the tests use (headless Chromium for the report, PostgreSQL for shared studies)
+# and the Fashion-MNIST idx files (the built-in data set `fashion_mnist`).
+APT_PACKAGES=(postgresql chromium dataset-fashion-mnist)
 if [ ${#APT_PACKAGES[@]} -gt 0 ]; then
   missing=()
   for pkg in "${APT_PACKAGES[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
@@ -21,4 +22,9 @@ python3 -m venv .venv
 # requirement is a range it satisfies, so nothing bigger is pulled in afterwards.
 .venv/bin/pip install -q torch==2.13.0
 .venv/bin/pip install -q -e ".[test]"
+# ISLP's wheel ships the Caravan, Bikeshare and Default tables as CSV files (the built-ins
+# `caravan`, `bikeshare`, `credit_default`). --no-deps: tradeoff reads only the CSVs, while
+# ISLP's own requirements (statsmodels, lifelines, pygam, pytorch_lightning, torchmetrics,
+# glmstar, an unpinned torch) would add hundreds of MB and may move the pinned torch.
+.venv/bin/pip install -q --no-deps "ISLP>=0.4,<1"
 echo "tradeoff is installed in .venv (activate with: . .venv/bin/activate)"

@@ -115,6 +115,16 @@ class Augmentation:
         return xb
 
 
+#: A class rarer than this share of the training rows makes a task imbalanced.
+IMBALANCED_SHARE = 0.2
+
+
+def balanced_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per-class weights ``n / (k * count)`` (scikit-learn's ``class_weight="balanced"``)."""
+    counts = np.bincount(np.asarray(y, np.int64), minlength=n_classes).astype(np.float64)
+    return len(y) / (n_classes * np.maximum(counts, 1.0))
+
+
 @dataclass(frozen=True)
 class Prepared:
     """The splits a search works on, plus how they were made."""
@@ -151,6 +161,15 @@ class Prepared:
     @property
     def n_outputs(self) -> int:
         return 1 if self.task == "regression" else self.data.n_classes
+
+    @property
+    def imbalanced(self) -> bool:
+        """A classification task whose rarest class is under ``IMBALANCED_SHARE`` of the
+        training rows: the search then also tries class weights."""
+        if self.task == "regression" or not len(self.y_train):
+            return False
+        counts = np.bincount(self.y_train.astype(np.int64), minlength=self.n_outputs)
+        return bool(counts.min() / len(self.y_train) < IMBALANCED_SHARE)
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -376,10 +395,13 @@ def _drop_duplicates(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
     """Keep the first of each set of identical (features, target) rows."""
     flat = np.ascontiguousarray(X.reshape(len(X), -1))
     keys = np.concatenate([flat.view(np.uint8).reshape(len(X), -1), _bytes(y)], axis=1)
-    _, first = np.unique(keys, axis=0, return_index=True)
+    # A 128-bit digest per row: np.unique(axis=0) sorts whole rows, 27 s for 60,000 images.
+    first: dict[bytes, int] = {}
+    for i, row in enumerate(keys):
+        first.setdefault(hashlib.blake2b(row.data, digest_size=16).digest(), i)
     if len(first) == len(X):
         return X, y, 0
-    keep = np.sort(first)
+    keep = np.fromiter(first.values(), np.int64)  # in row order: dicts keep insertion order
     return X[keep], y[keep], len(X) - len(keep)
 
 

@@ -28,6 +28,7 @@ METRICS: dict[str, MetricSpec] = {
     "precision": MetricSpec(True, _CLASSIFICATION, "macro-averaged precision"),
     "recall": MetricSpec(True, _CLASSIFICATION, "macro-averaged recall"),
     "f1": MetricSpec(True, _CLASSIFICATION, "macro-averaged F1"),
+    "f1_minority": MetricSpec(True, _CLASSIFICATION, "F1 of the rarest class (imbalanced tasks)"),
     "roc_auc": MetricSpec(True, _CLASSIFICATION, "ROC-AUC (binary, or one-vs-rest macro)"),
     "log_loss": MetricSpec(False, _CLASSIFICATION, "cross-entropy of the predicted probabilities"),
     "r2": MetricSpec(True, _REGRESSION, "coefficient of determination R²"),

@@ -16,7 +16,7 @@ import optuna
 import torch
 from torch import nn
 
-from tradeoff.prepare import Prepared
+from tradeoff.prepare import Prepared, balanced_weights
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "adagrad")
 SCHEDULES = ("constant", "cosine", "step")
@@ -45,6 +45,7 @@ class Strategy:
     augment: bool = False
     max_epochs: int = DEFAULT_MAX_EPOCHS
     patience: int = 10
+    class_weight: str = "none"  # "balanced": each class weighted by 1 / its share of train
 
 
 def suggest_strategy(trial: optuna.Trial, prepared: Prepared) -> Strategy:
@@ -66,6 +67,12 @@ def suggest_strategy(trial: optuna.Trial, prepared: Prepared) -> Strategy:
             if prepared.augmentation is not None and prepared.augmentation.enabled
             else False
         ),
+        # Searched only where it can matter: a class under IMBALANCED_SHARE of the training rows.
+        class_weight=(
+            trial.suggest_categorical("class_weight", ["none", "balanced"])
+            if prepared.imbalanced
+            else "none"
+        ),
     )
 
 
@@ -82,6 +89,8 @@ def default_strategy_params(prepared: Prepared) -> dict:
     }
     if kind == "classification":
         params["label_smoothing"] = 0.0
+    if prepared.imbalanced:
+        params["class_weight"] = "none"
     if prepared.augmentation is not None and prepared.augmentation.enabled:
         # Shifts help every family on signals and images (MNIST-1D's default CNN: test
         # accuracy 0.903 without, 0.969 with, in one measured run).
@@ -130,11 +139,14 @@ def make_schedule(name: str, optimizer: torch.optim.Optimizer, max_epochs: int):
     raise ValueError(f"unknown schedule {name!r}")
 
 
-def make_loss(strategy: Strategy, n_outputs: int, target_scale: float) -> Callable:
+def make_loss(
+    strategy: Strategy, n_outputs: int, target_scale: float, class_weights=None
+) -> Callable:
     """``loss(outputs, y)`` for the strategy. Regression losses are computed in target-std units
-    so one learning rate range fits every data set."""
+    so one learning rate range fits every data set. ``class_weights`` weight cross-entropy."""
     if strategy.loss == "cross_entropy":
-        return nn.CrossEntropyLoss(label_smoothing=strategy.label_smoothing)
+        weight = None if class_weights is None else torch.tensor(class_weights, dtype=torch.float32)
+        return nn.CrossEntropyLoss(weight=weight, label_smoothing=strategy.label_smoothing)
     if strategy.loss == "mse" and n_outputs > 1:
         smooth = strategy.label_smoothing
 
@@ -181,6 +193,17 @@ def _epoch(
     return total_loss / max(seen, 1), outputs_seen
 
 
+def _loss_for(strategy: Strategy, prepared: Prepared) -> Callable:
+    """The strategy's loss for ``prepared``: regression in target-std units, classes weighted
+    by ``strategy.class_weight``."""
+    regression = prepared.task == "regression"
+    target_scale = (float(prepared.y_train.std()) or 1.0) if regression else 1.0
+    weights = None
+    if strategy.class_weight == "balanced" and not regression:
+        weights = balanced_weights(prepared.y_train, prepared.n_outputs)
+    return make_loss(strategy, prepared.n_outputs, target_scale, weights)
+
+
 def train(
     model: nn.Module,
     prepared: Prepared,
@@ -191,6 +214,7 @@ def train(
     seed: int = 0,
     deadline: float | None = None,
     on_epoch: Callable[[int, dict], bool | None] | None = None,
+    rows_for_epoch: Callable[[int], np.ndarray | None] | None = None,
 ) -> TrainResult:
     """Train ``model`` in place on the training split; keep the weights of the best validation epoch.
 
@@ -198,7 +222,10 @@ def train(
     follows (default: the validation loss, lower is better). ``deadline`` is a
     ``time.monotonic()`` instant after which no new epoch starts. ``on_epoch``
     sees each epoch's curve point; when it returns True the trial is stopped
-    (``stopped_by="pruned"``).
+    (``stopped_by="pruned"``). ``rows_for_epoch(epoch)`` gives the training rows of
+    an epoch (a subsample for the early rungs of halving; None: all of them); the
+    curve point says how many (``rows``). Validation runs in batches of
+    ``EVAL_BATCH`` so that a big split never sits in memory as one activation tensor.
 
     >>> result = train(model, prepared, Strategy(max_epochs=5))  # doctest: +SKIP
     >>> result.curve[-1]["val_loss"]  # doctest: +SKIP
@@ -212,9 +239,7 @@ def train(
         torch.from_numpy(prepared.X_val),
         torch.from_numpy(prepared.y_val.astype(label_type)),
     )
-    loss_fn = make_loss(
-        strategy, prepared.n_outputs, (float(prepared.y_train.std()) or 1.0) if regression else 1.0
-    )
+    loss_fn = _loss_for(strategy, prepared)
     sign = 1.0 if higher_is_better else -1.0
     optimizer = make_optimizer(
         strategy.optimizer, model.parameters(), strategy.lr, strategy.weight_decay
@@ -229,7 +254,8 @@ def train(
         if deadline is not None and time.monotonic() >= deadline:
             stopped_by = "time budget"
             break
-        order = torch.from_numpy(rng.permutation(len(y)))
+        rows = None if rows_for_epoch is None else rows_for_epoch(epoch)
+        order = torch.from_numpy(rng.permutation(len(y) if rows is None else rows))
         augmentation = prepared.augmentation if strategy.augment else None
         train_loss, train_outputs = _epoch(
             model, X, y, order, strategy.batch_size, loss_fn, optimizer, augmentation, rng
@@ -238,11 +264,10 @@ def train(
         if not np.isfinite(train_loss):
             raise FloatingPointError(f"training loss became {train_loss} at epoch {epoch}")
 
-        model.eval()
+        outputs = predict_in_batches(model, X_val)  # in eval mode
         with torch.no_grad():
-            outputs = model(X_val)
             val_loss = loss_fn(outputs, y_val).item()
-        point = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss}
+        point = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "rows": len(order)}
         if score is not None:
             train_out = torch.cat(train_outputs).numpy()
             point["train_metric"] = score(y[order[: len(train_out)]].numpy(), train_out)
@@ -272,3 +297,16 @@ def train(
         stopped_by=stopped_by,
         curve=curve,
     )
+
+
+#: Rows a network sees at once when it is evaluated (validation, export's parity check).
+EVAL_BATCH = 1024
+
+
+def predict_in_batches(model: nn.Module, X: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """``model(X)`` in eval mode without gradients, ``EVAL_BATCH`` rows at a time."""
+    X = torch.from_numpy(X) if isinstance(X, np.ndarray) else X
+    model.eval()
+    with torch.no_grad():
+        parts = [model(X[i : i + EVAL_BATCH]) for i in range(0, len(X), EVAL_BATCH)]
+    return torch.cat(parts) if parts else model(X[:0])

@@ -61,10 +61,29 @@ def summary_dict(run: Run, pick: TrialRecord | None, test) -> dict:
             "parent_trial": pick.parent_trial,
             "compression": pick.compression,
             "latency_method": pick.latency_method,
+            "rows_trained": pick.rows_trained,
+            "rung_rows": pick.rung_rows,
         },
         "metric": run.requirements.metric,
         "counts": run.counts(),
+        "peak_rss_mb": peak_rss_of(run),
     }
+
+
+def peak_rss_of(run: Run) -> float | None:
+    """The search process's peak resident memory (MB): the highest recorded by any trial."""
+    peaks = [r.peak_rss_mb for r in run.trials() if r.peak_rss_mb is not None]
+    return max(peaks) if peaks else None
+
+
+def _rows(record: TrialRecord) -> str:
+    """Training rows of the last epoch, and the halving rung it stopped at when pruned."""
+    if record.rows_trained is None:
+        return "-"
+    if record.status == "pruned" and record.rung_rows:
+        epoch = max(record.rung_rows, key=int)
+        return f"{record.rung_rows[epoch]} (rung {epoch})"
+    return str(record.rows_trained)
 
 
 def _key_params(record: TrialRecord) -> str:
@@ -99,7 +118,7 @@ def print_report(run: Run, pick: TrialRecord | None, test) -> None:
     )
     board = Table(title=f"Leaderboard (top 15 of {len(trials)}; val = validation {metric})")
     # Figures never wrap; the configuration takes what is left of the terminal's width.
-    widths = {"#": 2, "family": 8, "val": 6, "p95 ms": 6, "MB": 5, "feasible?": 9}
+    widths = {"#": 2, "family": 8, "val": 6, "p95 ms": 6, "MB": 5, "rows": 5, "feasible?": 9}
     for column, width in widths.items():
         board.add_column(column, no_wrap=True, min_width=width)
     board.add_column("key params", overflow="ellipsis", no_wrap=True, max_width=22)
@@ -110,6 +129,7 @@ def print_report(run: Run, pick: TrialRecord | None, test) -> None:
             _fmt(r.val_metric, ".4f"),
             _fmt(r.p95_ms, ".4f"),
             _fmt(r.size_mb, ".3f"),
+            _rows(r),
             _feasible(r),
             _key_params(r),
         )
@@ -139,7 +159,12 @@ def print_report(run: Run, pick: TrialRecord | None, test) -> None:
         f"once fitted or combined: "
         f"{counts['fit_seconds_before_cost_known']:.1f} s), of {counts['train_seconds']:.1f} s "
         f"in all; near misses trained for compression to rescue: "
-        f"{counts['train_seconds_on_near_misses']:.1f} s.",
+        f"{counts['train_seconds_on_near_misses']:.1f} s."
+        + (
+            f" Peak resident memory of the search process: {peak:.0f} MB (getrusage)."
+            if (peak := peak_rss_of(run)) is not None
+            else ""
+        ),
         highlight=False,
     )
     if pick is None:

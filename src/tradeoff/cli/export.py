@@ -51,9 +51,25 @@ def export_command(
         f"  test {card['metrics']['metric']}: {test_line}\n"
         f"  p95 {cost['p95_ms']:.4f} ms at batch 1, {cost['size_mb']:.3f} MB\n"
         f"  parity vs {parity['reference']} on {parity['split']}: argmax agreement "
-        f"{parity['argmax_agreement']}, max |diff| {parity['max_abs_diff']:.2e}" + raw_line,
+        f"{parity['argmax_agreement']}, max |diff| {parity['max_abs_diff']:.2e}"
+        + _float32_figures(parity)
+        + raw_line,
         highlight=False,
     )
+
+
+def _float32_figures(parity: dict) -> str:
+    """The figures the float32-aware check decides on (absent from cards of older bundles)."""
+    parts = []
+    if parity.get("max_prob_diff") is not None:
+        parts.append(f"max |dp| {parity['max_prob_diff']:.2e}")
+    if parity.get("max_rel_diff") is not None:
+        parts.append(f"relative {parity['max_rel_diff']:.2e}")
+    if parity.get("near_ties"):
+        parts.append(f"{parity['near_ties']} near ties")
+    if "worst_to_tolerance" in parity:
+        parts.append(f"worst diff / tolerance {parity['worst_to_tolerance']:.2g}")
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 @app.command()

@@ -22,7 +22,8 @@ from tradeoff.cli._results import (
     summary_dict,
 )
 from tradeoff.compress import QualityTolerance, pass_names
-from tradeoff.datasets import builtin_names, load, supported_formats
+from tradeoff.datasets import builtin_names, builtin_origin, load, supported_formats
+from tradeoff.errors import TradeoffError
 from tradeoff.families import family_names, get_family
 from tradeoff.frontier import Run
 from tradeoff.measure import (
@@ -334,9 +335,17 @@ def list_families() -> None:
 @app.command("datasets")
 def list_datasets() -> None:
     """List the built-in data sets (shape, task, modality) and the file formats DATA can be."""
-    table = Table("name", "examples", "shape of one", "task", "classes", "modality", "description")
+    table = Table(
+        "name", "examples", "shape of one", "task", "classes", "modality", "description", "source"
+    )
     for name in builtin_names():
-        data = load(name)
+        try:
+            data = load(name)
+        except TradeoffError as error:  # a data set from a package that is not installed
+            table.add_row(
+                name, "-", "-", "-", "-", "-", f"not available: {error}", builtin_origin(name)
+            )
+            continue
         test = "" if data.y_test is None else f" + {len(data.y_test)} test"
         table.add_row(
             name,
@@ -346,6 +355,7 @@ def list_datasets() -> None:
             str(data.n_classes or "-"),
             data.modality,
             data.description,
+            builtin_origin(name),
         )
     out_console.print(table)
     out_console.print(

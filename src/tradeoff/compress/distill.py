@@ -18,6 +18,7 @@ from torch.nn import functional as F
 
 from tradeoff.compress._base import CompressionPass, Parent, Variant, register_pass
 from tradeoff.families import deployable, get_family, to_onnx
+from tradeoff.train import predict_in_batches
 
 TEMPERATURES = (2.0, 4.0, 8.0)
 SOFT_WEIGHTS = (0.5, 0.7, 0.9)
@@ -90,8 +91,8 @@ def distill(
     teacher.eval()
     X, y = torch.from_numpy(prepared.X_train), torch.from_numpy(prepared.y_train)
     X_val, y_val = torch.from_numpy(prepared.X_val), torch.from_numpy(prepared.y_val)
-    with torch.no_grad():
-        soft = F.softmax(teacher(X) / temperature, dim=1)
+    # The teacher sees the training split in batches: 48,000 images at once would need GBs.
+    soft = F.softmax(predict_in_batches(teacher, X) / temperature, dim=1)
     optimizer = torch.optim.Adam(student.parameters(), lr=LR)
     rng = np.random.default_rng(seed)
     best, best_epoch, best_state, epochs = -1.0, 0, copy.deepcopy(student.state_dict()), 0
@@ -111,8 +112,7 @@ def distill(
             optimizer.step()
         epochs = epoch
         student.eval()
-        with torch.no_grad():
-            metric = (student(X_val).argmax(1) == y_val).float().mean().item()
+        metric = (predict_in_batches(student, X_val).argmax(1) == y_val).float().mean().item()
         if metric > best:
             best, best_epoch, best_state = metric, epoch, copy.deepcopy(student.state_dict())
         elif epoch - best_epoch >= PATIENCE:

@@ -1,7 +1,7 @@
 """Structured pruning: physically remove the weakest neurons / channels, then fine-tune briefly.
 
 The pruned model is rebuilt smaller (fewer rows in a Linear, fewer filters in
-a Conv1d, and the matching inputs of the next layer), so the ONNX graph
+a Conv1d / Conv2d, and the matching inputs of the next layer), so the ONNX graph
 itself shrinks; masks that leave zeros in place give no speed-up and are not
 used. Importance is the L1 norm of a neuron's / channel's incoming weights.
 """
@@ -27,7 +27,8 @@ FINE_TUNE_EPOCHS, FINE_TUNE_LR, FINE_TUNE_PATIENCE = 15, 1e-3, 4
 #: Layers narrower than this are left whole: halving them costs too much capacity.
 MIN_UNITS = 16
 
-_PRODUCERS = (nn.Linear, nn.Conv1d)
+_PRODUCERS = (nn.Linear, nn.Conv1d, nn.Conv2d)
+_CONVS = (nn.Conv1d, nn.Conv2d)
 #: Layers between two producers that act per neuron / channel (or just reshape).
 _PASS_THROUGH = (
     nn.ReLU,
@@ -37,6 +38,11 @@ _PASS_THROUGH = (
     nn.Dropout,
     nn.Flatten,
     nn.AdaptiveAvgPool1d,
+    nn.AdaptiveAvgPool2d,
+    nn.AdaptiveMaxPool1d,
+    nn.AdaptiveMaxPool2d,
+    nn.MaxPool1d,
+    nn.MaxPool2d,  # pooling acts on each channel alone (image CNNs)
     nn.Identity,
 )
 
@@ -63,7 +69,7 @@ def _slice_producer(layer: nn.Module, keep: torch.Tensor) -> nn.Module:
     if isinstance(layer, nn.Linear):
         new = nn.Linear(layer.in_features, len(keep), bias=layer.bias is not None)
     else:
-        new = nn.Conv1d(
+        new = type(layer)(
             layer.in_channels,
             len(keep),
             layer.kernel_size,
@@ -80,8 +86,8 @@ def _slice_producer(layer: nn.Module, keep: torch.Tensor) -> nn.Module:
 
 def _slice_consumer(layer: nn.Module, keep: torch.Tensor, n_before: int) -> nn.Module:
     weight = layer.weight.detach()
-    if isinstance(layer, nn.Conv1d):
-        new = nn.Conv1d(
+    if isinstance(layer, _CONVS):
+        new = type(layer)(
             len(keep),
             layer.out_channels,
             layer.kernel_size,

@@ -9,7 +9,9 @@ Each file format is one module registering its loader with ``@register_format``.
 
 from tradeoff.datasets import arrays as _arrays  # noqa: F401  (each import registers a format)
 from tradeoff.datasets import builtin as _builtin  # noqa: F401
+from tradeoff.datasets import fashion_mnist as _fashion_mnist  # noqa: F401
 from tradeoff.datasets import images as _images  # noqa: F401
+from tradeoff.datasets import islp as _islp  # noqa: F401
 from tradeoff.datasets import tabular as _tabular  # noqa: F401
 from tradeoff.datasets import timeseries as _timeseries  # noqa: F401
 from tradeoff.datasets._base import (
@@ -20,6 +22,7 @@ from tradeoff.datasets._base import (
     Modality,
     Task,
     builtin_names,
+    builtin_origin,
     load,
     register_dataset,
     register_format,
@@ -35,6 +38,7 @@ __all__ = [
     "Modality",
     "Task",
     "builtin_names",
+    "builtin_origin",
     "infer_task",
     "load",
     "register_dataset",

@@ -94,6 +94,7 @@ class Dataset:
 
 BuiltinLoader = Callable[[int], Dataset]
 _BUILTINS: dict[str, BuiltinLoader] = {}
+_ORIGINS: dict[str, str] = {}
 
 #: A file loader: (path, options) -> Dataset. Options are load()'s keyword arguments.
 FileLoader = Callable[..., Dataset]
@@ -102,14 +103,23 @@ _FORMATS: dict[str, FileLoader] = {}
 FOLDER = "<folder>"
 
 
-def register_dataset(name: str) -> Callable[[BuiltinLoader], BuiltinLoader]:
-    """Register a built-in data set loader under ``name`` (takes a seed)."""
+def register_dataset(
+    name: str, origin: str = "generated or bundled with a required package"
+) -> Callable[[BuiltinLoader], BuiltinLoader]:
+    """Register a built-in data set loader under ``name`` (takes a seed); ``origin`` says
+    where its data comes from (shown by ``tradeoff datasets``)."""
 
     def decorate(loader: BuiltinLoader) -> BuiltinLoader:
         _BUILTINS[name] = loader
+        _ORIGINS[name] = origin
         return loader
 
     return decorate
+
+
+def builtin_origin(name: str) -> str:
+    """Where the built-in data set ``name`` comes from (a package, a wheel, a generator)."""
+    return _ORIGINS[name]
 
 
 def register_format(*suffixes: str) -> Callable[[FileLoader], FileLoader]:

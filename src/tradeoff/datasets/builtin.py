@@ -10,7 +10,7 @@ import numpy as np
 from tradeoff.datasets._base import Dataset, register_dataset
 
 
-@register_dataset("mnist1d")
+@register_dataset("mnist1d", origin="generated offline by the mnist1d package")
 def mnist1d(seed: int = 0) -> Dataset:
     """MNIST-1D (Greydanus 2020): 4000 train / 1000 test sequences of 40 steps, 10 classes.
 
@@ -33,7 +33,7 @@ def mnist1d(seed: int = 0) -> Dataset:
     )
 
 
-@register_dataset("breast_cancer")
+@register_dataset("breast_cancer", origin="bundled with scikit-learn")
 def breast_cancer(seed: int = 0) -> Dataset:
     """scikit-learn's Wisconsin breast cancer table: 569 rows, 30 features, binary."""
     from sklearn.datasets import load_breast_cancer
@@ -51,7 +51,7 @@ def breast_cancer(seed: int = 0) -> Dataset:
     )
 
 
-@register_dataset("iris")
+@register_dataset("iris", origin="bundled with scikit-learn")
 def iris(seed: int = 0) -> Dataset:
     """Fisher's iris table: 150 rows, 4 measurements, 3 species."""
     from sklearn.datasets import load_iris
@@ -69,7 +69,7 @@ def iris(seed: int = 0) -> Dataset:
     )
 
 
-@register_dataset("digits")
+@register_dataset("digits", origin="bundled with scikit-learn")
 def digits(seed: int = 0) -> Dataset:
     """scikit-learn's 8x8 handwritten digits as one-channel images ``[1797, 1, 8, 8]``, 10 classes.
 
@@ -89,7 +89,7 @@ def digits(seed: int = 0) -> Dataset:
     )
 
 
-@register_dataset("gunpoint")
+@register_dataset("gunpoint", origin="bundled with the sktime wheel")
 def gunpoint(seed: int = 0) -> Dataset:
     """UCR GunPoint: 50 train / 150 test series of 150 steps, 2 classes (Gun-Draw, Point).
 
@@ -110,7 +110,7 @@ def gunpoint(seed: int = 0) -> Dataset:
     )
 
 
-@register_dataset("diabetes")
+@register_dataset("diabetes", origin="bundled with scikit-learn")
 def diabetes(seed: int = 0) -> Dataset:
     """scikit-learn's diabetes progression table: 442 rows, 10 features, regression target."""
     from sklearn.datasets import load_diabetes

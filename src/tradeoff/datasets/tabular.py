@@ -8,6 +8,7 @@ impute from the training split; rows without a target are dropped and counted.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -68,23 +69,29 @@ def load_table(
         raise TradeoffError(f"--image-size: {path.name} is a table, not images")
     if frame.shape[1] < 2:
         raise TradeoffError(f"{path}: holds only the target column {target!r}, no features")
+    data = table_dataset(frame, target=target, task=task, culprit=path.name)
+    return replace(data, source={"name": str(path), "target": target, "task": task})
 
+
+def table_dataset(
+    frame: pd.DataFrame, *, target: str, culprit: str, task: str | None = None
+) -> Dataset:
+    """A read table as a Dataset: ``target`` encoded, every other column a feature."""
     has_target = frame[target].notna()
     n_missing_target = int((~has_target).sum())
     frame = frame[has_target]
-    encoded = encode_target(frame[target], culprit=f"{path.name}: target {target!r}", task=task)
+    encoded = encode_target(frame[target], culprit=f"{culprit}: target {target!r}", task=task)
     features = frame.drop(columns=[target])
-    X, described = encode_features(features, culprit=path.name)
+    X, described = encode_features(features, culprit=culprit)
     return Dataset(
-        name=path.name,
+        name=culprit,
         X=X,
         y=encoded.y,
         task=encoded.task,
         modality="tabular",
         classes=encoded.classes,
-        description=f"{path.name}: {len(frame)} rows, {features.shape[1]} columns, target {target!r}",
+        description=f"{culprit}: {len(frame)} rows, {features.shape[1]} columns, target {target!r}",
         feature_names=tuple(n for c in described for n in c.feature_names()),
-        source={"name": str(path), "target": target, "task": task},
         target=target,
         columns=described,
         n_missing_target_dropped=n_missing_target,

@@ -101,6 +101,9 @@ class Family(ABC):
     uses_strategy: ClassVar[bool] = True
     #: Whether it is made of other trials (enqueued after them, never a member itself).
     combines_trials: ClassVar[bool] = False
+    #: Whether its params take ``class_weight`` (``none``/``balanced``), drawn by the search
+    #: on imbalanced data (networks weigh classes through their training strategy instead).
+    class_weights: ClassVar[bool] = False
     #: What ``stopped_by`` says of a trial that did not train in the PyTorch loop.
     stops_as: ClassVar[str | None] = None
     #: The kind in one word, for code written before the kinds were classes (read only:

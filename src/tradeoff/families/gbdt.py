@@ -30,6 +30,7 @@ from tradeoff.families._base import (
 @register_family("gbdt")
 class GradientBoosting(FittedFamily):
     modalities = frozenset({"tabular"})
+    class_weights = True
     description = (
         "scikit-learn HistGradientBoosting trees: rounds, depth, leaves, learning rate, L2"
     )
@@ -58,6 +59,11 @@ class GradientBoosting(FittedFamily):
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
         start = time.perf_counter()
+        params = dict(params)
+        if prepared.task == "regression":
+            params.pop("class_weight", None)
+        elif params.get("class_weight") == "none":
+            params["class_weight"] = None
         estimator = (
             HistGradientBoostingRegressor
             if prepared.task == "regression"

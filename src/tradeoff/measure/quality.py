@@ -95,6 +95,19 @@ def f1(y_true: np.ndarray, outputs: np.ndarray) -> float:
     return _macro(skm.f1_score, y_true, outputs)
 
 
+@register_metric("f1_minority")
+def f1_minority(y_true: np.ndarray, outputs: np.ndarray) -> float:
+    """F1 of the class rarest in ``y_true`` (ties: the higher index, binary's positive class)."""
+    counts = np.bincount(np.asarray(y_true, np.int64), minlength=outputs.shape[1])
+    present = np.flatnonzero(counts)
+    if not len(present):
+        return float("nan")
+    rarest = present[counts[present] == counts[present].min()].max()
+    return float(
+        skm.f1_score(y_true, _labels(outputs), labels=[rarest], average="macro", zero_division=0)
+    )
+
+
 @register_metric("roc_auc")
 def roc_auc(y_true: np.ndarray, outputs: np.ndarray) -> float:
     """Binary ROC-AUC on the positive class; one-vs-rest macro average for several classes.

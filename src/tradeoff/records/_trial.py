@@ -16,6 +16,8 @@ from tradeoff.records.attrs import (
     ERROR,
     FAMILY_PARAMS,
     PARENT,
+    PEAK_RSS_MB,
+    RUNG_ROWS,
     STATUS,
     STOPPED_BY,
     STRATEGY,
@@ -80,6 +82,14 @@ class TrialRecord:
     flops: int | None = None
     parent_trial: int | None = None
     compression: dict = field(default_factory=dict)
+    peak_rss_mb: float | None = None
+    rung_rows: dict = field(default_factory=dict)  # {rung epoch: training rows}
+
+    @property
+    def rows_trained(self) -> int | None:
+        """Training rows of the trial's last epoch (fewer than all when halving stopped it at
+        a subsampled rung); None for a trial that trained no network."""
+        return self.curve[-1].get("rows") if self.curve else None
 
     def __post_init__(self) -> None:
         # Accept the plain words and sentences too (tests, benchmarks, older callers).
@@ -136,6 +146,8 @@ class TrialRecord:
             flops=cost.get("flops"),
             parent_trial=attrs.get(PARENT),
             compression=attrs.get(COMPRESSION, {}),
+            peak_rss_mb=attrs.get(PEAK_RSS_MB),
+            rung_rows=attrs.get(RUNG_ROWS, {}),
         )
 
 

@@ -19,3 +19,6 @@ PARENT, COMPRESSION = "parent_trial", "compression"
 WORKER = "worker"
 #: Parent trial attribute listing passes that failed on it (the parent itself is kept).
 COMPRESSION_ERRORS = "compression_errors"
+#: Peak resident memory of the search process when the trial ended (MB), and the
+#: training rows at each halving rung the trial reached (``{epoch: rows}``).
+PEAK_RSS_MB, RUNG_ROWS = "peak_rss_mb", "rung_rows"

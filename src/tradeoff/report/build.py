@@ -247,7 +247,7 @@ def _explain(run: Run, records, pick, test) -> str:
 def _leaderboard(run: Run, records: list[TrialRecord], labels: dict[int, str]) -> str:
     metric = run.requirements.metric
     columns = ["#", "model", "status", f"val {metric}", "p95 ms", "p50 ms", "MB"]
-    columns += ["params", "train s", "feasible", "why not", "config"]
+    columns += ["params", "train s", "train rows", "peak RSS MB", "feasible", "why not", "config"]
     sign = 1.0 if run.requirements.higher_is_better else -1.0
     ordered = sorted(
         records, key=lambda r: (r.val_metric is None, -sign * (r.val_metric or 0.0), r.p95_ms or 0)
@@ -265,6 +265,8 @@ def _leaderboard(run: Run, records: list[TrialRecord], labels: dict[int, str]) -
             _num(r.size_mb, ".3f"),
             _num(r.n_params, "d"),
             _num(r.train_seconds, ".1f"),
+            _rows_cell(r),
+            _num(r.peak_rss_mb, ".0f"),
             ("yes" if r.feasible else "no", "yes" if r.feasible else "no"),
             (None, "; ".join(map(str, r.violations)) or (r.error or "")),
             (None, config),
@@ -284,6 +286,17 @@ def _leaderboard(run: Run, records: list[TrialRecord], labels: dict[int, str]) -
         f'<table class="sortable" id="leaderboard"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
+
+
+def _rows_cell(record: TrialRecord) -> tuple:
+    """Training rows of the last epoch; for a trial halving stopped, the rung it reached."""
+    rows = record.rows_trained
+    if rows is None:
+        return (None, "-")
+    if record.status == "pruned" and record.rung_rows:
+        epoch = max(record.rung_rows, key=int)
+        return (rows, f"{record.rung_rows[epoch]} (stopped at rung {epoch})")
+    return (rows, str(rows))
 
 
 def _num(value, spec: str) -> tuple:

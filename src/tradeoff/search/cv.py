@@ -18,7 +18,7 @@ from tradeoff.errors import TradeoffError
 from tradeoff.families import get_family
 from tradeoff.measure import accuracy, predict_outputs
 from tradeoff.prepare import Prepared
-from tradeoff.train import Strategy, train
+from tradeoff.train import Strategy, predict_in_batches, train
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,7 @@ def cross_validate(
     for fold in prepared.folds:
         candidate = builder.produce(params, _FoldServices(fold, chosen, seed))
         if candidate.model is not None:  # scored as in the search's training loop
-            with torch.no_grad():
-                outputs = candidate.model(torch.from_numpy(fold.X_val)).numpy()
+            outputs = predict_in_batches(candidate.model, fold.X_val).numpy()
         else:
             outputs = predict_outputs(candidate.onnx_model, fold.X_val)
         scores.append(accuracy(fold.y_val, outputs.argmax(axis=1)))

@@ -8,6 +8,12 @@ trial is compared only with trials of similar cost.
 - Cost band: trials whose untrained p95 latency falls in the same factor-of-
   ``band_factor`` interval (``floor(log(p95_ms) / log(band_factor))``).
 - Rungs: epochs ``min_epochs * eta**k`` (3, 9, 27, ... by default).
+- Data size is a fidelity too: up to the first rung a trial trains on a
+  stratified ``data_fractions[0]`` of the training split (1/9), up to the
+  second on ``data_fractions[1]`` (1/3, holding the 1/9), then on all of it;
+  so the trials that halving stops early cost a fraction of an epoch each.
+  ``rungs`` and ``rung_rows`` (trial attributes) say which rungs a trial
+  reached and on how many rows.
 - At a rung, a trial's best validation value so far is compared with the values
   every other trial of its band reached at the same rung (finished, pruned or
   still running); if at least ``min_peers`` are known and it is below their
@@ -28,8 +34,9 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-#: Trial user attributes: the trial's cost band and ``{rung epoch: best value so far}``.
-BAND, RUNGS = "cost_band", "rungs"
+#: Trial user attributes: the trial's cost band, ``{rung epoch: best value so far}`` and
+#: ``{rung epoch: training rows at that epoch}``.
+BAND, RUNGS, RUNG_ROWS = "cost_band", "rungs", "rung_rows"
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,7 @@ class Halving:
     eta: int = 3
     min_peers: int = 3
     band_factor: float = 2.0
+    data_fractions: tuple[float, ...] = (1 / 9, 1 / 3)
 
     def rungs(self, max_epochs: int) -> list[int]:
         out, epoch = [], self.min_epochs
@@ -47,6 +55,13 @@ class Halving:
             out.append(epoch)
             epoch *= self.eta
         return out
+
+    def fraction_at(self, epoch: int, max_epochs: int) -> float:
+        """The share of the training split that epoch ``epoch`` trains on."""
+        for rung, fraction in zip(self.rungs(max_epochs), self.data_fractions, strict=False):
+            if epoch <= rung:
+                return fraction
+        return 1.0
 
     def band(self, p95_ms: float) -> int:
         return math.floor(math.log(max(p95_ms, 1e-6)) / math.log(self.band_factor))
@@ -56,6 +71,20 @@ class Halving:
         if len(peers) < self.min_peers:
             return False
         return value < float(np.quantile(peers, 1.0 - 1.0 / self.eta))
+
+
+def nested_subsamples(
+    y: np.ndarray, fractions: tuple[float, ...], seed: int, stratified: bool
+) -> dict[float, np.ndarray]:
+    """Row indices of ``y`` for each fraction, nested (the 1/9 inside the 1/3); stratified:
+    each class keeps its share (at least one row of every class)."""
+    rng = np.random.default_rng(seed)
+    groups = [np.flatnonzero(y == c) for c in np.unique(y)] if stratified else [np.arange(len(y))]
+    orders = [rng.permutation(g) for g in groups]
+    return {
+        f: np.sort(np.concatenate([o[: max(1, math.ceil(f * len(o)))] for o in orders]))
+        for f in fractions
+    }
 
 
 class RungReporter:
@@ -77,6 +106,7 @@ class RungReporter:
         self.sign = 1.0 if higher_is_better else -1.0
         self.best = -math.inf
         self.reached: dict[str, float] = {}
+        self.rows: dict[str, int] = {}
         self.pruned_at: int | None = None
         trial.set_user_attr(BAND, band)
 
@@ -89,6 +119,9 @@ class RungReporter:
         peers = self._peers(epoch)
         self.reached[str(epoch)] = self.best
         self.trial.set_user_attr(RUNGS, self.reached)
+        if "rows" in point:
+            self.rows[str(epoch)] = int(point["rows"])
+            self.trial.set_user_attr(RUNG_ROWS, self.rows)
         if self.halving.should_stop(self.best, peers):
             self.pruned_at = epoch
             return True

@@ -19,12 +19,13 @@ from tradeoff.errors import TradeoffError
 from tradeoff.families import get_family
 from tradeoff.prepare import Prepared, prepare_from_description
 from tradeoff.records import RunSettings, artifact_store, make_storage, redact_password
+from tradeoff.records.attrs import PEAK_RSS_MB
 from tradeoff.requirements import Requirements
 from tradeoff.search.context import TrialContext
 from tradeoff.search.gates import FamilyGate, StopWhenNothingFits
 from tradeoff.search.progress import SearchProgress
 from tradeoff.search.settings import SearchSettings, check_budget, recorded_settings
-from tradeoff.search.trial import front_members, run_trial
+from tradeoff.search.trial import front_members, peak_rss_mb, run_trial
 from tradeoff.search.workers import CostLock, DiskFull, disk_full, disk_full_error
 
 
@@ -154,6 +155,9 @@ def optimize(
         raise disk_full_error(full, run.storage, doing + trial) from None
     finally:
         torch.set_num_threads(threads)
+        # The search process's memory high-water mark, kept with the study (each trial has its own).
+        peak = max(peak_rss_mb(), study.user_attrs.get(PEAK_RSS_MB, 0.0))
+        study.set_user_attr(PEAK_RSS_MB, peak)
 
 
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)

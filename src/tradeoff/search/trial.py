@@ -13,6 +13,8 @@ While a network trains, successive halving within cost bands
 from __future__ import annotations
 
 import io
+import resource
+import sys
 from dataclasses import asdict, replace
 
 import numpy as np
@@ -39,7 +41,7 @@ from tradeoff.records import attrs as rec
 from tradeoff.records.attrs import WORKER
 from tradeoff.search import compression
 from tradeoff.search.context import TrialContext
-from tradeoff.search.halving import RungReporter
+from tradeoff.search.halving import RungReporter, nested_subsamples
 from tradeoff.search.settings import worth_training
 from tradeoff.search.workers import DiskFull, disk_full, worker_id
 from tradeoff.table_input import as_shipped
@@ -55,6 +57,8 @@ def default_trials(families: list[str], prepared: Prepared) -> list[dict]:
         params = family.point(**family.defaults(prepared.input_shape))
         if family.uses_strategy:
             params.update(default_strategy_params(prepared))
+        elif family.class_weights and prepared.imbalanced:
+            params["class_weight"] = "none"
         trials.append(params)
     return trials
 
@@ -77,12 +81,24 @@ def run_trial(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
             raise DiskFull(trial.number) from error
         trial.set_user_attr(rec.ERROR, f"{type(error).__name__}: {error}"[:500])
         raise
+    finally:
+        trial.set_user_attr(rec.PEAK_RSS_MB, peak_rss_mb())
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB (``getrusage``: its high-water mark)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports kilobytes, macOS bytes.
+    return round(peak / (1e6 if sys.platform == "darwin" else 1e3), 1)
 
 
 def _run(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
     trial.set_user_attr(WORKER, worker_id())
     family = get_family(trial.suggest_categorical("family", ctx.families))
     params = family.suggest(trial, ctx.prepared.input_shape)
+    if family.class_weights and ctx.prepared.imbalanced:
+        # Networks draw it in their strategy; a family declaring it takes it in its params.
+        params["class_weight"] = trial.suggest_categorical("class_weight", ["none", "balanced"])
     trial.set_user_attr(rec.FAMILY_PARAMS, params)
     if family.stops_as is not None:
         trial.set_user_attr(rec.STOPPED_BY, family.stops_as)
@@ -151,8 +167,19 @@ class _Services:
     def train(self, model: torch.nn.Module) -> None:
         """Train with early stopping (and halving) under the machine's cost lock."""
         trial, ctx, strategy = self.trial, self.ctx, self.strategy
-        halving = None
+        halving, rows_for_epoch = None, None
         if ctx.halving is not None:
+            subsets = nested_subsamples(
+                self.prepared.y_train,
+                ctx.halving.data_fractions,
+                self.seed,
+                stratified=self.prepared.task != "regression",
+            )
+
+            def rows_for_epoch(epoch: int) -> np.ndarray | None:
+                fraction = ctx.halving.fraction_at(epoch, strategy.max_epochs)
+                return None if fraction >= 1.0 else subsets[fraction]
+
             halving = RungReporter(
                 ctx.halving,
                 trial,
@@ -177,6 +204,7 @@ class _Services:
                 seed=self.seed,
                 deadline=ctx.deadline,
                 on_epoch=report_epoch,
+                rows_for_epoch=rows_for_epoch,
             )
         trial.set_user_attr(rec.TRAIN_SECONDS, result.seconds)
         trial.set_user_attr(rec.CURVE, result.curve)

@@ -1,0 +1,75 @@
+"""XGBoost gradient-boosted trees, converted to ONNX with onnxmltools.
+
+Like ``lightgbm``: onnxmltools writes the booster as an ``ai.onnx.ml`` tree
+ensemble; the model tradeoff ships returns logits (``log p``) for a classifier
+and the prediction for a regressor. The CPU-only wheel ``xgboost-cpu`` is the
+dependency: the ``xgboost`` wheel pulls in NVIDIA's NCCL (hundreds of MB) on Linux.
+"""
+
+from __future__ import annotations
+
+import time
+
+from tradeoff.families._base import FittedFamily, FittedModel, register_family
+from tradeoff.families._onnxml import as_logits, tree_parameters
+from tradeoff.prepare import balanced_weights
+
+
+@register_family("xgboost")
+class XGBoost(FittedFamily):
+    modalities = frozenset({"tabular"})
+    class_weights = True
+    training = "own fit (XGBoost)"
+    description = "XGBoost trees (onnxmltools): rounds, depth, learning rate, L2, subsampling"
+
+    def suggest(self, trial, input_shape):
+        return {
+            "n_estimators": trial.suggest_int(self.key("n_estimators"), 20, 500, log=True),
+            "max_depth": trial.suggest_int(self.key("max_depth"), 2, 10),
+            "learning_rate": trial.suggest_float(self.key("learning_rate"), 0.01, 0.3, log=True),
+            "reg_lambda": trial.suggest_float(self.key("reg_lambda"), 1e-3, 10.0, log=True),
+            "min_child_weight": trial.suggest_float(
+                self.key("min_child_weight"), 0.1, 20, log=True
+            ),
+            "subsample": trial.suggest_float(self.key("subsample"), 0.5, 1.0),
+            "colsample_bytree": trial.suggest_float(self.key("colsample_bytree"), 0.5, 1.0),
+        }
+
+    def defaults(self, input_shape):
+        # XGBoost's defaults (depth 6, eta 0.3, lambda 1), 100 rounds.
+        return {
+            "n_estimators": 100,
+            "max_depth": 6,
+            "learning_rate": 0.3,
+            "reg_lambda": 1.0,
+            "min_child_weight": 1.0,
+            "subsample": 1.0,
+            "colsample_bytree": 1.0,
+        }
+
+    def fit(self, params, prepared, seed):
+        import xgboost
+        from onnxmltools import convert_xgboost
+        from onnxmltools.convert.common.data_types import FloatTensorType
+
+        start = time.perf_counter()
+        params = dict(params)
+        class_weight = params.pop("class_weight", "none")
+        common = {**params, "random_state": seed, "n_jobs": 1, "tree_method": "hist"}
+        X = prepared.X_train.reshape(len(prepared.X_train), -1)
+        weights = None
+        if prepared.task == "regression":
+            estimator = xgboost.XGBRegressor(**common)
+        else:
+            estimator = xgboost.XGBClassifier(**common)
+            if class_weight == "balanced":
+                per_class = balanced_weights(prepared.y_train, prepared.n_outputs)
+                weights = per_class[prepared.y_train.astype(int)]
+        estimator.fit(X, prepared.y_train, sample_weight=weights)
+        onnx_model = convert_xgboost(
+            estimator,
+            initial_types=[("input", FloatTensorType([None, X.shape[1]]))],
+            target_opset=15,  # the highest these converters accept (onnxmltools 1.16)
+        )
+        onnx_bytes = as_logits(onnx_model, prepared.n_outputs, prepared.task == "regression")
+        return FittedModel(onnx_bytes, tree_parameters(onnx_model), time.perf_counter() - start)
