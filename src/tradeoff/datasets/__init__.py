@@ -11,6 +11,7 @@ from tradeoff.datasets import arrays as _arrays  # noqa: F401  (each import regi
 from tradeoff.datasets import builtin as _builtin  # noqa: F401
 from tradeoff.datasets import images as _images  # noqa: F401
 from tradeoff.datasets import tabular as _tabular  # noqa: F401
+from tradeoff.datasets import text as _text  # noqa: F401
 from tradeoff.datasets import timeseries as _timeseries  # noqa: F401
 from tradeoff.datasets._base import (
     MODALITIES,

@@ -162,15 +162,34 @@ def sample_feeds(
     return feeds
 
 
-def _runner(onnx_model: bytes | str, input_shape: tuple[int, ...], protocol: LatencyProtocol):
+def _runner(
+    onnx_model: bytes | str,
+    input_shape: tuple[int, ...],
+    protocol: LatencyProtocol,
+    samples: np.ndarray | None = None,
+):
     sess = session(onnx_model, protocol.threads)
-    feed = sample_feeds(sess, input_shape, protocol.batch)
     run = sess.run
+    if samples is None:
+        feed = sample_feeds(sess, input_shape, protocol.batch)
 
-    def call() -> None:
-        run(None, feed)
+        def call() -> None:
+            run(None, feed)
 
-    return call
+        return call
+    # Real inputs (texts): each call takes the next batch, so percentiles span their lengths.
+    name, batch = sess.get_inputs()[0].name, protocol.batch
+    rows = (
+        np.concatenate([samples] * -(-batch // len(samples))) if batch > len(samples) else samples
+    )
+    feeds = [{name: np.roll(rows, -i, axis=0)[:batch]} for i in range(len(samples))]
+    position = [0]
+
+    def call_next() -> None:
+        position[0] = (position[0] + 1) % len(feeds)
+        run(None, feeds[position[0]])
+
+    return call_next
 
 
 def _timed_block(call, n: int) -> np.ndarray:
@@ -235,14 +254,18 @@ def measure_latency(
     onnx_model: bytes | str,
     input_shape: tuple[int, ...],
     protocol: LatencyProtocol = LatencyProtocol(),
+    samples: np.ndarray | None = None,
 ) -> Latency:
     """Time single inference calls of ``onnx_model`` on random inputs, next to the reference model.
+
+    ``samples`` are real inputs to cycle through instead (texts, whose cost depends on
+    their length); the method record then says which lengths were used.
 
     >>> latency = measure_latency(model_bytes, (40, 1), QUICK_PROTOCOL)  # doctest: +SKIP
     >>> latency.p95_high_ms, latency.ratio_to_reference, latency.method["runtime"]  # doctest: +SKIP
     (0.031, 1.8, 'onnxruntime 1.32.0')
     """
-    call = _runner(onnx_model, tuple(input_shape), protocol)
+    call = _runner(onnx_model, tuple(input_shape), protocol, samples)
     use_reference = protocol.reference_every > 0
     if use_reference:
         ref_bytes, ref_shape = reference_model()
@@ -290,7 +313,8 @@ def measure_latency(
         p99_ms=float(p99),
         mean_ms=float(ms.mean()),
         calls=len(ms),
-        method=method_record(protocol, len(ms), warmup_calls),
+        method=method_record(protocol, len(ms), warmup_calls)
+        | ({} if samples is None else {"inputs": _describe_samples(samples)}),
         p50_interval_ms=(float(intervals[0, 0]), float(intervals[0, 1])),
         p95_interval_ms=(float(intervals[1, 0]), float(intervals[1, 1])),
         p99_interval_ms=(float(intervals[2, 0]), float(intervals[2, 1])),
@@ -298,6 +322,14 @@ def measure_latency(
         ratio_interval=ratio_interval,
         reference_p50_ms=ref_p50,
     )
+
+
+def _describe_samples(samples: np.ndarray) -> dict:
+    if samples.dtype != object:
+        return {"kind": "rows given", "n": len(samples)}
+    from tradeoff.text_input import describe_lengths
+
+    return describe_lengths(samples)
 
 
 def compare_latency(

@@ -37,6 +37,7 @@ from tradeoff.search import record as rec
 from tradeoff.search.halving import Halving, RungReporter
 from tradeoff.search.workers import WORKER, CostLock, DiskFull, disk_full, worker_id
 from tradeoff.table_input import as_shipped
+from tradeoff.text_input import latency_samples
 from tradeoff.train import default_strategy_params, suggest_strategy, train
 
 
@@ -270,8 +271,10 @@ def _measure_cost(
     """
     req = ctx.requirements
     shipped, shape = as_shipped(onnx_bytes, ctx.prepared)
+    # A text model's cost depends on the length of its input: time it on training texts.
+    samples = latency_samples(ctx.prepared.X_train) if ctx.prepared.modality == "text" else None
     with ctx.cost_lock.measuring():
-        latency = measure_latency(shipped, shape, ctx.protocol)
+        latency = measure_latency(shipped, shape, ctx.protocol, samples=samples)
     size_mb = len(shipped) / 1e6
     trial.set_user_attr(
         rec.COST,
