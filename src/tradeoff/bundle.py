@@ -22,6 +22,7 @@ import onnxruntime as ort
 from tradeoff.errors import TradeoffError
 from tradeoff.measure.latency import session
 from tradeoff.table_input import feeds_from_frame
+from tradeoff.text_input import text_rows
 
 BUNDLE_FORMAT = "tradeoff-bundle/1"
 MODEL_FILE, CARD_FILE = "model.onnx", "card.json"
@@ -71,6 +72,9 @@ class Predictor:
         self.features = self.card["input"].get("features")
         #: A table bundle takes raw columns (numeric and text inputs), not one float tensor.
         self.table = bool(self.card["input"].get("inputs"))
+        #: A text bundle takes raw strings, each at most ``max_chars`` long.
+        self.text = self.card["input"].get("modality") == "text"
+        self.max_chars = int(self.card["input"].get("max_chars") or 0)
         self._input_name = self.session.get_inputs()[0].name
         if self.table:
             got = [i.name for i in self.session.get_inputs()]
@@ -89,8 +93,11 @@ class Predictor:
         """The model's inputs for the batch ``X``; a TradeoffError naming what is wrong.
 
         A table bundle takes a pandas DataFrame, a dict of columns, a list of row dicts,
-        or rows of values in the card's column order; other bundles a numeric array.
+        or rows of values in the card's column order; a text bundle a list of strings;
+        other bundles a numeric array.
         """
+        if self.text:
+            return {self._input_name: text_rows(X, self.max_chars)}
         if not self.table:
             return {self._input_name: self.check_input(X)}
         feeds, problems = self.table_feeds(_as_frame(X, [f["name"] for f in self.features]))

@@ -2,7 +2,7 @@
 
 ``POST /predict`` takes ``{"instances": [...]}`` (a batch of raw inputs: for a
 table bundle, objects with one field per column, text columns as one of their
-known categories) and returns labels and probabilities; ``GET /health``; ``GET /metadata`` returns the
+known categories; for a text bundle, strings up to the card's ``max_chars``) and returns labels and probabilities; ``GET /health``; ``GET /metadata`` returns the
 cost card. The request schema carries the model's exact input shape, so a
 wrong shape, a non-number, a non-finite value or too big a batch is a 422
 naming the field; too big a body is a 413. The ONNX Runtime session is created
@@ -174,7 +174,11 @@ def create_app(
     predictor = bundle if isinstance(bundle, Predictor) else Predictor(bundle)
     card = predictor.card
     classification = predictor.task != "regression"
-    if predictor.table:
+    if predictor.text:
+        # A length cap in the schema: a huge text is a 422 at parsing, never a slow answer.
+        instance = Annotated[str, Field(strict=True, max_length=predictor.max_chars)]
+        shaped = f"a string of at most {predictor.max_chars} characters"
+    elif predictor.table:
         instance = _row_type(predictor.features)
         shaped = "an object with a field per column: " + ", ".join(
             f["name"] for f in predictor.features
@@ -230,7 +234,9 @@ def create_app(
 
     @app.post("/predict", response_model=response_model, responses=problems)
     async def predict(request: request_model):  # type: ignore[valid-type]
-        if predictor.table:
+        if predictor.text:
+            feeds = {input_name: np.asarray(request.instances, dtype=object).reshape(-1, 1)}
+        elif predictor.table:
             feeds = _table_feeds(predictor.features, request.instances)
         else:
             feeds = {input_name: np.asarray(request.instances, dtype=np.float32)}

@@ -138,6 +138,11 @@ def read_rows(path: Path, predictor: Predictor) -> tuple[dict[str, np.ndarray], 
     suffix = path.suffix.lower()
     if suffix == ".npy":
         return _as_feeds(name, *_read_npy(path, predictor))
+    if suffix in TABLE_SUFFIXES and predictor.text:
+        return _read_texts(path, TABLE_SUFFIXES[suffix], predictor)
+    if suffix == ".txt" and predictor.text:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        return _checked_texts(name, np.asarray(lines, dtype=object), predictor)
     if suffix in TABLE_SUFFIXES:
         if predictor.table:
             return _read_raw_table(path, TABLE_SUFFIXES[suffix], predictor)
@@ -146,6 +151,35 @@ def read_rows(path: Path, predictor: Predictor) -> tuple[dict[str, np.ndarray], 
         f"INPUT: {path}: unsupported file type {suffix!r}; use .csv, .parquet, .npy or a "
         "folder of images"
     )
+
+
+def _read_texts(path: Path, kind: str, predictor: Predictor):
+    """The text column of a table (named as in the card, or its only column)."""
+    frame = _read_frame(path, kind, [predictor.features[0]["name"]])
+    column = predictor.features[0]["name"]
+    if column not in frame.columns:
+        if frame.shape[1] != 1:
+            raise TradeoffError(f"INPUT: {path}: no column {column!r} (the model's text column)")
+        column = frame.columns[0]
+    values = frame[column].to_numpy(dtype=object)
+    return _checked_texts(predictor.session.get_inputs()[0].name, values, predictor)
+
+
+def _checked_texts(name: str, values: np.ndarray, predictor: Predictor):
+    """Texts as the model's input; rows that are missing or too long are reported, not run."""
+    import pandas as pd
+
+    problems: dict[int, str] = {}
+    rows = np.empty((len(values), 1), dtype=object)
+    for i, value in enumerate(values):
+        if not isinstance(value, str):
+            problems[i] = "missing text" if pd.isna(value) else f"not a text ({value!r:.40})"
+            value = ""
+        elif len(value) > predictor.max_chars:
+            problems[i] = f"{len(value)} characters, over the limit of {predictor.max_chars}"
+            value = ""
+        rows[i, 0] = value
+    return {name: rows}, problems
 
 
 def _read_images(path: Path, predictor: Predictor) -> tuple[np.ndarray, dict[int, str]]:
