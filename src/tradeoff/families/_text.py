@@ -309,3 +309,41 @@ def _padded(parts: list[np.ndarray], width: int) -> np.ndarray:
         out[row : row + len(part), : part.shape[1]] = part
         row += len(part)
     return out
+
+
+_VOCAB_CACHE: dict[tuple, list[str]] = {}
+
+
+def word_vocabulary(X_train: np.ndarray, size: int) -> list[str]:
+    """The ``size`` most frequent words of the training split (cached: every trial asks)."""
+    key = (id(X_train), len(X_train), hash(str(X_train[0, 0])) if len(X_train) else 0, size)
+    if key not in _VOCAB_CACHE:
+        _VOCAB_CACHE.clear()  # one data set per search; keep one entry at most
+        _VOCAB_CACHE[key] = [g[0] for g in vocabulary(X_train, "word", (1, 1), size)]
+    return _VOCAB_CACHE[key]
+
+
+def untrained_token_model(family, params: dict, prepared, seed: int) -> FittedModel:
+    """The family's model before training, as it will ship: what its cost is measured on."""
+    vocab = word_vocabulary(prepared.X_train, params["vocab"])
+    torch.manual_seed(seed)
+    encoder = family.encoder(params, FIRST_WORD_ID + len(vocab), prepared.n_outputs)
+    g = Graph()
+    front = g.model(
+        token_ids(g, vocab, params["max_len"]), TensorProto.INT64, ["N", "T"], "token_ids"
+    )
+    return FittedModel(
+        onnx_model=ship_token_model(encoder, front),
+        n_params=sum(p.numel() for p in encoder.parameters()),
+        seconds=0.0,
+    )
+
+
+def fit_token_family(family, params: dict, prepared, seed: int) -> FittedModel:
+    """Train one of the sequence families (``family.encoder``) with :func:`fit_token_model`."""
+    vocab = word_vocabulary(prepared.X_train, params["vocab"])
+    torch.manual_seed(seed)
+    encoder = family.encoder(params, FIRST_WORD_ID + len(vocab), prepared.n_outputs)
+    return fit_token_model(
+        encoder, vocab, params["max_len"], prepared, seed, TokenTraining(lr=params["lr"])
+    )

@@ -191,7 +191,21 @@ def _run(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
 def _run_fitted(
     trial: optuna.Trial, ctx: TrialContext, family: Family, params: dict, seed: int
 ) -> tuple[float, float]:
-    """A family that trains itself: fit, then measure the fitted model's cost."""
+    """A family that trains itself: fit, then measure the fitted model's cost.
+
+    A family that can build its model untrained (``untrained``, e.g. the text sequence
+    models) has its cost measured first, and is never trained when that breaks a limit.
+    """
+    untrained = getattr(family, "untrained", None)
+    if untrained is not None:
+        before = untrained(params, ctx.prepared, seed)
+        p95_ms, cost_violations = _measure_cost(
+            trial, ctx, before.onnx_model, n_params=before.n_params
+        )
+        fitted = family.fit(params, ctx.prepared, seed)
+        trial.set_user_attr(rec.TRAIN_SECONDS, fitted.seconds)
+        trial.set_user_attr(rec.STOPPED_BY, "fitted")
+        return _finish(trial, ctx, fitted.onnx_model, p95_ms, cost_violations)[0], p95_ms
     fitted = family.fit(params, ctx.prepared, seed)
     trial.set_user_attr(rec.STOPPED_BY, "fitted")
     p95_ms, cost_violations = _measure_cost(
