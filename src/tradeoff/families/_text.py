@@ -92,26 +92,58 @@ def vocabulary(
     texts: np.ndarray, analyzer: str, ngram_range: tuple[int, int], max_features: int | None
 ) -> list[tuple[str, ...]]:
     """The ``max_features`` most frequent n-grams of the training texts (in at least 2 of them)."""
+    return top_grams(texts, analyzer, ngram_range, max_features)[0]
+
+
+#: Char n-gram models count at most this many training texts (Python-side counting is slow).
+MAX_CHAR_DOCS = 4_000
+_COUNTS: dict[tuple, tuple] = {}
+
+
+def _all_counts(texts: np.ndarray, analyzer: str, ngram_range: tuple[int, int]):
+    """Every n-gram's counts in the training texts, cached: trials differ mostly in how many
+    of them they keep. Counted by scikit-learn with the graph's token pattern (lower-cased);
+    a test checks that the graph counts the same."""
     from sklearn.feature_extraction.text import CountVectorizer
 
-    kwargs = {"token_pattern": TOKEN_PATTERN} if analyzer == "word" else {}
-    counter = CountVectorizer(
-        analyzer=analyzer,
-        ngram_range=ngram_range,
-        max_features=max_features,
-        min_df=2 if len(texts) >= 20 else 1,
-        lowercase=True,
-        **kwargs,
-    )
-    try:
-        counter.fit(texts.ravel())
-    except ValueError:  # no token at all (every text empty or punctuation)
-        return []
-    grams = counter.get_feature_names_out()
-    return sorted(
-        (tuple(g.split(" ")) if analyzer == "word" else tuple(g) for g in grams),
-        key=lambda g: (len(g), g),
-    )
+    limit = MAX_CHAR_DOCS if analyzer == "char" else None
+    first = str(texts[0, 0]) if len(texts) else ""
+    key = (id(texts), len(texts), first, analyzer, tuple(ngram_range))
+    if key not in _COUNTS:
+        if len(_COUNTS) >= 3:
+            _COUNTS.pop(next(iter(_COUNTS)))
+        rows = texts.ravel()[:limit]
+        kwargs = {"token_pattern": TOKEN_PATTERN} if analyzer == "word" else {}
+        counter = CountVectorizer(
+            analyzer=analyzer,
+            ngram_range=tuple(ngram_range),
+            min_df=2 if len(rows) >= 20 else 1,
+            lowercase=True,
+            dtype=np.float32,
+            **kwargs,
+        )
+        try:
+            matrix = counter.fit_transform(rows).tocsc()
+            names = counter.get_feature_names_out()
+        except ValueError:  # no token at all (every text empty or punctuation)
+            matrix, names = None, np.array([], dtype=object)
+        totals = np.zeros(0) if matrix is None else np.asarray(matrix.sum(axis=0)).ravel()
+        _COUNTS[key] = (matrix, names, totals, len(rows))
+    return _COUNTS[key]
+
+
+def top_grams(
+    texts: np.ndarray, analyzer: str, ngram_range: tuple[int, int], max_features: int | None
+):
+    """The most frequent n-grams (sorted by length, as ``TfIdfVectorizer`` wants them), their
+    counts in the training texts ``[rows, grams]`` (CSR) and how many rows were counted."""
+    matrix, names, totals, n_rows = _all_counts(texts, analyzer, ngram_range)
+    if matrix is None:
+        return [], None, n_rows
+    order = np.argsort(-totals, kind="stable")[:max_features]
+    grams = [tuple(g.split(" ")) if analyzer == "word" else tuple(g) for g in names[order]]
+    by_length = sorted(range(len(grams)), key=lambda i: (len(grams[i]), grams[i]))
+    return [grams[i] for i in by_length], matrix[:, order[by_length]].tocsr(), n_rows
 
 
 def ngram_counts(
@@ -311,16 +343,9 @@ def _padded(parts: list[np.ndarray], width: int) -> np.ndarray:
     return out
 
 
-_VOCAB_CACHE: dict[tuple, list[str]] = {}
-
-
 def word_vocabulary(X_train: np.ndarray, size: int) -> list[str]:
-    """The ``size`` most frequent words of the training split (cached: every trial asks)."""
-    key = (id(X_train), len(X_train), hash(str(X_train[0, 0])) if len(X_train) else 0, size)
-    if key not in _VOCAB_CACHE:
-        _VOCAB_CACHE.clear()  # one data set per search; keep one entry at most
-        _VOCAB_CACHE[key] = [g[0] for g in vocabulary(X_train, "word", (1, 1), size)]
-    return _VOCAB_CACHE[key]
+    """The ``size`` most frequent words of the training split."""
+    return [g[0] for g in vocabulary(X_train, "word", (1, 1), size)]
 
 
 def untrained_token_model(family, params: dict, prepared, seed: int) -> FittedModel:

@@ -5,6 +5,7 @@ vocabulary size, sublinear term frequency, naive-Bayes log-count-ratio scaling (
 Manning 2012's NB-SVM, binary tasks), and the head: logistic regression or a linear
 SVM (squared hinge), with its regularisation strength. The shipped graph computes the
 counts with ``TfIdfVectorizer``, then weighting, L2 normalisation and the linear map.
+Character n-gram models are fitted on at most ``_text.MAX_CHAR_DOCS`` training texts.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 import numpy as np
 from onnx import TensorProto
 
+from tradeoff.errors import TradeoffError
 from tradeoff.families import _text
 from tradeoff.families._base import Family, FittedModel, register_family
 
@@ -58,23 +60,18 @@ class TfIdfLinear(Family):
         start = time.perf_counter()
         analyzer = params["analyzer"]
         low = 1 if analyzer == "word" else 2
-        grams = _text.vocabulary(
+        grams, train_counts, n_rows = _text.top_grams(
             prepared.X_train, analyzer, (low, params["max_n"]), params["max_features"]
         )
-        g = _text.Graph()
-        counts = _text.ngram_counts(g, analyzer, grams)
-        width = max(1, len(grams))
-        train_counts = _text.run_front(
-            g.model(counts, TensorProto.FLOAT, ["N", width], "counts"), prepared.X_train
-        )
-        # run_front consumed the builder's output node; build the shipped graph afresh.
+        if not grams:
+            raise TradeoffError(f"{prepared.data.name}: the training texts hold no tokens")
+        y = prepared.y_train[:n_rows]
         g = _text.Graph()
         counts = _text.ngram_counts(g, analyzer, grams)
         idf = _idf(train_counts)
         features = _weighted(g, counts, idf, params["sublinear_tf"])
         X = _normalised(train_counts, idf, params["sublinear_tf"])
-        scale = np.ones(width, np.float32)
-        y = prepared.y_train
+        scale = np.ones(len(grams), np.float32)
         if params["nb_scaling"] and prepared.n_outputs == 2:
             scale = _log_count_ratio(X, y)
             X = X.multiply(scale[None, :]).tocsr()
@@ -83,7 +80,7 @@ class TfIdfLinear(Family):
         onnx_model = g.model(logits, TensorProto.FLOAT, ["N", prepared.n_outputs])
         return FittedModel(
             onnx_model=onnx_model.SerializeToString(),
-            n_params=int(coef.size + intercept.size + width),
+            n_params=int(coef.size + intercept.size + len(grams)),
             seconds=time.perf_counter() - start,
         )
 
