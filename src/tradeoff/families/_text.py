@@ -246,7 +246,7 @@ class TokenTraining:
     batch_size: int = 64
     max_epochs: int = 8
     patience: int = 2
-    max_seconds: float = 240.0  # one fit's training time, so that a search keeps moving
+    max_seconds: float = 150.0  # one fit's training time, so that a search keeps moving
     weight_decay: float = 0.0
     curve: list = field(default_factory=list)
 
