@@ -339,3 +339,11 @@ def test_search_export_serve_on_raw_text_end_to_end(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_report_of_a_text_run_times_the_pick_on_training_texts(text_bundle, tmp_path):
+    from tradeoff.report import build_report
+
+    run, _, _ = text_bundle
+    path = build_report(run, tmp_path / "report.html")
+    assert "tfidf" in path.read_text()
