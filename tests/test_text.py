@@ -347,3 +347,14 @@ def test_report_of_a_text_run_times_the_pick_on_training_texts(text_bundle, tmp_
     run, _, _ = text_bundle
     path = build_report(run, tmp_path / "report.html")
     assert "tfidf" in path.read_text()
+
+
+@pytest.mark.parametrize("name", ["tfidf", "text_cnn", "text_rnn", "text_attention"])
+def test_text_family_defaults_are_points_of_its_space(name):
+    import optuna
+
+    family = get_family(name)
+    defaults = family.defaults((1,))
+    study = optuna.create_study()
+    study.enqueue_trial({family.key(k): v for k, v in defaults.items()})
+    assert family.suggest(study.ask(), (1,)) == defaults

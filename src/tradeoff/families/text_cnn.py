@@ -44,7 +44,7 @@ class TextCNNFamily(Family):
     def defaults(self, input_shape):
         return {
             "vocab": 20_000,
-            "max_len": 200,
+            "max_len": 256,
             "embed": 32,
             "filters": 32,
             "kernel": 3,

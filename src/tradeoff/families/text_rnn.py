@@ -37,7 +37,7 @@ class TextRNNFamily(Family):
         return {
             "cell": "gru",
             "vocab": 20_000,
-            "max_len": 100,
+            "max_len": 128,
             "embed": 32,
             "hidden": 32,
             "lr": 3e-3,
