@@ -181,6 +181,18 @@ def test_tfidf_graph_takes_raw_strings_and_matches_its_features(text_prepared, p
     assert in_graph.sum() > 0
 
 
+def test_hashed_ngrams_share_buckets_inside_the_graph(text_prepared):
+    family = get_family("hashed")
+    params = {**family.defaults((1,)), "pool": 3_000, "buckets": 256, "C": 10.0}
+    fitted = family.fit(params, text_prepared, seed=0)
+    outputs = predict_outputs(fitted.onnx_model, text_prepared.X_val)
+    assert outputs.shape == (len(text_prepared.y_val), 2)
+    assert (outputs.argmax(1) == text_prepared.y_val).mean() >= 0.85
+    assert fitted.n_params == 256 + 1 + 256  # weights and idf scale with buckets, not the pool
+    bigger = family.fit({**params, "buckets": 1024}, text_prepared, seed=0)
+    assert bigger.n_params > fitted.n_params
+
+
 @pytest.mark.parametrize("name", ["text_cnn", "text_rnn", "text_attention"])
 def test_sequence_families_learn_and_answer_the_same_whatever_the_batch(text_prepared, name):
     family = get_family(name)
@@ -349,7 +361,7 @@ def test_report_of_a_text_run_times_the_pick_on_training_texts(text_bundle, tmp_
     assert "tfidf" in path.read_text()
 
 
-@pytest.mark.parametrize("name", ["tfidf", "text_cnn", "text_rnn", "text_attention"])
+@pytest.mark.parametrize("name", ["tfidf", "hashed", "text_cnn", "text_rnn", "text_attention"])
 def test_text_family_defaults_are_points_of_its_space(name):
     import optuna
 

@@ -4,6 +4,7 @@ from tradeoff.families import cnn as _cnn  # noqa: F401
 from tradeoff.families import ensemble as _ensemble  # noqa: F401
 from tradeoff.families import gbdt as _gbdt  # noqa: F401
 from tradeoff.families import gru as _gru  # noqa: F401
+from tradeoff.families import hashed as _hashed  # noqa: F401
 from tradeoff.families import linear as _linear  # noqa: F401
 from tradeoff.families import lstm as _lstm  # noqa: F401
 from tradeoff.families import mlp as _mlp  # noqa: F401

@@ -203,6 +203,56 @@ def logits_head(g: Graph, features: str, coef: np.ndarray, intercept: np.ndarray
     return g.node("Add", [product, g.const("intercept", intercept.astype(np.float32))], "logits")
 
 
+# ---- bag-of-n-gram families: weighting and a linear head ----
+
+
+def idf(counts) -> np.ndarray:
+    """scikit-learn's smoothed idf: ln((1 + n) / (1 + df)) + 1."""
+    df = np.bincount(counts.indices, minlength=counts.shape[1])
+    return (np.log((1 + counts.shape[0]) / (1 + df)) + 1).astype(np.float32)
+
+
+def normalised(counts, idf: np.ndarray, sublinear: bool):
+    X = counts.astype(np.float32).tocsr(copy=True)
+    if sublinear:
+        X.data = np.log(X.data) + 1
+    X = X.multiply(idf[None, :]).tocsr()
+    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1))).ravel()
+    return X.multiply(1 / np.maximum(norms, 1e-12)[:, None]).tocsr()
+
+
+def weighted(g: Graph, counts: str, idf: np.ndarray, sublinear: bool) -> str:
+    """The graph of ``normalised``: (1 + ln tf where tf > 0), times idf, L2-normalised."""
+    x = counts
+    if sublinear:
+        one = g.const("one_f", np.array(1.0, np.float32))
+        log = g.node("Log", [g.node("Max", [x, one], "at_least_one")], "log_tf")
+        x = g.node("Add", [log, g.node("Min", [x, one], "present")], "sublinear")
+    x = g.node("Mul", [x, g.const("idf", idf)], "tfidf")
+    norm = g.node("ReduceL2", [x], "norm", axes=[-1], keepdims=1)
+    safe = g.node("Max", [norm, g.const("tiny", np.array(1e-12, np.float32))], "safe_norm")
+    return g.node("Div", [x, safe], "features")
+
+
+def log_count_ratio(X, y: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """NB-SVM's r = log((p / |p|1) / (q / |q|1)) with p, q the feature sums of each class."""
+    p = np.asarray(X[y == 1].sum(axis=0)).ravel() + alpha
+    q = np.asarray(X[y == 0].sum(axis=0)).ravel() + alpha
+    return np.log((p / p.sum()) / (q / q.sum())).astype(np.float32)
+
+
+def fit_linear(params: dict, X, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import LinearSVC
+
+    if params["head"] == "logistic":
+        model = LogisticRegression(C=params["C"], max_iter=1000, random_state=seed)
+    else:
+        model = LinearSVC(C=params["C"], max_iter=5000, random_state=seed)
+    model.fit(X, y)
+    return model.coef_.astype(np.float32), np.atleast_1d(model.intercept_).astype(np.float32)
+
+
 # ---- sequence families: token ids in, a PyTorch encoder over them ----
 
 
