@@ -63,9 +63,16 @@ def main() -> None:
     parser.add_argument("--out", default="runs/bench-text", help="run folder (replaced)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--families", default=None, help="comma-separated (default: all text)")
+    parser.add_argument(
+        "--reuse", action="store_true", help="print the tables of an existing --out run again"
+    )
     args = parser.parse_args()
 
     out = Path(args.out)
+    if args.reuse:
+        run = Run.open(out)
+        _tables(args, run, run.prepared, tuple(sorted({r.family for r in run.trials()})))
+        return
     if out.exists():
         shutil.rmtree(out)
     families = tuple(args.families.split(",")) if args.families else tuple(family_names("text"))
@@ -83,28 +90,42 @@ def main() -> None:
     elapsed = time.monotonic() - start
     load_after = os.getloadavg()
     run = Run.open(out, prepared=prepared)
-    trials = run.trials()
-    trained = [r for r in trials if r.trained]
-
     print(f"\nIMDB text search: `{' '.join(_command(args))}`")
     print(
-        f"{len(trials)} trials ({len(trained)} trained) in {elapsed / 60:.1f} min on {cpu_model()} "
+        f"{len(run.trials())} trials in {elapsed / 60:.1f} min on {cpu_model()} "
         f"(Python {platform.python_version()}); load average {load_before[0]:.1f} before, "
-        f"{load_after[0]:.1f} after, on {os.cpu_count()} cores (a shared machine); "
-        f"{len(prepared.y_train)} train / {len(prepared.y_val)} validation / "
-        f"{len(prepared.y_test)} test reviews."
+        f"{load_after[0]:.1f} after, on {os.cpu_count()} cores (a shared machine)."
+    )
+    _tables(args, run, prepared, families)
+
+
+def _tables(args, run, prepared, families) -> None:
+    trials = run.trials()
+    trained = [r for r in trials if r.trained]
+    print(
+        f"{len(trials)} trials, {len(trained)} trained; {len(prepared.y_train)} train / "
+        f"{len(prepared.y_val)} validation / {len(prepared.y_test)} test reviews."
     )
     if trained:
         inputs = trained[0].latency_method.get("inputs", {})
         print(f"Latency inputs: {json.dumps(inputs)}; method: {_method(trained[0])}\n")
 
     print("Pareto front (validation accuracy vs p95 latency, raw text in):\n")
-    print("| trial | family | key params | val acc | p50 ms | p95 ms | size MB |")
-    print("|---|---|---|---|---|---|---|")
+    print("| trial | family | key params | val acc | p50 ms | p95 ms | x reference | size MB |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in sorted(run.front(), key=lambda r: r.p95_ms):
+        ratio = f"{r.ratio_to_reference:.1f}" if r.ratio_to_reference else "-"
         print(
             f"| {r.number} | {r.family} | {_params(r)} | {r.val_metric:.4f} | {r.p50_ms:.3f} | "
-            f"{r.p95_ms:.3f} | {r.size_mb:.2f} |"
+            f"{r.p95_ms:.3f} | {ratio} | {r.size_mb:.2f} |"
+        )
+    print("\nEvery trained trial:\n")
+    print("| trial | family | key params | val acc | p50 ms | p95 ms | train s |")
+    print("|---|---|---|---|---|---|---|")
+    for r in sorted(trained, key=lambda r: r.number):
+        print(
+            f"| {r.number} | {r.family} | {_params(r)} | {r.val_metric:.4f} | {r.p50_ms:.3f} | "
+            f"{r.p95_ms:.3f} | {r.train_seconds:.0f} |"
         )
 
     print("\nBest trial of each family (test accuracy evaluated once, 95 % bootstrap CI):\n")
@@ -144,8 +165,13 @@ def main() -> None:
 
 
 def _params(record) -> str:
-    keep = ("analyzer", "max_n", "max_features", "nb_scaling", "head", "cell", "max_len", "layers")
-    return ", ".join(f"{k}={v}" for k, v in record.params.items() if k in keep)
+    keep = ("analyzer", "max_n", "max_features", "nb_scaling", "head", "C", "cell", "vocab")
+    keep += ("max_len", "layers", "embed", "hidden", "width", "blocks", "pool", "buckets")
+    return ", ".join(
+        f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in record.params.items()
+        if k in keep
+    )
 
 
 def _method(record) -> str:
