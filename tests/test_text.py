@@ -211,6 +211,41 @@ def test_sequence_families_learn_and_answer_the_same_whatever_the_batch(text_pre
     assert np.isfinite(empty).all() and empty.shape == (2, 2)
 
 
+class _Screened(Exception):
+    pass
+
+
+class _Services:
+    """The search's side of a trial, for a family that never draws a strategy or trains
+    in the search's loop: ``screen`` stops the trial when ``stop`` is set."""
+
+    def __init__(self, prepared, stop: bool):
+        self.prepared, self.seed, self.stop, self.screened = prepared, 0, stop, []
+
+    def screen(self, onnx_model, *, model=None, n_params=None, train_seconds=0.0):
+        self.screened.append(n_params)
+        if self.stop:
+            raise _Screened
+
+
+def test_sequence_families_are_screened_untrained_and_report_their_training(text_prepared):
+    family = get_family("text_rnn")
+    params = {**family.defaults((1,)), "vocab": 200, "max_len": 32}
+
+    def never(*args):
+        pytest.fail("trained before its cost was screened")
+
+    family.fit = never  # the instance's fit: a trial stopped at screening must not train
+    with pytest.raises(_Screened):
+        family.produce(params, _Services(text_prepared, stop=True))
+    del family.fit
+    services = _Services(text_prepared, stop=False)
+    candidate = family.produce(params, services)
+    assert services.screened and services.screened[0] > 0  # parameters of the untrained model
+    assert candidate.model is None and candidate.train_seconds > 0
+    assert predict_outputs(candidate.onnx_model, text_prepared.X_val[:3]).shape == (3, 2)
+
+
 def test_text_latency_is_measured_on_training_lengths(text_prepared):
     fitted = get_family("tfidf").fit(
         {**get_family("tfidf").defaults((1,)), "max_features": 500}, text_prepared, seed=0

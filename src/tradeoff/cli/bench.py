@@ -87,12 +87,11 @@ def text_samples(target: Path, onnx_path: Path, texts: Path | None):
             ".txt file (one text a line) or a table of texts to time it on"
         )
     from tradeoff.bundle import Predictor
-    from tradeoff.cli.export import read_rows
 
     if not (target / BUNDLE_CARD).is_file():
         lines = texts.read_text(encoding="utf-8", errors="replace").splitlines()
         return np.asarray([t for t in lines if t], dtype=object).reshape(-1, 1)
-    feeds, problems = read_rows(texts, Predictor(target))
+    feeds, problems = Predictor(target).read_file(texts)
     rows = next(iter(feeds.values()))
     keep = np.setdiff1d(np.arange(len(rows)), list(problems))
     if not len(keep):

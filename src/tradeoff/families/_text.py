@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import time
+from abc import abstractmethod
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,7 +25,14 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
-from tradeoff.families._base import INPUT_NAME, OUTPUT_NAME, FittedModel
+from tradeoff.families._base import (
+    INPUT_NAME,
+    OUTPUT_NAME,
+    Candidate,
+    FittedFamily,
+    FittedModel,
+    TrialServices,
+)
 
 #: Words: runs of ASCII letters and digits, with inner apostrophes ("don't"), after lower-casing.
 TOKEN_PATTERN = r"[a-z0-9]+(?:'[a-z0-9]+)*"
@@ -422,3 +430,28 @@ def fit_token_family(family, params: dict, prepared, seed: int) -> FittedModel:
     return fit_token_model(
         encoder, vocab, params["max_len"], prepared, seed, TokenTraining(lr=params["lr"])
     )
+
+
+class TokenFamily(FittedFamily):
+    """The kind of the text sequence families: token ids into a PyTorch encoder, trained by
+    :func:`fit_token_model` rather than the search's strategy space. The model is built
+    untrained first and screened, so a candidate that breaks a cost limit is never trained."""
+
+    training = "own PyTorch loop (Adam, up to 8 epochs, at most 150 s)"
+
+    @abstractmethod
+    def encoder(self, params: dict, vocab_size: int, n_outputs: int) -> nn.Module:
+        """The network from token ids ``[N, T]`` (0 padding) to logits ``[N, n_outputs]``."""
+
+    def untrained(self, params: dict, prepared, seed: int) -> FittedModel:
+        """The model before training, as it will ship: what its cost is measured on."""
+        return untrained_token_model(self, params, prepared, seed)
+
+    def fit(self, params: dict, prepared, seed: int) -> FittedModel:
+        return fit_token_family(self, params, prepared, seed)
+
+    def produce(self, params: dict, services: TrialServices) -> Candidate:
+        before = self.untrained(params, services.prepared, services.seed)
+        services.screen(before.onnx_model, n_params=before.n_params)
+        fitted = self.fit(params, services.prepared, services.seed)
+        return Candidate(fitted.onnx_model, train_seconds=fitted.seconds)

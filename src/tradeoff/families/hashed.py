@@ -19,14 +19,14 @@ from scipy import sparse
 
 from tradeoff.errors import TradeoffError
 from tradeoff.families import _text
-from tradeoff.families._base import Family, FittedModel, register_family
+from tradeoff.families._base import FittedFamily, FittedModel, register_family
 
 
 @register_family("hashed")
-class HashedNgrams(Family):
+class HashedNgrams(FittedFamily):
     modalities = frozenset({"text"})
     description = "hashed word n-grams (pool, buckets, sublinear tf) + logistic / linear SVM"
-    trained_by = "fit"
+    training = "own fit (scikit-learn linear model)"
 
     def defaults(self, input_shape):
         return {

@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from tradeoff.families import _text
-from tradeoff.families._base import Family, register_family
+from tradeoff.families._base import register_family
+from tradeoff.families._text import TokenFamily
 
 
 class Block(nn.Module):
@@ -53,12 +54,11 @@ class TextAttention(nn.Module):
 
 
 @register_family("text_attention")
-class TextAttentionFamily(Family):
+class TextAttentionFamily(TokenFamily):
     modalities = frozenset({"text"})
     description = (
         "word embeddings + small self-attention encoder (vocabulary, max length, width, blocks)"
     )
-    trained_by = "fit"
 
     def defaults(self, input_shape):
         return {"vocab": 20_000, "max_len": 128, "width": 32, "heads": 2, "blocks": 1, "lr": 1e-3}
@@ -82,9 +82,3 @@ class TextAttentionFamily(Family):
             params["max_len"],
             n_outputs,
         )
-
-    def untrained(self, params, prepared, seed):
-        return _text.untrained_token_model(self, params, prepared, seed)
-
-    def fit(self, params, prepared, seed):
-        return _text.fit_token_family(self, params, prepared, seed)

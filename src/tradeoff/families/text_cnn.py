@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from tradeoff.families import _text
-from tradeoff.families._base import Family, register_family
+from tradeoff.families._base import register_family
+from tradeoff.families._text import TokenFamily
 
 
 class TextCNN(nn.Module):
@@ -36,10 +37,9 @@ class TextCNN(nn.Module):
 
 
 @register_family("text_cnn")
-class TextCNNFamily(Family):
+class TextCNNFamily(TokenFamily):
     modalities = frozenset({"text"})
     description = "word embeddings + 1D CNN over tokens (vocabulary, max length, filters, kernel)"
-    trained_by = "fit"
 
     def defaults(self, input_shape):
         return {
@@ -72,9 +72,3 @@ class TextCNNFamily(Family):
             params["layers"],
             n_outputs,
         )
-
-    def untrained(self, params, prepared, seed):
-        return _text.untrained_token_model(self, params, prepared, seed)
-
-    def fit(self, params, prepared, seed):
-        return _text.fit_token_family(self, params, prepared, seed)

@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from tradeoff.families import _text
-from tradeoff.families._base import Family, register_family
+from tradeoff.families._base import register_family
+from tradeoff.families._text import TokenFamily
 
 
 class TextRNN(nn.Module):
@@ -28,10 +29,9 @@ class TextRNN(nn.Module):
 
 
 @register_family("text_rnn")
-class TextRNNFamily(Family):
+class TextRNNFamily(TokenFamily):
     modalities = frozenset({"text"})
     description = "word embeddings + GRU / LSTM over tokens (cell, vocabulary, max length, widths)"
-    trained_by = "fit"
 
     def defaults(self, input_shape):
         return {
@@ -55,9 +55,3 @@ class TextRNNFamily(Family):
 
     def encoder(self, params, vocab_size, n_outputs):
         return TextRNN(vocab_size, params["embed"], params["hidden"], params["cell"], n_outputs)
-
-    def untrained(self, params, prepared, seed):
-        return _text.untrained_token_model(self, params, prepared, seed)
-
-    def fit(self, params, prepared, seed):
-        return _text.fit_token_family(self, params, prepared, seed)

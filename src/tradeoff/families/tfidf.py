@@ -17,17 +17,17 @@ from onnx import TensorProto
 
 from tradeoff.errors import TradeoffError
 from tradeoff.families import _text
-from tradeoff.families._base import Family, FittedModel, register_family
+from tradeoff.families._base import FittedFamily, FittedModel, register_family
 
 
 @register_family("tfidf")
-class TfIdfLinear(Family):
+class TfIdfLinear(FittedFamily):
     modalities = frozenset({"text"})
     description = (
         "TF-IDF of word / char n-grams (vocabulary size, sublinear tf, NB scaling) + "
         "logistic regression or linear SVM"
     )
-    trained_by = "fit"
+    training = "own fit (scikit-learn linear model)"
 
     def defaults(self, input_shape):
         return {
