@@ -23,9 +23,28 @@ from tradeoff.prepare import prepare
 from tradeoff.train import Strategy, train
 
 
+def _texts(path):
+    """A small two-class text table: the label is the sentiment word among filler words."""
+    rng = np.random.default_rng(0)
+    rows = ["review,sentiment"]
+    for i in range(160):
+        label = i % 2
+        words = list(rng.choice(["the", "film", "plot", "was", "a", "story"], size=8))
+        words.append(rng.choice(["great", "superb"] if label else ["awful", "dull"]))
+        rng.shuffle(words)
+        rows.append(f"{' '.join(words)} and more,{'pos' if label else 'neg'}")
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
 @pytest.fixture(scope="module")
-def data():
-    return {"tabular": prepare(load("iris"), seed=0), "sequence": prepare(load("gunpoint"), seed=0)}
+def data(tmp_path_factory):
+    texts = _texts(tmp_path_factory.mktemp("text") / "reviews.csv")
+    return {
+        "tabular": prepare(load("iris"), seed=0),
+        "sequence": prepare(load("gunpoint"), seed=0),
+        "text": prepare(load(texts, target="sentiment"), seed=0),
+    }
 
 
 class Services:
@@ -61,7 +80,7 @@ def _member(prepared) -> bytes:
 def test_every_family_produces_a_screened_model_of_the_right_shape(name, data):
     family = get_family(name)
     assert family.name == name and family.modalities and family.description and family.training
-    modality = "tabular" if "tabular" in family.modalities else "sequence"
+    modality = next(m for m in ("tabular", "sequence", "text") if m in family.modalities)
     prepared = data[modality]
     services = Services(prepared, [_member(prepared), _member(prepared)])
     params = {**family.defaults(prepared.input_shape)}

@@ -21,6 +21,7 @@ import numpy as np
 from tradeoff.errors import TradeoffError
 from tradeoff.measure.latency import run_onnx, session
 from tradeoff.table_input import feeds_from_frame
+from tradeoff.text_input import text_rows
 
 BUNDLE_FORMAT = "tradeoff-bundle/1"
 MODEL_FILE, CARD_FILE = "model.onnx", "card.json"
@@ -79,6 +80,9 @@ class Predictor:
         self.features = self.card["input"].get("features")
         #: A table bundle takes raw columns (numeric and text inputs), not one float tensor.
         self.table = bool(self.card["input"].get("inputs"))
+        #: A text bundle takes raw strings, each at most ``max_chars`` long.
+        self.text = self.card["input"].get("modality") == "text"
+        self.max_chars = int(self.card["input"].get("max_chars") or 0)
         self._input_name = self.session.get_inputs()[0].name
         if self.table:
             got = [i.name for i in self.session.get_inputs()]
@@ -97,8 +101,11 @@ class Predictor:
         """The model's inputs for the batch ``X``; a TradeoffError naming what is wrong.
 
         A table bundle takes a pandas DataFrame, a dict of columns, a list of row dicts,
-        or rows of values in the card's column order; other bundles a numeric array.
+        or rows of values in the card's column order; a text bundle a list of strings;
+        other bundles a numeric array.
         """
+        if self.text:
+            return {self._input_name: text_rows(X, self.max_chars)}
         if not self.table:
             return {self._input_name: self.check_input(X)}
         feeds, problems = self.table_feeds(_as_frame(X, [f["name"] for f in self.features]))
@@ -132,7 +139,8 @@ class Predictor:
         return array.astype(np.float32)
 
     def read_file(self, path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[int, str]]:
-        """The rows of a ``.csv``, ``.parquet`` or ``.npy`` file, or of a folder of images (one
+        """The rows of a ``.csv``, ``.parquet`` or ``.npy`` file (for a text model also a ``.txt``
+        file, one text a line), or of a folder of images (one
         row per image, sorted by path), as the model's inputs; with the rows failing the input
         schema and why (they are placeholders in the inputs: never predict them).
 
@@ -256,6 +264,11 @@ def read_rows(path: Path, predictor: Predictor) -> tuple[dict[str, np.ndarray], 
     suffix = path.suffix.lower()
     if suffix == ".npy":
         return _as_feeds(name, *_read_npy(path, predictor))
+    if suffix in TABLE_SUFFIXES and predictor.text:
+        return _read_texts(path, TABLE_SUFFIXES[suffix], predictor)
+    if suffix == ".txt" and predictor.text:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        return _checked_texts(name, np.asarray(lines, dtype=object), predictor)
     if suffix in TABLE_SUFFIXES:
         if predictor.table:
             return _read_raw_table(path, TABLE_SUFFIXES[suffix], predictor)
@@ -264,6 +277,35 @@ def read_rows(path: Path, predictor: Predictor) -> tuple[dict[str, np.ndarray], 
         f"INPUT: {path}: unsupported file type {suffix!r}; use .csv, .parquet, .npy or a "
         "folder of images"
     )
+
+
+def _read_texts(path: Path, kind: str, predictor: Predictor):
+    """The text column of a table (named as in the card, or its only column)."""
+    frame = _read_frame(path, kind, [predictor.features[0]["name"]])
+    column = predictor.features[0]["name"]
+    if column not in frame.columns:
+        if frame.shape[1] != 1:
+            raise TradeoffError(f"INPUT: {path}: no column {column!r} (the model's text column)")
+        column = frame.columns[0]
+    values = frame[column].to_numpy(dtype=object)
+    return _checked_texts(predictor.session.get_inputs()[0].name, values, predictor)
+
+
+def _checked_texts(name: str, values: np.ndarray, predictor: Predictor):
+    """Texts as the model's input; rows that are missing or too long are reported, not run."""
+    import pandas as pd
+
+    problems: dict[int, str] = {}
+    rows = np.empty((len(values), 1), dtype=object)
+    for i, value in enumerate(values):
+        if not isinstance(value, str):
+            problems[i] = "missing text" if pd.isna(value) else f"not a text ({value!r:.40})"
+            value = ""
+        elif len(value) > predictor.max_chars:
+            problems[i] = f"{len(value)} characters, over the limit of {predictor.max_chars}"
+            value = ""
+        rows[i, 0] = value
+    return {name: rows}, problems
 
 
 def _read_images(path: Path, predictor: Predictor) -> tuple[np.ndarray, dict[int, str]]:

@@ -45,6 +45,7 @@ from tradeoff.prepare import Prepared
 from tradeoff.records import TrialRecord
 from tradeoff.requirements import Requirements
 from tradeoff.table_input import TableSchema, fold
+from tradeoff.text_input import max_chars_for
 from tradeoff.train import predict_in_batches
 
 #: Test rows a compressed bundle carries for `tradeoff bench` to re-check its classes.
@@ -460,6 +461,14 @@ def build_card(
     if schema is not None:
         input_section |= {"name": None, "dtype": None, "shape": [None, len(schema.columns)]}
         input_section |= schema.card()
+    elif prepared.modality == "text":
+        input_section |= {
+            "dtype": "string",
+            "features": [{"name": data.feature_names[0], "type": "text"}],
+            "max_chars": max_chars_for(prepared.X_train),
+            "preprocessing": "inside model.onnx: lower-casing, tokenization, vocabulary and "
+            "weighting fitted on the training split",
+        }
     elif prepared.modality == "tabular":
         names = prepared.feature_names or tuple(f"x{i}" for i in range(n_features))
         input_section["features"] = [{"name": name, "type": "numeric"} for name in names]

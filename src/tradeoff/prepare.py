@@ -41,11 +41,13 @@ AUGMENTATIONS: dict[str, tuple[str, ...]] = {
     "tabular": (),
     "sequence": ("shift", "jitter"),
     "image": ("shift", "hflip", "vflip", "jitter"),
+    "text": (),
 }
 DEFAULT_AUGMENTATIONS: dict[str, tuple[str, ...]] = {
     "tabular": (),
     "sequence": ("shift",),
     "image": ("shift",),
+    "text": (),
 }
 
 
@@ -182,7 +184,10 @@ class Prepared:
         """A short hash of every split, to tell whether a resumed run sees the same data."""
         digest = hashlib.sha256()
         for array in (self.X_train, self.y_train, self.X_val, self.y_val, self.X_test, self.y_test):
-            digest.update(np.ascontiguousarray(array).tobytes())
+            if array.dtype == object:  # texts: hash the strings, not the pointers to them
+                digest.update("\x00".join(map(str, array.ravel())).encode("utf-8", "replace"))
+            else:
+                digest.update(np.ascontiguousarray(array).tobytes())
         return digest.hexdigest()[:16]
 
     def describe(self) -> dict:
@@ -348,6 +353,23 @@ def prepare(
 
 def _fit(data, X_train, y_train, X_val, y_val, X_test, y_test) -> tuple[Prepared, int]:
     """Impute, drop constant columns, and standardise: every statistic from ``X_train`` only."""
+    if data.modality == "text":
+        # Texts stay strings: a missing one is already "", and tokenization, vocabulary and
+        # weighting are fitted by each text family on the training split, inside its graph.
+        prepared = Prepared(
+            data=data,
+            X_train=X_train,
+            y_train=y_train,
+            X_val=X_val,
+            y_val=y_val,
+            X_test=X_test,
+            y_test=y_test,
+            scaling=Scaling(mean=np.zeros(1, np.float32), std=np.ones(1, np.float32)),
+            seed=0,
+            cleaning=Cleaning(len(y_train), 0, 0, 0),
+            augmentation=Augmentation(data.modality),
+        )
+        return prepared, 0
     imputation = fit_imputation(X_train, data)
     n_missing = sum(_count_missing(X, data) for X in (X_train, X_val, X_test))
     X_train, X_val, X_test = (impute(X, imputation) for X in (X_train, X_val, X_test))
@@ -393,6 +415,12 @@ def _count_missing(X: np.ndarray, data: Dataset) -> int:
 
 def _drop_duplicates(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """Keep the first of each set of identical (features, target) rows."""
+    if X.dtype == object:  # texts
+        seen: dict[tuple, int] = {}
+        for i, key in enumerate(zip(map(tuple, X), y.tolist(), strict=True)):
+            seen.setdefault(key, i)
+        keep = np.fromiter(sorted(seen.values()), dtype=np.int64, count=len(seen))
+        return X[keep], y[keep], len(X) - len(keep)
     flat = np.ascontiguousarray(X.reshape(len(X), -1))
     keys = np.concatenate([flat.view(np.uint8).reshape(len(X), -1), _bytes(y)], axis=1)
     # A 128-bit digest per row: np.unique(axis=0) sorts whole rows, 27 s for 60,000 images.

@@ -2,7 +2,7 @@
 
 ``POST /predict`` takes ``{"instances": [...]}`` (a batch of raw inputs: for a
 table bundle, objects with one field per column, text columns as one of their
-known categories) and returns labels and probabilities; ``GET /health``; ``GET /metadata`` returns the
+known categories; for a text bundle, strings up to the card's ``max_chars``) and returns labels and probabilities; ``GET /health``; ``GET /metadata`` returns the
 cost card. The request schema carries the model's exact input shape, so a
 wrong shape, a non-number, a non-finite value or too big a batch is a 422
 naming the field; too big a body is a 413. The ONNX Runtime session is created
@@ -160,6 +160,29 @@ class _ServerTiming:
         return await self.app(scope, receive, timed_send)
 
 
+def _instance_schema(predictor: Predictor) -> tuple[Any, str]:
+    """The type of one instance in a request, and how it is shaped, in words."""
+    if predictor.text:
+        # A length cap in the schema: a huge text is a 422 at parsing, never a slow answer.
+        instance = Annotated[str, Field(strict=True, max_length=predictor.max_chars)]
+        return instance, f"a string of at most {predictor.max_chars} characters"
+    if predictor.table:
+        shaped = "an object with a field per column: " + ", ".join(
+            f["name"] for f in predictor.features
+        )
+        return _row_type(predictor.features), shaped
+    return _instance_type(predictor.input_shape), f"shaped {list(predictor.input_shape)}"
+
+
+def _request_feeds(predictor: Predictor, input_name: str, instances: list) -> dict:
+    """The model's inputs for a validated request's instances."""
+    if predictor.text:
+        return {input_name: np.asarray(instances, dtype=object).reshape(-1, 1)}
+    if predictor.table:
+        return _table_feeds(predictor.features, instances)
+    return {input_name: np.asarray(instances, dtype=np.float32)}
+
+
 def create_app(
     bundle: str | os.PathLike | Predictor,
     *,
@@ -174,14 +197,7 @@ def create_app(
     predictor = bundle if isinstance(bundle, Predictor) else Predictor(bundle)
     card = predictor.card
     classification = predictor.task != "regression"
-    if predictor.table:
-        instance = _row_type(predictor.features)
-        shaped = "an object with a field per column: " + ", ".join(
-            f["name"] for f in predictor.features
-        )
-    else:
-        instance = _instance_type(predictor.input_shape)
-        shaped = f"shaped {list(predictor.input_shape)}"
+    instance, shaped = _instance_schema(predictor)
     request_model = create_model(
         "PredictRequest",
         __config__=ConfigDict(extra="forbid"),
@@ -230,10 +246,7 @@ def create_app(
 
     @app.post("/predict", response_model=response_model, responses=problems)
     async def predict(request: request_model):  # type: ignore[valid-type]
-        if predictor.table:
-            feeds = _table_feeds(predictor.features, request.instances)
-        else:
-            feeds = {input_name: np.asarray(request.instances, dtype=np.float32)}
+        feeds = _request_feeds(predictor, input_name, request.instances)
         # A tiny model answers in microseconds: run it inline rather than in a thread.
         out = session.run(None, feeds)[0]
         finite = np.isfinite(out).all(axis=1)

@@ -68,6 +68,37 @@ def input_shape_of(onnx_path: Path) -> tuple[int, ...]:
     return tuple(d.dim_value for d in dims)
 
 
+def text_samples(target: Path, onnx_path: Path, texts: Path | None):
+    """The texts to time a text model on (None for other models)."""
+    import numpy as np
+
+    takes_text = onnx.load(str(onnx_path), load_external_data=False).graph.input[0].type
+    if takes_text.tensor_type.elem_type != onnx.TensorProto.STRING:
+        if texts is not None:
+            raise TradeoffError(f"--texts: {onnx_path} does not take text")
+        return None
+    if texts is None:
+        if (target / "run.json").is_file():
+            from tradeoff.text_input import latency_samples
+
+            return latency_samples(Run.open(target).prepared.X_train)
+        raise TradeoffError(
+            f"--texts: {target} is a text model, whose latency depends on its input; give a "
+            ".txt file (one text a line) or a table of texts to time it on"
+        )
+    from tradeoff.bundle import Predictor
+
+    if not (target / BUNDLE_CARD).is_file():
+        lines = texts.read_text(encoding="utf-8", errors="replace").splitlines()
+        return np.asarray([t for t in lines if t], dtype=object).reshape(-1, 1)
+    feeds, problems = Predictor(target).read_file(texts)
+    rows = next(iter(feeds.values()))
+    keep = np.setdiff1d(np.arange(len(rows)), list(problems))
+    if not len(keep):
+        raise TradeoffError(f"--texts: {texts}: no usable text")
+    return rows[keep]
+
+
 @app.command()
 def bench(
     target: Annotated[
@@ -90,6 +121,14 @@ def bench(
         bool,
         typer.Option("--quick", help="A short protocol (~0.5 s): a smoke test, noisy figures."),
     ] = False,
+    texts: Annotated[
+        Path | None,
+        typer.Option(
+            help="A text model's inputs to time, cycled through: a .txt file (one text a line) "
+            "or a .csv/.parquet whose text column the card names (default for a run folder: "
+            "256 texts of its training split)."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
 ) -> None:
     """Re-measure cost in a fresh process; say per requirement whether it holds (exit 1 if not)."""
@@ -110,7 +149,8 @@ def bench(
         protocol = replace(
             QUICK_PROTOCOL if quick else LatencyProtocol(), threads=threads, batch=batch
         )
-        fresh = measure_fresh(onnx_path, shape, protocol)
+        samples = text_samples(target, onnx_path, texts)
+        fresh = measure_fresh(onnx_path, shape, protocol, samples=samples)
         size_mb = onnx_path.stat().st_size / 1e6
         # A compressed bundle: its classes here against its fp32 parent's, on its check rows.
         agreement = None

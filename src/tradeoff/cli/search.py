@@ -125,8 +125,9 @@ def search(
         str | None,
         typer.Argument(
             help="Built-in data set name (see `tradeoff datasets`), or a path: a .csv/.tsv/.parquet "
-            "table, an .npz (X, y) or .npy (with --target labels.npy), a UCR/UEA .ts file, "
-            "or a folder with one sub-folder of images per class."
+            "table (a free-text column makes it text data), an .npz (X, y) or .npy (with --target "
+            "labels.npy), a UCR/UEA .ts file, or a folder with one sub-folder of images (or of "
+            ".txt files) per class."
         ),
     ] = None,
     target: Annotated[
@@ -142,13 +143,20 @@ def search(
     modality: Annotated[
         str | None,
         typer.Option(
-            help="tabular, sequence or image: how to read an array file "
+            help="tabular, sequence, image or text: how to read an array file "
             "(default: from its shape, [N,F] / [N,T,C] / [N,C,H,W])."
         ),
     ] = None,
     image_size: Annotated[
         int | None,
         typer.Option(help="Side in pixels that images of a folder are resized to (default 32)."),
+    ] = None,
+    text_column: Annotated[
+        str | None,
+        typer.Option(
+            help="The free-text column of a table (default: a column whose median value has "
+            ">= 3 words and mostly distinct values; see docs/data.md)."
+        ),
     ] = None,
     cv: Annotated[
         int | None,
@@ -276,7 +284,13 @@ def search(
         if out is None:
             fail("--out: give a run folder to create")
         dataset = load(
-            data, seed=seed, target=target, task=task, modality=modality, image_size=image_size
+            data,
+            seed=seed,
+            target=target,
+            task=task,
+            modality=modality,
+            image_size=image_size,
+            text_column=text_column,
         )
         prepared = prepare(dataset, seed=seed, cv=cv, augment=augment)
         req = Requirements(

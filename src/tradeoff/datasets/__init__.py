@@ -13,6 +13,7 @@ from tradeoff.datasets import fashion_mnist as _fashion_mnist  # noqa: F401
 from tradeoff.datasets import images as _images  # noqa: F401
 from tradeoff.datasets import islp as _islp  # noqa: F401
 from tradeoff.datasets import tabular as _tabular  # noqa: F401
+from tradeoff.datasets import text as _text  # noqa: F401
 from tradeoff.datasets import timeseries as _timeseries  # noqa: F401
 from tradeoff.datasets._base import (
     MODALITIES,

@@ -12,9 +12,9 @@ import numpy as np
 from tradeoff.errors import TradeoffError
 
 Task = Literal["binary", "multiclass", "regression"]
-Modality = Literal["tabular", "sequence", "image"]
+Modality = Literal["tabular", "sequence", "image", "text"]
 TASKS: tuple[str, ...] = ("binary", "multiclass", "regression")
-MODALITIES: tuple[str, ...] = ("tabular", "sequence", "image")
+MODALITIES: tuple[str, ...] = ("tabular", "sequence", "image", "text")
 
 
 @dataclass(frozen=True)
@@ -26,11 +26,12 @@ class Column:
     named ``column=category``); a missing value is NaN in all of them, and
     ``prepare`` imputes it with the training split's most frequent category.
     An exported model folds this encoding in by mapping each category string
-    to its one-hot position.
+    to its one-hot position. A ``text`` column is free text, kept as strings
+    (``Dataset.X`` of a text data set), tokenized inside the model.
     """
 
     name: str
-    kind: Literal["numeric", "categorical"]
+    kind: Literal["numeric", "categorical", "text"]
     categories: tuple[str, ...] = ()
 
     @property
@@ -49,7 +50,7 @@ class Dataset:
     """Arrays plus what they are.
 
     ``X`` is float32 shaped ``[N, F]`` (tabular), ``[N, T, C]`` (sequence) or
-    ``[N, C, H, W]`` (image); NaN marks a missing value, imputed by
+    ``[N, C, H, W]`` (image), or an object array ``[N, 1]`` of str (text); NaN marks a missing value, imputed by
     ``prepare``. ``y`` holds class indices into ``classes`` (int64), or
     float32 targets for regression. When a data set comes with its own test
     split (``X_test``/``y_test``) it is used as is; otherwise ``prepare``
@@ -101,6 +102,8 @@ FileLoader = Callable[..., Dataset]
 _FORMATS: dict[str, FileLoader] = {}
 #: The key under which the loader of a folder of images is registered.
 FOLDER = "<folder>"
+#: The key under which the loader of a folder of ``.txt`` files per class is registered.
+TEXT_FOLDER = "<text-folder>"
 
 
 def register_dataset(
@@ -144,7 +147,8 @@ def builtin_names() -> list[str]:
 
 def supported_formats() -> list[str]:
     """File suffixes with a loader, plus ``folder`` when image folders load."""
-    return sorted(s for s in _FORMATS if s != FOLDER) + (["folder"] if FOLDER in _FORMATS else [])
+    folders = [n for k, n in ((FOLDER, "folder"), (TEXT_FOLDER, "text folder")) if k in _FORMATS]
+    return sorted(s for s in _FORMATS if s not in (FOLDER, TEXT_FOLDER)) + folders
 
 
 def load(
@@ -155,6 +159,7 @@ def load(
     task: str | None = None,
     modality: str | None = None,
     image_size: int | None = None,
+    text_column: str | None = None,
 ) -> Dataset:
     """Load a built-in data set by name, or a file or folder by path.
 
@@ -162,7 +167,8 @@ def load(
     labels beside an ``.npy`` of inputs); ``task`` overrides the inferred task
     (``binary``, ``multiclass``, ``regression``); ``modality`` says how to
     read an array (``tabular``, ``sequence``, ``image``); ``image_size`` is
-    the side images are resized to.
+    the side images are resized to; ``text_column`` names a table's free-text
+    column, overriding the rule of ``tradeoff.datasets.text.is_free_text``.
 
     >>> data = load("mnist1d")
     >>> data.X.shape, data.task, data.modality
@@ -179,6 +185,14 @@ def load(
         raise TradeoffError(f"--image-size: expected 1..1024 pixels, got {image_size!r}")
     text = str(name)
     path = Path(text).expanduser()
+    if text_column is not None and (
+        (text in _BUILTINS and not path.exists())
+        or path.is_dir()
+        or path.suffix.lower() not in (".csv", ".tsv", ".parquet")
+    ):
+        raise TradeoffError(
+            f"--text-column: applies to tables (.csv, .tsv, .parquet), not {text!r}"
+        )
     if text in _BUILTINS and not path.exists():
         return _builtin(
             text, seed, target=target, task=task, modality=modality, image_size=image_size
@@ -189,8 +203,9 @@ def load(
             f"unknown data set {text!r}: no such file or folder, nor a built-in ({known})"
         )
     loader = _loader_for(path)
+    extra = {} if text_column is None else {"text_column": text_column}
     return loader(
-        path.resolve(), target=target, task=task, modality=modality, image_size=image_size
+        path.resolve(), target=target, task=task, modality=modality, image_size=image_size, **extra
     )
 
 
@@ -214,6 +229,8 @@ def _loader_for(path: Path) -> FileLoader:
     if path.is_dir():
         if suffix in _FORMATS:
             raise TradeoffError(f"{path}: is a folder, but a {suffix} file is expected")
+        if TEXT_FOLDER in _FORMATS and any(path.glob("*/*.txt")):
+            return _FORMATS[TEXT_FOLDER]
         return _FORMATS[FOLDER]
     if not path.is_file():
         raise TradeoffError(f"{path}: not a regular file")

@@ -136,6 +136,7 @@ def _shape_for(X: np.ndarray, modality: str | None, name: str) -> tuple[np.ndarr
         "tabular": "[N, F]",
         "sequence": "[N, T] or [N, T, C]",
         "image": "[N, H, W] or [N, C, H, W]",
+        "text": "(text is read from a table's column or a folder of .txt files, not arrays)",
     }
     if modality is None:
         raise TradeoffError(f"{name}: X has shape {X.shape}; expected 2 to 4 dimensions")

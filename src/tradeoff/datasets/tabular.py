@@ -16,6 +16,7 @@ import pandas as pd
 
 from tradeoff.datasets._base import Column, Dataset, register_format
 from tradeoff.datasets._target import encode_target
+from tradeoff.datasets.text import excerpt, is_free_text, text_table
 from tradeoff.errors import TradeoffError
 
 #: A text column with more distinct values than this (and than half its rows) is refused.
@@ -53,8 +54,13 @@ def load_table(
     task: str | None = None,
     modality: str | None = None,
     image_size: int | None = None,
+    text_column: str | None = None,
 ) -> Dataset:
-    """Load a table; ``target`` names the column to predict."""
+    """Load a table; ``target`` names the column to predict, ``text_column`` its free text.
+
+    A free-text column (``tradeoff.datasets.text.is_free_text``, or ``text_column``)
+    makes the data set a text one.
+    """
     frame = read_table(path)
     columns = ", ".join(frame.columns)
     if target is None:
@@ -63,12 +69,46 @@ def load_table(
         )
     if target not in frame.columns:
         raise TradeoffError(f"--target: no column {target!r} in {path.name}; columns: {columns}")
-    if modality not in (None, "tabular"):
-        raise TradeoffError(f"--modality: {path.name} is a table, which is tabular, not {modality}")
+    if text_column is not None and text_column not in frame.columns:
+        raise TradeoffError(
+            f"--text-column: no column {text_column!r} in {path.name}; columns: {columns}"
+        )
+    if text_column == target:
+        raise TradeoffError(f"--text-column: {text_column!r} is the target column")
+    if modality not in (None, "tabular", "text"):
+        raise TradeoffError(
+            f"--modality: {path.name} is a table, which is tabular or text, not {modality}"
+        )
     if image_size is not None:
         raise TradeoffError(f"--image-size: {path.name} is a table, not images")
     if frame.shape[1] < 2:
         raise TradeoffError(f"{path}: holds only the target column {target!r}, no features")
+    has_target = frame[target].notna()
+    labelled = frame[has_target]
+    texts = (
+        [text_column]
+        if text_column
+        else [c for c in labelled.columns if c != target and is_free_text(labelled[c])]
+    )
+    if len(texts) > 1:
+        raise TradeoffError(
+            f"{path.name}: several free-text columns ({', '.join(map(repr, texts))}); one text "
+            f"column is supported: drop the others, or name it with --text-column"
+        )
+    if texts:
+        return text_table(
+            labelled,
+            text_column=texts[0],
+            target=target,
+            task=task,
+            name=path.name,
+            source={"name": str(path), "target": target, "task": task, "text_column": text_column},
+            n_missing_target=int((~has_target).sum()),
+        )
+    if modality == "text":
+        raise TradeoffError(
+            f"--modality: {path.name} has no free-text column; name one with --text-column"
+        )
     data = table_dataset(frame, target=target, task=task, culprit=path.name)
     return replace(data, source={"name": str(path), "target": target, "task": task})
 
@@ -119,8 +159,9 @@ def encode_features(
         categories = tuple(sorted(text.dropna().unique()))
         if len(categories) > MAX_CATEGORIES and len(categories) > 0.5 * len(values):
             raise TradeoffError(
-                f"{culprit}: column {name!r} has {len(categories)} distinct text values, like "
-                f"{categories[0]!r}: an identifier or free text, not a category; drop the column"
+                f"{culprit}: column {name!r} has {len(categories)} distinct values, like "
+                f"{excerpt(categories[0])}: an identifier, not a category; drop the column "
+                f"(free text has several words a value; name it with --text-column)"
             )
         codes = pd.Categorical(text, categories=list(categories)).codes
         onehot = np.zeros((len(values), len(categories)), dtype=np.float32)

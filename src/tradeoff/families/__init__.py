@@ -4,10 +4,15 @@ from tradeoff.families import cnn as _cnn  # noqa: F401
 from tradeoff.families import ensemble as _ensemble  # noqa: F401
 from tradeoff.families import gbdt as _gbdt  # noqa: F401
 from tradeoff.families import gru as _gru  # noqa: F401
+from tradeoff.families import hashed as _hashed  # noqa: F401
 from tradeoff.families import lightgbm as _lightgbm  # noqa: F401
 from tradeoff.families import linear as _linear  # noqa: F401
 from tradeoff.families import lstm as _lstm  # noqa: F401
 from tradeoff.families import mlp as _mlp  # noqa: F401
+from tradeoff.families import text_attention as _text_attention  # noqa: F401
+from tradeoff.families import text_cnn as _text_cnn  # noqa: F401
+from tradeoff.families import text_rnn as _text_rnn  # noqa: F401
+from tradeoff.families import tfidf as _tfidf  # noqa: F401
 from tradeoff.families import transformer as _transformer  # noqa: F401
 from tradeoff.families import xgboost as _xgboost  # noqa: F401
 from tradeoff.families._base import (

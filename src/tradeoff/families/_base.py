@@ -73,6 +73,9 @@ class Candidate:
 
     onnx_model: bytes
     model: nn.Module | None = None
+    #: Seconds a family spent training itself after it was screened (e.g. the text sequence
+    #: models, screened untrained, then fitted); None: the search's own record stands.
+    train_seconds: float | None = None
 
 
 class Family(ABC):

@@ -34,6 +34,11 @@ def main() -> None:
         shape = (protocol["batch"], *(request["input_shape"] if i == 0 else spec.shape[1:]))
         string = spec.type == "tensor(string)"
         feeds[spec.name] = np.full(shape, "", object) if string else np.zeros(shape, np.float32)
+    texts = None
+    if request.get("texts_file"):
+        with open(request["texts_file"], encoding="utf-8") as file:
+            texts = np.asarray(json.load(file), dtype=object).reshape(-1, 1)
+        feeds = {sess.get_inputs()[0].name: texts[: protocol["batch"]]}
     for _ in range(20):
         sess.run(None, feeds)
     peak = _status_mb("VmHWM")
@@ -48,7 +53,10 @@ def main() -> None:
         from tradeoff.measure.latency import LatencyProtocol, measure_latency
 
         latency = measure_latency(
-            request["model"], tuple(request["input_shape"]), LatencyProtocol(**protocol)
+            request["model"],
+            tuple(request["input_shape"]),
+            LatencyProtocol(**protocol),
+            samples=texts,
         )
         result["latency"] = latency.to_dict()
     print(json.dumps(result))

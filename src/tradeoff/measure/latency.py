@@ -16,7 +16,7 @@ import os
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import onnxruntime as ort
@@ -164,15 +164,34 @@ def sample_feeds(
     return feeds
 
 
-def _runner(onnx_model: bytes | str, input_shape: tuple[int, ...], protocol: LatencyProtocol):
+def _runner(
+    onnx_model: bytes | str,
+    input_shape: tuple[int, ...],
+    protocol: LatencyProtocol,
+    samples: np.ndarray | None = None,
+):
     sess = session(onnx_model, protocol.threads)
-    feed = sample_feeds(sess, input_shape, protocol.batch)
     run = sess.run
+    if samples is None:
+        feed = sample_feeds(sess, input_shape, protocol.batch)
 
-    def call() -> None:
-        run(None, feed)
+        def call() -> None:
+            run(None, feed)
 
-    return call
+        return call
+    # Real inputs (texts): each call takes the next batch, so percentiles span their lengths.
+    name, batch = sess.get_inputs()[0].name, protocol.batch
+    rows = (
+        np.concatenate([samples] * -(-batch // len(samples))) if batch > len(samples) else samples
+    )
+    feeds = [{name: np.roll(rows, -i, axis=0)[:batch]} for i in range(len(samples))]
+    position = [0]
+
+    def call_next() -> None:
+        position[0] = (position[0] + 1) % len(feeds)
+        run(None, feeds[position[0]])
+
+    return call_next
 
 
 def _timed_block(call, n: int) -> np.ndarray:
@@ -237,14 +256,21 @@ def measure_latency(
     onnx_model: bytes | str,
     input_shape: tuple[int, ...],
     protocol: LatencyProtocol = LatencyProtocol(),
+    samples: np.ndarray | None = None,
 ) -> Latency:
     """Time single inference calls of ``onnx_model`` on random inputs, next to the reference model.
+
+    ``samples`` are real inputs to cycle through instead (texts, whose cost depends on
+    their length); the method record then says which lengths were used.
 
     >>> latency = measure_latency(model_bytes, (40, 1), QUICK_PROTOCOL)  # doctest: +SKIP
     >>> latency.p95_high_ms, latency.ratio_to_reference, latency.method["runtime"]  # doctest: +SKIP
     (0.031, 1.8, 'onnxruntime 1.32.0')
     """
-    return measure_call(_runner(onnx_model, tuple(input_shape), protocol), protocol)
+    latency = measure_call(_runner(onnx_model, tuple(input_shape), protocol, samples), protocol)
+    if samples is None:
+        return latency
+    return replace(latency, method=latency.method | {"inputs": _describe_samples(samples)})
 
 
 def measure_call(
@@ -317,6 +343,14 @@ def measure_call(
         ratio_interval=ratio_interval,
         reference_p50_ms=ref_p50,
     )
+
+
+def _describe_samples(samples: np.ndarray) -> dict:
+    if samples.dtype != object:
+        return {"kind": "rows given", "n": len(samples)}
+    from tradeoff.text_input import describe_lengths
+
+    return describe_lengths(samples)
 
 
 def compare_latency(

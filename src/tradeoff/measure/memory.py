@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -29,6 +30,7 @@ def measure_fresh(
     *,
     latency: bool = True,
     timeout_s: float = 600.0,
+    samples=None,
 ) -> dict:
     """Measure ``onnx_path`` in a new Python process.
 
@@ -37,6 +39,8 @@ def measure_fresh(
 
     >>> measure_fresh("model.onnx", (40, 1))["inference_rss_mb"]  # doctest: +SKIP
     3.1
+
+    ``samples`` (texts, object ``[n, 1]``) are the inputs to time, cycled through.
     """
     request = {
         "model": str(Path(onnx_path).resolve()),
@@ -46,13 +50,18 @@ def measure_fresh(
     }
     src = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    done = subprocess.run(
-        [sys.executable, str(_PROBE), json.dumps(request)],
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        env=env,
-    )
+    with tempfile.TemporaryDirectory() as tmp:
+        if samples is not None:  # too large for a command line: a file beside the request
+            request["texts_file"] = os.path.join(tmp, "texts.json")
+            with open(request["texts_file"], "w", encoding="utf-8") as file:
+                json.dump([str(t) for t in samples.ravel()], file)
+        done = subprocess.run(
+            [sys.executable, str(_PROBE), json.dumps(request)],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            env=env,
+        )
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise TradeoffError(f"{onnx_path}: the measuring process failed: {last}")

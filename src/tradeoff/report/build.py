@@ -161,7 +161,12 @@ def _measure_pick(run: Run, pick: TrialRecord) -> tuple[np.ndarray, LatencySampl
         artifact = run.artifact_path(pick, tmp)
         predicted = predict_classes(artifact, prepared.X_test)
         protocol = LatencyProtocol(**run.info.get("latency_protocol", {}))
-        latency = latency_samples(artifact, prepared.input_shape, protocol)
+        texts = None
+        if prepared.modality == "text":  # timed on real lengths, as the search timed it
+            from tradeoff.text_input import latency_samples as training_texts
+
+            texts = training_texts(prepared.X_train)
+        latency = latency_samples(artifact, prepared.input_shape, protocol, texts)
     k = max(prepared.data.n_classes, int(predicted.max()) + 1, int(prepared.y_test.max()) + 1)
     matrix = np.zeros((k, k), dtype=np.int64)
     np.add.at(matrix, (prepared.y_test, predicted), 1)
@@ -169,20 +174,27 @@ def _measure_pick(run: Run, pick: TrialRecord) -> tuple[np.ndarray, LatencySampl
 
 
 def latency_samples(
-    onnx_model: bytes | str, input_shape: tuple[int, ...], protocol: LatencyProtocol
+    onnx_model: bytes | str,
+    input_shape: tuple[int, ...],
+    protocol: LatencyProtocol,
+    texts: np.ndarray | None = None,
 ) -> LatencySamples:
-    """Every single-call latency of ``onnx_model`` under ``protocol`` (the summary keeps only percentiles)."""
+    """Every single-call latency of ``onnx_model`` under ``protocol`` (the summary keeps only percentiles).
+
+    ``texts`` (a text model's inputs, object ``[n, 1]``) are cycled through, one batch a call.
+    """
     sess = session(onnx_model, protocol.threads)
     name = sess.get_inputs()[0].name
-    feed = {
-        name: np.random.default_rng(0)
-        .standard_normal((protocol.batch, *input_shape))
-        .astype(np.float32)
-    }
-    for _ in range(protocol.warmup_calls):
-        sess.run(None, feed)
+    if texts is None:
+        random = np.random.default_rng(0).standard_normal((protocol.batch, *input_shape))
+        feeds = [{name: random.astype(np.float32)}]
+    else:
+        feeds = [{name: np.roll(texts, -i, axis=0)[: protocol.batch]} for i in range(len(texts))]
+    for i in range(protocol.warmup_calls):
+        sess.run(None, feeds[i % len(feeds)])
     times, start = [], time.perf_counter_ns()
     while True:
+        feed = feeds[len(times) % len(feeds)]
         t0 = time.perf_counter_ns()
         sess.run(None, feed)
         t1 = time.perf_counter_ns()

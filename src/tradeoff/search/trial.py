@@ -45,6 +45,7 @@ from tradeoff.search.halving import RungReporter, nested_subsamples
 from tradeoff.search.settings import worth_training
 from tradeoff.search.workers import DiskFull, disk_full, worker_id
 from tradeoff.table_input import as_shipped
+from tradeoff.text_input import latency_samples
 from tradeoff.train import Strategy, default_strategy_params, suggest_strategy, train
 
 
@@ -105,6 +106,8 @@ def _run(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
     services = _Services(trial, ctx)
     # 1-4. The family builds, screens (cost before training), trains or fits or combines.
     candidate = family.produce(params, services)
+    if candidate.train_seconds is not None:  # trained after it was screened, outside the loop
+        trial.set_user_attr(rec.TRAIN_SECONDS, candidate.train_seconds)
     model = candidate.model
     weights = None if model is None else _state_dict_bytes(model)
     val_metric, outputs = _finish(
@@ -269,8 +272,10 @@ def _measure_cost(
     """
     req = ctx.requirements
     shipped, shape = as_shipped(onnx_bytes, ctx.prepared)
+    # A text model's cost depends on the length of its input: time it on training texts.
+    samples = latency_samples(ctx.prepared.X_train) if ctx.prepared.modality == "text" else None
     with ctx.cost_lock.measuring():
-        latency = measure_latency(shipped, shape, ctx.protocol)
+        latency = measure_latency(shipped, shape, ctx.protocol, samples=samples)
     size_mb = len(shipped) / 1e6
     trial.set_user_attr(
         rec.COST,
