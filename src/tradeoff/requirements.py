@@ -47,23 +47,39 @@ class Requirements:
 
     ``max_latency_ms`` bounds the p95 latency at batch 1 on the target runtime;
     ``max_size_mb`` the serialized ONNX file; ``min_quality`` the validation
-    value of ``metric``. ``None`` means unconstrained.
+    value of ``metric``; ``max_memory_mb`` the resident memory an inference process adds
+    by loading and running the model (measured in a fresh process); ``min_throughput`` the
+    rows per second at batch ``throughput_batch`` (1 when not given). ``None`` means
+    unconstrained.
     """
 
     max_latency_ms: float | None = None
     max_size_mb: float | None = None
     min_quality: float | None = None
     metric: str | None = None  # None: the task's default (accuracy, or R² for regression)
+    max_memory_mb: float | None = None
+    min_throughput: float | None = None  # rows per second
+    throughput_batch: int | None = None  # rows per call for min_throughput; None: 1
 
     def __post_init__(self) -> None:
         for flag, value in (
             ("max_latency_ms", self.max_latency_ms),
             ("max_size_mb", self.max_size_mb),
+            ("max_memory_mb", self.max_memory_mb),
+            ("min_throughput", self.min_throughput),
         ):
             if value is not None and not (
                 isinstance(value, (int, float)) and math.isfinite(value) and value > 0
             ):
                 raise TradeoffError(f"{_flag(flag)}: must be a number > 0, got {value!r}")
+        batch = self.throughput_batch
+        if batch is not None:
+            if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= 65536:
+                raise TradeoffError(
+                    f"--throughput-batch: must be a whole number from 1 to 65536, got {batch!r}"
+                )
+            if self.min_throughput is None:
+                raise TradeoffError("--throughput-batch: give --min-throughput with it")
         if self.min_quality is not None and not math.isfinite(self.min_quality):
             raise TradeoffError(f"--min-quality: must be a finite number, got {self.min_quality!r}")
         if self.metric is not None and self.metric not in METRICS:
@@ -90,13 +106,42 @@ class Requirements:
             )
         return self
 
-    def cost_violations(self, p95_ms: float, size_mb: float) -> list[str]:
-        """The hard cost constraints a candidate breaks, each as a short reason."""
+    @property
+    def batch_for_throughput(self) -> int | None:
+        """The batch throughput is measured at, or ``None`` when throughput is not required."""
+        return None if self.min_throughput is None else (self.throughput_batch or 1)
+
+    def cost_violations(
+        self,
+        p95_ms: float,
+        size_mb: float,
+        memory_mb: float | None = None,
+        throughput: float | None = None,
+    ) -> list[str]:
+        """The hard cost constraints a candidate breaks, each as a short reason.
+
+        Memory and throughput are checked when measured (not ``None``).
+        """
         reasons = []
         if self.max_latency_ms is not None and p95_ms > self.max_latency_ms:
             reasons.append(f"p95 latency {p95_ms:.3f} ms > {self.max_latency_ms} ms")
         if self.max_size_mb is not None and size_mb > self.max_size_mb:
             reasons.append(f"size {size_mb:.3f} MB > {self.max_size_mb} MB")
+        if (
+            self.max_memory_mb is not None
+            and memory_mb is not None
+            and memory_mb > self.max_memory_mb
+        ):
+            reasons.append(f"inference memory {memory_mb:.1f} MB > {self.max_memory_mb} MB")
+        if (
+            self.min_throughput is not None
+            and throughput is not None
+            and throughput < self.min_throughput
+        ):
+            reasons.append(
+                f"throughput {throughput:,.0f} rows/s at batch {self.batch_for_throughput} "
+                f"< {self.min_throughput:,.0f} rows/s"
+            )
         return reasons
 
     def quality_violation(self, quality: float) -> str | None:
@@ -106,7 +151,12 @@ class Requirements:
         return None if ok else f"{self.metric or 'quality'} {quality:.4f} misses {self.min_quality}"
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # Memory and throughput only when set: a run recorded before they existed compares equal.
+        return {
+            k: v
+            for k, v in asdict(self).items()
+            if v is not None or k not in ("max_memory_mb", "min_throughput", "throughput_batch")
+        }
 
 
 def _flag(field: str) -> str:
