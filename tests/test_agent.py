@@ -199,3 +199,48 @@ def test_an_unreachable_target_is_retried_then_one_error(monkeypatch):
     assert resolve_token(None) == "from-env"
     with pytest.raises(Exception, match="--target"):
         Target("edge:7070")
+
+
+def test_bench_on_a_target_checks_memory_and_throughput_there(agent, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from tradeoff.cli import app
+
+    model = tmp_path / "ref.onnx"
+    model.write_bytes(reference_model()[0])
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    args = ["bench", str(model), "--target", agent, "--target-token-file", str(token_file)]
+    args += ["--quick", "--json", "--max-memory-mb", "10000", "--min-throughput", "1"]
+    result = CliRunner().invoke(app, [*args, "--throughput-batch", "4"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["where"] == f"agent {agent}" and report["machine"]["cpu"] == cpu_model()
+    checks = {c["requirement"]: c for c in report["checks"]}
+    assert checks["inference memory <= 10000.0 MB"]["holds"] is True
+    assert checks["throughput >= 1 rows/s at batch 4"]["holds"] is True
+    assert report["throughput_batch"] == 4 and report["inference_rss_mb"] > 0
+    # A memory limit below what the model adds fails on the target: exit 1.
+    tight = [*args[:-4], "--quick", "--json", "--max-memory-mb", "0.001"]
+    result = CliRunner().invoke(app, tight)
+    assert result.exit_code == 1
+    assert [c["holds"] for c in json.loads(result.output)["checks"]] == [False]
+
+
+def test_bench_on_an_unreachable_target_ends_in_one_line(tmp_path):
+    from agent_process import free_port
+
+    model = tmp_path / "ref.onnx"
+    model.write_bytes(reference_model()[0])
+    url = f"http://127.0.0.1:{free_port()}"
+    done = subprocess.run(
+        [sys.executable, "-m", "tradeoff", "bench", str(model), "--target", url, "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: target {url}: not answering after 5")
