@@ -18,7 +18,31 @@ from tradeoff.search import TrialRecord
 COST_AXES = {
     "latency": ("p95_ms", "max_latency_ms", "p95 latency", "ms"),
     "size": ("size_mb", "max_size_mb", "size", "MB"),
+    "memory": ("inference_rss_mb", "max_memory_mb", "inference memory", "MB"),
+    "throughput": ("throughput_rows_per_s", "min_throughput", "throughput", "rows/s"),
 }
+#: Axes whose requirement is a floor (relaxing it lowers the threshold); the others are caps.
+FLOOR_AXES = frozenset({"throughput"})
+
+
+def priced_axes(candidates: list[TrialRecord], requirements: Requirements) -> list[str]:
+    """The axes worth pricing: latency and size always; memory and throughput when required
+    (or, for memory, measured: a search on a target measures it for every candidate)."""
+    axes = ["latency", "size"]
+    if requirements.max_memory_mb is not None or any(
+        r.inference_rss_mb is not None for r in candidates
+    ):
+        axes.append("memory")
+    if requirements.min_throughput is not None:
+        axes.append("throughput")
+    return axes
+
+
+def _figure(record: TrialRecord, axis: str, requirements: Requirements) -> float | None:
+    """The record's figure on ``axis`` (throughput only at the batch the requirement names)."""
+    if axis == "throughput" and record.throughput_batch != requirements.batch_for_throughput:
+        return None
+    return getattr(record, COST_AXES[axis][0])
 
 
 @dataclass(frozen=True)
@@ -68,17 +92,22 @@ def price_curve(
     >>> [(s.threshold, s.quality) for s in price_curve(trials, req, "latency")]  # doctest: +SKIP
     [(0.005, 0.31), (0.03, 0.62)]
     """
-    field_name, requirement_field, _, _ = COST_AXES[axis]
+    _, requirement_field, _, _ = COST_AXES[axis]
     free = replace(requirements, **{requirement_field: None, "min_quality": None})
+    if axis == "throughput":
+        free = replace(free, throughput_batch=None)
     sign = 1.0 if requirements.higher_is_better else -1.0
+    cheaper = -1.0 if axis in FLOOR_AXES else 1.0  # a floor: the higher figure is the harder
     admitted = sorted(
-        (r for r in candidates if meets(r, free)),
-        key=lambda r: (getattr(r, field_name), -sign * r.val_metric),
+        (r for r in candidates if meets(r, free) and _figure(r, axis, requirements) is not None),
+        key=lambda r: (cheaper * _figure(r, axis, requirements), -sign * r.val_metric),
     )
     steps: list[PriceStep] = []
     for r in admitted:
         if not steps or sign * r.val_metric > sign * steps[-1].quality:
-            steps.append(PriceStep(getattr(r, field_name), r.val_metric, r.number, r.family))
+            steps.append(
+                PriceStep(_figure(r, axis, requirements), r.val_metric, r.number, r.family)
+            )
     return steps
 
 
@@ -86,18 +115,19 @@ def price_of_constraint(
     candidates: list[TrialRecord], requirements: Requirements, axis: str
 ) -> ConstraintPrice:
     """The best model within the ``axis`` requirement now, and the steps either side of it."""
-    field_name, requirement_field, _, _ = COST_AXES[axis]
+    _, requirement_field, _, _ = COST_AXES[axis]
     current = getattr(requirements, requirement_field)
     steps = price_curve(candidates, requirements, axis)
-    limit = float("inf") if current is None else current
-    within = [s for s in steps if s.threshold <= limit]
-    beyond = [s for s in steps if s.threshold > limit]
+    d = -1.0 if axis in FLOOR_AXES else 1.0  # compare as caps: a floor's figures negated
+    limit = float("inf") if current is None else d * current
+    within = [s for s in steps if d * s.threshold <= limit]
+    beyond = [s for s in steps if d * s.threshold > limit]
     next_step = beyond[0] if beyond else None
-    upper = next_step.threshold if next_step else float("inf")
+    upper = d * next_step.threshold if next_step else float("inf")
     untrained = sum(
         r.status == "infeasible"
-        and getattr(r, field_name) is not None
-        and limit < getattr(r, field_name) <= upper
+        and (v := _figure(r, axis, requirements)) is not None
+        and limit < d * v <= upper
         for r in candidates
     )
     return ConstraintPrice(

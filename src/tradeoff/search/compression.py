@@ -37,10 +37,10 @@ from tradeoff.measure import (
     accuracy,
     compare_latency,
     cost_record,
-    measure_latency,
     predict_classes,
     predict_outputs,
 )
+from tradeoff.measure.sites import measure_cost
 from tradeoff.requirements import Requirements
 from tradeoff.search import record as rec
 from tradeoff.search.workers import WORKER, worker_id
@@ -156,7 +156,8 @@ def _record_variant(trial, ctx, parent: Parent, name: str, variant, val_pred, va
     shipped, shipped_shape = as_shipped(variant.onnx, prepared)
     parent_shipped, _ = as_shipped(parent.onnx, prepared)
     with ctx.cost_lock.measuring():
-        latency = measure_latency(shipped, shipped_shape, ctx.protocol)
+        measured = measure_cost(shipped, shipped_shape, ctx.protocol, req, ctx.targets)
+        latency = measured.latency
         ratio, interval = compare_latency(shipped, parent_shipped, shipped_shape, ctx.protocol)
     verdict = judge(
         prepared.y_val,
@@ -179,7 +180,8 @@ def _record_variant(trial, ctx, parent: Parent, name: str, variant, val_pred, va
             n_params=parent_cost.get("n_params"),
             flops=parent_cost.get("flops"),
         )
-    violations = req.cost_violations(latency.p95_high_ms, cost["size_mb"])
+    cost = measured.record(cost)
+    violations = measured.violations(req)
     quality_violation = req.quality_violation(metric)
     violations += [quality_violation] if quality_violation else []
     artifact_id = None

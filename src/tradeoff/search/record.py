@@ -60,6 +60,9 @@ class TrialRecord:
     flops: int | None = None
     parent_trial: int | None = None
     compression: dict = field(default_factory=dict)
+    inference_rss_mb: float | None = None  # measured when a memory limit or a target was set
+    throughput_rows_per_s: float | None = None  # at ``throughput_batch``, when one was required
+    throughput_batch: int | None = None
 
     @property
     def trained(self) -> bool:
@@ -108,6 +111,9 @@ class TrialRecord:
             flops=cost.get("flops"),
             parent_trial=attrs.get(PARENT),
             compression=attrs.get(COMPRESSION, {}),
+            inference_rss_mb=cost.get("inference_rss_mb"),
+            throughput_rows_per_s=cost.get("throughput_rows_per_s"),
+            throughput_batch=cost.get("throughput_batch"),
         )
 
 

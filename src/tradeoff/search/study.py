@@ -25,6 +25,7 @@ from tradeoff.datasets import Dataset
 from tradeoff.errors import TradeoffError
 from tradeoff.families import family_names, get_family
 from tradeoff.measure import LatencyProtocol
+from tradeoff.measure.remote import Target, resolve_token
 from tradeoff.prepare import Prepared, prepare, prepare_from_description
 from tradeoff.requirements import Requirements
 from tradeoff.search.compression import CompressionSettings
@@ -47,6 +48,7 @@ from tradeoff.search.trial import TrialContext, default_trials, run_trial
 from tradeoff.search.workers import (
     CostLock,
     DiskFull,
+    TargetDown,
     disk_full,
     disk_full_error,
     reclaim_orphans,
@@ -74,6 +76,8 @@ class SearchSettings:
     halving: Halving | None = field(default_factory=Halving)  # None: no early stopping of trials
     #: Compression in the loop (None: off); see search/compression.py.
     compression: CompressionSettings | None = field(default_factory=CompressionSettings)
+    #: Target agents to measure cost on (none: this machine); the requirements hold on each.
+    targets: tuple[Target, ...] = ()
 
     def resolve_families(self, modality: str) -> list[str]:
         serving = family_names(modality)
@@ -143,6 +147,8 @@ def run_search(
         # A shared storage holds many studies: name this one after its run folder, uniquely.
         "study": STUDY_NAME if not settings.storage else f"{out.resolve().name}-{token_hex(4)}",
         "artifacts": str(Path(settings.artifacts or out / ARTIFACT_DIR).resolve()),
+        # Where cost is measured: each target's URL and machine (its /info); tokens stay out.
+        "targets": [{"url": t.url, **t.info()} for t in settings.targets],
     }
     if resume:
         _check_same_run(out, previous, run_info)
@@ -324,6 +330,7 @@ def _optimize(
         cost_lock=CostLock(),
         halving=settings.halving,
         compression=settings.compression,
+        targets=settings.targets,
     )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
@@ -335,6 +342,10 @@ def _optimize(
                 callbacks=[*callbacks, progress],
                 catch=(Exception,),
             )
+    except TargetDown as error:
+        raise TradeoffError(
+            f"{error} during trial {error.trial}; once it answers again, continue with --resume"
+        ) from None
     except (DiskFull, Exception) as error:
         # In a trial (DiskFull), or in Optuna's ask or tell around it: a failed tell of a
         # finished trial surfaces as an AssertionError raised while handling the storage's error.
@@ -401,6 +412,8 @@ def recorded_settings(
         if compression
         else None,
         workers=workers,
+        # The token is not recorded: it comes from the environment (TRADEOFF_TARGET_TOKEN).
+        targets=tuple(Target(t["url"], resolve_token(None)) for t in info.get("targets", [])),
     )
 
 

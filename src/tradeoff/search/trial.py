@@ -26,16 +26,17 @@ from tradeoff.families import Family, deployable, get_family, to_onnx
 from tradeoff.measure import (
     LatencyProtocol,
     cost_record,
-    measure_latency,
     predict_outputs,
 )
 from tradeoff.measure.quality import confusion_matrix, score
+from tradeoff.measure.remote import Target, TargetUnreachable
+from tradeoff.measure.sites import measure_cost
 from tradeoff.prepare import Prepared
 from tradeoff.requirements import Requirements
 from tradeoff.search import compression
 from tradeoff.search import record as rec
 from tradeoff.search.halving import Halving, RungReporter
-from tradeoff.search.workers import WORKER, CostLock, DiskFull, disk_full, worker_id
+from tradeoff.search.workers import WORKER, CostLock, DiskFull, TargetDown, disk_full, worker_id
 from tradeoff.table_input import as_shipped
 from tradeoff.train import default_strategy_params, suggest_strategy, train
 
@@ -56,6 +57,7 @@ class TrialContext:
     max_epochs: int = 60
     cost_lock: CostLock = field(default_factory=CostLock)
     compression: compression.CompressionSettings | None = None  # None: no compression
+    targets: tuple[Target, ...] = ()  # measure cost on these agents (none: on this machine)
 
     def score(self, y_true: np.ndarray, outputs: np.ndarray) -> float:
         return score(self.requirements.metric, y_true, outputs)
@@ -93,6 +95,8 @@ def run_trial(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
         return _run(trial, ctx)
     except optuna.TrialPruned:
         raise
+    except TargetUnreachable as error:
+        raise TargetDown(str(error), trial.number) from error
     except Exception as error:
         if disk_full(error):
             raise DiskFull(trial.number) from error
@@ -271,14 +275,17 @@ def _measure_cost(
     req = ctx.requirements
     shipped, shape = as_shipped(onnx_bytes, ctx.prepared)
     with ctx.cost_lock.measuring():
-        latency = measure_latency(shipped, shape, ctx.protocol)
-    size_mb = len(shipped) / 1e6
+        measured = measure_cost(shipped, shape, ctx.protocol, req, ctx.targets)
+    latency, size_mb = measured.latency, measured.size_mb
     trial.set_user_attr(
         rec.COST,
-        cost_record(latency, shipped, model, ctx.prepared.input_shape, n_params=n_params),
+        measured.record(
+            cost_record(latency, shipped, model, ctx.prepared.input_shape, n_params=n_params)
+        ),
     )
-    # A hard latency limit is checked against the upper bound of p95, not its point estimate.
-    violations = req.cost_violations(latency.p95_high_ms, size_mb)
+    # A hard latency limit is checked against the upper bound of p95, not its point estimate;
+    # memory and throughput (when limited), and every target, before any training.
+    violations = measured.violations(req)
     set_cost_constraints(trial, req, latency.p95_high_ms, size_mb)
     trial.set_user_attr(rec.TRAIN_SECONDS, train_seconds)
     # A near miss is trained all the same when compression may bring it within the limits.
