@@ -11,9 +11,9 @@ import time
 
 import optuna
 import pytest
-from agent_process import agent_process, start_agent, stop_agent
 
 import tradeoff
+from agent_process import agent_process, start_agent, stop_agent
 from tradeoff.measure import cpu_model
 
 TOKEN = "t" * 32

@@ -147,7 +147,12 @@ def describe_selection(selection: Selection) -> list[str]:
     metric = req.metric
 
     def unit(flag: str) -> str:
-        return {"--max-latency-ms": " ms", "--max-size-mb": " MB"}.get(flag, "")
+        return {
+            "--max-latency-ms": " ms",
+            "--max-size-mb": " MB",
+            "--max-memory-mb": " MB",
+            "--min-throughput": " rows/s",
+        }.get(flag, "")
 
     lines = []
     if pick is None:

@@ -93,9 +93,10 @@ def price_curve(
     [(0.005, 0.31), (0.03, 0.62)]
     """
     _, requirement_field, _, _ = COST_AXES[axis]
-    free = replace(requirements, **{requirement_field: None, "min_quality": None})
+    freed = {requirement_field: None, "min_quality": None}
     if axis == "throughput":
-        free = replace(free, throughput_batch=None)
+        freed["throughput_batch"] = None  # a batch without a throughput floor is refused
+    free = replace(requirements, **freed)
     sign = 1.0 if requirements.higher_is_better else -1.0
     cheaper = -1.0 if axis in FLOOR_AXES else 1.0  # a floor: the higher figure is the harder
     admitted = sorted(
