@@ -149,7 +149,8 @@ def create_app(settings: AgentSettings = AgentSettings()) -> FastAPI:
             return problem(401, "missing or wrong bearer token")
         try:
             body = await _read_body(request, max_body)
-            job = _parse(body, settings)
+            # Decoding and checking a large model takes a while: off the loop, so /info answers.
+            job = await asyncio.to_thread(_parse, body, settings)
         except _Rejected as rejected:
             return problem(rejected.status, rejected.detail, **rejected.extra)
         if state["admitted"] >= 1 + settings.queue:

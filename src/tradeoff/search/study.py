@@ -25,7 +25,7 @@ from tradeoff.datasets import Dataset
 from tradeoff.errors import TradeoffError
 from tradeoff.families import family_names, get_family
 from tradeoff.measure import LatencyProtocol
-from tradeoff.measure.remote import Target, resolve_token
+from tradeoff.measure.remote import TOKEN_ENV, Target, resolve_token
 from tradeoff.prepare import Prepared, prepare, prepare_from_description
 from tradeoff.requirements import Requirements
 from tradeoff.search.compression import CompressionSettings
@@ -387,7 +387,10 @@ def _start_helpers(
         if stop_at is not None:
             command += ["--stop-at-trials", str(stop_at)]
         command += ["--artifacts", artifacts]
-        helpers.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
+        env = dict(os.environ)
+        if settings.targets and settings.targets[0].token:  # a token read from a file
+            env[TOKEN_ENV] = settings.targets[0].token
+        helpers.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, env=env))
     return helpers
 
 
