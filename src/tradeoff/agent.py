@@ -333,12 +333,32 @@ def main(argv: list[str] | None = None) -> None:
         description="Measure the cost of ONNX models sent to this machine (run on the target).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="Address to listen on.")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="Default %(default)s.")
     parser.add_argument("--token-file", help="File holding the bearer token clients must send.")
-    parser.add_argument("--max-model-mb", type=float, default=DEFAULT_MAX_MODEL_MB)
-    parser.add_argument("--max-seconds", type=float, default=AgentSettings.max_seconds)
-    parser.add_argument("--max-memory-mb", type=float, default=AgentSettings.max_memory_mb)
-    parser.add_argument("--queue", type=int, default=AgentSettings.queue)
+    parser.add_argument(
+        "--max-model-mb",
+        type=float,
+        default=DEFAULT_MAX_MODEL_MB,
+        help="Largest ONNX model accepted (413 beyond); default %(default)s.",
+    )
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=AgentSettings.max_seconds,
+        help="Wall time of one measurement, its fresh process included; default %(default)s.",
+    )
+    parser.add_argument(
+        "--max-memory-mb",
+        type=float,
+        default=AgentSettings.max_memory_mb,
+        help="Resident memory of the measuring process; default %(default)s.",
+    )
+    parser.add_argument(
+        "--queue",
+        type=int,
+        default=AgentSettings.queue,
+        help="Jobs that may wait while one runs (503 beyond); default %(default)s.",
+    )
     args = parser.parse_args(argv)
     try:
         if args.queue < 0:

@@ -51,7 +51,8 @@ def main() -> None:
         "latency": None,
         "check_outputs": check_outputs,
     }
-    from tradeoff.measure.latency import LatencyProtocol, measure_latency, measure_throughput
+    if request["latency"] or request.get("throughput_batch"):
+        from tradeoff.measure.latency import LatencyProtocol, measure_latency, measure_throughput
 
     if request["latency"]:
         latency = measure_latency(
