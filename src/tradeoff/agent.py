@@ -326,10 +326,18 @@ def run_agent(host: str, port: int, settings: AgentSettings) -> None:
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 
+class _Formatter(argparse.HelpFormatter):
+    """``Usage:`` as the other commands (Typer) write it."""
+
+    def add_usage(self, usage, actions, groups, prefix=None):
+        super().add_usage(usage, actions, groups, "Usage: " if prefix is None else prefix)
+
+
 def main(argv: list[str] | None = None) -> None:
     """``tradeoff agent``: parsed with argparse, so the agent needs no Typer or Rich."""
     parser = argparse.ArgumentParser(
         prog="tradeoff agent",
+        formatter_class=_Formatter,
         description="Measure the cost of ONNX models sent to this machine (run on the target).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="Address to listen on.")
