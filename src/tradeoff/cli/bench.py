@@ -14,7 +14,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tradeoff.cli._app import app, out_console, user_errors
+from tradeoff.bundle import check_agreement, read_card
+from tradeoff.cli._app import app, err_console, out_console, user_errors
 from tradeoff.errors import TradeoffError
 from tradeoff.frontier import Run
 from tradeoff.measure import QUICK_PROTOCOL, LatencyProtocol, describe_method
@@ -143,6 +144,10 @@ def bench(
             measurements = [measure_on_target(t, onnx_bytes, spec) for t in targets]
         else:
             measurements = [measure_model(onnx_bytes, spec, fresh=True)]
+        # A compressed bundle: its classes here against its fp32 parent's, on its check rows.
+        agreement = None
+        if kind == "bundle" and "check" in json.loads((target / BUNDLE_CARD).read_text()):
+            agreement = check_agreement(target, read_card(target))
     per_machine = [_checked(m, req, batch) for m in measurements]
     first = per_machine[0]
     result = {
@@ -154,11 +159,31 @@ def bench(
         **{k: v for k, v in first.items() if k != "checks"},
         "checks": [c for m in per_machine for c in m["checks"]],
         "measurements": per_machine,
+        "agreement": agreement,
     }
+    if agreement is not None:
+        result["checks"].append(
+            {
+                "requirement": f"agreement with {agreement['reference']} >= "
+                f"{agreement['recorded_agreement']:.4f} (recorded at export on "
+                f"{agreement['recorded_on']['cpu']})",
+                "measured": f"{agreement['agreement']:.4f} on {agreement['rows']} test rows here",
+                "holds": agreement["holds"],
+                "where": "this machine",
+            }
+        )
     if as_json:
         print(json.dumps(result, indent=2, default=_json_default))
     else:
         _print(result)
+    if agreement is not None and not agreement["holds"]:
+        err_console.print(
+            f"error: on this CPU the compressed model agrees {agreement['agreement']:.4f} with "
+            f"{agreement['reference']}, below the {agreement['recorded_agreement']:.4f} recorded "
+            "at export: its kernels compute differently here",
+            highlight=False,
+            soft_wrap=True,
+        )
     if any(check["holds"] is False for check in result["checks"]):
         raise typer.Exit(1)
 

@@ -42,9 +42,7 @@ class Int8Static(CompressionPass):
         X = parent.prepared.X_train
         rows = np.random.default_rng(seed).permutation(len(X))[:CALIBRATION_ROWS]
         recipe = int8_recipe()
-        onnx_bytes = quantize_static_bytes(
-            parent.onnx, X[np.sort(rows)].astype(np.float32), recipe
-        )
+        onnx_bytes = quantize_static_bytes(parent.onnx, X[np.sort(rows)].astype(np.float32), recipe)
         return Variant(
             onnx=onnx_bytes,
             settings={
