@@ -5,6 +5,7 @@ import math
 import pytest
 
 from tradeoff import Requirements, TradeoffError
+from tradeoff.requirements import Violation
 
 
 @pytest.mark.parametrize(
@@ -27,13 +28,23 @@ def test_cost_violations_name_each_broken_limit():
     req = Requirements(max_latency_ms=0.1, max_size_mb=1.0)
     assert req.cost_violations(0.05, 0.5) == []
     reasons = req.cost_violations(0.2, 2.0)
-    assert len(reasons) == 2 and "latency" in reasons[0] and "size" in reasons[1]
+    assert reasons == [Violation("latency", 0.2, 0.1), Violation("size", 2.0, 1.0)]
+    assert [str(v) for v in reasons] == ["p95 latency 0.200 ms > 0.1 ms", "size 2.000 MB > 1.0 MB"]
+
+
+def test_a_violation_reads_back_from_the_study_and_from_old_sentences():
+    req = Requirements(max_latency_ms=0.1, max_size_mb=1.0, min_quality=0.9, metric="f1")
+    for v in req.violations(0.2, 2.0, 0.5):
+        assert Violation.from_stored(v.to_dict()) == v
+        assert Violation.from_stored(str(v)) == v
+    assert req.violations(0.2, 2.0, 0.5)[-1] == Violation("quality", 0.5, 0.9, "f1")
 
 
 def test_quality_floor():
     req = Requirements(min_quality=0.9)
     assert req.quality_violation(0.95) is None
-    assert "misses 0.9" in req.quality_violation(0.85)
+    assert req.quality_violation(0.85) == Violation("quality", 0.85, 0.9)
+    assert "misses 0.9" in str(req.quality_violation(0.85))
 
 
 def test_memory_and_throughput_requirements_are_validated_and_checked():
@@ -44,9 +55,26 @@ def test_memory_and_throughput_requirements_are_validated_and_checked():
     assert req.cost_violations(0.1, 0.1, memory_mb=40, throughput=2000) == []
     reasons = req.cost_violations(0.1, 0.1, memory_mb=60, throughput=500)
     assert reasons == [
-        "inference memory 60.0 MB > 50 MB",
-        "throughput 500 rows/s at batch 8 < 1,000 rows/s",
+        Violation("memory", 60, 50),
+        Violation("throughput", 500, 1000, batch=8),
     ]
+    assert [str(v) for v in reasons] == [
+        "inference memory 60.000 MB > 50 MB",
+        "throughput 500.000 rows/s at batch 8 < 1000 rows/s",
+    ]
+    # A throughput floor is a floor: more rows per second than asked is no violation.
+    assert req.cost_violations(0.1, 0.1, throughput=1001) == []
+    # Unmeasured (None) memory or throughput is not judged here (meets() refuses it).
+    assert req.cost_violations(0.1, 0.1) == []
+    for v in reasons + req.cost_violations(0.1, 0.1, 60, 500, where="agent http://a:1"):
+        assert Violation.from_stored(v.to_dict()) == v
+        assert Violation.from_stored(str(v)) == v
+        assert v.is_cost
+    # Sentences the branch recorded before violations were typed still read back.
+    old = Violation.from_stored("throughput 500 rows/s at batch 8 < 1,000 rows/s on agent x")
+    assert old == Violation("throughput", 500, 1000, where="agent x", batch=8)
+    refused = Violation.from_stored("target http://a:1: model is over the agent's cap of 1 MB")
+    assert refused.axis == "refused" and refused.is_cost
     for kwargs, flag in [
         ({"max_memory_mb": 0}, "--max-memory-mb"),
         ({"min_throughput": -1}, "--min-throughput"),

@@ -12,7 +12,8 @@ from tradeoff.measure.remote import Target, resolve_token
 from tradeoff.prepare import prepare
 from tradeoff.requirements import Requirements
 from tradeoff.search import SearchSettings, parse_duration, run_search
-from tradeoff.search.compression import CompressionSettings
+from tradeoff.search.settings import CompressionSettings
+from tradeoff.train import DEFAULT_MAX_EPOCHS
 
 
 def search(
@@ -24,7 +25,7 @@ def search(
     n_trials: int | None = None,
     families: list[str] | None = None,
     seed: int = 0,
-    max_epochs: int = 60,
+    max_epochs: int = DEFAULT_MAX_EPOCHS,
     resume: bool = False,
     show_progress: bool = True,
     target: str | None = None,

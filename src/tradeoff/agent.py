@@ -101,6 +101,24 @@ class _Rejected(Exception):
         self.status, self.detail, self.extra = status, detail, extra
 
 
+def _authorized(request: Request, token: str | None) -> bool:
+    if token is None:
+        return True
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    # compare_digest on equal-length inputs keeps the time independent of the token.
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    )
+
+
+def problem(status: int, detail: str, **extra) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 503:
+        headers = {"Retry-After": str(extra.pop("retry_after", 5))}
+    return JSONResponse({"detail": detail, **extra}, status_code=status, headers=headers)
+
+
 def create_app(settings: AgentSettings = AgentSettings()) -> FastAPI:
     """The agent's FastAPI app."""
     app = FastAPI(
@@ -112,24 +130,9 @@ def create_app(settings: AgentSettings = AgentSettings()) -> FastAPI:
     state = {"admitted": 0}
     max_body = int(settings.max_model_mb * 1e6 * 4 / 3) + 4 * 2**20  # base64 + the rest
 
-    def authorized(request: Request) -> bool:
-        if settings.token is None:
-            return True
-        header = request.headers.get("authorization", "")
-        scheme, _, given = header.partition(" ")
-        expected = settings.token.encode()
-        # compare_digest on equal-length inputs keeps the time independent of the token.
-        return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected)
-
-    def problem(status: int, detail: str, **extra) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        if status == 503:
-            headers = {"Retry-After": str(extra.pop("retry_after", 5))}
-        return JSONResponse({"detail": detail, **extra}, status_code=status, headers=headers)
-
     @app.get("/info")
     def info(request: Request):
-        if not authorized(request):
+        if not _authorized(request, settings.token):
             return problem(401, "missing or wrong bearer token")
         return {
             "agent_version": AGENT_VERSION,
@@ -145,7 +148,7 @@ def create_app(settings: AgentSettings = AgentSettings()) -> FastAPI:
 
     @app.post("/measure")
     async def measure(request: Request):
-        if not authorized(request):
+        if not _authorized(request, settings.token):
             return problem(401, "missing or wrong bearer token")
         try:
             body = await _read_body(request, max_body)

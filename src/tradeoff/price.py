@@ -1,7 +1,7 @@
 """The price of each constraint: the best quality the recorded trials attain as a limit moves.
 
-For latency and size, a step curve of the best trained candidate meeting every other
-requirement as the threshold varies, and the sentence a user reads ("relaxing p95 latency
+For each cost axis (latency, size, memory, throughput), a step curve of the best trained
+candidate meeting every other requirement as the threshold varies, and the sentence a user reads ("relaxing p95 latency
 from 0.10 ms to 0.20 ms buys +1.3 points of accuracy (model #41, cnn)"). Reads records
 only: nothing is trained.
 """
@@ -12,18 +12,24 @@ import math
 from dataclasses import dataclass, replace
 
 from tradeoff.frontier import meets, select
-from tradeoff.requirements import Requirements
-from tradeoff.search import TrialRecord
+from tradeoff.records import Status, TrialRecord
+from tradeoff.requirements import COST_LIMITS, Requirements
 
-#: The cost axes a requirement can bound: record field, requirement field, words, unit.
+#: The record field holding each cost axis's figure.
+_RECORD_FIELDS = {
+    "latency": "p95_ms",
+    "size": "size_mb",
+    "memory": "inference_rss_mb",
+    "throughput": "throughput_rows_per_s",
+}
+#: The cost axes a requirement can bound (requirements.COST_LIMITS): record field,
+#: requirement field, words, unit.
 COST_AXES = {
-    "latency": ("p95_ms", "max_latency_ms", "p95 latency", "ms"),
-    "size": ("size_mb", "max_size_mb", "size", "MB"),
-    "memory": ("inference_rss_mb", "max_memory_mb", "inference memory", "MB"),
-    "throughput": ("throughput_rows_per_s", "min_throughput", "throughput", "rows/s"),
+    axis: (_RECORD_FIELDS[axis], limit.requirement_field, limit.words, limit.unit)
+    for axis, limit in COST_LIMITS.items()
 }
 #: Axes whose requirement is a floor (relaxing it lowers the threshold); the others are caps.
-FLOOR_AXES = frozenset({"throughput"})
+FLOOR_AXES = frozenset(axis for axis, limit in COST_LIMITS.items() if limit.floor)
 
 
 def priced_axes(candidates: list[TrialRecord], requirements: Requirements) -> list[str]:
@@ -127,7 +133,7 @@ def price_of_constraint(
     next_step = beyond[0] if beyond else None
     upper = d * next_step.threshold if next_step else float("inf")
     untrained = sum(
-        r.status == "infeasible"
+        r.status is Status.INFEASIBLE
         and (v := _figure(r, axis, requirements)) is not None
         and limit < d * v <= upper
         for r in candidates
@@ -203,7 +209,7 @@ class Relaxation:
     candidate admitted was measured but never trained (its quality is unknown until it is).
     """
 
-    flag: str  # --max-latency-ms, --max-size-mb or --min-quality
+    flag: str  # --max-latency-ms, --max-size-mb, --max-memory-mb, --min-throughput, --min-quality
     current: float
     needed: float
     pick: TrialRecord | None
@@ -226,20 +232,27 @@ def _admitting(records: list[TrialRecord], requirements: Requirements, flag: str
         if not values:
             return None
         return max(values) if requirements.higher_is_better else min(values)
-    values = [
-        (r.p95_high_ms if r.p95_high_ms is not None else r.p95_ms)
-        if flag == "--max-latency-ms"
-        else r.size_mb
-        for r in records
-    ]
+    axis = _FLAG_AXES[flag]
+    values = [_cost_figures(r, requirements)[axis] for r in records]
     values = [v for v in values if v is not None]
-    return min(values) if values else None
+    if not values:
+        return None
+    return max(values) if axis in FLOOR_AXES else min(values)
 
 
-_FIELDS = {
-    "--max-latency-ms": "max_latency_ms",
-    "--max-size-mb": "max_size_mb",
-    "--min-quality": "min_quality",
+def _cost_figures(record: TrialRecord, requirements: Requirements) -> dict[str, float | None]:
+    """The record's figure on each cost axis, as selection checks it (latency: p95's upper
+    bound; throughput: only at the batch the requirement names)."""
+    figures = {axis: _figure(record, axis, requirements) for axis in COST_AXES}
+    if record.p95_high_ms is not None:
+        figures["latency"] = record.p95_high_ms
+    return figures
+
+
+#: Each requirement's flag and the cost axis it bounds (quality: none).
+_FLAG_AXES = {"--" + field.replace("_", "-"): axis for axis, (_, field, _, _) in COST_AXES.items()}
+_FIELDS = {flag: COST_AXES[axis][1] for flag, axis in _FLAG_AXES.items()} | {
+    "--min-quality": "min_quality"
 }
 
 
@@ -257,7 +270,8 @@ def least_relaxations(
         current = getattr(requirements, name)
         if current is None:
             continue
-        others = replace(requirements, **{name: None})
+        freed = {name: None} | ({"throughput_batch": None} if name == "min_throughput" else {})
+        others = replace(requirements, **freed)  # a throughput batch needs its floor
         trained = [r for r in candidates if meets(r, others)]
         needed = _admitting(trained, requirements, flag)
         if needed is not None:
@@ -273,9 +287,7 @@ def least_relaxations(
             for r in candidates
             if r.size_mb is not None
             and r.p95_ms is not None
-            and not others.cost_violations(
-                r.p95_high_ms if r.p95_high_ms is not None else r.p95_ms, r.size_mb
-            )
+            and not others.cost_violations(**_as_arguments(_cost_figures(r, requirements)))
         ]
         needed = _admitting(measured, requirements, flag)
         if needed is not None:
@@ -284,10 +296,20 @@ def least_relaxations(
     return relaxations
 
 
+def _as_arguments(figures: dict[str, float | None]) -> dict[str, float | None]:
+    return {
+        "p95_ms": figures["latency"],
+        "size_mb": figures["size"],
+        "memory_mb": figures["memory"],
+        "throughput": figures["throughput"],
+    }
+
+
 def _round_towards_admitting(value: float, flag: str, higher_is_better: bool) -> float:
     """``value`` to 3 significant digits, rounded so that the candidate stays admitted."""
     if value == 0:
         return 0.0
     scale = 10 ** (math.floor(math.log10(abs(value))) - 2)
-    up = flag != "--min-quality" or not higher_is_better
+    # Caps round up; floors (throughput, a higher-is-better quality) down.
+    up = flag != "--min-throughput" and (flag != "--min-quality" or not higher_is_better)
     return float(f"{(math.ceil if up else math.floor)(value / scale) * scale:.3g}")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, replace
+from typing import NamedTuple
 
 from tradeoff.errors import TradeoffError
 
@@ -33,6 +35,111 @@ METRICS: dict[str, MetricSpec] = {
     "mae": MetricSpec(False, _REGRESSION, "mean absolute error"),
     "rmse": MetricSpec(False, _REGRESSION, "root mean squared error"),
 }
+
+
+class CostLimit(NamedTuple):
+    """A cost axis a requirement bounds: the requirement's field, its words and unit."""
+
+    requirement_field: str
+    words: str
+    unit: str
+    floor: bool = False  # a lower bound (throughput): a figure below it breaks it
+
+    def broken_by(self, figure: float, limit: float) -> bool:
+        return figure < limit if self.floor else figure > limit
+
+
+#: The cost axes a requirement bounds, and how a sentence names each.
+COST_LIMITS: dict[str, CostLimit] = {
+    "latency": CostLimit("max_latency_ms", "p95 latency", "ms"),
+    "size": CostLimit("max_size_mb", "size", "MB"),
+    "memory": CostLimit("max_memory_mb", "inference memory", "MB"),
+    "throughput": CostLimit("min_throughput", "throughput", "rows/s", floor=True),
+}
+
+#: The axis of a target's refusal to measure a model (over its size, time or memory caps).
+REFUSED = "refused"
+
+_NUMBER = r"[-\d.,e+inf]+"
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One requirement a candidate breaks: which one (``axis``), its figure and the limit.
+
+    ``axis`` is a cost axis (``"latency"``: the p95 latency's upper bound, ``"size"``,
+    ``"memory"``, ``"throughput"``: a floor, measured at ``batch`` rows per call),
+    ``"quality"`` (``metric`` names the metric) or ``"refused"``: a target's agent refused
+    to measure the model (``detail`` says why; no figures). ``where`` names the target a
+    cost was measured on when there were several. ``str()`` gives the sentence users read.
+
+    >>> str(Violation("size", 2.0, 1.0))
+    'size 2.000 MB > 1.0 MB'
+    >>> str(Violation("throughput", 500.0, 1000.0, batch=8))
+    'throughput 500.000 rows/s at batch 8 < 1000.0 rows/s'
+    """
+
+    axis: str
+    value: float | None  # None only for a refusal
+    limit: float | None
+    metric: str | None = None
+    where: str | None = None
+    batch: int | None = None
+    detail: str | None = None
+
+    @property
+    def is_cost(self) -> bool:
+        return self.axis in COST_LIMITS or self.axis == REFUSED
+
+    @property
+    def requirement(self) -> str:
+        """The requirement in words: "p95 latency", "size", ..., or the metric's name."""
+        if self.axis in COST_LIMITS:
+            return COST_LIMITS[self.axis].words
+        if self.axis == REFUSED:
+            return "a target's caps"
+        return self.metric or "quality"
+
+    def __str__(self) -> str:
+        if self.axis == REFUSED:
+            return self.detail or f"refused by {self.where}"
+        if self.axis in COST_LIMITS:
+            limit = COST_LIMITS[self.axis]
+            batch = "" if self.batch is None else f" at batch {self.batch}"
+            where = "" if self.where is None else f" on {self.where}"
+            op = "<" if limit.floor else ">"
+            return (
+                f"{limit.words} {self.value:.3f} {limit.unit}{batch} {op} "
+                f"{self.limit} {limit.unit}{where}"
+            )
+        return f"{self.requirement} {self.value:.4f} misses {self.limit}"
+
+    def to_dict(self) -> dict:
+        # The fields added after the first runs only when set, so older records read the same.
+        extra = ("where", "batch", "detail")
+        return {k: v for k, v in asdict(self).items() if v is not None or k not in extra}
+
+    @classmethod
+    def from_stored(cls, stored: dict | str) -> Violation:
+        """Read back what :meth:`to_dict` wrote, or the sentence runs made before it existed."""
+        if isinstance(stored, dict):
+            return cls(**stored)
+        for axis, limit in COST_LIMITS.items():
+            unit = re.escape(limit.unit)
+            if m := re.fullmatch(
+                rf"{limit.words} ({_NUMBER}) {unit}(?: at batch (\d+))? [<>] ({_NUMBER}) {unit}"
+                r"(?: on (.+))?",
+                stored,
+            ):
+                value, limit_value = (float(g.replace(",", "")) for g in (m[1], m[3]))
+                batch = None if m[2] is None else int(m[2])
+                return cls(axis, value, limit_value, where=m[4], batch=batch)
+        if stored.startswith("target "):
+            return cls(REFUSED, None, None, detail=stored)
+        metric, _, rest = stored.partition(" ")
+        value, _, limit = rest.partition(" misses ")
+        return cls("quality", float(value), float(limit), None if metric == "quality" else metric)
+
 
 #: The metric a search optimises when none is given, per task.
 DEFAULT_METRIC = {"binary": "accuracy", "multiclass": "accuracy", "regression": "r2"}
@@ -117,38 +224,65 @@ class Requirements:
         size_mb: float,
         memory_mb: float | None = None,
         throughput: float | None = None,
-    ) -> list[str]:
-        """The hard cost constraints a candidate breaks, each as a short reason.
+        *,
+        where: str | None = None,
+    ) -> list[Violation]:
+        """The hard cost constraints a candidate breaks (the one place cost limits are checked).
 
-        Memory and throughput are checked when measured (not ``None``).
+        Memory and throughput (at :attr:`batch_for_throughput`) are checked when measured
+        (not ``None``); ``where`` names the machine the figures come from, when it matters.
         """
-        reasons = []
-        if self.max_latency_ms is not None and p95_ms > self.max_latency_ms:
-            reasons.append(f"p95 latency {p95_ms:.3f} ms > {self.max_latency_ms} ms")
-        if self.max_size_mb is not None and size_mb > self.max_size_mb:
-            reasons.append(f"size {size_mb:.3f} MB > {self.max_size_mb} MB")
-        if (
-            self.max_memory_mb is not None
-            and memory_mb is not None
-            and memory_mb > self.max_memory_mb
-        ):
-            reasons.append(f"inference memory {memory_mb:.1f} MB > {self.max_memory_mb} MB")
-        if (
-            self.min_throughput is not None
-            and throughput is not None
-            and throughput < self.min_throughput
-        ):
-            reasons.append(
-                f"throughput {throughput:,.0f} rows/s at batch {self.batch_for_throughput} "
-                f"< {self.min_throughput:,.0f} rows/s"
-            )
-        return reasons
+        figures = {
+            "latency": p95_ms,
+            "size": size_mb,
+            "memory": memory_mb,
+            "throughput": throughput,
+        }
+        broken = []
+        for axis, cost_limit in COST_LIMITS.items():
+            limit = getattr(self, cost_limit.requirement_field)
+            figure = figures[axis]
+            if limit is not None and figure is not None and cost_limit.broken_by(figure, limit):
+                batch = self.batch_for_throughput if axis == "throughput" else None
+                broken.append(Violation(axis, figure, limit, where=where, batch=batch))
+        return broken
 
-    def quality_violation(self, quality: float) -> str | None:
+    def quality_violation(self, quality: float) -> Violation | None:
+        """The quality floor, if ``quality`` misses it."""
         if self.min_quality is None:
             return None
         ok = quality >= self.min_quality if self.higher_is_better else quality <= self.min_quality
-        return None if ok else f"{self.metric or 'quality'} {quality:.4f} misses {self.min_quality}"
+        return None if ok else Violation("quality", quality, self.min_quality, self.metric)
+
+    def violations(
+        self,
+        p95_ms: float,
+        size_mb: float,
+        quality: float | None,
+        memory_mb: float | None = None,
+        throughput: float | None = None,
+    ) -> list[Violation]:
+        """Every requirement broken: the cost limits, then the quality floor (if known)."""
+        broken = self.cost_violations(p95_ms, size_mb, memory_mb, throughput)
+        missed = None if quality is None else self.quality_violation(quality)
+        return broken + ([missed] if missed else [])
+
+    def constraint_values(self, p95_ms: float, size_mb: float, quality: float | None) -> dict:
+        """How far a candidate is from each limit, for Optuna's constraints (<= 0: within it;
+        an unknown quality counts as within)."""
+        values = {
+            axis: figure - limit
+            if (limit := getattr(self, COST_LIMITS[axis].requirement_field))
+            else 0.0
+            for axis, figure in (("latency", p95_ms), ("size", size_mb))
+        }
+        if self.min_quality is None or quality is None:
+            values["quality"] = 0.0
+        else:
+            values["quality"] = (self.min_quality - quality) * (
+                1.0 if self.higher_is_better else -1.0
+            )
+        return values
 
     def to_dict(self) -> dict:
         # Memory and throughput only when set: a run recorded before they existed compares equal.

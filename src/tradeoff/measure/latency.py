@@ -15,6 +15,7 @@ import functools
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -243,7 +244,21 @@ def measure_latency(
     >>> latency.p95_high_ms, latency.ratio_to_reference, latency.method["runtime"]  # doctest: +SKIP
     (0.031, 1.8, 'onnxruntime 1.32.0')
     """
-    call = _runner(onnx_model, tuple(input_shape), protocol)
+    return measure_call(_runner(onnx_model, tuple(input_shape), protocol), protocol)
+
+
+def measure_call(
+    call: Callable[[], object],
+    protocol: LatencyProtocol = LatencyProtocol(),
+    runtime: str | None = None,
+) -> Latency:
+    """Time single calls of ``call()`` by the protocol of :func:`measure_latency`.
+
+    Any callable: an ORT session on one row, or another library's own ``predict`` on one
+    row (``benchmarks/peers.py`` times AutoGluon's and FLAML's predictors so), timed in
+    blocks next to the same reference model, so that their figures and ratios compare with
+    tradeoff's. ``runtime`` names what ran in the method record (ONNX Runtime by default).
+    """
     use_reference = protocol.reference_every > 0
     if use_reference:
         ref_bytes, ref_shape = reference_model()
@@ -285,13 +300,16 @@ def measure_latency(
         boot = np.median(ratios[rng.integers(0, len(ratios), (protocol.n_boot, len(ratios)))], 1)
         ratio_interval = (float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5)))
         ref_p50 = float(np.median(ref)) / 1e6
+    method = method_record(protocol, len(ms), warmup_calls)
+    if runtime is not None:
+        method["runtime"] = runtime
     return Latency(
         p50_ms=float(p50),
         p95_ms=float(p95),
         p99_ms=float(p99),
         mean_ms=float(ms.mean()),
         calls=len(ms),
-        method=method_record(protocol, len(ms), warmup_calls),
+        method=method,
         p50_interval_ms=(float(intervals[0, 0]), float(intervals[0, 1])),
         p95_interval_ms=(float(intervals[1, 0]), float(intervals[1, 1])),
         p99_interval_ms=(float(intervals[2, 0]), float(intervals[2, 1])),
@@ -381,13 +399,17 @@ def describe_method(method: dict) -> str:
     )
 
 
+def run_onnx(sess: ort.InferenceSession, X: np.ndarray, batch: int = 1024) -> np.ndarray:
+    """Raw model outputs (logits, or values for regression) for ``X``, in chunks of ``batch``
+    rows: the one batched-inference loop (the search, export, the estimators, bundles)."""
+    name = sess.get_inputs()[0].name
+    parts = [sess.run(None, {name: X[i : i + batch]})[0] for i in range(0, len(X), batch)]
+    return np.concatenate(parts) if parts else np.zeros((0, sess.get_outputs()[0].shape[1]))
+
+
 def predict_outputs(onnx_model: bytes | str, X: np.ndarray, batch: int = 1024) -> np.ndarray:
     """Raw outputs (logits, or regression predictions) of an ONNX model on ``X``, run in ORT."""
-    sess = session(onnx_model, threads=os.cpu_count() or 1)
-    name = sess.get_inputs()[0].name
-    return np.concatenate(
-        [sess.run(None, {name: X[i : i + batch]})[0] for i in range(0, len(X), batch)]
-    )
+    return run_onnx(session(onnx_model, threads=os.cpu_count() or 1), X, batch)
 
 
 def predict_classes(onnx_model: bytes | str, X: np.ndarray, batch: int = 1024) -> np.ndarray:

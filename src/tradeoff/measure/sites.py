@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from tradeoff.measure.candidate import Measurement, MeasureSpec, measure_model
 from tradeoff.measure.latency import Latency, LatencyProtocol
 from tradeoff.measure.remote import Target, TargetRejected, measure_on_target
-from tradeoff.requirements import Requirements
+from tradeoff.requirements import REFUSED, Requirements, Violation
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class SiteCost:
     latency: Latency
     size_mb: float
     measurements: tuple[Measurement, ...]
-    refused: tuple[str, ...] = ()
+    refused: tuple[Violation, ...] = ()  # axis "refused": the target and its reason
 
     @property
     def binding(self) -> Measurement:
@@ -43,18 +43,21 @@ class SiteCost:
         figures = [m.throughput_rows_per_s for m in self.measurements if m.throughput_rows_per_s]
         return min(figures) if figures else None
 
-    def violations(self, req: Requirements) -> list[str]:
+    def violations(self, req: Requirements) -> list[Violation]:
         """Each requirement broken on each site (named when there are several), refusals too."""
         several = len(self.measurements) + len(self.refused) > 1
-        reasons: list[str] = list(self.refused)
+        broken: list[Violation] = list(self.refused)
         for m in self.measurements:
-            for reason in req.cost_violations(
-                m.latency.p95_high_ms, self.size_mb, m.inference_rss_mb, m.throughput_rows_per_s
+            for violation in req.cost_violations(
+                m.latency.p95_high_ms,
+                self.size_mb,
+                m.inference_rss_mb,
+                m.throughput_rows_per_s,
+                where=m.where if several else None,
             ):
-                text = f"{reason} on {m.where}" if several else reason
-                if text not in reasons:
-                    reasons.append(text)
-        return reasons
+                if violation not in broken:
+                    broken.append(violation)
+        return broken
 
     def record(self, cost: dict) -> dict:
         """``cost`` (a :func:`~tradeoff.measure.cost_record`) with memory, throughput and, for
@@ -80,7 +83,7 @@ class SiteCost:
                 }
                 for m in self.measurements
             ],
-            "refused": list(self.refused),
+            "refused": [str(v) for v in self.refused],
         }
 
 
@@ -108,7 +111,8 @@ def measure_cost(
         try:
             measurements.append(measure_on_target(target, onnx_bytes, spec))
         except TargetRejected as error:
-            refused.append(str(error))
+            where = f"agent {target.url}"
+            refused.append(Violation(REFUSED, None, None, where=where, detail=str(error)))
     if not measurements:  # no target, or every target refused it: the figures of this machine
         measurements.append(measure_model(onnx_bytes, spec))
     binding = max(measurements, key=lambda m: m.latency.p95_high_ms)

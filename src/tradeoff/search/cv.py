@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from tradeoff.errors import TradeoffError
-from tradeoff.families import deployable, get_family
-from tradeoff.measure import accuracy
+from tradeoff.families import get_family
+from tradeoff.measure import accuracy, predict_outputs
 from tradeoff.prepare import Prepared
 from tradeoff.train import Strategy, train
 
@@ -44,20 +44,46 @@ class CrossValidation:
 def cross_validate(
     prepared: Prepared, family: str, params: dict, strategy: dict, *, seed: int
 ) -> CrossValidation:
-    """Retrain ``family(params)`` with ``strategy`` on each of ``prepared.folds``; score each fold."""
+    """Retrain ``family(params)`` with ``strategy`` on each of ``prepared.folds``; score each fold.
+
+    The family makes its model as in the search (:meth:`Family.produce`): a network is
+    trained with ``strategy``, a family that fits itself fits; nothing is screened.
+    """
     if not prepared.folds:
         raise TradeoffError("--cv: this run was prepared without folds; search with --cv K")
     if prepared.task == "regression":
         raise TradeoffError("--cv: fold scores are computed for classification only, for now")
+    builder = get_family(family)
+    if builder.combines_trials:
+        raise TradeoffError(f"--cv: {family!r} combines other trials; it has no folds of its own")
     known = {f.name for f in fields(Strategy)}
     chosen = Strategy(**{k: v for k, v in strategy.items() if k in known})
-    builder = get_family(family)
     scores = []
     for fold in prepared.folds:
-        torch.manual_seed(seed)
-        model = deployable(builder, params, fold.input_shape, fold.n_outputs, fold.scaling)
-        train(model, fold, chosen, seed=seed)
-        with torch.no_grad():
-            predicted = model(torch.from_numpy(fold.X_val)).argmax(dim=1).numpy()
-        scores.append(accuracy(fold.y_val, predicted))
+        candidate = builder.produce(params, _FoldServices(fold, chosen, seed))
+        if candidate.model is not None:  # scored as in the search's training loop
+            with torch.no_grad():
+                outputs = candidate.model(torch.from_numpy(fold.X_val)).numpy()
+        else:
+            outputs = predict_outputs(candidate.onnx_model, fold.X_val)
+        scores.append(accuracy(fold.y_val, outputs.argmax(axis=1)))
     return CrossValidation(metric="accuracy", scores=tuple(scores))
+
+
+class _FoldServices:
+    """:class:`tradeoff.families.TrialServices` for one fold: train, never screen."""
+
+    def __init__(self, fold: Prepared, strategy: Strategy, seed: int) -> None:
+        self.prepared, self.strategy, self.seed = fold, strategy, seed
+
+    def draw_strategy(self) -> None:
+        """The strategy is the trial's, given."""
+
+    def screen(self, onnx_model: bytes, **cost) -> None:
+        """Cost was measured by the search."""
+
+    def train(self, model: torch.nn.Module) -> None:
+        train(model, self.prepared, self.strategy, seed=self.seed)
+
+    def members(self, n: int) -> list[bytes]:
+        raise TradeoffError("--cv: a family combining other trials has no folds of its own")
