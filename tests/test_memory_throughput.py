@@ -59,3 +59,23 @@ def test_memory_and_throughput_are_priced():
     assert price.next_step.threshold == 9_000  # relaxing a floor lowers it
     sentence = describe_price(price, "accuracy")
     assert "relaxing throughput from 3e+04 rows/s to 9000 rows/s buys +5.0 points" in sentence
+
+
+def test_the_least_relaxation_of_a_memory_cap_or_a_throughput_floor():
+    from tradeoff.price import least_relaxations
+
+    # Nothing fits: #1 is too slow for the floor, #2 and #3 too big for the cap.
+    req = Requirements(max_memory_mb=5, min_throughput=95_000, throughput_batch=8)
+    assert explain_selection(TRIALS, req).pick is None
+    relaxations = {r.flag: r for r in least_relaxations(TRIALS, req)}
+    # Lowering the floor to #1's 90,000 rows/s (rounded down) admits it; the cap alone cannot
+    # admit anything (every model within 5 MB is under the floor).
+    assert set(relaxations) == {"--min-throughput"}
+    floor = relaxations["--min-throughput"]
+    assert floor.needed == 90_000 and floor.pick.number == 1 and floor.trained
+    # #1 is 4 MB: a 3 MB cap admits nothing; raising it to 4 MB (the least) admits #1.
+    capped = Requirements(max_memory_mb=3, min_throughput=30_000, throughput_batch=8)
+    relaxations = {r.flag: r for r in least_relaxations(TRIALS, capped)}
+    assert set(relaxations) == {"--max-memory-mb"}
+    cap = relaxations["--max-memory-mb"]
+    assert cap.needed == 4.0 and cap.pick.number == 1

@@ -51,7 +51,9 @@ def test_a_memory_limit_rejects_every_model_before_training(tmp_path):
     assert len(records) == 2
     for r in records:
         assert r.status == "infeasible" and r.train_seconds == 0.0 and not r.curve
-        assert any(v.startswith("inference memory") for v in r.violations), r.violations
+        memory = [v for v in r.violations if v.axis == "memory"]
+        assert memory and memory[0].value > memory[0].limit == 0.01, r.violations
+        assert str(memory[0]).startswith("inference memory"), r.violations
         assert r.inference_rss_mb > 0.01
 
 
