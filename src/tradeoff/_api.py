@@ -8,6 +8,7 @@ from tradeoff.compress import QualityTolerance
 from tradeoff.datasets import Dataset, load
 from tradeoff.frontier import Run
 from tradeoff.measure import QUICK_PROTOCOL, LatencyProtocol
+from tradeoff.measure.remote import Target, resolve_token
 from tradeoff.prepare import prepare
 from tradeoff.requirements import Requirements
 from tradeoff.search import SearchSettings, parse_duration, run_search
@@ -35,6 +36,8 @@ def search(
     compress: bool | list[str] = True,
     quick_latency: bool = False,
     max_quality_drop: str | float = "1%",
+    targets: list[str] | None = None,
+    target_token: str | None = None,
 ) -> Run:
     """Search for the most accurate models ``requirements`` can afford; returns the run.
 
@@ -51,6 +54,8 @@ def search(
     to rely on). ``compress``: ``True`` runs every compression pass on front members and near
     misses, a list names the passes, ``False`` turns compression off;
     ``max_quality_drop`` is ``"1%"`` (relative) or an absolute number such as ``0.005``.
+    ``targets``: URLs of ``tradeoff agent`` instances to measure cost on (the requirements
+    must hold on each), with ``target_token`` (default: ``$TRADEOFF_TARGET_TOKEN``).
     """
     if isinstance(data, (str, os.PathLike)):
         data = load(data, seed=seed, target=target, task=task, modality=modality)
@@ -67,6 +72,9 @@ def search(
         else CompressionSettings(
             passes=None if compress is True else tuple(compress),
             tolerance=QualityTolerance.parse(max_quality_drop),
+        ),
+        targets=tuple(
+            Target(url, target_token or resolve_token(None)) for url in dict.fromkeys(targets or [])
         ),
     )
     _, prepared = run_search(

@@ -495,9 +495,17 @@ def build_card(
             "p95_ms": record.p95_ms,
             "size_mb": record.size_mb,
             "n_params": record.n_params,
+            "inference_rss_mb": record.inference_rss_mb,
+            "throughput_rows_per_s": record.throughput_rows_per_s,
+            "throughput_batch": record.throughput_batch,
+            # method["machine"] and method["where"]: the machine (a target's agent, or the
+            # search's own) every figure above was measured on.
             "method": record.latency_method,
             "measured_on": "the same ONNX graph before training, at search time"
-            + ("" if schema is None else ", the table encoding in front of it as shipped"),
+            + ("" if schema is None else ", the table encoding in front of it as shipped")
+            + (
+                f", on {record.latency_method['where']}" if "where" in record.latency_method else ""
+            ),
         },
         "metrics": {
             "metric": run.requirements.metric,

@@ -59,7 +59,16 @@ def meets(record: TrialRecord, requirements: Requirements) -> bool:
         return False
     # A hard latency limit holds only if the upper bound of p95 is within it.
     p95_ms = record.p95_high_ms if record.p95_high_ms is not None else record.p95_ms
-    return not requirements.cost_violations(p95_ms, record.size_mb) and (
+    # A memory or throughput limit holds only where it was measured (at the same batch).
+    memory = record.inference_rss_mb
+    throughput = record.throughput_rows_per_s
+    if record.throughput_batch != requirements.batch_for_throughput:
+        throughput = None
+    if (requirements.max_memory_mb is not None and memory is None) or (
+        requirements.min_throughput is not None and throughput is None
+    ):
+        return False
+    return not requirements.cost_violations(p95_ms, record.size_mb, memory, throughput) and (
         requirements.quality_violation(record.val_metric) is None
     )
 
@@ -92,7 +101,7 @@ class Margin:
     def slack(self) -> float:
         return (
             self.value - self.limit
-            if self.requirement == "--min-quality"
+            if self.requirement in ("--min-quality", "--min-throughput")
             else self.limit - self.value
         )
 
@@ -113,7 +122,12 @@ def margins(record: TrialRecord, requirements: Requirements) -> tuple[Margin, ..
     pairs = [
         ("--max-latency-ms", record.p95_ms, requirements.max_latency_ms),
         ("--max-size-mb", record.size_mb, requirements.max_size_mb),
+        ("--max-memory-mb", record.inference_rss_mb, requirements.max_memory_mb),
     ]
+    if record.throughput_batch == requirements.batch_for_throughput:
+        pairs.append(
+            ("--min-throughput", record.throughput_rows_per_s, requirements.min_throughput)
+        )
     if requirements.higher_is_better:
         pairs.append(("--min-quality", record.val_metric, requirements.min_quality))
     return tuple(Margin(flag, v, limit) for flag, v, limit in pairs if None not in (v, limit))
@@ -148,7 +162,12 @@ def describe_selection(selection: Selection) -> list[str]:
     metric = req.metric
 
     def unit(flag: str) -> str:
-        return {"--max-latency-ms": " ms", "--max-size-mb": " MB"}.get(flag, "")
+        return {
+            "--max-latency-ms": " ms",
+            "--max-size-mb": " MB",
+            "--max-memory-mb": " MB",
+            "--min-throughput": " rows/s",
+        }.get(flag, "")
 
     lines = []
     if pick is None:

@@ -1,7 +1,7 @@
 """The price of each constraint: the best quality the recorded trials attain as a limit moves.
 
-For latency and size, a step curve of the best trained candidate meeting every other
-requirement as the threshold varies, and the sentence a user reads ("relaxing p95 latency
+For each cost axis (latency, size, memory, throughput), a step curve of the best trained
+candidate meeting every other requirement as the threshold varies, and the sentence a user reads ("relaxing p95 latency
 from 0.10 ms to 0.20 ms buys +1.3 points of accuracy (model #41, cnn)"). Reads records
 only: nothing is trained.
 """
@@ -13,13 +13,43 @@ from dataclasses import dataclass, replace
 
 from tradeoff.frontier import meets, select
 from tradeoff.records import Status, TrialRecord
-from tradeoff.requirements import Requirements
+from tradeoff.requirements import COST_LIMITS, Requirements
 
-#: The cost axes a requirement can bound: record field, requirement field, words, unit.
-COST_AXES = {
-    "latency": ("p95_ms", "max_latency_ms", "p95 latency", "ms"),
-    "size": ("size_mb", "max_size_mb", "size", "MB"),
+#: The record field holding each cost axis's figure.
+_RECORD_FIELDS = {
+    "latency": "p95_ms",
+    "size": "size_mb",
+    "memory": "inference_rss_mb",
+    "throughput": "throughput_rows_per_s",
 }
+#: The cost axes a requirement can bound (requirements.COST_LIMITS): record field,
+#: requirement field, words, unit.
+COST_AXES = {
+    axis: (_RECORD_FIELDS[axis], limit.requirement_field, limit.words, limit.unit)
+    for axis, limit in COST_LIMITS.items()
+}
+#: Axes whose requirement is a floor (relaxing it lowers the threshold); the others are caps.
+FLOOR_AXES = frozenset(axis for axis, limit in COST_LIMITS.items() if limit.floor)
+
+
+def priced_axes(candidates: list[TrialRecord], requirements: Requirements) -> list[str]:
+    """The axes worth pricing: latency and size always; memory and throughput when required
+    (or, for memory, measured: a search on a target measures it for every candidate)."""
+    axes = ["latency", "size"]
+    if requirements.max_memory_mb is not None or any(
+        r.inference_rss_mb is not None for r in candidates
+    ):
+        axes.append("memory")
+    if requirements.min_throughput is not None:
+        axes.append("throughput")
+    return axes
+
+
+def _figure(record: TrialRecord, axis: str, requirements: Requirements) -> float | None:
+    """The record's figure on ``axis`` (throughput only at the batch the requirement names)."""
+    if axis == "throughput" and record.throughput_batch != requirements.batch_for_throughput:
+        return None
+    return getattr(record, COST_AXES[axis][0])
 
 
 @dataclass(frozen=True)
@@ -69,17 +99,23 @@ def price_curve(
     >>> [(s.threshold, s.quality) for s in price_curve(trials, req, "latency")]  # doctest: +SKIP
     [(0.005, 0.31), (0.03, 0.62)]
     """
-    field_name, requirement_field, _, _ = COST_AXES[axis]
-    free = replace(requirements, **{requirement_field: None, "min_quality": None})
+    _, requirement_field, _, _ = COST_AXES[axis]
+    freed = {requirement_field: None, "min_quality": None}
+    if axis == "throughput":
+        freed["throughput_batch"] = None  # a batch without a throughput floor is refused
+    free = replace(requirements, **freed)
     sign = 1.0 if requirements.higher_is_better else -1.0
+    cheaper = -1.0 if axis in FLOOR_AXES else 1.0  # a floor: the higher figure is the harder
     admitted = sorted(
-        (r for r in candidates if meets(r, free)),
-        key=lambda r: (getattr(r, field_name), -sign * r.val_metric),
+        (r for r in candidates if meets(r, free) and _figure(r, axis, requirements) is not None),
+        key=lambda r: (cheaper * _figure(r, axis, requirements), -sign * r.val_metric),
     )
     steps: list[PriceStep] = []
     for r in admitted:
         if not steps or sign * r.val_metric > sign * steps[-1].quality:
-            steps.append(PriceStep(getattr(r, field_name), r.val_metric, r.number, r.family))
+            steps.append(
+                PriceStep(_figure(r, axis, requirements), r.val_metric, r.number, r.family)
+            )
     return steps
 
 
@@ -87,18 +123,19 @@ def price_of_constraint(
     candidates: list[TrialRecord], requirements: Requirements, axis: str
 ) -> ConstraintPrice:
     """The best model within the ``axis`` requirement now, and the steps either side of it."""
-    field_name, requirement_field, _, _ = COST_AXES[axis]
+    _, requirement_field, _, _ = COST_AXES[axis]
     current = getattr(requirements, requirement_field)
     steps = price_curve(candidates, requirements, axis)
-    limit = float("inf") if current is None else current
-    within = [s for s in steps if s.threshold <= limit]
-    beyond = [s for s in steps if s.threshold > limit]
+    d = -1.0 if axis in FLOOR_AXES else 1.0  # compare as caps: a floor's figures negated
+    limit = float("inf") if current is None else d * current
+    within = [s for s in steps if d * s.threshold <= limit]
+    beyond = [s for s in steps if d * s.threshold > limit]
     next_step = beyond[0] if beyond else None
-    upper = next_step.threshold if next_step else float("inf")
+    upper = d * next_step.threshold if next_step else float("inf")
     untrained = sum(
         r.status is Status.INFEASIBLE
-        and getattr(r, field_name) is not None
-        and limit < getattr(r, field_name) <= upper
+        and (v := _figure(r, axis, requirements)) is not None
+        and limit < d * v <= upper
         for r in candidates
     )
     return ConstraintPrice(
@@ -172,7 +209,7 @@ class Relaxation:
     candidate admitted was measured but never trained (its quality is unknown until it is).
     """
 
-    flag: str  # --max-latency-ms, --max-size-mb or --min-quality
+    flag: str  # --max-latency-ms, --max-size-mb, --max-memory-mb, --min-throughput, --min-quality
     current: float
     needed: float
     pick: TrialRecord | None
@@ -195,20 +232,27 @@ def _admitting(records: list[TrialRecord], requirements: Requirements, flag: str
         if not values:
             return None
         return max(values) if requirements.higher_is_better else min(values)
-    values = [
-        (r.p95_high_ms if r.p95_high_ms is not None else r.p95_ms)
-        if flag == "--max-latency-ms"
-        else r.size_mb
-        for r in records
-    ]
+    axis = _FLAG_AXES[flag]
+    values = [_cost_figures(r, requirements)[axis] for r in records]
     values = [v for v in values if v is not None]
-    return min(values) if values else None
+    if not values:
+        return None
+    return max(values) if axis in FLOOR_AXES else min(values)
 
 
-_FIELDS = {
-    "--max-latency-ms": "max_latency_ms",
-    "--max-size-mb": "max_size_mb",
-    "--min-quality": "min_quality",
+def _cost_figures(record: TrialRecord, requirements: Requirements) -> dict[str, float | None]:
+    """The record's figure on each cost axis, as selection checks it (latency: p95's upper
+    bound; throughput: only at the batch the requirement names)."""
+    figures = {axis: _figure(record, axis, requirements) for axis in COST_AXES}
+    if record.p95_high_ms is not None:
+        figures["latency"] = record.p95_high_ms
+    return figures
+
+
+#: Each requirement's flag and the cost axis it bounds (quality: none).
+_FLAG_AXES = {"--" + field.replace("_", "-"): axis for axis, (_, field, _, _) in COST_AXES.items()}
+_FIELDS = {flag: COST_AXES[axis][1] for flag, axis in _FLAG_AXES.items()} | {
+    "--min-quality": "min_quality"
 }
 
 
@@ -226,7 +270,8 @@ def least_relaxations(
         current = getattr(requirements, name)
         if current is None:
             continue
-        others = replace(requirements, **{name: None})
+        freed = {name: None} | ({"throughput_batch": None} if name == "min_throughput" else {})
+        others = replace(requirements, **freed)  # a throughput batch needs its floor
         trained = [r for r in candidates if meets(r, others)]
         needed = _admitting(trained, requirements, flag)
         if needed is not None:
@@ -242,9 +287,7 @@ def least_relaxations(
             for r in candidates
             if r.size_mb is not None
             and r.p95_ms is not None
-            and not others.cost_violations(
-                r.p95_high_ms if r.p95_high_ms is not None else r.p95_ms, r.size_mb
-            )
+            and not others.cost_violations(**_as_arguments(_cost_figures(r, requirements)))
         ]
         needed = _admitting(measured, requirements, flag)
         if needed is not None:
@@ -253,10 +296,20 @@ def least_relaxations(
     return relaxations
 
 
+def _as_arguments(figures: dict[str, float | None]) -> dict[str, float | None]:
+    return {
+        "p95_ms": figures["latency"],
+        "size_mb": figures["size"],
+        "memory_mb": figures["memory"],
+        "throughput": figures["throughput"],
+    }
+
+
 def _round_towards_admitting(value: float, flag: str, higher_is_better: bool) -> float:
     """``value`` to 3 significant digits, rounded so that the candidate stays admitted."""
     if value == 0:
         return 0.0
     scale = 10 ** (math.floor(math.log10(abs(value))) - 2)
-    up = flag != "--min-quality" or not higher_is_better
+    # Caps round up; floors (throughput, a higher-is-better quality) down.
+    up = flag != "--min-throughput" and (flag != "--min-quality" or not higher_is_better)
     return float(f"{(math.ceil if up else math.floor)(value / scale) * scale:.3g}")

@@ -21,6 +21,7 @@ COMMANDS = {
     "report": "report",
     "select": "report",
     "bench": "bench",
+    "agent": "agent",
 }
 
 __all__ = ["COMMANDS", "app", "main"]
@@ -39,7 +40,13 @@ def load_commands(argv: list[str] | None = None):
 
 def main() -> None:
     """The `tradeoff` command."""
-    load_commands(sys.argv[1:])(prog_name="tradeoff")
+    argv = sys.argv[1:]
+    if argv[:1] == ["agent"]:  # on a target: NumPy, ONNX Runtime, FastAPI only (no Typer)
+        from tradeoff.agent import main as agent_main
+
+        agent_main(argv[1:])
+        return
+    load_commands(argv)(prog_name="tradeoff")
 
 
 def __getattr__(name: str):

@@ -18,7 +18,10 @@ from tradeoff.bundle import check_agreement, read_card
 from tradeoff.cli._app import app, err_console, out_console, user_errors
 from tradeoff.errors import TradeoffError
 from tradeoff.frontier import Run
-from tradeoff.measure import QUICK_PROTOCOL, LatencyProtocol, describe_method, measure_fresh
+from tradeoff.measure import QUICK_PROTOCOL, LatencyProtocol, describe_method
+from tradeoff.measure.candidate import Measurement, MeasureSpec, latency_from_dict, measure_model
+from tradeoff.measure.machine import describe_machine
+from tradeoff.measure.remote import measure_on_target, targets_from
 from tradeoff.requirements import Requirements
 
 BUNDLE_MODEL, BUNDLE_CARD = "model.onnx", "card.json"
@@ -115,6 +118,17 @@ def bench(
         float | None,
         typer.Option(help="Check this file-size limit (MB) instead of the stated one."),
     ] = None,
+    max_memory_mb: Annotated[
+        float | None,
+        typer.Option(help="Check this inference-memory limit (MB) instead of the stated one."),
+    ] = None,
+    min_throughput: Annotated[
+        float | None,
+        typer.Option(help="Check this throughput (rows/s) instead of the stated one."),
+    ] = None,
+    throughput_batch: Annotated[
+        int | None, typer.Option(help="Batch of --min-throughput (default 1).")
+    ] = None,
     threads: Annotated[int, typer.Option(help="ONNX Runtime intra-op threads.")] = 1,
     batch: Annotated[int, typer.Option(help="Rows per inference call.")] = 1,
     quick: Annotated[
@@ -129,86 +143,85 @@ def bench(
             "256 texts of its training split)."
         ),
     ] = None,
+    on: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--target",
+            help="Measure on this target's agent (`tradeoff agent`) instead of here; repeatable.",
+        ),
+    ] = None,
+    target_token_file: Annotated[
+        Path | None,
+        typer.Option(help="File with the agents' token (default: $TRADEOFF_TARGET_TOKEN)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
 ) -> None:
-    """Re-measure cost in a fresh process; say per requirement whether it holds (exit 1 if not)."""
+    """Re-measure cost in a fresh process, here or on targets; say per requirement whether it
+    holds (exit 1 if not)."""
     with user_errors(), tempfile.TemporaryDirectory() as workdir:
         if threads < 1:
             raise TradeoffError(f"--threads: must be >= 1, got {threads}")
         if batch < 1:
             raise TradeoffError(f"--batch: must be >= 1, got {batch}")
+        targets = targets_from(on, target_token_file)
         onnx_path, stated, kind = resolve_target(target, workdir)
-        req = stated or Requirements()
-        if max_latency_ms is not None or max_size_mb is not None:
-            req = replace(
-                req,
-                max_latency_ms=max_latency_ms if max_latency_ms is not None else req.max_latency_ms,
-                max_size_mb=max_size_mb if max_size_mb is not None else req.max_size_mb,
-            )
+        req = _with_overrides(
+            stated or Requirements(),
+            max_latency_ms=max_latency_ms,
+            max_size_mb=max_size_mb,
+            max_memory_mb=max_memory_mb,
+            min_throughput=min_throughput,
+            throughput_batch=throughput_batch,
+        )
         shape = input_shape_of(onnx_path)
         protocol = replace(
             QUICK_PROTOCOL if quick else LatencyProtocol(), threads=threads, batch=batch
         )
         samples = text_samples(target, onnx_path, texts)
-        fresh = measure_fresh(onnx_path, shape, protocol, samples=samples)
-        size_mb = onnx_path.stat().st_size / 1e6
+        spec = MeasureSpec(
+            shape,
+            protocol,
+            memory=True,
+            throughput_batch=req.batch_for_throughput,
+            samples=samples,
+        )
+        onnx_bytes = onnx_path.read_bytes()
+        if targets:
+            measurements = [measure_on_target(t, onnx_bytes, spec) for t in targets]
+        else:
+            measurements = [measure_model(onnx_bytes, spec, fresh=True)]
         # A compressed bundle: its classes here against its fp32 parent's, on its check rows.
         agreement = None
         if kind == "bundle" and "check" in json.loads((target / BUNDLE_CARD).read_text()):
             agreement = check_agreement(target, read_card(target))
-    latency = fresh["latency"]
-    checks = []
-    if req.max_latency_ms is not None:
-        checks.append(
-            {
-                "requirement": f"p95 latency <= {req.max_latency_ms} ms",
-                "measured": f"p95 {latency.p95_ms:.4f} ms, 95% upper bound {latency.p95_high_ms:.4f} ms",
-                "holds": latency.p95_high_ms <= req.max_latency_ms,
-            }
-        )
-    if req.max_size_mb is not None:
-        checks.append(
-            {
-                "requirement": f"size <= {req.max_size_mb} MB",
-                "measured": f"{size_mb:.4f} MB",
-                "holds": size_mb <= req.max_size_mb,
-            }
-        )
+    per_machine = [_checked(m, req, batch) for m in measurements]
+    first = per_machine[0]
+    result = {
+        "target": str(target),
+        "kind": kind,
+        "model": str(onnx_path) if kind != "run folder" else None,
+        "input_shape": list(shape),
+        # The first machine's figures at the top (the only one without --target); all below.
+        **{k: v for k, v in first.items() if k != "checks"},
+        "checks": [c for m in per_machine for c in m["checks"]],
+        "measurements": per_machine,
+        "agreement": agreement,
+    }
     if agreement is not None:
-        checks.append(
+        result["checks"].append(
             {
                 "requirement": f"agreement with {agreement['reference']} >= "
                 f"{agreement['recorded_agreement']:.4f} (recorded at export on "
                 f"{agreement['recorded_on']['cpu']})",
                 "measured": f"{agreement['agreement']:.4f} on {agreement['rows']} test rows here",
                 "holds": agreement["holds"],
+                "where": "this machine",
             }
         )
-    if req.min_quality is not None:
-        checks.append(
-            {
-                "requirement": f"{req.metric} >= {req.min_quality}",
-                "measured": "not re-measured here (needs labelled data)",
-                "holds": None,
-            }
-        )
-    result = {
-        "target": str(target),
-        "kind": kind,
-        "model": str(onnx_path) if kind != "run folder" else None,
-        "input_shape": list(shape),
-        "latency": latency.to_dict(),
-        "throughput_rows_per_s": batch / latency.p50_ms * 1000.0,
-        "size_mb": size_mb,
-        "peak_rss_mb": fresh["peak_rss_mb"],
-        "inference_rss_mb": fresh["inference_rss_mb"],
-        "checks": checks,
-        "agreement": agreement,
-    }
     if as_json:
         print(json.dumps(result, indent=2, default=_json_default))
     else:
-        _print(result, latency)
+        _print(result)
     if agreement is not None and not agreement["holds"]:
         err_console.print(
             f"error: on this CPU the compressed model agrees {agreement['agreement']:.4f} with "
@@ -217,36 +230,128 @@ def bench(
             highlight=False,
             soft_wrap=True,
         )
-    if any(check["holds"] is False for check in checks):
+    if any(check["holds"] is False for check in result["checks"]):
         raise typer.Exit(1)
+
+
+def _with_overrides(req: Requirements, **flags) -> Requirements:
+    given = {k: v for k, v in flags.items() if v is not None}
+    if "min_throughput" in given and "throughput_batch" not in given:
+        given["throughput_batch"] = None  # a new throughput limit comes at its own batch
+    return replace(req, **given) if given else req
+
+
+def _checked(measured: Measurement, req: Requirements, batch: int) -> dict:
+    """One machine's figures and, for each requirement, whether it holds there."""
+    latency = measured.latency
+    where = measured.where
+    throughput = measured.throughput_rows_per_s
+    # Whether each limit holds is the requirements' own verdict (Requirements.cost_violations).
+    broken = {
+        v.axis
+        for v in req.cost_violations(
+            latency.p95_high_ms, measured.size_mb, measured.inference_rss_mb, throughput
+        )
+    }
+    checks = []
+    if req.max_latency_ms is not None:
+        checks.append(
+            {
+                "requirement": f"p95 latency <= {req.max_latency_ms} ms",
+                "measured": f"p95 {latency.p95_ms:.4f} ms, 95% upper bound {latency.p95_high_ms:.4f} ms",
+                "holds": "latency" not in broken,
+                "where": where,
+            }
+        )
+    if req.max_size_mb is not None:
+        checks.append(
+            {
+                "requirement": f"size <= {req.max_size_mb} MB",
+                "measured": f"{measured.size_mb:.4f} MB",
+                "holds": "size" not in broken,
+                "where": where,
+            }
+        )
+    if req.max_memory_mb is not None:
+        checks.append(
+            {
+                "requirement": f"inference memory <= {req.max_memory_mb} MB",
+                "measured": f"{measured.inference_rss_mb:.1f} MB added by a fresh process "
+                "holding the model",
+                "holds": "memory" not in broken,
+                "where": where,
+            }
+        )
+    if req.min_throughput is not None:
+        checks.append(
+            {
+                "requirement": f"throughput >= {req.min_throughput:g} rows/s at batch "
+                f"{req.batch_for_throughput}",
+                "measured": f"{throughput:,.0f} rows/s",
+                "holds": "throughput" not in broken,
+                "where": where,
+            }
+        )
+    if req.min_quality is not None:
+        checks.append(
+            {
+                "requirement": f"{req.metric} >= {req.min_quality}",
+                "measured": "not re-measured here (needs labelled data)",
+                "holds": None,
+                "where": where,
+            }
+        )
+    if throughput is None:  # no throughput requirement: the figure at the timing batch
+        throughput = batch / latency.p50_ms * 1000.0
+    return {
+        "where": where,
+        "machine": measured.machine,
+        "latency": latency.to_dict(),
+        "throughput_rows_per_s": throughput,
+        "throughput_batch": measured.throughput_batch or batch,
+        "size_mb": measured.size_mb,
+        "peak_rss_mb": measured.peak_rss_mb,
+        "inference_rss_mb": measured.inference_rss_mb,
+        "checks": checks,
+    }
 
 
 def _json_default(value):
     return None if isinstance(value, float) and math.isnan(value) else str(value)
 
 
-def _print(result: dict, latency) -> None:
-    low, high = latency.p95_interval_ms
+def _print(result: dict) -> None:
     out_console.print(
-        f"[bold]{result['target']}[/] ({result['kind']}), input {tuple(result['input_shape'])}\n"
-        f"  latency: p50 {latency.p50_ms:.4f} ms, p95 {latency.p95_ms:.4f} ms "
-        f"[95% CI {low:.4f}, {high:.4f}], p99 {latency.p99_ms:.4f} ms over {latency.calls} calls\n"
-        f"  throughput at batch {latency.method['batch']}: {result['throughput_rows_per_s']:,.0f} rows/s\n"
-        + (
-            f"  ratio to the reference model: {latency.ratio_to_reference:.3f}\n"
-            if latency.ratio_to_reference
-            else ""
-        )
-        + f"  size {result['size_mb']:.4f} MB, peak RSS {result['peak_rss_mb']:.1f} MB "
-        f"({result['inference_rss_mb']:.1f} MB for the model's session)\n"
-        f"  measured in a fresh process with {escape(describe_method(latency.method))}",
+        f"[bold]{result['target']}[/] ({result['kind']}), input {tuple(result['input_shape'])}",
         highlight=False,
     )
+    for measured in result["measurements"]:
+        latency = latency_from_dict(measured["latency"])
+        low, high = latency.p95_interval_ms
+        out_console.print(
+            f"  on {escape(describe_machine(measured['machine']))} ({measured['where']}):\n"
+            f"  latency: p50 {latency.p50_ms:.4f} ms, p95 {latency.p95_ms:.4f} ms "
+            f"[95% CI {low:.4f}, {high:.4f}], p99 {latency.p99_ms:.4f} ms over {latency.calls} calls\n"
+            f"  throughput at batch {measured['throughput_batch']}: "
+            f"{measured['throughput_rows_per_s']:,.0f} rows/s\n"
+            + (
+                f"  ratio to the reference model: {latency.ratio_to_reference:.3f}\n"
+                if latency.ratio_to_reference
+                else ""
+            )
+            + f"  size {measured['size_mb']:.4f} MB, peak RSS {measured['peak_rss_mb']:.1f} MB "
+            f"({measured['inference_rss_mb']:.1f} MB for the model's session)\n"
+            f"  measured in a fresh process with {escape(describe_method(latency.method))}",
+            highlight=False,
+        )
     if not result["checks"]:
-        out_console.print("No requirements to check (give --max-latency-ms / --max-size-mb).")
+        out_console.print(
+            "No requirements to check (give --max-latency-ms / --max-size-mb / --max-memory-mb "
+            "/ --min-throughput)."
+        )
         return
-    table = Table("requirement", "measured", "holds?")
+    table = Table("requirement", "measured", "where", "holds?")
     for check in result["checks"]:
         holds = {True: "[green]yes[/]", False: "[red]no[/]", None: "-"}[check["holds"]]
-        table.add_row(check["requirement"], check["measured"], holds)
+        table.add_row(check["requirement"], check["measured"], check["where"], holds)
     out_console.print(table)

@@ -12,12 +12,18 @@ import typer
 from tradeoff.cli._app import app, out_console, user_errors
 from tradeoff.errors import TradeoffError
 from tradeoff.frontier import Run, describe_selection, explain_selection
-from tradeoff.price import COST_AXES, describe_price, price_of_constraint
+from tradeoff.price import describe_price, price_of_constraint, priced_axes
 from tradeoff.records import TrialRecord
 from tradeoff.requirements import Requirements
 
 #: What `--drop` can remove from the run's requirements, and the field it clears.
-DROPPABLE = {"latency": "max_latency_ms", "size": "max_size_mb", "quality": "min_quality"}
+DROPPABLE = {
+    "latency": "max_latency_ms",
+    "size": "max_size_mb",
+    "memory": "max_memory_mb",
+    "throughput": "min_throughput",
+    "quality": "min_quality",
+}
 
 
 @app.command()
@@ -58,12 +64,28 @@ def select_command(
         float | None,
         typer.Option(help="What-if minimum validation quality; default: the run's own."),
     ] = None,
+    max_memory_mb: Annotated[
+        float | None,
+        typer.Option(
+            help="What-if limit on inference memory (MB); only candidates whose memory was "
+            "measured (a run searched with --max-memory-mb or --target) can meet it."
+        ),
+    ] = None,
+    min_throughput: Annotated[
+        float | None,
+        typer.Option(
+            help="What-if floor on throughput (rows/s) at the batch the run measured it at."
+        ),
+    ] = None,
     metric: Annotated[
         str | None, typer.Option(help="Quality metric; must be one the run recorded.")
     ] = None,
     drop: Annotated[
         list[str] | None,
-        typer.Option(help="Drop a requirement of the run: latency, size or quality (repeatable)."),
+        typer.Option(
+            help="Drop a requirement of the run: latency, size, memory, throughput or quality "
+            "(repeatable)."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
 ) -> None:
@@ -74,12 +96,22 @@ def select_command(
     """
     with user_errors():
         opened = Run.open(run)
-        req = what_if(opened, max_latency_ms, max_size_mb, min_quality, metric, drop or [])
+        req = what_if(
+            opened,
+            max_latency_ms,
+            max_size_mb,
+            min_quality,
+            metric,
+            drop or [],
+            max_memory_mb=max_memory_mb,
+            min_throughput=min_throughput,
+        )
         records = opened.trials()
         selection = explain_selection(records, req)
         lines = describe_selection(selection)
         prices = [
-            describe_price(price_of_constraint(records, req, a), req.metric) for a in COST_AXES
+            describe_price(price_of_constraint(records, req, a), req.metric)
+            for a in priced_axes(records, req)
         ]
         test = None
         if selection.pick is not None:
@@ -107,6 +139,9 @@ def what_if(
     min_quality: float | None,
     metric: str | None,
     drop: list[str],
+    *,
+    max_memory_mb: float | None = None,
+    min_throughput: float | None = None,
 ) -> Requirements:
     """The run's requirements with the given flags replacing (or dropping) its values."""
     base = run.requirements
@@ -121,6 +156,8 @@ def what_if(
             ("max_latency_ms", max_latency_ms),
             ("max_size_mb", max_size_mb),
             ("min_quality", min_quality),
+            ("max_memory_mb", max_memory_mb),
+            ("min_throughput", min_throughput),
         )
         if v is not None
     }
@@ -132,6 +169,8 @@ def what_if(
                 f"--drop {name}: conflicts with --{DROPPABLE[name].replace('_', '-')}"
             )
         changes[DROPPABLE[name]] = None
+    if "min_throughput" in changes and changes["min_throughput"] is None:
+        changes["throughput_batch"] = None
     return replace(base, **changes)
 
 
@@ -139,6 +178,7 @@ def _brief(r: TrialRecord | None) -> dict | None:
     if r is None:
         return None
     keys = ("number", "family", "val_metric", "p95_ms", "p50_ms", "size_mb", "n_params")
+    keys += ("inference_rss_mb", "throughput_rows_per_s", "throughput_batch")
     return {k: getattr(r, k) for k in keys} | {"params": r.params, "strategy": r.strategy}
 
 

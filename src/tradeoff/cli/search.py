@@ -36,6 +36,7 @@ from tradeoff.measure import (
     measure_latency,
     reference_model,
 )
+from tradeoff.measure.remote import targets_from
 from tradeoff.prepare import Prepared, prepare, prepare_from_description
 from tradeoff.records import load_run_info
 from tradeoff.requirements import METRICS, Requirements
@@ -131,10 +132,16 @@ def search(
         ),
     ] = None,
     target: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
-            help="Column to predict in a table; for an .npy of inputs, the .npy file of labels."
+            help="Column to predict in a table; for an .npy of inputs, the .npy file of labels. "
+            "An http(s):// URL is a target agent (`tradeoff agent`) to measure cost on instead "
+            "of this machine; repeatable: the requirements must hold on every one."
         ),
+    ] = None,
+    target_token_file: Annotated[
+        Path | None,
+        typer.Option(help="File with the target agents' token (default: $TRADEOFF_TARGET_TOKEN)."),
     ] = None,
     task: Annotated[
         str | None,
@@ -177,6 +184,20 @@ def search(
     ] = None,
     max_size_mb: Annotated[
         float | None, typer.Option(help="Hard limit on the ONNX file size (MB).")
+    ] = None,
+    max_memory_mb: Annotated[
+        float | None,
+        typer.Option(
+            help="Hard limit on the memory (MB) an inference process adds by loading and running "
+            "the model (measured in a fresh process, before training)."
+        ),
+    ] = None,
+    min_throughput: Annotated[
+        float | None,
+        typer.Option(help="Hard floor on throughput (rows/s) at --throughput-batch."),
+    ] = None,
+    throughput_batch: Annotated[
+        int | None, typer.Option(help="Rows per call for --min-throughput (default 1).")
     ] = None,
     min_quality: Annotated[
         float | None, typer.Option(help="Minimum validation value of --metric.")
@@ -269,6 +290,10 @@ def search(
         budget = parse_duration(time_budget) if time_budget else None
         compression = _compression(compress, passes, max_quality_drop)
         protocol = _protocol(threads, quick_latency)
+        urls = [t for t in target or [] if t.startswith(("http://", "https://"))]
+        labels = [t for t in target or [] if t not in urls]
+        if len(labels) > 1:
+            fail(f"--target: one column or labels file to predict, got {', '.join(labels)}")
         if resume is not None:
             info = load_run_info(resume)
             req = Requirements(**info["requirements"])
@@ -276,6 +301,15 @@ def search(
             settings = recorded_settings(
                 info, time_budget_s=budget, n_trials=trials, workers=workers
             )
+            if urls and sorted(urls) != sorted(t.url for t in settings.targets):
+                fail(f"--target: {resume} measures on the targets it began with; drop --target")
+            if target_token_file is not None:
+                settings = replace(
+                    settings,
+                    targets=tuple(
+                        targets_from([t.url for t in settings.targets], target_token_file)
+                    ),
+                )
             prepared = prepare_from_description(info["prepare"], info["seed"])
             _search_and_report(prepared, req, resume, settings, resume=True, as_json=as_json)
             return
@@ -283,10 +317,11 @@ def search(
             fail("DATA: give a built-in data set name or a data file path, or --resume RUN")
         if out is None:
             fail("--out: give a run folder to create")
+        targets = tuple(targets_from(urls, target_token_file))
         dataset = load(
             data,
             seed=seed,
-            target=target,
+            target=labels[0] if labels else None,
             task=task,
             modality=modality,
             image_size=image_size,
@@ -298,6 +333,9 @@ def search(
             max_size_mb=max_size_mb,
             min_quality=min_quality,
             metric=metric,
+            max_memory_mb=max_memory_mb,
+            min_throughput=min_throughput,
+            throughput_batch=throughput_batch,
         )
         chosen = tuple(f.strip() for f in families.split(",") if f.strip()) if families else None
         settings = SearchSettings(
@@ -313,6 +351,7 @@ def search(
             halving=Halving() if halving else None,
             compression=compression,
             protocol=protocol,
+            targets=targets,
         )
         _search_and_report(prepared, req, out, settings, resume=False, as_json=as_json)
 

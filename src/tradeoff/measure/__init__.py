@@ -8,6 +8,18 @@ from tradeoff._lazy import lazy_names
 
 #: Each public name and the module of ``tradeoff.measure`` that defines it.
 _WHERE = {
+    "Measurement": "candidate",
+    "MeasureSpec": "candidate",
+    "Limits": "candidate",
+    "LimitExceeded": "candidate",
+    "measure_model": "candidate",
+    "machine_info": "machine",
+    "describe_machine": "machine",
+    "Target": "remote",
+    "TargetUnreachable": "remote",
+    "TargetRejected": "remote",
+    "measure_on_target": "remote",
+    "targets_from": "remote",
     "Estimate": "quality",
     "Latency": "latency",
     "LatencyProtocol": "latency",
@@ -41,6 +53,18 @@ _WHERE = {
 }
 
 __all__ = [
+    "Measurement",
+    "MeasureSpec",
+    "Limits",
+    "LimitExceeded",
+    "measure_model",
+    "machine_info",
+    "describe_machine",
+    "Target",
+    "TargetUnreachable",
+    "TargetRejected",
+    "measure_on_target",
+    "targets_from",
     "QUICK_PROTOCOL",
     "REFERENCE_NAME",
     "Estimate",

@@ -1,7 +1,9 @@
-"""The fresh measuring process (run as a script by tradeoff.measure.memory; not imported).
+"""The fresh measuring process (run as a script by tradeoff.measure; not imported).
 
 Reads a JSON request from argv, prints one JSON line. Only NumPy and ONNX
-Runtime are imported before the memory baseline is taken.
+Runtime are imported before the memory baseline is taken. Besides memory, it may
+time latency, throughput at a batch and run check rows (``tradeoff.measure.candidate``);
+check rows come as an ``.npy`` file, read with ``allow_pickle=False``.
 """
 
 import json
@@ -42,16 +44,22 @@ def main() -> None:
     for _ in range(20):
         sess.run(None, feeds)
     peak = _status_mb("VmHWM")
+    check_outputs = None
+    if request.get("check_rows"):
+        rows = np.load(request["check_rows"], allow_pickle=False).astype(np.float32)
+        check_outputs = sess.run(None, {sess.get_inputs()[0].name: rows})[0].tolist()
     del sess
     result = {
         "baseline_rss_mb": baseline,
         "peak_rss_mb": peak,
         "inference_rss_mb": peak - baseline,
         "latency": None,
+        "check_outputs": check_outputs,
     }
-    if request["latency"]:
-        from tradeoff.measure.latency import LatencyProtocol, measure_latency
+    if request["latency"] or request.get("throughput_batch"):
+        from tradeoff.measure.latency import LatencyProtocol, measure_latency, measure_throughput
 
+    if request["latency"]:
         latency = measure_latency(
             request["model"],
             tuple(request["input_shape"]),
@@ -59,6 +67,17 @@ def main() -> None:
             samples=texts,
         )
         result["latency"] = latency.to_dict()
+    if request.get("throughput_batch"):
+        result["throughput_rows_per_s"] = measure_throughput(
+            request["model"],
+            tuple(request["input_shape"]),
+            request["throughput_batch"],
+            LatencyProtocol(**protocol),
+        )
+    if request.get("machine"):
+        from tradeoff.measure.machine import machine_info
+
+        result["machine"] = machine_info()
     print(json.dumps(result))
 
 

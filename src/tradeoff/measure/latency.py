@@ -427,7 +427,9 @@ def describe_method(method: dict) -> str:
     return (
         f"{method['runtime']} ({method['provider']}), {method['threads']} thread(s), "
         f"batch {method['batch']}, {method['calls']} timed calls after {method['warmup_calls']} "
-        f"warm-up, CPU: {method['cpu']}" + (f" [{' '.join(flags)}]" if flags else "")
+        f"warm-up, CPU: {method['cpu']}"
+        + (f" [{' '.join(flags)}]" if flags else "")
+        + (f", on {method['where']}" if method.get("where") else "")
     )
 
 

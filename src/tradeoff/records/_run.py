@@ -30,12 +30,15 @@ class RunSettings:
     storage: str = ""
     study: str = STUDY_NAME
     artifacts: str = ARTIFACT_DIR
+    #: Where cost is measured: each target's URL and machine (its agent's /info), no token.
+    targets: tuple[dict, ...] = ()
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         info = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
         info["families"] = list(self.families)
         info["objectives"] = list(self.objectives)
+        info["targets"] = list(self.targets)
         return {**info, **self.extra}
 
     @classmethod
@@ -44,6 +47,7 @@ class RunSettings:
         kwargs = {k: v for k, v in info.items() if k in known}
         kwargs["families"] = tuple(kwargs.get("families", ()))
         kwargs["objectives"] = tuple(kwargs.get("objectives", ()))
+        kwargs["targets"] = tuple(kwargs.get("targets", ()))
         return cls(**kwargs, extra={k: v for k, v in info.items() if k not in known})
 
 

@@ -91,6 +91,10 @@ class TrialRecord:
         a subsampled rung); None for a trial that trained no network."""
         return self.curve[-1].get("rows") if self.curve else None
 
+    inference_rss_mb: float | None = None  # measured when a memory limit or a target was set
+    throughput_rows_per_s: float | None = None  # at ``throughput_batch``, when one was required
+    throughput_batch: int | None = None
+
     def __post_init__(self) -> None:
         # Accept the plain words and sentences too (tests, benchmarks, older callers).
         object.__setattr__(self, "status", Status(self.status))
@@ -148,6 +152,9 @@ class TrialRecord:
             compression=attrs.get(COMPRESSION, {}),
             peak_rss_mb=attrs.get(PEAK_RSS_MB),
             rung_rows=attrs.get(RUNG_ROWS, {}),
+            inference_rss_mb=cost.get("inference_rss_mb"),
+            throughput_rows_per_s=cost.get("throughput_rows_per_s"),
+            throughput_batch=cost.get("throughput_batch"),
         )
 
 

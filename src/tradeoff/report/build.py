@@ -20,7 +20,7 @@ from plotly.offline import get_plotlyjs
 from tradeoff.errors import TradeoffError
 from tradeoff.frontier import Run, describe_selection, explain_selection, hypervolume
 from tradeoff.measure import LatencyProtocol, cpu_model, describe_method, predict_classes, session
-from tradeoff.price import COST_AXES, describe_price, price_curve, price_of_constraint
+from tradeoff.price import describe_price, price_curve, price_of_constraint, priced_axes
 from tradeoff.records import TrialRecord, write_atomic
 from tradeoff.report import figures
 
@@ -75,7 +75,7 @@ def build_report(run: Run, path: str | os.PathLike | None = None) -> Path:
         )
     ]
     price_parts = []
-    for axis in COST_AXES:
+    for axis in priced_axes(records, req):
         price = price_of_constraint(records, req, axis)
         sentence = describe_price(price, metric)
         untrained = [r for r in records if r.status == "infeasible"]

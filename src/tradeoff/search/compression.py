@@ -27,10 +27,10 @@ from tradeoff.measure import (
     accuracy,
     compare_latency,
     cost_record,
-    measure_latency,
     predict_classes,
     predict_outputs,
 )
+from tradeoff.measure.sites import measure_cost
 from tradeoff.records import Status, dominates, download_to, store_artifact, trial_seed
 from tradeoff.records import attrs as rec
 from tradeoff.records.attrs import COMPRESSION_ERRORS, WORKER
@@ -116,7 +116,8 @@ def _record_variant(trial, ctx, parent: Parent, name: str, variant, val_pred, va
     shipped, shipped_shape = as_shipped(variant.onnx, prepared)
     parent_shipped, _ = as_shipped(parent.onnx, prepared)
     with ctx.cost_lock.measuring():
-        latency = measure_latency(shipped, shipped_shape, ctx.protocol)
+        measured = measure_cost(shipped, shipped_shape, ctx.protocol, req, ctx.targets)
+        latency = measured.latency
         ratio, interval = compare_latency(shipped, parent_shipped, shipped_shape, ctx.protocol)
     verdict = judge(
         prepared.y_val,
@@ -139,7 +140,11 @@ def _record_variant(trial, ctx, parent: Parent, name: str, variant, val_pred, va
             n_params=parent_cost.get("n_params"),
             flops=parent_cost.get("flops"),
         )
-    violations = req.violations(latency.p95_high_ms, cost["size_mb"], metric)
+    cost = measured.record(cost)
+    # Every cost limit on every target (SiteCost.violations), then the quality floor.
+    violations = measured.violations(req)
+    quality_violation = req.quality_violation(metric)
+    violations += [quality_violation] if quality_violation else []
     artifact_id = None
     if verdict.kept:
         artifact_id = _store(trial, ctx, variant.onnx, name)

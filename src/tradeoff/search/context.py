@@ -9,6 +9,7 @@ from optuna.artifacts import FileSystemArtifactStore
 
 from tradeoff.measure import LatencyProtocol
 from tradeoff.measure.quality import score
+from tradeoff.measure.remote import Target
 from tradeoff.prepare import Prepared
 from tradeoff.requirements import Requirements
 from tradeoff.search.halving import Halving
@@ -33,6 +34,7 @@ class TrialContext:
     max_epochs: int = DEFAULT_MAX_EPOCHS
     cost_lock: CostLock = field(default_factory=CostLock)
     compression: CompressionSettings | None = None  # None: no compression
+    targets: tuple[Target, ...] = ()  # measure cost on these agents (none: on this machine)
 
     def score(self, y_true: np.ndarray, outputs: np.ndarray) -> float:
         return score(self.requirements.metric, y_true, outputs)

@@ -26,7 +26,7 @@ from tradeoff.search.gates import FamilyGate, StopWhenNothingFits
 from tradeoff.search.progress import SearchProgress
 from tradeoff.search.settings import SearchSettings, check_budget, recorded_settings
 from tradeoff.search.trial import front_members, peak_rss_mb, run_trial
-from tradeoff.search.workers import CostLock, DiskFull, disk_full, disk_full_error
+from tradeoff.search.workers import CostLock, DiskFull, TargetDown, disk_full, disk_full_error
 
 
 def run_worker(
@@ -134,6 +134,7 @@ def optimize(
         cost_lock=CostLock(),
         halving=settings.halving,
         compression=settings.compression,
+        targets=settings.targets,
     )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
@@ -145,6 +146,10 @@ def optimize(
                 callbacks=[*callbacks, progress],
                 catch=(Exception,),
             )
+    except TargetDown as error:
+        raise TradeoffError(
+            f"{error} during trial {error.trial}; once it answers again, continue with --resume"
+        ) from None
     except (DiskFull, Exception) as error:
         # In a trial (DiskFull), or in Optuna's ask or tell around it: a failed tell of a
         # finished trial surfaces as an AssertionError raised while handling the storage's error.

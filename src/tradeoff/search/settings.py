@@ -11,6 +11,7 @@ from tradeoff.compress import QualityTolerance, get_pass, pass_names
 from tradeoff.errors import TradeoffError
 from tradeoff.families import family_names, get_family
 from tradeoff.measure import LatencyProtocol
+from tradeoff.measure.remote import Target, resolve_token
 from tradeoff.records import RunSettings
 from tradeoff.requirements import Requirements
 from tradeoff.search.halving import Halving
@@ -68,6 +69,8 @@ class SearchSettings:
     halving: Halving | None = field(default_factory=Halving)  # None: no early stopping of trials
     #: Compression in the loop (None: off); see search/compression.py.
     compression: CompressionSettings | None = field(default_factory=CompressionSettings)
+    #: Target agents to measure cost on (none: this machine); the requirements hold on each.
+    targets: tuple[Target, ...] = ()
     #: How the requirements were set, when they were derived rather than given (the demo's, from
     #: a measurement on this machine); recorded in run.json as ``requirements_origin``.
     requirements_origin: dict | None = None
@@ -120,4 +123,6 @@ def recorded_settings(
         if compression
         else None,
         workers=workers,
+        # The token is not recorded: it comes from the environment (TRADEOFF_TARGET_TOKEN).
+        targets=tuple(Target(t["url"], resolve_token(None)) for t in run.targets),
     )

@@ -17,6 +17,7 @@ import optuna
 
 from tradeoff.datasets import Dataset
 from tradeoff.errors import TradeoffError
+from tradeoff.measure.remote import TOKEN_ENV
 from tradeoff.prepare import Prepared, prepare
 from tradeoff.records import (
     ARTIFACT_DIR,
@@ -135,6 +136,8 @@ def _describe_run(
         # A shared storage holds many studies: name this one after its run folder, uniquely.
         study=STUDY_NAME if not settings.storage else f"{out.resolve().name}-{token_hex(4)}",
         artifacts=str(Path(settings.artifacts or out / ARTIFACT_DIR).resolve()),
+        # Where cost is measured: each target's URL and machine (its /info); tokens stay out.
+        targets=tuple({"url": t.url, **t.info()} for t in settings.targets),
     )
 
 
@@ -252,7 +255,10 @@ def _start_helpers(
         if stop_at is not None:
             command += ["--stop-at-trials", str(stop_at)]
         command += ["--artifacts", artifacts]
-        helpers.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
+        env = dict(os.environ)
+        if settings.targets and settings.targets[0].token:  # a token read from a file
+            env[TOKEN_ENV] = settings.targets[0].token
+        helpers.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, env=env))
     return helpers
 
 

@@ -24,10 +24,11 @@ import torch
 from tradeoff.families import family_names, get_family
 from tradeoff.measure import (
     cost_record,
-    measure_latency,
     predict_outputs,
 )
 from tradeoff.measure.quality import confusion_matrix
+from tradeoff.measure.remote import TargetUnreachable
+from tradeoff.measure.sites import measure_cost
 from tradeoff.prepare import Prepared
 from tradeoff.records import (
     Status,
@@ -43,7 +44,7 @@ from tradeoff.search import compression
 from tradeoff.search.context import TrialContext
 from tradeoff.search.halving import RungReporter, nested_subsamples
 from tradeoff.search.settings import worth_training
-from tradeoff.search.workers import DiskFull, disk_full, worker_id
+from tradeoff.search.workers import DiskFull, TargetDown, disk_full, worker_id
 from tradeoff.table_input import as_shipped
 from tradeoff.text_input import latency_samples
 from tradeoff.train import Strategy, default_strategy_params, suggest_strategy, train
@@ -77,6 +78,8 @@ def run_trial(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
         return _run(trial, ctx)
     except optuna.TrialPruned:
         raise
+    except TargetUnreachable as error:
+        raise TargetDown(str(error), trial.number) from error
     except Exception as error:
         if disk_full(error):
             raise DiskFull(trial.number) from error
@@ -275,14 +278,17 @@ def _measure_cost(
     # A text model's cost depends on the length of its input: time it on training texts.
     samples = latency_samples(ctx.prepared.X_train) if ctx.prepared.modality == "text" else None
     with ctx.cost_lock.measuring():
-        latency = measure_latency(shipped, shape, ctx.protocol, samples=samples)
-    size_mb = len(shipped) / 1e6
+        measured = measure_cost(shipped, shape, ctx.protocol, req, ctx.targets, samples=samples)
+    latency, size_mb = measured.latency, measured.size_mb
     trial.set_user_attr(
         rec.COST,
-        cost_record(latency, shipped, model, ctx.prepared.input_shape, n_params=n_params),
+        measured.record(
+            cost_record(latency, shipped, model, ctx.prepared.input_shape, n_params=n_params)
+        ),
     )
-    # A hard latency limit is checked against the upper bound of p95, not its point estimate.
-    violations = req.cost_violations(latency.p95_high_ms, size_mb)
+    # A hard latency limit is checked against the upper bound of p95, not its point estimate;
+    # memory and throughput (when limited), and every target, before any training.
+    violations = measured.violations(req)
     limits = req.constraint_values(latency.p95_high_ms, size_mb, None)
     set_constraints(trial, limits, "latency", "size")
     trial.set_user_attr(rec.TRAIN_SECONDS, train_seconds)

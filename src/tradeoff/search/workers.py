@@ -68,6 +68,18 @@ def reclaim_orphans(study: optuna.Study, storage: optuna.storages.BaseStorage) -
     return failed
 
 
+class TargetDown(BaseException):
+    """A target's agent stopped answering during a trial.
+
+    A BaseException, like :class:`DiskFull`, so that it ends the search instead of failing
+    every later trial; the trial stays RUNNING and ``--resume`` runs it again.
+    """
+
+    def __init__(self, message: str, trial: int) -> None:
+        super().__init__(message)
+        self.trial = trial
+
+
 class DiskFull(BaseException):
     """A trial could not write its model or its record: the disk is full.
 
