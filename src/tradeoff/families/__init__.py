@@ -7,6 +7,7 @@ from tradeoff.families import gru as _gru  # noqa: F401
 from tradeoff.families import linear as _linear  # noqa: F401
 from tradeoff.families import lstm as _lstm  # noqa: F401
 from tradeoff.families import mlp as _mlp  # noqa: F401
+from tradeoff.families import rocket as _rocket  # noqa: F401
 from tradeoff.families import transformer as _transformer  # noqa: F401
 from tradeoff.families._base import (
     INPUT_NAME,

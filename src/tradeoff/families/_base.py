@@ -82,6 +82,15 @@ class Family(ABC):
         """
         raise NotImplementedError(f"family {self.name!r} is trained in PyTorch")
 
+    def unfitted_onnx(
+        self, params: dict[str, Any], input_shape: tuple[int, ...], n_outputs: int
+    ) -> tuple[bytes, int] | None:
+        """A ``"fit"`` family whose architecture is known before fitting (``rocket``): an ONNX
+        model with the same operators and shapes as the fitted one, and the number of values
+        fitting will store, so that its cost is measured before anything is fitted.
+        ``None`` (the default, e.g. trees): cost is known only once fitted."""
+        return None
+
 
 _REGISTRY: dict[str, type[Family]] = {}
 

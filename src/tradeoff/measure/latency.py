@@ -66,6 +66,13 @@ class LatencyProtocol:
     block_calls: int = 25
     reference_every: int = 4
     n_boot: int = 300
+    #: Sequential screening against a limit (``measure_latency(..., limit_ms=...)``): after
+    #: ``screen_first_calls`` timed calls, and each time the count doubles, stop if p95's
+    #: interval is decisively on one side of the limit (its upper end times
+    #: ``screen_margin`` under it, or its lower end over the limit times ``screen_margin``);
+    #: near the limit the full protocol runs. 0 turns screening off.
+    screen_first_calls: int = 200
+    screen_margin: float = 1.5
 
 
 #: A short protocol for tests and quick checks; figures from it are noisy.
@@ -215,9 +222,13 @@ def _bootstrap_percentiles(ms: np.ndarray, n_boot: int, seed: int = 0) -> np.nda
     return np.percentile(stats, [2.5, 97.5], axis=0).T
 
 
-def method_record(protocol: LatencyProtocol, calls: int, warmup_calls: int) -> dict:
-    """How a figure was measured: runtime and version, threads, batch, calls, CPU model and flags."""
+def method_record(
+    protocol: LatencyProtocol, calls: int, warmup_calls: int, stopped: str = "full"
+) -> dict:
+    """How a figure was measured: runtime and version, threads, batch, calls, CPU model and flags,
+    and which protocol: ``full`` or ``sequential`` (stopped early, decisively under or over a limit)."""
     return {
+        "protocol": stopped,
         "runtime": f"onnxruntime {ort.__version__}",
         "provider": "CPUExecutionProvider",
         "threads": protocol.threads,
@@ -231,12 +242,27 @@ def method_record(protocol: LatencyProtocol, calls: int, warmup_calls: int) -> d
     }
 
 
+def _decisive(ms: np.ndarray, limit_ms: float, protocol: LatencyProtocol) -> str | None:
+    """``"under"``/``"over"`` when p95's bootstrap interval is decisively on one side of the limit."""
+    low, high = _bootstrap_percentiles(ms, min(protocol.n_boot, 200))[1]
+    if high * protocol.screen_margin <= limit_ms:
+        return "under"
+    if low >= limit_ms * protocol.screen_margin:
+        return "over"
+    return None
+
+
 def measure_latency(
     onnx_model: bytes | str,
     input_shape: tuple[int, ...],
     protocol: LatencyProtocol = LatencyProtocol(),
+    limit_ms: float | None = None,
 ) -> Latency:
     """Time single inference calls of ``onnx_model`` on random inputs, next to the reference model.
+
+    With ``limit_ms`` (a p95 limit) and ``protocol.screen_first_calls``, measuring stops as
+    soon as the answer to "within the limit?" is decisive (see :class:`LatencyProtocol`);
+    ``method["protocol"]`` then says ``sequential`` and the calls it took.
 
     >>> latency = measure_latency(model_bytes, (40, 1), QUICK_PROTOCOL)  # doctest: +SKIP
     >>> latency.p95_high_ms, latency.ratio_to_reference, latency.method["runtime"]  # doctest: +SKIP
@@ -256,6 +282,8 @@ def measure_latency(
     start = time.perf_counter_ns()
     min_ns, max_ns = protocol.min_seconds * 1e9, protocol.max_seconds * 1e9
     calls = 0
+    screening = limit_ms is not None and protocol.screen_first_calls > 0
+    next_check, stopped = protocol.screen_first_calls, "full"
     while True:
         block = _timed_block(call, protocol.block_calls)
         blocks.append(block)
@@ -269,6 +297,12 @@ def measure_latency(
         enough = calls >= protocol.min_calls and elapsed >= min_ns
         if (enough and (pairs or not use_reference)) or elapsed >= max_ns:
             break
+        if screening and calls >= next_check and (pairs or not use_reference):
+            next_check *= 2
+            verdict = _decisive(np.concatenate(blocks).astype(np.float64) / 1e6, limit_ms, protocol)
+            if verdict is not None:
+                stopped = f"sequential ({verdict} {limit_ms:g} ms after {calls} calls)"
+                break
     if use_reference and not pairs:  # a very slow model ran out of time before one pair
         pairs.append((float(np.mean(since_reference)), float(np.median(_timed_block(ref_call, 5)))))
 
@@ -290,7 +324,7 @@ def measure_latency(
         p99_ms=float(p99),
         mean_ms=float(ms.mean()),
         calls=len(ms),
-        method=method_record(protocol, len(ms), warmup_calls),
+        method=method_record(protocol, len(ms), warmup_calls, stopped),
         p50_interval_ms=(float(intervals[0, 0]), float(intervals[0, 1])),
         p95_interval_ms=(float(intervals[1, 0]), float(intervals[1, 1])),
         p99_interval_ms=(float(intervals[2, 0]), float(intervals[2, 1])),
