@@ -254,15 +254,13 @@ class Rocket(Family):
         n_steps, n_channels = input_shape
         dilations, counts = fit_dilations(n_steps, params["n_features"])
         n_biases = N_KERNELS * int(counts.sum())
-        mask = np.ones((len(dilations) * N_KERNELS, n_channels), np.float32)
+        # Distinct placeholder values: the exporter merges identical constant tensors, which
+        # would make this graph differ from the fitted one.
+        rng = np.random.default_rng(0)
+        mask = channel_masks(len(dilations), n_channels, rng)
+        biases = rng.standard_normal(n_biases).astype(np.float32)
         features = MiniRocketFeatures(
-            n_steps,
-            n_channels,
-            dilations,
-            counts,
-            np.zeros(n_biases, np.float32),
-            mask,
-            params["pooling"],
+            n_steps, n_channels, dilations, counts, biases, mask, params["pooling"]
         )
         model = RocketModel(features, nn.Linear(features.n_features, n_outputs))
         n_params = n_biases + (features.n_features + 1) * n_outputs
