@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -57,12 +57,23 @@ def meets(record: TrialRecord, requirements: Requirements) -> bool:
 
 
 def select(candidates: list[TrialRecord], requirements: Requirements) -> TrialRecord | None:
-    """The most accurate candidate meeting ``requirements`` (ties: the faster one)."""
+    """The most accurate candidate meeting ``requirements`` (ties: the faster one).
+
+    Candidates ranked by cross-validation (``--cv``) tie when their fold mean is within
+    one standard error of the best one's (the one-standard-error rule): the fastest of
+    those is picked, since the folds cannot tell them apart.
+    """
     fitting = [r for r in candidates if meets(r, requirements)]
     if not fitting:
         return None
     sign = 1.0 if requirements.higher_is_better else -1.0
-    return max(fitting, key=lambda r: (sign * r.val_metric, -r.p95_ms))
+    best = max(fitting, key=lambda r: (sign * r.val_metric, -r.p95_ms))
+    folds = best.cross_validation
+    if folds is None or not folds.standard_error > 0:
+        return best
+    floor = sign * best.val_metric - folds.standard_error
+    tied = [r for r in fitting if r.cv and sign * r.val_metric >= floor]
+    return min(tied, key=lambda r: (r.p95_ms, -sign * r.val_metric))
 
 
 @dataclass(frozen=True)
@@ -143,6 +154,8 @@ def describe_selection(selection: Selection) -> list[str]:
             f"Picked #{pick.number} ({pick.family}): validation {metric} {pick.val_metric:.4f}, "
             f"p95 {pick.p95_ms:.4f} ms, {pick.size_mb:.3f} MB."
         )
+        if pick.cross_validation is not None:
+            lines.append(f"  validation {metric} is the fold mean: {pick.cross_validation}")
         for m in selection.margins:
             share = f" ({100 * m.slack / m.limit:.0f}% of the limit)" if m.limit else ""
             lines.append(
@@ -319,6 +332,8 @@ class Run:
         """The candidate's configuration retrained on each ``--cv`` fold; computed once, kept in the study."""
         from tradeoff.search.cv import CrossValidation, cross_validate
 
+        if record.cross_validation is not None:  # ranked on folds during the search
+            return replace(record.cross_validation, metric=self.requirements.metric)
         key = f"cv:{record.number}"
         stored = self.study.user_attrs.get(key)
         if stored is not None:
@@ -337,17 +352,37 @@ class Run:
 
     def test_estimate(self, record: TrialRecord) -> Estimate:
         """The pick's quality (the run's metric) on the held-out test split, with its 95 %
-        bootstrap interval; computed once and kept in the study."""
+        bootstrap interval; computed once and kept in the study.
+
+        A candidate ranked by cross-validation is first refitted on train+validation (its
+        configuration and seed; see :func:`tradeoff.search.cv.refit_outputs`), and the
+        estimate is that model's: the split says so.
+        """
         from tradeoff.measure import Estimate, bootstrap, predict_outputs
 
-        key = f"test:{record.number}"
+        refit = record.cross_validation is not None and record.family is not None
+        key = f"test:{'refit:' if refit else ''}{record.number}"
         stored = self.study.user_attrs.get(key)
         if stored is not None:
             return Estimate(**stored)
         prepared = self.prepared
-        with tempfile.TemporaryDirectory() as tmp:
-            outputs = predict_outputs(self.artifact_path(record, tmp), prepared.X_test)
-        estimate = bootstrap(self.requirements.metric, prepared.y_test, outputs, split="test")
+        split = "test"
+        if refit:
+            from tradeoff.search.cv import refit_outputs
+
+            outputs = refit_outputs(
+                prepared,
+                record.family,
+                record.params,
+                record.strategy,
+                record.curve,
+                seed=self.info["seed"] * 100_003 + record.number,
+            )
+            split = "test, refitted on train+validation"
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                outputs = predict_outputs(self.artifact_path(record, tmp), prepared.X_test)
+        estimate = bootstrap(self.requirements.metric, prepared.y_test, outputs, split=split)
         self._keep(key, estimate.__dict__)
         return estimate
 

@@ -15,6 +15,7 @@ from tradeoff.cli._app import app, fail, out_console, user_errors
 from tradeoff.cli._results import data_summary, print_data, print_report, summary_dict
 from tradeoff.compress import QualityTolerance, pass_names
 from tradeoff.datasets import builtin_names, load, supported_formats
+from tradeoff.errors import TradeoffError
 from tradeoff.families import family_names, get_family
 from tradeoff.frontier import Run
 from tradeoff.measure import QUICK_PROTOCOL, LatencyProtocol
@@ -85,12 +86,13 @@ def search(
         typer.Option(help="Side in pixels that images of a folder are resized to (default 32)."),
     ] = None,
     cv: Annotated[
-        int | None,
+        str,
         typer.Option(
-            help="K-fold cross-validation (2-20): the selected model's configuration is retrained "
-            "on each of K folds of train+validation; the fold scores are printed and recorded."
+            help="Rank candidates by cross-validation over train+validation: K (2-20 folds), "
+            "auto (5 folds repeated twice when the validation split has fewer than 300 rows) "
+            "or off. The pick is then refitted on train+validation for its test estimate."
         ),
-    ] = None,
+    ] = "auto",
     augment: Annotated[
         str,
         typer.Option(
@@ -212,7 +214,7 @@ def search(
         dataset = load(
             data, seed=seed, target=target, task=task, modality=modality, image_size=image_size
         )
-        prepared = prepare(dataset, seed=seed, cv=cv, augment=augment)
+        prepared = _prepare_with_cv(dataset, seed, cv, augment)
         req = Requirements(
             max_latency_ms=max_latency_ms,
             max_size_mb=max_size_mb,
@@ -285,6 +287,27 @@ def list_datasets() -> None:
     out_console.print(
         "Files: " + ", ".join(supported_formats()) + " (see docs/data.md)", highlight=False
     )
+
+
+def _prepare_with_cv(dataset, seed: int, cv: str, augment: str) -> Prepared:
+    """``--cv``: K folds, ``off``, or ``auto`` (folds only when validation is small)."""
+    from tradeoff.search.cv import AUTO_BELOW_ROWS, AUTO_FOLDS, AUTO_REPEATS
+
+    choice = cv.strip().lower()
+    if choice in ("off", "none", "0"):
+        return prepare(dataset, seed=seed, augment=augment)
+    if choice == "auto":
+        plain = prepare(dataset, seed=seed, augment=augment)
+        if len(plain.y_val) >= AUTO_BELOW_ROWS:
+            return plain
+        return prepare(dataset, seed=seed, cv=AUTO_FOLDS, cv_repeats=AUTO_REPEATS, augment=augment)
+    try:
+        folds = int(choice)
+    except ValueError:
+        raise TradeoffError(
+            f"--cv: expected a number of folds from 2 to 20, auto or off, got {cv!r}"
+        ) from None
+    return prepare(dataset, seed=seed, cv=folds, augment=augment)
 
 
 def _search_and_report(prepared: Prepared, req, out, settings, *, resume, as_json) -> None:

@@ -75,13 +75,16 @@ def kernel_weights() -> np.ndarray:
 
 
 class MiniRocketFeatures(nn.Module):
-    """The MiniRocket transform as convolutions, comparisons and means.
+    """The MiniRocket transform as convolutions, comparisons and sums.
 
-    ``biases`` and ``channel_mask`` are in sktime's order: dilation, then kernel,
-    then feature. The module computes, per dilation, the zero-padded kernels and
-    the unpadded ones as two convolutions; :attr:`order` maps its output columns
-    back to sktime's order (the head is fitted on its own order, so the shipped
-    graph needs no reordering).
+    ``biases`` and ``channel_mask`` are in sktime's order: dilation, then kernel, then
+    feature. Every kernel is convolved zero-padded (one ``Conv`` per dilation); an
+    unpadded kernel's edge steps are then pushed to -1e30 so that they never exceed a
+    bias, and its PPV divides by its valid length. Dilations with the same number of
+    biases are stacked so that one ``Greater`` / ``Cast`` / ``ReduceSum`` serves them all:
+    the graph has a few dozen nodes, not one set per dilation, which matters at
+    microsecond latencies. :attr:`order` maps the output columns to sktime's order (the
+    head is fitted on the module's own order, so the shipped graph never reorders).
     """
 
     def __init__(
@@ -97,61 +100,65 @@ class MiniRocketFeatures(nn.Module):
         super().__init__()
         self.pooling = pooling
         weights = kernel_weights()
-        self.convs = nn.ModuleList()
-        self._counts: list[int] = []
-        order, start = [], 0
-        for i, (dilation, count) in enumerate(zip(dilations, counts, strict=True)):
-            dilation, count = int(dilation), int(count)
-            pad = 4 * dilation
-            # sktime: kernel k at dilation i is zero-padded when (i + k) is even.
-            for padded in (True, False):
-                kernels = [k for k in range(N_KERNELS) if ((i + k) % 2 == 0) == padded]
+        firsts = np.concatenate([[0], np.cumsum(N_KERNELS * np.asarray(counts))])
+        self.groups = nn.ModuleList()
+        order: list[int] = []
+        for count in sorted(set(int(c) for c in counts)):
+            group = nn.Module()
+            group.convs = nn.ModuleList()
+            edges, group_biases, lengths = [], [], []
+            for i in np.flatnonzero(np.asarray(counts) == count):
+                dilation, pad = int(dilations[i]), 4 * int(dilations[i])
                 conv = nn.Conv1d(
-                    n_channels,
-                    len(kernels),
-                    9,
-                    dilation=dilation,
-                    padding=pad if padded else 0,
-                    bias=False,
+                    n_channels, N_KERNELS, 9, dilation=dilation, padding=pad, bias=False
                 )
-                combos = [i * N_KERNELS + k for k in kernels]
-                w = weights[kernels][:, None, :] * channel_mask[combos][:, :, None]
+                combos = channel_mask[i * N_KERNELS : (i + 1) * N_KERNELS]
+                w = weights[:, None, :] * combos[:, :, None]
                 conv.weight.data = torch.from_numpy(np.ascontiguousarray(w, np.float32))
                 conv.weight.requires_grad_(False)
-                firsts = [start + k * count for k in kernels]
-                b = np.stack([biases[f : f + count] for f in firsts])
-                conv.register_buffer("biases", torch.from_numpy(b.astype(np.float32))[..., None])
-                steps = n_steps if padded else n_steps - 2 * pad
-                conv.register_buffer(
-                    "positions", torch.arange(steps, dtype=torch.float32) / max(steps - 1, 1)
-                )
-                self.convs.append(conv)
-                self._counts.append(count)
-                order += [f + j for f in firsts for j in range(count)]
-            start += N_KERNELS * count
+                group.convs.append(conv)
+                for k in range(N_KERNELS):
+                    # sktime: kernel k at dilation i is zero-padded when (i + k) is even.
+                    edge = np.zeros(n_steps, np.float32)
+                    if (i + k) % 2:
+                        edge[:pad], edge[n_steps - pad :] = -1e30, -1e30
+                    edges.append(edge)
+                    lengths.append(n_steps if (i + k) % 2 == 0 else n_steps - 2 * pad)
+                    first = int(firsts[i]) + k * count
+                    group_biases.append(biases[first : first + count])
+                    order += range(first, first + count)
+            group.register_buffer("edges", torch.from_numpy(np.stack(edges)))
+            group.register_buffer(
+                "biases", torch.from_numpy(np.stack(group_biases).astype(np.float32))[..., None]
+            )
+            lengths = np.asarray(lengths, np.float32)[:, None]
+            group.register_buffer("inv_lengths", torch.from_numpy(1.0 / lengths))
+            group.register_buffer(
+                "positions", torch.arange(n_steps, dtype=torch.float32) / max(n_steps - 1, 1)
+            )
+            self.groups.append(group)
         #: order[j]: the sktime feature index of this module's PPV column j.
         self.order = np.asarray(order)
 
     @property
     def n_features(self) -> int:
-        per_ppv = len(self.order)
-        return per_ppv * (3 if self.pooling == "multi" else 1)
+        return len(self.order) * (3 if self.pooling == "multi" else 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.transpose(1, 2)  # [B, T, C] -> [B, C, T]
         ppv, mpv, mipv = [], [], []
-        for conv in self.convs:
-            c = conv(x).unsqueeze(2)  # [B, K, 1, T']
-            above = c > conv.biases  # [B, K, F, T']
-            share = above.float().mean(-1)
-            ppv.append(share.flatten(1))
+        for group in self.groups:
+            convolved = [conv(x) for conv in group.convs]
+            c = (torch.cat(convolved, 1) if len(convolved) > 1 else convolved[0]) + group.edges
+            c = c.unsqueeze(2)  # [B, K, 1, T]
+            above = (c > group.biases).float()  # [B, K, F, T]
+            count = above.sum(-1)
+            ppv.append((count * group.inv_lengths).flatten(1))
             if self.pooling == "multi":
                 # MultiRocket's MPV and MIPV; -1 where nothing exceeds the bias (as MultiRocket).
-                positive = torch.relu(c - conv.biases)
-                count = above.float().sum(-1)
                 safe = torch.clamp(count, min=1.0)
-                mpv.append((positive.sum(-1) / safe).flatten(1))
-                index = (above.float() * conv.positions).sum(-1) / safe
+                mpv.append((torch.relu(c - group.biases).sum(-1) / safe).flatten(1))
+                index = (above * group.positions).sum(-1) / safe
                 mipv.append(torch.where(count > 0, index, -torch.ones_like(index)).flatten(1))
         return torch.cat(ppv + mpv + mipv, dim=1)
 

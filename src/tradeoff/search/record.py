@@ -22,6 +22,8 @@ WEIGHTS = "weights_artifact_id"
 STOPPED_BY, VAL_CONFUSION = "stopped_by", "val_confusion_matrix"
 #: Lineage of a compressed variant: its parent trial, and the pass with its settings and verdict.
 PARENT, COMPRESSION = "parent_trial", "compression"
+#: --cv ranking: fold scores (``val_metric`` is then their mean) and the validation split's figure.
+CV, HOLDOUT_VAL_METRIC = "cv", "holdout_val_metric"
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,18 @@ class TrialRecord:
     flops: int | None = None
     parent_trial: int | None = None
     compression: dict = field(default_factory=dict)
+    #: --cv ranking: {"scores": [...], "folds_per_repeat": K}; ``val_metric`` is their mean
+    cv: dict = field(default_factory=dict)
+    holdout_val_metric: float | None = None
+
+    @property
+    def cross_validation(self):
+        """The fold scores as a :class:`~tradeoff.search.cv.CrossValidation`, or ``None``."""
+        if not self.cv:
+            return None
+        from tradeoff.search.cv import CrossValidation
+
+        return CrossValidation("", tuple(self.cv["scores"]), self.cv["folds_per_repeat"])
 
     @property
     def trained(self) -> bool:
@@ -108,6 +122,8 @@ class TrialRecord:
             flops=cost.get("flops"),
             parent_trial=attrs.get(PARENT),
             compression=attrs.get(COMPRESSION, {}),
+            cv=attrs.get(CV, {}),
+            holdout_val_metric=attrs.get(HOLDOUT_VAL_METRIC),
         )
 
 

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from secrets import token_hex
 
@@ -120,6 +120,12 @@ def run_search(
     if out.exists() and not out.is_dir():
         raise TradeoffError(f"--out: {out} exists and is not a folder")
     prepared = prepared or prepare(data, seed=settings.seed)
+    if prepared.folds:
+        # Ranked on fold means (search/cv.py): ensembles and compressed variants are judged
+        # on the validation split alone, so they would be ranked on another scale; left out.
+        families = [f for f in families if get_family(f).trained_by != "members"]
+        settings = replace(settings, compression=None)
+        passes = []
     previous = load_run_info(out) if resume else {}
     url = settings.storage or previous.get("storage") or storage_url(out)
     run_info = {
@@ -130,6 +136,7 @@ def run_search(
         "prepare": prepared.describe(),
         "latency_protocol": asdict(settings.protocol),
         "max_epochs": settings.max_epochs,
+        "cv_ranking": bool(prepared.folds),
         "halving": asdict(settings.halving) if settings.halving else None,
         "compression": None
         if settings.compression is None
@@ -324,6 +331,7 @@ def _optimize(
         cost_lock=CostLock(),
         halving=settings.halving,
         compression=settings.compression,
+        cv_ranking=bool(prepared.folds),
     )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:

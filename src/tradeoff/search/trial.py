@@ -36,6 +36,7 @@ from tradeoff.prepare import Prepared
 from tradeoff.requirements import Requirements
 from tradeoff.search import compression
 from tradeoff.search import record as rec
+from tradeoff.search.cv import fold_scores
 from tradeoff.search.halving import Halving, RungReporter
 from tradeoff.search.workers import WORKER, CostLock, DiskFull, disk_full, worker_id
 from tradeoff.table_input import as_shipped
@@ -60,6 +61,8 @@ class TrialContext:
     compression: compression.CompressionSettings | None = None  # None: no compression
     #: architecture_key -> (trial that measured it, its Latency), filled as trials run
     latency_cache: dict = field(default_factory=dict)
+    #: Rank on the mean over ``prepared.folds`` instead of the validation split (--cv)
+    cv_ranking: bool = False
 
     def score(self, y_true: np.ndarray, outputs: np.ndarray) -> float:
         return score(self.requirements.metric, y_true, outputs)
@@ -346,6 +349,21 @@ def _finish(
         trial.set_user_attr(rec.VAL_CONFUSION, confusion_matrix(prepared.y_val, outputs))
     if not np.isfinite(val_metric):
         raise FloatingPointError(f"validation {req.metric} is {val_metric}")
+    if ctx.cv_ranking and prepared.folds and trial.params.get("family") != "ensemble":
+        # Small validation split: rank on the fold mean; the split's own figure is kept.
+        folds = fold_scores(
+            prepared,
+            trial.params["family"],
+            trial.user_attrs.get(rec.FAMILY_PARAMS, {}),
+            trial.user_attrs.get(rec.STRATEGY, {}),
+            seed=ctx.seed * 100_003 + trial.number,
+            metric=req.metric,
+        )
+        trial.set_user_attr(rec.HOLDOUT_VAL_METRIC, val_metric)
+        trial.set_user_attr(
+            rec.CV, {"scores": list(folds.scores), "folds_per_repeat": folds.folds_per_repeat}
+        )
+        val_metric = folds.mean
     trial.set_user_attr(rec.VAL_METRIC, val_metric)
     quality_violation = req.quality_violation(val_metric)
     # Violations left: cost limits it was trained despite (for compression to close), quality.
