@@ -49,7 +49,10 @@ class _ResidualBlock(nn.Module):
         super().__init__()
         kernels = [_kernel(k, steps) for k in (8, 5, 3)]
         self.convs = nn.ModuleList(
-            [ConvBN(channels_in if i == 0 else channels, channels, k) for i, k in enumerate(kernels)]
+            [
+                ConvBN(channels_in if i == 0 else channels, channels, k)
+                for i, k in enumerate(kernels)
+            ]
         )
         self.shortcut = ConvBN(channels_in, channels, 1)
 
@@ -88,7 +91,13 @@ class SeriesCNN(nn.Module):
     """``[B, T, C]`` -> logits ``[B, n_outputs]``: one of :data:`ARCHITECTURES`, GAP, linear head."""
 
     def __init__(
-        self, architecture: str, steps: int, channels_in: int, width: int, depth: int, n_outputs: int
+        self,
+        architecture: str,
+        steps: int,
+        channels_in: int,
+        width: int,
+        depth: int,
+        n_outputs: int,
     ) -> None:
         super().__init__()
         self.architecture = architecture
@@ -96,13 +105,19 @@ class SeriesCNN(nn.Module):
             widths = [width, 2 * width, width]
             kernels = [_kernel(k, steps) for k in (8, 5, 3)]
             self.body = nn.ModuleList(
-                [ConvBN(c_in, c, k) for c_in, c, k in zip([channels_in, *widths], widths, kernels)]
+                [
+                    ConvBN(c_in, c, k)
+                    for c_in, c, k in zip([channels_in, *widths], widths, kernels, strict=True)
+                ]
             )
             features = width
         elif architecture == "resnet":
             widths = [width, 2 * width, 2 * width][: max(1, min(depth, 3))]
             self.body = nn.ModuleList(
-                [_ResidualBlock(c_in, c, steps) for c_in, c in zip([channels_in, *widths], widths)]
+                [
+                    _ResidualBlock(c_in, c, steps)
+                    for c_in, c in zip([channels_in, *widths], widths, strict=False)
+                ]
             )
             features = widths[-1]
         elif architecture == "inception":
