@@ -107,7 +107,7 @@ class SeriesCNN(nn.Module):
             self.body = nn.ModuleList(
                 [
                     ConvBN(c_in, c, k)
-                    for c_in, c, k in zip([channels_in, *widths], widths, kernels, strict=True)
+                    for c_in, c, k in zip([channels_in, *widths], widths, kernels, strict=False)
                 ]
             )
             features = width
