@@ -359,7 +359,13 @@ def _finish(
             prepared,
             trial.params["family"],
             trial.user_attrs.get(rec.FAMILY_PARAMS, {}),
-            trial.user_attrs.get(rec.STRATEGY, {}),
+            # Folds train no longer than the candidate did on the training split.
+            {
+                **trial.user_attrs.get(rec.STRATEGY, {}),
+                "max_epochs": max(1, len(trial.user_attrs.get(rec.CURVE) or [])) or 1,
+            }
+            if trial.user_attrs.get(rec.CURVE)
+            else trial.user_attrs.get(rec.STRATEGY, {}),
             seed=ctx.seed * 100_003 + trial.number,
             metric=req.metric,
         )
