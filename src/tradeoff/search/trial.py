@@ -318,6 +318,16 @@ def _measure_cost(
     return latency.p95_ms, violations
 
 
+def _fold_strategy(trial: optuna.Trial) -> dict:
+    """The candidate's strategy for its fold retraining: a network trains on each fold for
+    no more epochs than it trained on the training split (which bounds what CV costs)."""
+    strategy = dict(trial.user_attrs.get(rec.STRATEGY, {}))
+    curve = trial.user_attrs.get(rec.CURVE)
+    if curve:
+        strategy["max_epochs"] = len(curve)
+    return strategy
+
+
 def architecture_key(onnx_bytes: bytes) -> str:
     """A hash of an ONNX graph without its weights' values: operators, attributes, shapes.
 
@@ -359,13 +369,7 @@ def _finish(
             prepared,
             trial.params["family"],
             trial.user_attrs.get(rec.FAMILY_PARAMS, {}),
-            # Folds train no longer than the candidate did on the training split.
-            {
-                **trial.user_attrs.get(rec.STRATEGY, {}),
-                "max_epochs": max(1, len(trial.user_attrs.get(rec.CURVE) or [])) or 1,
-            }
-            if trial.user_attrs.get(rec.CURVE)
-            else trial.user_attrs.get(rec.STRATEGY, {}),
+            _fold_strategy(trial),
             seed=ctx.seed * 100_003 + trial.number,
             metric=req.metric,
         )
