@@ -100,6 +100,10 @@ def test_a_search_ranks_on_fold_means_and_refits_the_pick(tmp_path):
         tradeoff.frontier.explain_selection(run.trials(), Requirements())
     )
     assert any("fold mean" in line and "95% CI" in line for line in lines)
+    from tradeoff.report import build_report
+
+    html = build_report(run, tmp_path / "report.html").read_text()
+    assert "(folds, [" in html and "fold mean" in html
 
 
 def test_cv_auto_turns_folds_on_only_for_a_small_validation_split():
