@@ -251,9 +251,12 @@ class Rocket(Family):
         }
 
     def defaults(self, input_shape):
-        # Cheap enough for sub-millisecond limits even on a busy core; the search grows it
-        # (MiniRocket's own default is ~10,000, several milliseconds here).
-        return {"n_features": 500, "pooling": "ppv", "head": "ridge"}
+        # Work grows with features x steps: ~500 features at 150 steps fits sub-millisecond
+        # limits even on a busy core; the search grows or shrinks it from there (MiniRocket's
+        # own default, ~10,000, takes several milliseconds here).
+        low, high = FEATURES_RANGE
+        n_features = int(np.clip(75_000 // max(int(input_shape[0]), 1), low, 2_000))
+        return {"n_features": n_features, "pooling": "ppv", "head": "ridge"}
 
     def unfitted_onnx(self, params, input_shape, n_outputs) -> tuple[bytes, int]:
         """The ONNX graph with placeholder biases and head: same operators and shapes as the

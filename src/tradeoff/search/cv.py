@@ -144,18 +144,17 @@ def refit_outputs(
 
     from tradeoff.families import get_family
     from tradeoff.measure import predict_outputs
-    from tradeoff.prepare import _fit
+    from tradeoff.prepare import fit_scaling
 
-    whole, _ = _fit(
-        prepared.data,
-        np.concatenate([prepared.X_train, prepared.X_val]),
-        np.concatenate([prepared.y_train, prepared.y_val]),
-        prepared.X_val,
-        prepared.y_val,
-        prepared.X_test,
-        prepared.y_test,
+    # The splits are already imputed and cleaned (on train): stack them, rescale on the union.
+    X_whole = np.concatenate([prepared.X_train, prepared.X_val])
+    whole = replace(
+        prepared,
+        X_train=X_whole,
+        y_train=np.concatenate([prepared.y_train, prepared.y_val]),
+        scaling=fit_scaling(X_whole, prepared.modality),
+        folds=(),
     )
-    whole = replace(whole, augmentation=prepared.augmentation, seed=prepared.seed)
     builder = get_family(family)
     if builder.trained_by == "fit":
         return predict_outputs(builder.fit(params, whole, seed).onnx_model, whole.X_test)
