@@ -96,3 +96,69 @@ def test_bench_a_run_folder_measures_its_selected_model(tmp_path):
     assert report["kind"].startswith("run folder, selected trial #0")
     assert report["input_shape"] == [30]
     assert [c["requirement"] for c in report["checks"]] == ["size <= 1.0 MB"]
+
+
+@pytest.fixture(scope="module")
+def compressed_bundle(tmp_path_factory):
+    """A bundle whose pick is an int8 variant: its fp32 parent breaks a size limit int8 meets."""
+    import tradeoff
+    from tradeoff.families import deployable, get_family
+    from tradeoff.measure import QUICK_PROTOCOL
+    from tradeoff.prepare import prepare
+    from tradeoff.search import SearchSettings, run_search
+    from tradeoff.search.compression import CompressionSettings
+    from tradeoff.table_input import as_shipped
+
+    data = tradeoff.datasets.load("breast_cancer")
+    prepared = prepare(data, seed=0)
+    mlp = get_family("mlp")
+    default = deployable(
+        mlp, mlp.defaults(prepared.input_shape), prepared.input_shape, 2, prepared.scaling
+    )
+    fp32_mb = len(as_shipped(to_onnx(default, prepared.input_shape), prepared)[0]) / 1e6
+    settings = SearchSettings(
+        time_budget_s=None,
+        n_trials=1,  # the MLP at its defaults: a near miss on size, trained for int8 to rescue
+        families=("mlp",),
+        protocol=QUICK_PROTOCOL,
+        compression=CompressionSettings(passes=("int8_dynamic",)),
+    )
+    out = tmp_path_factory.mktemp("compressed") / "run"
+    req = tradeoff.Requirements(max_size_mb=round(0.6 * fp32_mb, 4))
+    run_search(data, req, out, settings, prepared=prepared, show_progress=False)
+    pick = tradeoff.Run.open(out).select()
+    assert pick is not None and pick.compression["pass"] == "int8_dynamic"
+    return tradeoff.export(out, out.parent / "model")
+
+
+def test_bench_rechecks_a_compressed_bundles_classes_on_its_check_rows(compressed_bundle):
+    card = json.loads((compressed_bundle / "card.json").read_text())
+    recipe = card["lineage"]["compression"]["settings"]["recipe"]
+    assert {"reduce_range", "isa", "why"} <= set(recipe) and "flags" in recipe["isa"]
+    assert card["check"]["rows"] > 100 and card["check"]["agreement"] >= 0.9
+    result = _bench(str(compressed_bundle))
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["agreement"]["agreement"] == card["check"]["agreement"]  # same CPU: same classes
+    assert report["agreement"]["holds"] is True
+
+
+def test_bench_fails_in_one_line_when_agreement_falls_below_the_recorded_one(
+    compressed_bundle, tmp_path
+):
+    import shutil
+
+    import numpy as np
+
+    copy = tmp_path / "model"
+    shutil.copytree(compressed_bundle, copy)
+    with np.load(copy / "check.npz", allow_pickle=False) as arrays:
+        saved = {k: arrays[k] for k in arrays.files}
+    # As on a CPU whose kernels differ: a tenth of the classes no longer match the parent's.
+    n = len(saved["reference_classes"])
+    saved["reference_classes"][: n // 10] = 1 - saved["reference_classes"][: n // 10]
+    np.savez_compressed(copy / "check.npz", **saved)
+    result = runner.invoke(app, ["bench", str(copy), "--quick"])
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "below the" in lines[0] and "recorded at export" in lines[0]

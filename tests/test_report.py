@@ -264,15 +264,16 @@ def test_report_out_must_be_a_file(finished_run, tmp_path):
 
 
 def test_optuna_dashboard_lists_the_run_study(finished_run):
-    executable = shutil.which("optuna-dashboard")
-    assert executable, "pip install optuna-dashboard"
+    # The venv's own script, found next to the interpreter: PATH may not include .venv/bin.
+    executable = Path(sys.executable).with_name("optuna-dashboard")
+    assert executable.exists(), "pip install optuna-dashboard (a test extra)"
     out, _ = finished_run
     with socket.socket() as probe:  # a free loopback port
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     storage = f"sqlite:///{(out / 'study.db').resolve()}"
     server = subprocess.Popen(
-        [executable, storage, "--artifact-dir", str(out / "artifacts")]
+        [str(executable), storage, "--artifact-dir", str(out / "artifacts")]
         + ["--host", "127.0.0.1", "--port", str(port), "--quiet"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

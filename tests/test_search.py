@@ -113,17 +113,19 @@ def test_resume_refuses_other_requirements(tmp_path, mnist1d):
 
 
 def test_time_budget_stops_the_search(tmp_path, mnist1d):
-    import time
-
-    settings = SearchSettings(time_budget_s=4.0, protocol=QUICK_PROTOCOL, max_epochs=200)
-    start = time.monotonic()
+    # 200 epochs take far longer than 4 s on any machine: only the budget can end these trials.
+    settings = SearchSettings(
+        time_budget_s=4.0, protocol=QUICK_PROTOCOL, max_epochs=200, families=("mlp",)
+    )
     study, _ = run_search(
         mnist1d, tradeoff.Requirements(), tmp_path / "r", settings, show_progress=False
     )
-    elapsed = time.monotonic() - start
     assert len(study.trials) >= 1
-    # Training stops at the deadline; the last trial only finishes measuring and exporting.
-    assert elapsed < 4.0 * 3
+    stopped = [t.user_attrs.get("stopped_by") for t in study.trials]
+    # Training stops at the deadline (the last trial only finishes measuring and exporting),
+    # and no trial starts after it.
+    assert "time budget" in stopped
+    assert all(s in ("time budget", "early stopping") for s in stopped)
 
 
 @pytest.mark.parametrize(

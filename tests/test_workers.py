@@ -87,8 +87,54 @@ def test_kill_9_then_resume_loses_and_repeats_nothing(tmp_path):
         assert after[number].state == TrialState.FAIL
         assert "died" in after[number].user_attrs["error"]
         retries = [t for t in study.trials if t.user_attrs.get("retry_of") == number]
-        assert len(retries) == 1 and retries[0].params == after[number].params
+        assert len(retries) == 1
+        assert_keeps_drawn_params(after[number], retries[0])
     assert_artifacts_load(tradeoff.Run.open(out), tmp_path)
+
+
+def assert_keeps_drawn_params(killed, retry) -> None:
+    """The retry holds every parameter the killed trial had drawn, with the same value."""
+    assert {k: retry.params.get(k) for k in killed.params} == killed.params
+
+
+def _dead_worker() -> str:
+    """The ``host:pid`` of a process that has exited."""
+    import socket
+
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return f"{socket.gethostname()}:{process.pid}"
+
+
+#: A trial's parameters in the order the search draws them: family first, then the rest.
+DRAWS = {
+    "family": lambda trial: trial.suggest_categorical("family", ["linear", "mlp"]),
+    "mlp.depth": lambda trial: trial.suggest_int("mlp.depth", 1, 4),
+    "lr": lambda trial: trial.suggest_float("lr", 1e-4, 1e-1, log=True),
+}
+
+
+def _draw(trial: optuna.Trial, name: str):
+    return DRAWS[name](trial)
+
+
+@pytest.mark.parametrize("n_drawn", [0, 1, 3], ids=["before-any", "mid-suggestion", "after-it"])
+def test_a_trial_killed_in_any_phase_is_retried_with_what_it_had_drawn(tmp_path, n_drawn):
+    from tradeoff.search.workers import WORKER, reclaim_orphans
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'study.db'}")
+    trial = study.ask()  # RUNNING, holding the first n_drawn parameters when its worker died
+    drawn = {name: _draw(trial, name) for name in list(DRAWS)[:n_drawn]}
+    trial.set_user_attr(WORKER, _dead_worker())
+
+    assert reclaim_orphans(study) == [trial.number]
+    killed = study.trials[trial.number]
+    assert killed.state == TrialState.FAIL and "died" in killed.user_attrs["error"]
+    assert killed.params == drawn
+    retry = study.ask()  # the queued retry: what was drawn is fixed, the rest is sampled
+    assert retry.user_attrs["retry_of"] == trial.number
+    assert {name: _draw(retry, name) for name in drawn} == drawn
+    assert reclaim_orphans(study) == []  # the retry's own process is alive: left alone
 
 
 def run_two_workers(tmp_path: Path, *extra: str) -> tuple[optuna.Study, dict]:

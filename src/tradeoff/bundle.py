@@ -25,6 +25,11 @@ from tradeoff.table_input import feeds_from_frame
 
 BUNDLE_FORMAT = "tradeoff-bundle/1"
 MODEL_FILE, CARD_FILE = "model.onnx", "card.json"
+#: A compressed pick's check rows: model inputs and its fp32 parent's classes (NumPy arrays,
+#: loaded with ``allow_pickle=False``), for `tradeoff bench` to re-check agreement elsewhere.
+CHECK_FILE = "check.npz"
+#: Prefix of the input arrays in CHECK_FILE; the rest of the key is the model input's name.
+CHECK_INPUT = "input:"
 #: Largest card.json read back; a card is a few KB, anything far bigger is not one of ours.
 MAX_CARD_BYTES = 4 * 2**20
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -224,3 +229,39 @@ def load(directory: str | os.PathLike, threads: int = 1) -> Predictor:
     >>> predictor.predict_proba(X[:2])  # doctest: +SKIP
     """
     return Predictor(directory, threads=threads)
+
+
+def check_agreement(directory: Path, card: dict) -> dict | None:
+    """A compressed bundle's classes on its stored check rows, here, against its fp32 parent's.
+
+    ``None`` for a bundle without check rows; else the agreement measured here beside the one
+    export recorded, and whether it holds (it may not fall below the recorded one).
+    """
+    section = card.get("check")
+    if not section:
+        return None
+    path = directory / CHECK_FILE
+    _plain_file_inside(directory, path)
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            feeds = {
+                key.removeprefix(CHECK_INPUT): arrays[key]
+                for key in arrays.files
+                if key.startswith(CHECK_INPUT)
+            }
+            reference = arrays["reference_classes"]
+    except (OSError, ValueError, KeyError) as error:
+        raise TradeoffError(f"{path}: unreadable check rows ({error})") from None
+    feeds = {k: v.astype(object) if v.dtype.kind == "U" else v for k, v in feeds.items()}
+    sess = session(_read_model(directory, card))
+    classes = sess.run(None, feeds)[0].argmax(axis=1)
+    agreement = float(np.mean(classes == reference))
+    recorded = float(section["agreement"])
+    return {
+        "rows": int(len(reference)),
+        "reference": section["reference"],
+        "recorded_agreement": recorded,
+        "recorded_on": section["measured_on"],
+        "agreement": agreement,
+        "holds": agreement >= recorded,
+    }

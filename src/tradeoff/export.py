@@ -29,15 +29,25 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from tradeoff.bundle import BUNDLE_FORMAT, CARD_FILE, MODEL_FILE, run_onnx
+from tradeoff.bundle import (
+    BUNDLE_FORMAT,
+    CARD_FILE,
+    CHECK_FILE,
+    CHECK_INPUT,
+    MODEL_FILE,
+    run_onnx,
+)
 from tradeoff.errors import TradeoffError
 from tradeoff.families import INPUT_NAME, OUTPUT_NAME, deployable, get_family
 from tradeoff.frontier import Run
-from tradeoff.measure import predict_outputs, score, session
+from tradeoff.measure import cpu_flags, cpu_model, predict_outputs, score, session
 from tradeoff.prepare import Prepared
 from tradeoff.requirements import Requirements
 from tradeoff.search import TrialRecord
 from tradeoff.table_input import TableSchema, fold
+
+#: Test rows a compressed bundle carries for `tradeoff bench` to re-check its classes.
+CHECK_ROWS = 256
 
 #: fp32 parity at export: every argmax must agree and no output may differ by more than this.
 PARITY_MAX_ABS_DIFF = 1e-4
@@ -105,6 +115,10 @@ def export(
             f"tolerance {PARITY_MAX_ABS_DIFF}); not exported"
         )
     card = build_card(run, record, prepared, onnx_bytes, parity, schema)
+    with tempfile.TemporaryDirectory() as tmp:
+        check = _check_rows(run, record, prepared, onnx_bytes, schema, tmp)
+    if check is not None:
+        card["check"], check_bytes = check
 
     # Write next to the destination, then rename: ``out`` is complete or absent.
     try:
@@ -115,6 +129,8 @@ def export(
     try:
         (staging / MODEL_FILE).write_bytes(onnx_bytes)
         (staging / CARD_FILE).write_text(json.dumps(card, indent=2))
+        if check is not None:
+            (staging / CHECK_FILE).write_bytes(check_bytes)
         if out.exists():
             out.rmdir()
         os.replace(staging, out)
@@ -201,6 +217,49 @@ def _fold_table(
     ):
         diff = float("inf")  # a changed class is a failure whatever the values
     return folded, replace(parity, raw_rows=int(len(rows)), raw_max_abs_diff=diff)
+
+
+def _check_rows(
+    run: Run,
+    record: TrialRecord,
+    prepared: Prepared,
+    shipped: bytes,
+    schema: TableSchema | None,
+    tmp: str,
+) -> tuple[dict, bytes] | None:
+    """A compressed classifier's check rows: the card's section and the ``check.npz`` bytes.
+
+    The shipped model's inputs for the first test rows and its fp32 parent's classes on them,
+    with the agreement measured here, so that another machine (other int8 kernels) can
+    re-check it with `tradeoff bench`.
+    """
+    if record.parent_trial is None or prepared.task == "regression":
+        return None
+    parent = next(r for r in run.trials() if r.number == record.parent_trial)
+    parent_onnx = Path(run.artifact_path(parent, tmp)).read_bytes()
+    X = prepared.X_test[:CHECK_ROWS]
+    if schema is not None:
+        feeds, rows = schema.rows(X)
+        X = X[rows]
+    else:
+        feeds = {INPUT_NAME: X}
+    reference = predict_outputs(parent_onnx, X).argmax(axis=1)
+    classes = session(shipped).run(None, feeds)[0].argmax(axis=1)
+    arrays = {
+        CHECK_INPUT + name: value.astype(str) if value.dtype == object else value
+        for name, value in feeds.items()
+    }
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, reference_classes=reference, **arrays)
+    section = {
+        "file": CHECK_FILE,
+        "rows": int(len(reference)),
+        "split": "test",
+        "reference": f"the classes of its fp32 parent, trial {parent.number}",
+        "agreement": float(np.mean(classes == reference)),
+        "measured_on": {"cpu": cpu_model(), "flags": list(cpu_flags())},
+    }
+    return section, buffer.getvalue()
 
 
 def _weights_bytes(run: Run, record: TrialRecord, directory: str) -> bytes:

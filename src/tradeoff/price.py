@@ -8,9 +8,10 @@ only: nothing is trained.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
-from tradeoff.frontier import meets
+from tradeoff.frontier import meets, select
 from tradeoff.requirements import Requirements
 from tradeoff.search import TrialRecord
 
@@ -161,3 +162,101 @@ def describe_price(price: ConstraintPrice, metric: str) -> str:
             f"{amount(abs(price.loss))} (best then: model #{prev.number}, {prev.family})."
         )
     return sentence
+
+
+@dataclass(frozen=True)
+class Relaxation:
+    """The least change of one requirement, the others held, that admits a recorded candidate.
+
+    ``pick`` is what selection would then return; ``None`` with ``trained`` false means the
+    candidate admitted was measured but never trained (its quality is unknown until it is).
+    """
+
+    flag: str  # --max-latency-ms, --max-size-mb or --min-quality
+    current: float
+    needed: float
+    pick: TrialRecord | None
+    trained: bool
+
+    def describe(self, metric: str) -> str:
+        then = (
+            f"`tradeoff select` would then pick #{self.pick.number} ({self.pick.family}, "
+            f"validation {metric} {self.pick.val_metric:.4f})"
+            if self.pick is not None
+            else "it admits only candidates rejected before training: search again with it"
+        )
+        return f"{self.flag} {self.needed:.4g} (now {self.current:g}): {then}"
+
+
+def _admitting(records: list[TrialRecord], requirements: Requirements, flag: str) -> float | None:
+    """The least value of ``flag`` at which some record of ``records`` meets ``requirements``."""
+    if flag == "--min-quality":
+        values = [r.val_metric for r in records if r.val_metric is not None]
+        if not values:
+            return None
+        return max(values) if requirements.higher_is_better else min(values)
+    values = [
+        (r.p95_high_ms if r.p95_high_ms is not None else r.p95_ms)
+        if flag == "--max-latency-ms"
+        else r.size_mb
+        for r in records
+    ]
+    values = [v for v in values if v is not None]
+    return min(values) if values else None
+
+
+_FIELDS = {
+    "--max-latency-ms": "max_latency_ms",
+    "--max-size-mb": "max_size_mb",
+    "--min-quality": "min_quality",
+}
+
+
+def least_relaxations(
+    candidates: list[TrialRecord], requirements: Requirements
+) -> list[Relaxation]:
+    """For each requirement set, the least relaxation (the others held) admitting a candidate.
+
+    Trained candidates first (selection could then pick one, no training); failing those, a
+    candidate measured before training (cost limits only). Requirements no relaxation of which
+    alone admits anything are left out.
+    """
+    relaxations = []
+    for flag, name in _FIELDS.items():
+        current = getattr(requirements, name)
+        if current is None:
+            continue
+        others = replace(requirements, **{name: None})
+        trained = [r for r in candidates if meets(r, others)]
+        needed = _admitting(trained, requirements, flag)
+        if needed is not None:
+            # Latency and size figures are rounded up, quality down, so the limit admits them.
+            needed = _round_towards_admitting(needed, flag, requirements.higher_is_better)
+            pick = select(candidates, replace(requirements, **{name: needed}))
+            relaxations.append(Relaxation(flag, current, needed, pick, True))
+            continue
+        if flag == "--min-quality":
+            continue
+        measured = [
+            r
+            for r in candidates
+            if r.size_mb is not None
+            and r.p95_ms is not None
+            and not others.cost_violations(
+                r.p95_high_ms if r.p95_high_ms is not None else r.p95_ms, r.size_mb
+            )
+        ]
+        needed = _admitting(measured, requirements, flag)
+        if needed is not None:
+            needed = _round_towards_admitting(needed, flag, requirements.higher_is_better)
+            relaxations.append(Relaxation(flag, current, needed, None, False))
+    return relaxations
+
+
+def _round_towards_admitting(value: float, flag: str, higher_is_better: bool) -> float:
+    """``value`` to 3 significant digits, rounded so that the candidate stays admitted."""
+    if value == 0:
+        return 0.0
+    scale = 10 ** (math.floor(math.log10(abs(value))) - 2)
+    up = flag != "--min-quality" or not higher_is_better
+    return float(f"{(math.ceil if up else math.floor)(value / scale) * scale:.3g}")

@@ -147,8 +147,7 @@ def print_report(run: Run, pick: TrialRecord | None, test) -> None:
         highlight=False,
     )
     if pick is None:
-        out_console.print("[bold red]No trained candidate meets the requirements.[/]")
-        return
+        return  # print_no_pick says what would admit one
     out_console.print(
         f"\n[bold]Selected:[/] trial #{pick.number}, {pick.family} ({_key_params(pick)})\n"
         f"  validation {metric}: {pick.val_metric:.4f}"
@@ -172,3 +171,64 @@ def print_report(run: Run, pick: TrialRecord | None, test) -> None:
         f"  run folder: {run.out} (resume with: tradeoff search --resume {run.out})",
         highlight=False,
     )
+
+
+def no_pick_dict(run: Run, stopped_early: str | None) -> dict:
+    """When nothing meets the requirements: the cheapest figures measured, and for each
+    requirement the least relaxation that would admit a candidate (and what it would pick)."""
+    from tradeoff.price import least_relaxations
+
+    trials = run.trials()
+    measured = [r for r in trials if r.p95_ms is not None and r.size_mb is not None]
+    fastest = min(measured, key=lambda r: r.p95_ms, default=None)
+    smallest = min(measured, key=lambda r: r.size_mb, default=None)
+
+    def figure(record: TrialRecord | None, value: float | None) -> dict | None:
+        if record is None:
+            return None
+        return {"trial": record.number, "family": record.family, "value": value}
+
+    return {
+        "stopped_early": stopped_early,
+        "measured": len(measured),
+        "fastest_p95_ms": figure(fastest, fastest and fastest.p95_ms),
+        "smallest_size_mb": figure(smallest, smallest and smallest.size_mb),
+        "relaxations": [
+            {
+                "flag": x.flag,
+                "current": x.current,
+                "needed": x.needed,
+                "pick": None if x.pick is None else x.pick.number,
+                "pick_family": None if x.pick is None else x.pick.family,
+                "pick_val_metric": None if x.pick is None else x.pick.val_metric,
+                "needs_training": not x.trained,
+            }
+            for x in least_relaxations(trials, run.requirements)
+        ],
+    }
+
+
+def print_no_pick(run: Run, stopped_early: str | None) -> None:
+    from tradeoff.price import least_relaxations
+
+    answer = no_pick_dict(run, stopped_early)
+    out_console.print("\n[bold red]No trained candidate meets the requirements.[/]")
+    if stopped_early:
+        out_console.print(f"  The search stopped early: {stopped_early}.", highlight=False)
+    fastest, smallest = answer["fastest_p95_ms"], answer["smallest_size_mb"]
+    if fastest is None:
+        out_console.print("  No candidate was measured.")
+        return
+    out_console.print(
+        f"  Cheapest measured ({answer['measured']} candidates): p95 {fastest['value']:.4g} ms "
+        f"(#{fastest['trial']}, {fastest['family']}); size {smallest['value']:.4g} MB "
+        f"(#{smallest['trial']}, {smallest['family']}).",
+        highlight=False,
+    )
+    relaxations = least_relaxations(run.trials(), run.requirements)
+    if not relaxations:
+        out_console.print("  No single requirement relaxed alone admits a measured candidate.")
+    for relaxation in relaxations:
+        out_console.print(
+            f"  Least relaxation: {relaxation.describe(run.requirements.metric)}", highlight=False
+        )

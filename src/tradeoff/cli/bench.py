@@ -14,7 +14,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tradeoff.cli._app import app, out_console, user_errors
+from tradeoff.bundle import check_agreement, read_card
+from tradeoff.cli._app import app, err_console, out_console, user_errors
 from tradeoff.errors import TradeoffError
 from tradeoff.frontier import Run
 from tradeoff.measure import QUICK_PROTOCOL, LatencyProtocol, describe_method, measure_fresh
@@ -111,6 +112,10 @@ def bench(
         )
         fresh = measure_fresh(onnx_path, shape, protocol)
         size_mb = onnx_path.stat().st_size / 1e6
+        # A compressed bundle: its classes here against its fp32 parent's, on its check rows.
+        agreement = None
+        if kind == "bundle" and "check" in json.loads((target / BUNDLE_CARD).read_text()):
+            agreement = check_agreement(target, read_card(target))
     latency = fresh["latency"]
     checks = []
     if req.max_latency_ms is not None:
@@ -127,6 +132,16 @@ def bench(
                 "requirement": f"size <= {req.max_size_mb} MB",
                 "measured": f"{size_mb:.4f} MB",
                 "holds": size_mb <= req.max_size_mb,
+            }
+        )
+    if agreement is not None:
+        checks.append(
+            {
+                "requirement": f"agreement with {agreement['reference']} >= "
+                f"{agreement['recorded_agreement']:.4f} (recorded at export on "
+                f"{agreement['recorded_on']['cpu']})",
+                "measured": f"{agreement['agreement']:.4f} on {agreement['rows']} test rows here",
+                "holds": agreement["holds"],
             }
         )
     if req.min_quality is not None:
@@ -148,11 +163,20 @@ def bench(
         "peak_rss_mb": fresh["peak_rss_mb"],
         "inference_rss_mb": fresh["inference_rss_mb"],
         "checks": checks,
+        "agreement": agreement,
     }
     if as_json:
         print(json.dumps(result, indent=2, default=_json_default))
     else:
         _print(result, latency)
+    if agreement is not None and not agreement["holds"]:
+        err_console.print(
+            f"error: on this CPU the compressed model agrees {agreement['agreement']:.4f} with "
+            f"{agreement['reference']}, below the {agreement['recorded_agreement']:.4f} recorded "
+            "at export: its kernels compute differently here",
+            highlight=False,
+            soft_wrap=True,
+        )
     if any(check["holds"] is False for check in checks):
         raise typer.Exit(1)
 

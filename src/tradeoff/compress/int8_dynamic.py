@@ -6,9 +6,10 @@ import logging
 import os
 import tempfile
 
-from onnxruntime.quantization import QuantType, quantize_dynamic
+from onnxruntime.quantization import quantize_dynamic
 
 from tradeoff.compress._base import CompressionPass, Parent, Variant, op_types, register_pass
+from tradeoff.compress._int8 import Int8Recipe, int8_recipe
 
 _QUANTIZABLE = {"MatMul", "Gemm", "LSTM", "GRU", "Attention", "MultiHeadAttention"}
 
@@ -23,11 +24,17 @@ class Int8Dynamic(CompressionPass):
         return bool(ops & _QUANTIZABLE) and "Conv" not in ops
 
     def compress(self, parent: Parent, *, seed: int, deadline: float) -> Variant:
-        return Variant(onnx=quantize_dynamic_bytes(parent.onnx), settings={"weight_type": "QInt8"})
+        recipe = int8_recipe()
+        return Variant(
+            onnx=quantize_dynamic_bytes(parent.onnx, recipe),
+            settings={"recipe": recipe.to_dict(), "weight_type": recipe.weight},
+        )
 
 
-def quantize_dynamic_bytes(onnx_model: bytes) -> bytes:
-    """``onnx_model`` with its weights in int8 (onnxruntime.quantization.quantize_dynamic)."""
+def quantize_dynamic_bytes(onnx_model: bytes, recipe: Int8Recipe | None = None) -> bytes:
+    """``onnx_model`` with its weights in int8 (onnxruntime.quantization.quantize_dynamic),
+    by ``recipe`` (default: the one for this machine's ISA; activations are always unsigned)."""
+    recipe = recipe or int8_recipe()
     with tempfile.TemporaryDirectory() as tmp:
         source, target = os.path.join(tmp, "fp32.onnx"), os.path.join(tmp, "int8.onnx")
         with open(source, "wb") as file:
@@ -38,7 +45,13 @@ def quantize_dynamic_bytes(onnx_model: bytes) -> bytes:
         level = root.level
         root.setLevel(logging.ERROR)
         try:
-            quantize_dynamic(source, target, weight_type=QuantType.QInt8, per_channel=True)
+            quantize_dynamic(
+                source,
+                target,
+                weight_type=recipe.weight_type,
+                per_channel=True,
+                reduce_range=recipe.reduce_range,
+            )
         finally:
             root.setLevel(level)
         with open(target, "rb") as file:

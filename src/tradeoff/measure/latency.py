@@ -37,6 +37,7 @@ _FLAGS_OF_INTEREST = (
     "amx_int8",
     "neon",
     "asimd",
+    "asimddp",
 )
 
 

@@ -29,6 +29,7 @@ from tradeoff.prepare import Prepared, prepare, prepare_from_description
 from tradeoff.requirements import Requirements
 from tradeoff.search.compression import CompressionSettings
 from tradeoff.search.distributed import run_on_ray
+from tradeoff.search.gates import FamilyGate, StopWhenNothingFits
 from tradeoff.search.halving import Halving
 from tradeoff.search.progress import SearchProgress
 from tradeoff.search.storage import (
@@ -43,7 +44,7 @@ from tradeoff.search.storage import (
     redact_password,
     storage_url,
 )
-from tradeoff.search.trial import TrialContext, default_trials, run_trial
+from tradeoff.search.trial import TrialContext, default_trials, front_members, run_trial
 from tradeoff.search.workers import (
     CostLock,
     DiskFull,
@@ -74,6 +75,9 @@ class SearchSettings:
     halving: Halving | None = field(default_factory=Halving)  # None: no early stopping of trials
     #: Compression in the loop (None: off); see search/compression.py.
     compression: CompressionSettings | None = field(default_factory=CompressionSettings)
+    #: How the requirements were set, when they were derived rather than given (the demo's, from
+    #: a measurement on this machine); recorded in run.json as ``requirements_origin``.
+    requirements_origin: dict | None = None
 
     def resolve_families(self, modality: str) -> list[str]:
         serving = family_names(modality)
@@ -145,6 +149,7 @@ def run_search(
             "max_quality_drop": str(settings.compression.tolerance),
             "tolerance": asdict(settings.compression.tolerance),
         },
+        "requirements_origin": settings.requirements_origin,
         "objectives": [f"maximize validation {requirements.metric}", "minimize p95 latency (ms)"],
         "storage": redact_password(url),
         # A shared storage holds many studies: name this one after its run folder, uniquely.
@@ -297,8 +302,14 @@ def _optimize(
     """Run trials until the budget ends or the study holds ``stop_at`` finished trials."""
     # Seeded by the trials already there, so a resumed search does not replay its start; helper
     # workers add a salt of their own so that parallel workers do not draw the same candidates.
-    study.sampler = optuna.samplers.TPESampler(
-        seed=settings.seed + len(study.get_trials(deepcopy=False)) + salt, n_startup_trials=10
+    sampler_seed = settings.seed + len(study.get_trials(deepcopy=False)) + salt
+    hib = requirements.higher_is_better
+
+    def ready(study: optuna.Study, family: str) -> bool:  # an ensemble needs two members
+        return get_family(family).trained_by != "members" or len(front_members(study, hib)) >= 2
+
+    study.sampler = FamilyGate(
+        optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=10), ready, sampler_seed
     )
     # One training thread per worker: these small models train as fast on one thread, and
     # a second would fight the other workers (and the latency measurements) for the cores.
@@ -306,7 +317,8 @@ def _optimize(
     torch.set_num_threads(
         settings.train_threads or max(1, (os.cpu_count() or 1) // (2 * settings.workers))
     )
-    callbacks = []
+    on_their_own = [f for f in info["families"] if get_family(f).trained_by != "members"]
+    callbacks = [StopWhenNothingFits(requirements, on_their_own)]
     if stop_at is not None:
         if _finished_count(study) >= stop_at:
             return  # other workers already ran this invocation's trials

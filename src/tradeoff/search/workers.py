@@ -51,7 +51,9 @@ def _alive(pid: int) -> bool:
 def reclaim_orphans(study: optuna.Study) -> list[int]:
     """Fail the RUNNING trials whose worker process on this host is gone; retry their configs.
 
-    Returns the numbers of the trials failed.
+    The retry is enqueued with every parameter the dead trial had drawn, so the parameters
+    it had not drawn yet (a kill during the suggestion) are sampled anew and the others are
+    kept, whatever phase the kill landed in. Returns the numbers of the trials failed.
     """
     host = socket.gethostname()
     failed = []

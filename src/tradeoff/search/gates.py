@@ -1,0 +1,108 @@
+"""Two rules that keep a search from spending its budget on what cannot work.
+
+* :class:`FamilyGate` wraps the sampler so that a family that cannot run yet is never drawn:
+  an ensemble before two trained members exist to combine.
+* :class:`StopWhenNothingFits` ends the search early, with its reason recorded in the
+  study, once screening shows that every family's candidates are far over a cost limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import optuna
+from optuna.distributions import BaseDistribution, CategoricalDistribution
+from optuna.samplers import BaseSampler
+
+from tradeoff.requirements import Requirements
+from tradeoff.search.record import records
+
+#: Study user attribute holding why the search stopped before its budget ("" or absent: it did not).
+STOPPED_EARLY = "stopped_early"
+#: "Far over": a candidate's p95, or its size, above this many times
+#: the limit, beyond what int8 or pruning could bring back.
+FAR_OVER = 2.0
+#: Candidates measured, at least, before the search may conclude that nothing can fit.
+MIN_MEASURED = 10
+
+
+class FamilyGate(BaseSampler):
+    """``inner``, except that the ``family`` parameter never takes a value ``ready`` refuses.
+
+    A refused draw is replaced by a seeded uniform choice among the families that are ready.
+    """
+
+    def __init__(self, inner: BaseSampler, ready: Callable[[optuna.Study, str], bool], seed: int):
+        self._inner, self._ready, self._seed = inner, ready, seed
+
+    def infer_relative_search_space(self, study, trial):
+        return self._inner.infer_relative_search_space(study, trial)
+
+    def sample_relative(self, study, trial, search_space):
+        return self._inner.sample_relative(study, trial, search_space)
+
+    def sample_independent(
+        self, study, trial, param_name: str, param_distribution: BaseDistribution
+    ):
+        value = self._inner.sample_independent(study, trial, param_name, param_distribution)
+        if param_name != "family" or not isinstance(param_distribution, CategoricalDistribution):
+            return value
+        if self._ready(study, value):
+            return value
+        ready = [c for c in param_distribution.choices if self._ready(study, c)]
+        if not ready:
+            return value
+        rng = np.random.default_rng((self._seed, trial.number))
+        return ready[int(rng.integers(len(ready)))]
+
+    def before_trial(self, study, trial):
+        self._inner.before_trial(study, trial)
+
+    def after_trial(self, study, trial, state, values):
+        self._inner.after_trial(study, trial, state, values)
+
+    def reseed_rng(self):
+        self._inner.reseed_rng()
+
+
+class StopWhenNothingFits:
+    """Optuna callback: stop once no measured candidate comes near a cost limit.
+
+    It waits until every family that is measured on its own (ensembles excluded) has at least
+    one measured candidate and ``MIN_MEASURED`` are measured in all; then, if every one of
+    them is more than ``FAR_OVER`` times over the latency or size limit and nothing trained
+    fits, it records the reason under ``STOPPED_EARLY`` and stops the study.
+    """
+
+    def __init__(self, requirements: Requirements, families: list[str]):
+        self.requirements, self.families = requirements, set(families)
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        req = self.requirements
+        if req.max_latency_ms is None and req.max_size_mb is None:
+            return
+        done = records(study)
+        if any(r.feasible for r in done):
+            return
+        measured = [r for r in done if r.p95_ms is not None and r.size_mb is not None]
+        if len(measured) < MIN_MEASURED or not self.families <= {r.family for r in measured}:
+            return
+        if any(not self._far(r) for r in measured):
+            return
+        fastest = min(measured, key=lambda r: r.p95_ms)
+        smallest = min(measured, key=lambda r: r.size_mb)
+        reason = (
+            f"after {len(measured)} candidates measured across every family, none came within "
+            f"{FAR_OVER:g}x of the limits: the fastest, #{fastest.number} ({fastest.family}), "
+            f"has p95 {fastest.p95_ms:.4g} ms; the smallest, #{smallest.number} "
+            f"({smallest.family}), {smallest.size_mb:.4g} MB"
+        )
+        study.set_user_attr(STOPPED_EARLY, reason)
+        study.stop()
+
+    def _far(self, record) -> bool:
+        req = self.requirements
+        if req.max_latency_ms is not None and record.p95_ms > FAR_OVER * req.max_latency_ms:
+            return True
+        return req.max_size_mb is not None and record.size_mb > FAR_OVER * req.max_size_mb
