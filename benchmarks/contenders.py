@@ -30,18 +30,14 @@ from optuna.artifacts import FileSystemArtifactStore, download_artifact, upload_
 from tradeoff.datasets import Dataset
 from tradeoff.families import count_parameters, deployable, get_family, to_onnx
 from tradeoff.frontier import hypervolume, meets, select
-from tradeoff.measure import Estimate, LatencyProtocol, bootstrap, measure_latency
+from tradeoff.measure import Estimate, LatencyProtocol, bootstrap, measure_latency, predict_outputs
 from tradeoff.prepare import Prepared
+from tradeoff.records import artifact_store
+from tradeoff.records import attrs as rec
 from tradeoff.requirements import Requirements
 from tradeoff.search import SearchSettings, records, run_search
-from tradeoff.search import record as rec
-from tradeoff.search.storage import artifact_store
-from tradeoff.search.trial import (
-    TrialContext,
-    front_members,
-    predict_outputs,
-    quality_constraint,
-)
+from tradeoff.search.context import TrialContext
+from tradeoff.search.trial import front_members
 from tradeoff.train import suggest_strategy, train
 
 #: Trial attribute holding the (latency, size, quality) constraint values, <= 0 when met.
@@ -253,18 +249,10 @@ def naive_trial(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
     if not np.isfinite(val_metric):
         raise FloatingPointError(f"validation {req.metric} is {val_metric}")
     trial.set_user_attr(rec.VAL_METRIC, val_metric)
-    violations = req.cost_violations(latency.p95_ms, size_mb)
-    quality_violation = req.quality_violation(val_metric)
+    violations = req.violations(latency.p95_ms, size_mb, val_metric)
+    trial.set_user_attr(rec.VIOLATIONS, [v.to_dict() for v in violations])
     trial.set_user_attr(
-        rec.VIOLATIONS, violations + ([quality_violation] if quality_violation else [])
-    )
-    trial.set_user_attr(
-        CONSTRAINTS,
-        (
-            latency.p95_ms - req.max_latency_ms if req.max_latency_ms else 0.0,
-            size_mb - req.max_size_mb if req.max_size_mb else 0.0,
-            quality_constraint(req, val_metric),
-        ),
+        CONSTRAINTS, tuple(req.constraint_values(latency.p95_ms, size_mb, val_metric).values())
     )
     trial.set_user_attr(rec.ARTIFACT, _upload(trial, ctx.artifact_store, onnx_bytes))
     return val_metric, latency.p95_ms

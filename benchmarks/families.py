@@ -52,7 +52,7 @@ def main() -> None:
     data = tradeoff.datasets.load("mnist1d")
     budget_s = parse_duration(args.time_budget)
     # Ensembles combine other families' trials: they have nothing to combine on their own.
-    families = [f for f in family_names("sequence") if get_family(f).trained_by != "members"]
+    families = [f for f in family_names("sequence") if not get_family(f).combines_trials]
     searches = [(out, None)] if args.mode == "joint" else [(out / f, (f,)) for f in families]
     start = time.monotonic()
     runs = []

@@ -89,10 +89,15 @@ def test_report_is_self_contained_and_covers_every_section(finished_run, report_
     for r in trials:
         for reason in r.violations:
             assert (
-                html.escape(reason) in text
+                html.escape(str(reason)) in text
             )  # infeasible candidates carry the constraint that rejected them
     pick = run.select()
-    if pick is not None:
+    # Whether anything meets the demo limits depends on this machine's speed: both answers
+    # are checked, so the test says something either way.
+    if pick is None:
+        assert "No trained candidate meets the requirements." in text
+        assert 'id="confusion"' not in text
+    else:
         assert 'id="confusion"' in text and 'id="latency"' in text
         assert f"pick #{pick.number}" in text
         assert str(run.test_estimate(pick)) in text
@@ -224,7 +229,9 @@ def test_select_explains_the_pick_in_words(finished_run):
     pick = Run.open(out).select()
     result = CliRunner().invoke(app, ["select", str(out), "--drop", "quality"])
     assert result.exit_code == 0, result.output
-    if pick is not None:
+    if pick is None:  # the limits are tight for this machine: said in words too
+        assert "No trained candidate meets these requirements." in result.stdout
+    else:
         assert "Picked #" in result.stdout
         assert "--max-latency-ms 0.05: margin" in result.stdout
         assert "--max-size-mb 0.005: margin" in result.stdout

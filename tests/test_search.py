@@ -31,7 +31,7 @@ def test_infeasible_candidates_are_never_trained(small_run):
     assert infeasible, "the size limit should reject some candidates"
     for r in infeasible:
         assert r.train_seconds == 0.0 and r.artifact_id is None and r.val_metric is None
-        assert any("size" in v or "latency" in v for v in r.violations)
+        assert any(v.axis in ("size", "latency") for v in r.violations)
         assert r.size_mb > SMALL_REQUIREMENTS.max_size_mb or r.p95_ms > 1.0
     assert small_run.counts()["train_seconds_on_cost_infeasible"] == 0.0
     trained = [r for r in trials if r.trained]

@@ -17,8 +17,9 @@ import pytest
 from optuna.trial import TrialState
 
 import tradeoff
+from tradeoff.records import AtomicArtifactStore, make_storage
 from tradeoff.search import open_study
-from tradeoff.search.workers import AtomicArtifactStore, CostLock
+from tradeoff.search.workers import CostLock
 
 POSTGRES = os.environ.get("TRADEOFF_TEST_POSTGRES")
 FAST = [
@@ -122,19 +123,20 @@ def _draw(trial: optuna.Trial, name: str):
 def test_a_trial_killed_in_any_phase_is_retried_with_what_it_had_drawn(tmp_path, n_drawn):
     from tradeoff.search.workers import WORKER, reclaim_orphans
 
-    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'study.db'}")
+    storage = make_storage(f"sqlite:///{tmp_path / 'study.db'}")
+    study = optuna.create_study(storage=storage)
     trial = study.ask()  # RUNNING, holding the first n_drawn parameters when its worker died
     drawn = {name: _draw(trial, name) for name in list(DRAWS)[:n_drawn]}
     trial.set_user_attr(WORKER, _dead_worker())
 
-    assert reclaim_orphans(study) == [trial.number]
+    assert reclaim_orphans(study, storage) == [trial.number]
     killed = study.trials[trial.number]
     assert killed.state == TrialState.FAIL and "died" in killed.user_attrs["error"]
     assert killed.params == drawn
     retry = study.ask()  # the queued retry: what was drawn is fixed, the rest is sampled
     assert retry.user_attrs["retry_of"] == trial.number
     assert {name: _draw(retry, name) for name in drawn} == drawn
-    assert reclaim_orphans(study) == []  # the retry's own process is alive: left alone
+    assert reclaim_orphans(study, storage) == []  # the retry's own process is alive: left alone
 
 
 def run_two_workers(tmp_path: Path, *extra: str) -> tuple[optuna.Study, dict]:

@@ -12,6 +12,7 @@ import sys
 from importlib import import_module
 from types import ModuleType
 
+from tradeoff._lazy import lazy_names
 from tradeoff.errors import TradeoffError
 from tradeoff.requirements import Requirements
 
@@ -42,14 +43,13 @@ _LAZY = {
 }
 
 
+_lazy = lazy_names(__name__, _LAZY)
+
+
 def __getattr__(name: str):
     if name == "datasets":
         return import_module("tradeoff.datasets")
-    if name not in _LAZY:
-        raise AttributeError(f"module 'tradeoff' has no attribute {name!r}")
-    value = getattr(import_module(_LAZY[name]), name)
-    globals()[name] = value
-    return value
+    return _lazy(name)
 
 
 def __dir__() -> list[str]:

@@ -11,7 +11,8 @@ from tradeoff.measure import QUICK_PROTOCOL, LatencyProtocol
 from tradeoff.prepare import prepare
 from tradeoff.requirements import Requirements
 from tradeoff.search import SearchSettings, parse_duration, run_search
-from tradeoff.search.compression import CompressionSettings
+from tradeoff.search.settings import CompressionSettings
+from tradeoff.train import DEFAULT_MAX_EPOCHS
 
 
 def search(
@@ -23,7 +24,7 @@ def search(
     n_trials: int | None = None,
     families: list[str] | None = None,
     seed: int = 0,
-    max_epochs: int = 60,
+    max_epochs: int = DEFAULT_MAX_EPOCHS,
     resume: bool = False,
     show_progress: bool = True,
     target: str | None = None,

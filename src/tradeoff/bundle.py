@@ -17,14 +17,24 @@ import os
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
 from tradeoff.errors import TradeoffError
-from tradeoff.measure.latency import session
+from tradeoff.measure.latency import run_onnx, session
 from tradeoff.table_input import feeds_from_frame
 
 BUNDLE_FORMAT = "tradeoff-bundle/1"
 MODEL_FILE, CARD_FILE = "model.onnx", "card.json"
+#: Table files a bundle reads rows from, and their format.
+TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+__all__ = [
+    "Predictor",
+    "check_agreement",
+    "load",
+    "read_card",
+    "row_problems",
+    "run_onnx",
+    "softmax",
+]
 #: A compressed pick's check rows: model inputs and its fp32 parent's classes (NumPy arrays,
 #: loaded with ``allow_pickle=False``), for `tradeoff bench` to re-check agreement elsewhere.
 CHECK_FILE = "check.npz"
@@ -33,13 +43,6 @@ CHECK_INPUT = "input:"
 #: Largest card.json read back; a card is a few KB, anything far bigger is not one of ours.
 MAX_CARD_BYTES = 4 * 2**20
 FLOAT32_MAX = float(np.finfo(np.float32).max)
-
-
-def run_onnx(sess: ort.InferenceSession, X: np.ndarray, batch: int = 1024) -> np.ndarray:
-    """Raw model outputs (logits, or values for regression) for ``X``, in chunks."""
-    name = sess.get_inputs()[0].name
-    parts = [sess.run(None, {name: X[i : i + batch]})[0] for i in range(0, len(X), batch)]
-    return np.concatenate(parts) if parts else np.zeros((0, sess.get_outputs()[0].shape[1]))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -127,6 +130,15 @@ class Predictor:
             first = next(iter(bad.items()))
             raise TradeoffError(f"input: {len(bad)} bad row(s), first: row {first[0]}: {first[1]}")
         return array.astype(np.float32)
+
+    def read_file(self, path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[int, str]]:
+        """The rows of a ``.csv``, ``.parquet`` or ``.npy`` file, or of a folder of images (one
+        row per image, sorted by path), as the model's inputs; with the rows failing the input
+        schema and why (they are placeholders in the inputs: never predict them).
+
+        >>> feeds, problems = predictor.read_file("new.csv")  # doctest: +SKIP
+        """
+        return read_rows(Path(path), self)
 
     def predict(self, X) -> np.ndarray:
         """Class labels (classification) or values (regression) for the batch ``X``."""
@@ -229,6 +241,149 @@ def load(directory: str | os.PathLike, threads: int = 1) -> Predictor:
     >>> predictor.predict_proba(X[:2])  # doctest: +SKIP
     """
     return Predictor(directory, threads=threads)
+
+
+# Reading rows from files: `tradeoff predict INPUT` and Predictor.read_file.
+
+
+def read_rows(path: Path, predictor: Predictor) -> tuple[dict[str, np.ndarray], dict[int, str]]:
+    """The rows of ``path`` as the model's inputs, plus the rows failing the schema and why."""
+    name = predictor.session.get_inputs()[0].name
+    if path.is_dir():
+        return _as_feeds(name, *_read_images(path, predictor))
+    if not path.is_file():
+        raise TradeoffError(f"INPUT: {path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        return _as_feeds(name, *_read_npy(path, predictor))
+    if suffix in TABLE_SUFFIXES:
+        if predictor.table:
+            return _read_raw_table(path, TABLE_SUFFIXES[suffix], predictor)
+        return _as_feeds(name, *_read_table(path, TABLE_SUFFIXES[suffix], predictor))
+    raise TradeoffError(
+        f"INPUT: {path}: unsupported file type {suffix!r}; use .csv, .parquet, .npy or a "
+        "folder of images"
+    )
+
+
+def _read_images(path: Path, predictor: Predictor) -> tuple[np.ndarray, dict[int, str]]:
+    """Every image under ``path`` (sorted by path; class sub-folders allowed), one row each."""
+    from tradeoff.datasets.images import IMAGE_SUFFIXES, read_image
+
+    shape = predictor.input_shape
+    if len(shape) != 3:
+        raise TradeoffError(f"INPUT: {path} is a folder of images; this model takes {list(shape)}")
+    files = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise TradeoffError(f"INPUT: {path}: no image files ({', '.join(IMAGE_SUFFIXES)})")
+    channels, height, width = shape
+    rows = np.zeros((len(files), *shape), np.float32)
+    problems: dict[int, str] = {}
+    for i, file in enumerate(files):
+        try:
+            pixels = read_image(file, height, width)
+        except TradeoffError as error:
+            problems[i] = str(error)
+            continue
+        if pixels.shape[0] != channels:
+            problems[i] = f"{file.name}: {pixels.shape[0]} channels, the model takes {channels}"
+            continue
+        rows[i] = pixels
+    return rows, problems
+
+
+def _read_npy(path: Path, predictor: Predictor) -> tuple[np.ndarray, dict[int, str]]:
+    try:
+        array = np.load(path, allow_pickle=False)  # never unpickle a user's file
+    except ValueError as error:
+        raise TradeoffError(f"INPUT: {path}: not a plain numeric .npy file ({error})") from None
+    if not np.issubdtype(array.dtype, np.number) and array.dtype != np.bool_:
+        raise TradeoffError(f"INPUT: {path}: dtype {array.dtype} is not numeric")
+    shape = predictor.input_shape
+    if array.ndim == 2 and array.shape[1] == int(np.prod(shape)):
+        array = array.reshape(len(array), *shape)
+    if array.shape[1:] != shape:
+        raise TradeoffError(
+            f"INPUT: {path}: rows shaped {list(array.shape[1:])}, the model takes {list(shape)}"
+        )
+    array = array.astype(np.float64)
+    problems = row_problems(array)
+    return _to_float32(array, problems), problems
+
+
+def _as_feeds(name: str, X: np.ndarray, problems: dict[int, str]):
+    return {name: X}, problems
+
+
+def _read_frame(path: Path, kind: str, text_columns: list[str] = ()):
+    import pandas as pd
+
+    try:
+        if kind == "csv":
+            # Text columns stay text: "01" is a category, not the number 1.
+            return pd.read_csv(path, dtype={name: str for name in text_columns})
+        return pd.read_parquet(path)
+    except Exception as error:  # pandas/pyarrow raise many types for a bad file
+        raise TradeoffError(
+            f"INPUT: {path}: cannot read it as {kind}: {error}".splitlines()[0]
+        ) from None
+
+
+def _read_raw_table(path: Path, kind: str, predictor: Predictor):
+    """A table bundle's inputs (raw numeric and text columns) from a CSV or Parquet file."""
+    text = [f["name"] for f in predictor.features if f["type"] == "categorical"]
+    frame = _read_frame(path, kind, text)
+    try:
+        return predictor.table_feeds(frame)
+    except TradeoffError as error:
+        raise TradeoffError(f"INPUT: {path}: {error}".replace(": input:", ":")) from None
+
+
+def _read_table(path: Path, kind: str, predictor: Predictor) -> tuple[np.ndarray, dict[int, str]]:
+    import pandas as pd
+
+    frame = _read_frame(path, kind)
+    features = predictor.card["input"].get("features")
+    n_values = int(np.prod(predictor.input_shape))
+    if features:
+        names = [f["name"] for f in features]
+        missing = [n for n in names if n not in frame.columns]
+        if missing:
+            raise TradeoffError(
+                f"INPUT: {path}: missing column(s) {', '.join(map(repr, missing[:5]))}"
+                + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            )
+        frame = frame[names]
+    elif frame.shape[1] != n_values:
+        raise TradeoffError(
+            f"INPUT: {path}: {frame.shape[1]} columns, the model takes {n_values} values a row "
+            f"(shape {list(predictor.input_shape)}, row-major)"
+        )
+    problems: dict[int, str] = {}
+    columns = []
+    for name in frame.columns:
+        raw = frame[name]
+        values = pd.to_numeric(raw, errors="coerce").astype("float64")
+        for row in np.flatnonzero(values.isna().to_numpy()):
+            problems.setdefault(
+                int(row),
+                f"column {name!r}: missing"
+                if pd.isna(raw.iloc[row])
+                else f"column {name!r}: not a number ({raw.iloc[row]!r})",
+            )
+        columns.append(values.to_numpy())
+    array = np.stack(columns, axis=1) if columns else np.zeros((len(frame), 0))
+    for row, why in row_problems(np.nan_to_num(array, nan=0.0)).items():
+        problems.setdefault(row, why)
+    array = array.reshape(len(frame), *predictor.input_shape)
+    return _to_float32(array, problems), dict(sorted(problems.items()))
+
+
+def _to_float32(array: np.ndarray, problems: dict[int, str]) -> np.ndarray:
+    array = array.copy()
+    if problems:
+        array[list(problems)] = 0.0  # placeholders; these rows are never predicted
+    return array.astype(np.float32)
 
 
 def check_agreement(directory: Path, card: dict) -> dict | None:

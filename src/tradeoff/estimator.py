@@ -22,31 +22,28 @@ from typing import ClassVar
 import numpy as np
 import optuna
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
-from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from tradeoff.bundle import FLOAT32_MAX, run_onnx, softmax
 from tradeoff.datasets import Dataset
 from tradeoff.errors import TradeoffError
-from tradeoff.frontier import Run, meets
+from tradeoff.families import get_family
+from tradeoff.frontier import Run, select
 from tradeoff.measure import LatencyProtocol, session
-from tradeoff.prepare import Prepared, fit_scaling
+from tradeoff.prepare import Prepared, fit_scaling, split_rows
+from tradeoff.records import TrialRecord, load_run_info, trial_records
 from tradeoff.requirements import Requirements
-from tradeoff.search import SearchSettings, TrialRecord, load_run_info, records, run_search
+from tradeoff.search import SearchSettings, run_search
 
 #: A short latency protocol: an estimator's search is small and its ranking coarse.
 ESTIMATOR_PROTOCOL = LatencyProtocol(warmup_calls=20, min_calls=100, min_seconds=0.05)
 #: Tried first, so that even a 1-3 trial budget starts from sound training settings.
 _SOUND_START = {"optimizer": "adam", "lr": 1e-2, "batch_size": 32, "weight_decay": 1e-6}
 FIRST_TRIALS = (
-    {"family": "linear", **_SOUND_START},
+    {**get_family("linear").point(), **_SOUND_START},
     {
-        "family": "mlp",
-        "mlp.depth": 1,
-        "mlp.width": 64,
-        "mlp.activation": "relu",
-        "mlp.dropout": 0.0,
+        **get_family("mlp").point(depth=1, width=64, activation="relu", dropout=0.0),
         **_SOUND_START,
     },
 )
@@ -128,7 +125,7 @@ class _TradeoffEstimator(BaseEstimator):
                 show_progress=False,
                 prepared=prepared,
             )
-            trials = records(study)
+            trials = trial_records(study)
             pick = _pick(trials, requirements, type(self).__name__)
             run = Run(out, study, load_run_info(out), prepared)
             return pick, Path(run.artifact_path(pick, tmp)).read_bytes(), len(trials)
@@ -156,8 +153,8 @@ class TradeoffClassifier(ClassifierMixin, _TradeoffEstimator):
     Parameters: ``requirements`` (a :class:`tradeoff.Requirements`, default none),
     ``time_budget`` (seconds) and/or ``n_trials`` (default 3), ``families``
     (default: all serving tables), ``max_epochs`` per trial, ``random_state``.
-    With ``time_budget=None`` a fit is deterministic; among equally accurate
-    candidates the one with fewer parameters (then the earlier trial) wins.
+    The pick is :func:`tradeoff.frontier.select`'s, the same as ``tradeoff export --trial best``
+    makes from the same trials (ties in quality: fewer parameters, then the faster, then the earlier trial).
 
     Attributes after ``fit``: ``classes_``, ``n_features_in_``, ``model_onnx_``
     (the picked model, ONNX bytes, preprocessing folded in), ``trial_`` (its
@@ -229,16 +226,14 @@ def _prepare(X: np.ndarray, y: np.ndarray, task: str, classes: tuple[str, ...], 
     task_name = task if task == "regression" else ("binary" if len(classes) == 2 else "multiclass")
     data = Dataset(name="estimator", X=X, y=y, task=task_name, modality="tabular", classes=classes)
     n_val = max(1, round(0.2 * len(y)))
-    if task == "regression":
-        can_split = len(y) >= 10
-        stratify = None
-    else:
+    stratify = task != "regression"
+    if stratify:
         can_split = len(y) >= 10 and np.bincount(y).min() >= 2 and n_val >= len(classes)
-        stratify = y
+    else:
+        can_split = len(y) >= 10
     if can_split:
-        X_train, X_val, y_train, y_val = train_test_split(
-            X, y, test_size=n_val, random_state=seed, stratify=stratify
-        )
+        train, val = split_rows(np.arange(len(y)), y, n_val, seed, stratify, "X, y")
+        X_train, X_val, y_train, y_val = X[train], X[val], y[train], y[val]
     else:
         # Too little data to hold any out: validate on the training rows.
         X_train, X_val, y_train, y_val = X, X, y, y
@@ -256,11 +251,9 @@ def _prepare(X: np.ndarray, y: np.ndarray, task: str, classes: tuple[str, ...], 
 
 
 def _pick(trials: list[TrialRecord], requirements: Requirements, who: str) -> TrialRecord:
-    fitting = [r for r in trials if meets(r, requirements)]
-    if fitting:
-        sign = 1.0 if requirements.higher_is_better else -1.0
-        # Deterministic ties (latency is measured, hence noisy): fewer parameters, earlier trial.
-        return max(fitting, key=lambda r: (sign * r.val_metric, -(r.n_params or 0), -r.number))
+    pick = select(trials, requirements)  # the one selection rule, as `tradeoff export` uses
+    if pick is not None:
+        return pick
     if any(r.trained for r in trials):
         raise TradeoffError(
             f"{who}: none of the {len(trials)} trained candidates meets the requirements; "

@@ -42,8 +42,8 @@ from tradeoff.families import INPUT_NAME, OUTPUT_NAME, deployable, get_family
 from tradeoff.frontier import Run
 from tradeoff.measure import cpu_flags, cpu_model, predict_outputs, score, session
 from tradeoff.prepare import Prepared
+from tradeoff.records import TrialRecord
 from tradeoff.requirements import Requirements
-from tradeoff.search import TrialRecord
 from tradeoff.table_input import TableSchema, fold
 
 #: Test rows a compressed bundle carries for `tradeoff bench` to re-check its classes.
@@ -187,7 +187,7 @@ def _parity(
             int8_argmax_agreement=float(np.mean(expected.argmax(1) == got.argmax(1))),
             reference=f"its fp32 parent, trial {parent.number}",
         )
-    if record.weights_artifact_id is None and get_family(record.family).trained_by != "torch":
+    if not get_family(record.family).builds_network:
         outputs = predict_outputs(onnx_bytes, prepared.X_val)
         again = score(run.requirements.metric, prepared.y_val, outputs)
         return Parity(

@@ -15,18 +15,28 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import optuna
-from optuna.artifacts import download_artifact
 from optuna.artifacts.exceptions import ArtifactNotFound
 
 from tradeoff.errors import TradeoffError
+from tradeoff.records import (
+    Status,
+    TrialRecord,
+    Violation,
+    artifact_location,
+    artifact_store,
+    dominates,
+    download_to,
+    load_run_info,
+    open_study,
+    trial_records,
+    trial_seed,
+)
 from tradeoff.requirements import Requirements
-from tradeoff.search import TrialRecord, load_run_info, open_study, records
-from tradeoff.search.storage import artifact_location, artifact_store
 
 if TYPE_CHECKING:
     from tradeoff.measure import Estimate
     from tradeoff.prepare import Prepared
-    from tradeoff.search.cv import CrossValidation
+    from tradeoff.records import CrossValidation
 
 
 def pareto_front(candidates: list[TrialRecord], higher_is_better: bool = True) -> list[TrialRecord]:
@@ -36,12 +46,10 @@ def pareto_front(candidates: list[TrialRecord], higher_is_better: bool = True) -
     """
     trained = [r for r in candidates if r.trained and r.val_metric is not None]
     sign = 1.0 if higher_is_better else -1.0
-
-    def dominates(a: TrialRecord, b: TrialRecord) -> bool:
-        qa, qb = sign * a.val_metric, sign * b.val_metric
-        return qa >= qb and a.p95_ms <= b.p95_ms and (qa > qb or a.p95_ms < b.p95_ms)
-
-    front = [r for r in trained if not any(dominates(o, r) for o in trained)]
+    point = {r.number: (sign * r.val_metric, r.p95_ms) for r in trained}
+    front = [
+        r for r in trained if not any(dominates(point[o.number], point[r.number]) for o in trained)
+    ]
     return sorted(front, key=lambda r: r.p95_ms)
 
 
@@ -57,7 +65,11 @@ def meets(record: TrialRecord, requirements: Requirements) -> bool:
 
 
 def select(candidates: list[TrialRecord], requirements: Requirements) -> TrialRecord | None:
-    """The most accurate candidate meeting ``requirements`` (ties: the faster one).
+    """The most accurate candidate meeting ``requirements``: the one selection rule, used by
+    ``tradeoff select``/``export``, :class:`Run` and the scikit-learn estimators.
+
+    Ties in quality go to fewer parameters (a count, so the same trials give the same pick;
+    latency is measured, hence noisy), then to the faster p95 latency, then to the earlier trial.
 
     Candidates ranked by cross-validation (``--cv``) tie when their fold mean is within
     one standard error of the best one's (the one-standard-error rule): the fastest of
@@ -67,13 +79,15 @@ def select(candidates: list[TrialRecord], requirements: Requirements) -> TrialRe
     if not fitting:
         return None
     sign = 1.0 if requirements.higher_is_better else -1.0
-    best = max(fitting, key=lambda r: (sign * r.val_metric, -r.p95_ms))
+    best = max(
+        fitting, key=lambda r: (sign * r.val_metric, -(r.n_params or 0), -r.p95_ms, -r.number)
+    )
     folds = best.cross_validation
     if folds is None or not folds.standard_error > 0:
         return best
     floor = sign * best.val_metric - folds.standard_error
     tied = [r for r in fitting if r.cv and sign * r.val_metric >= floor]
-    return min(tied, key=lambda r: (r.p95_ms, -sign * r.val_metric))
+    return min(tied, key=lambda r: (r.p95_ms, -sign * r.val_metric, r.n_params or 0, r.number))
 
 
 @dataclass(frozen=True)
@@ -234,7 +248,7 @@ class Run:
         return self._prepared
 
     def trials(self) -> list[TrialRecord]:
-        return records(self.study)
+        return trial_records(self.study)
 
     def leaderboard(self):
         """Every trial as a pandas DataFrame, best validation quality first."""
@@ -251,7 +265,7 @@ class Run:
                 "params": r.n_params,
                 "feasible": r.feasible,
                 "train_s": r.train_seconds,
-                "why_not": "; ".join(r.violations) or (r.error or ""),
+                "why_not": "; ".join(map(str, r.violations)) or (r.error or ""),
                 "config": {**r.params, **r.strategy},
             }
             for r in self.trials()
@@ -281,24 +295,24 @@ class Run:
             "trials": len(trials),
             "trained": sum(r.trained for r in trials),
             "feasible": sum(r.feasible for r in trials),
-            "infeasible": sum(r.status == "infeasible" for r in trials)
+            "infeasible": sum(r.status is Status.INFEASIBLE for r in trials)
             + sum(r.trained and not r.feasible for r in trials),
-            "infeasible_untrained": sum(r.status == "infeasible" for r in trials),
-            "pruned": sum(r.status == "pruned" for r in trials),
-            "skipped": sum(r.status == "skipped" for r in trials),
-            "failed": sum(r.status == "failed" for r in trials),
+            "infeasible_untrained": sum(r.status is Status.INFEASIBLE for r in trials),
+            "pruned": sum(r.status is Status.PRUNED for r in trials),
+            "skipped": sum(r.status is Status.SKIPPED for r in trials),
+            "failed": sum(r.status is Status.FAILED for r in trials),
             "train_seconds": sum(r.train_seconds for r in trials),
             "train_seconds_on_cost_infeasible": sum(
-                r.train_seconds for r in trials if r.status == "infeasible"
+                r.train_seconds for r in trials if r.status is Status.INFEASIBLE
             ),
             # Of which: families whose cost is known only once built (gbdt is fitted, an
             # ensemble combined), so they are built first.
             "fit_seconds_before_cost_known": sum(
                 r.train_seconds
                 for r in trials
-                if r.status == "infeasible"
+                if r.status is Status.INFEASIBLE
                 and r.family
-                and get_family(r.family).trained_by in ("fit", "members")
+                and not get_family(r.family).builds_network
             ),
             # Networks trained although they miss a cost limit, for compression to rescue.
             "train_seconds_on_near_misses": sum(
@@ -322,15 +336,14 @@ class Run:
         """Copy one artifact of the run's store to ``path``; a missing one is a one-line error."""
         location = artifact_location(self.out, self.info)
         try:
-            download_artifact(
-                artifact_store=artifact_store(location), file_path=path, artifact_id=artifact_id
-            )
+            download_to(artifact_store(location), artifact_id, path)
         except ArtifactNotFound:
             raise TradeoffError(f"{location}: {what} is missing") from None
 
     def cross_validation(self, record: TrialRecord) -> CrossValidation:
         """The candidate's configuration retrained on each ``--cv`` fold; computed once, kept in the study."""
-        from tradeoff.search.cv import CrossValidation, cross_validate
+        from tradeoff.records import CrossValidation
+        from tradeoff.search.cv import cross_validate
 
         if record.cross_validation is not None:  # ranked on folds during the search
             return replace(record.cross_validation, metric=self.requirements.metric)
@@ -345,7 +358,7 @@ class Run:
             record.family,
             record.params,
             record.strategy,
-            seed=self.info["seed"] * 100_003 + record.number,
+            seed=trial_seed(self.info["seed"], record.number),
         )
         self._keep(key, {"metric": result.metric, "scores": list(result.scores)})
         return result
@@ -376,7 +389,7 @@ class Run:
                 record.params,
                 record.strategy,
                 record.curve,
-                seed=self.info["seed"] * 100_003 + record.number,
+                seed=trial_seed(self.info["seed"], record.number),
             )
             split = "test, refitted on train+validation"
         else:
@@ -394,5 +407,5 @@ class Run:
             self.study.set_user_attr(key, figure)
 
 
-def _cost_violations(record: TrialRecord) -> list[str]:
-    return [v for v in record.violations if "latency" in v or "size" in v]
+def _cost_violations(record: TrialRecord) -> list[Violation]:
+    return [v for v in record.violations if v.is_cost]

@@ -295,10 +295,10 @@ def prepare(
         X_rest, y_rest, X_test, y_test = X, y, data.X_test, data.y_test
     else:
         rows = np.arange(len(y))
-        rest, test = _split(rows, y, test_fraction, seed, classify, data.name)
+        rest, test = split_rows(rows, y, test_fraction, seed, classify, data.name)
         X_rest, y_rest, X_test, y_test = X[rest], y[rest], X[test], y[test]
     rows = np.arange(len(y_rest))
-    train, val = _split(rows, y_rest, val_fraction, seed + 1, classify, data.name)
+    train, val = split_rows(rows, y_rest, val_fraction, seed + 1, classify, data.name)
     main, n_imputed = _fit(
         data, X_rest[train], y_rest[train], X_rest[val], y_rest[val], X_test, y_test
     )
@@ -415,10 +415,14 @@ def _check_enough_rows(data: Dataset, y: np.ndarray, own_test: bool, cv: int | N
         )
 
 
-def _split(rows, y, fraction, seed, stratify, name):
+def split_rows(
+    rows: np.ndarray, y: np.ndarray, size: float | int, seed: int, stratify: bool, name: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows kept and rows held out (``size``: a fraction, or a number of rows), stratified by
+    ``y`` for classification: the one hold-out split (``prepare`` and the estimators)."""
     try:
         return train_test_split(
-            rows, test_size=fraction, random_state=seed, stratify=y if stratify else None
+            rows, test_size=size, random_state=seed, stratify=y if stratify else None
         )
     except ValueError as error:
         raise TradeoffError(f"{name}: cannot split the data set: {error}") from None

@@ -12,8 +12,8 @@ import math
 from dataclasses import dataclass, replace
 
 from tradeoff.frontier import meets, select
+from tradeoff.records import Status, TrialRecord
 from tradeoff.requirements import Requirements
-from tradeoff.search import TrialRecord
 
 #: The cost axes a requirement can bound: record field, requirement field, words, unit.
 COST_AXES = {
@@ -96,7 +96,7 @@ def price_of_constraint(
     next_step = beyond[0] if beyond else None
     upper = next_step.threshold if next_step else float("inf")
     untrained = sum(
-        r.status == "infeasible"
+        r.status is Status.INFEASIBLE
         and getattr(r, field_name) is not None
         and limit < getattr(r, field_name) <= upper
         for r in candidates

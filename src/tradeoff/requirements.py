@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, replace
 
 from tradeoff.errors import TradeoffError
@@ -33,6 +34,62 @@ METRICS: dict[str, MetricSpec] = {
     "mae": MetricSpec(False, _REGRESSION, "mean absolute error"),
     "rmse": MetricSpec(False, _REGRESSION, "root mean squared error"),
 }
+
+#: The cost axes a requirement bounds: axis -> (requirement field, words, unit).
+COST_LIMITS = {
+    "latency": ("max_latency_ms", "p95 latency", "ms"),
+    "size": ("max_size_mb", "size", "MB"),
+}
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One requirement a candidate breaks: which one (``axis``), its figure and the limit.
+
+    ``axis`` is a cost axis (``"latency"``: the p95 latency's upper bound, ``"size"``) or
+    ``"quality"`` (``metric`` names the metric). ``str()`` gives the sentence users read.
+
+    >>> str(Violation("size", 2.0, 1.0))
+    'size 2.000 MB > 1.0 MB'
+    """
+
+    axis: str
+    value: float
+    limit: float
+    metric: str | None = None
+
+    @property
+    def is_cost(self) -> bool:
+        return self.axis in COST_LIMITS
+
+    @property
+    def requirement(self) -> str:
+        """The requirement in words: "p95 latency", "size", or the metric's name."""
+        if self.is_cost:
+            return COST_LIMITS[self.axis][1]
+        return self.metric or "quality"
+
+    def __str__(self) -> str:
+        if self.is_cost:
+            _, words, unit = COST_LIMITS[self.axis]
+            return f"{words} {self.value:.3f} {unit} > {self.limit} {unit}"
+        return f"{self.requirement} {self.value:.4f} misses {self.limit}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_stored(cls, stored: dict | str) -> Violation:
+        """Read back what :meth:`to_dict` wrote, or the sentence runs made before it existed."""
+        if isinstance(stored, dict):
+            return cls(**stored)
+        for axis, (_, words, _) in COST_LIMITS.items():
+            if m := re.fullmatch(rf"{words} ([-\d.e+inf]+) \w+ > ([-\d.e+inf]+) \w+", stored):
+                return cls(axis, float(m[1]), float(m[2]))
+        metric, _, rest = stored.partition(" ")
+        value, _, limit = rest.partition(" misses ")
+        return cls("quality", float(value), float(limit), None if metric == "quality" else metric)
+
 
 #: The metric a search optimises when none is given, per task.
 DEFAULT_METRIC = {"binary": "accuracy", "multiclass": "accuracy", "regression": "r2"}
@@ -90,20 +147,43 @@ class Requirements:
             )
         return self
 
-    def cost_violations(self, p95_ms: float, size_mb: float) -> list[str]:
-        """The hard cost constraints a candidate breaks, each as a short reason."""
-        reasons = []
-        if self.max_latency_ms is not None and p95_ms > self.max_latency_ms:
-            reasons.append(f"p95 latency {p95_ms:.3f} ms > {self.max_latency_ms} ms")
-        if self.max_size_mb is not None and size_mb > self.max_size_mb:
-            reasons.append(f"size {size_mb:.3f} MB > {self.max_size_mb} MB")
-        return reasons
+    def cost_violations(self, p95_ms: float, size_mb: float) -> list[Violation]:
+        """The hard cost constraints a candidate breaks (the one place cost limits are checked)."""
+        figures = {"latency": p95_ms, "size": size_mb}
+        broken = []
+        for axis, (field_name, _, _) in COST_LIMITS.items():
+            limit = getattr(self, field_name)
+            if limit is not None and figures[axis] > limit:
+                broken.append(Violation(axis, figures[axis], limit))
+        return broken
 
-    def quality_violation(self, quality: float) -> str | None:
+    def quality_violation(self, quality: float) -> Violation | None:
+        """The quality floor, if ``quality`` misses it."""
         if self.min_quality is None:
             return None
         ok = quality >= self.min_quality if self.higher_is_better else quality <= self.min_quality
-        return None if ok else f"{self.metric or 'quality'} {quality:.4f} misses {self.min_quality}"
+        return None if ok else Violation("quality", quality, self.min_quality, self.metric)
+
+    def violations(self, p95_ms: float, size_mb: float, quality: float | None) -> list[Violation]:
+        """Every requirement broken: the cost limits, then the quality floor (if known)."""
+        broken = self.cost_violations(p95_ms, size_mb)
+        missed = None if quality is None else self.quality_violation(quality)
+        return broken + ([missed] if missed else [])
+
+    def constraint_values(self, p95_ms: float, size_mb: float, quality: float | None) -> dict:
+        """How far a candidate is from each limit, for Optuna's constraints (<= 0: within it;
+        an unknown quality counts as within)."""
+        values = {
+            axis: figure - limit if (limit := getattr(self, COST_LIMITS[axis][0])) else 0.0
+            for axis, figure in (("latency", p95_ms), ("size", size_mb))
+        }
+        if self.min_quality is None or quality is None:
+            values["quality"] = 0.0
+        else:
+            values["quality"] = (self.min_quality - quality) * (
+                1.0 if self.higher_is_better else -1.0
+            )
+        return values
 
     def to_dict(self) -> dict:
         return asdict(self)

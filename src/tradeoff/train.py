@@ -27,6 +27,10 @@ LOSSES = {"classification": ("cross_entropy", "mse"), "regression": ("mse", "mae
 Score = Callable[[np.ndarray, np.ndarray], float]
 
 
+#: Epochs a trial trains at most before early stopping, unless the search is told otherwise.
+DEFAULT_MAX_EPOCHS = 60
+
+
 @dataclass(frozen=True)
 class Strategy:
     """How a model is trained: drawn by the search jointly with its structure."""
@@ -39,7 +43,7 @@ class Strategy:
     loss: str = "cross_entropy"
     label_smoothing: float = 0.0
     augment: bool = False
-    max_epochs: int = 60
+    max_epochs: int = DEFAULT_MAX_EPOCHS
     patience: int = 10
 
 
@@ -145,6 +149,38 @@ def make_loss(strategy: Strategy, n_outputs: int, target_scale: float) -> Callab
     return lambda outputs, y: base(outputs[:, 0] / target_scale, y / target_scale)
 
 
+def _epoch(
+    model: nn.Module,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    order: torch.Tensor,
+    batch_size: int,
+    loss_fn: Callable,
+    optimizer: torch.optim.Optimizer,
+    augmentation,
+    rng: np.random.Generator,
+) -> tuple[float, list[torch.Tensor]]:
+    """One pass over the training split in ``order``: its mean loss and the batches' outputs."""
+    model.train()
+    total_loss, seen, outputs_seen = 0.0, 0, []
+    for first in range(0, len(order), batch_size):
+        batch = order[first : first + batch_size]
+        if len(batch) < 2:
+            continue  # batch norm cannot train on one example
+        xb = X[batch]
+        if augmentation is not None:
+            xb = augmentation.apply(xb, rng)
+        outputs = model(xb)
+        loss = loss_fn(outputs, y[batch])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total_loss += loss.item() * len(batch)
+        seen += len(batch)
+        outputs_seen.append(outputs.detach())
+    return total_loss / max(seen, 1), outputs_seen
+
+
 def train(
     model: nn.Module,
     prepared: Prepared,
@@ -170,12 +206,15 @@ def train(
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     regression = prepared.task == "regression"
-    X = torch.from_numpy(prepared.X_train)
-    y = torch.from_numpy(prepared.y_train.astype(np.float32 if regression else np.int64))
-    X_val = torch.from_numpy(prepared.X_val)
-    y_val = torch.from_numpy(prepared.y_val.astype(np.float32 if regression else np.int64))
-    target_scale = (float(prepared.y_train.std()) or 1.0) if regression else 1.0
-    loss_fn = make_loss(strategy, prepared.n_outputs, target_scale)
+    label_type = np.float32 if regression else np.int64
+    X, y = torch.from_numpy(prepared.X_train), torch.from_numpy(prepared.y_train.astype(label_type))
+    X_val, y_val = (
+        torch.from_numpy(prepared.X_val),
+        torch.from_numpy(prepared.y_val.astype(label_type)),
+    )
+    loss_fn = make_loss(
+        strategy, prepared.n_outputs, (float(prepared.y_train.std()) or 1.0) if regression else 1.0
+    )
     sign = 1.0 if higher_is_better else -1.0
     optimizer = make_optimizer(
         strategy.optimizer, model.parameters(), strategy.lr, strategy.weight_decay
@@ -190,26 +229,12 @@ def train(
         if deadline is not None and time.monotonic() >= deadline:
             stopped_by = "time budget"
             break
-        model.train()
         order = torch.from_numpy(rng.permutation(len(y)))
-        total_loss, seen, train_outputs = 0.0, 0, []
-        for first in range(0, len(order), strategy.batch_size):
-            batch = order[first : first + strategy.batch_size]
-            if len(batch) < 2:
-                continue  # batch norm cannot train on one example
-            xb = X[batch]
-            if strategy.augment and prepared.augmentation is not None:
-                xb = prepared.augmentation.apply(xb, rng)
-            outputs = model(xb)
-            loss = loss_fn(outputs, y[batch])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total_loss += loss.item() * len(batch)
-            seen += len(batch)
-            train_outputs.append(outputs.detach())
+        augmentation = prepared.augmentation if strategy.augment else None
+        train_loss, train_outputs = _epoch(
+            model, X, y, order, strategy.batch_size, loss_fn, optimizer, augmentation, rng
+        )
         schedule.step()
-        train_loss = total_loss / max(seen, 1)
         if not np.isfinite(train_loss):
             raise FloatingPointError(f"training loss became {train_loss} at epoch {epoch}")
 

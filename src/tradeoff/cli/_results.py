@@ -13,7 +13,7 @@ from tradeoff.measure import describe_method
 if TYPE_CHECKING:
     from tradeoff.frontier import Run
     from tradeoff.prepare import Prepared
-    from tradeoff.search import TrialRecord
+    from tradeoff.records import TrialRecord
 
 
 def data_summary(prepared: Prepared) -> dict:
@@ -83,8 +83,7 @@ def _feasible(record: TrialRecord) -> str:
         return "yes"
     if not record.violations:
         return record.status
-    broken = [v.split()[1] if v.startswith("p95") else v.split()[0] for v in record.violations]
-    return "no: " + ", ".join("quality" if b not in ("latency", "size") else b for b in broken)
+    return "no: " + ", ".join(v.axis for v in record.violations)
 
 
 def _fmt(value, spec: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -12,11 +11,10 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from tradeoff.bundle import Predictor, row_problems, softmax
+from tradeoff.bundle import Predictor, softmax
 from tradeoff.cli._app import app, err_console, out_console, user_errors
 from tradeoff.errors import TradeoffError
-
-TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+from tradeoff.records import write_atomic
 
 
 @app.command("export")
@@ -84,7 +82,7 @@ def predict(
         predictor = Predictor(bundle)
         if proba and predictor.task == "regression":
             raise TradeoffError("--proba: this bundle is a regression model")
-        feeds, problems = read_rows(input, predictor)
+        feeds, problems = predictor.read_file(input)
         n_rows = len(next(iter(feeds.values())))
         good = np.array([i for i in range(n_rows) if i not in problems], dtype=np.int64)
         outputs = None
@@ -128,146 +126,6 @@ def serve(
     uvicorn.run(application, host=host, port=port, log_level="warning")
 
 
-def read_rows(path: Path, predictor: Predictor) -> tuple[dict[str, np.ndarray], dict[int, str]]:
-    """The rows of ``path`` as the model's inputs, plus the rows failing the schema and why."""
-    name = predictor.session.get_inputs()[0].name
-    if path.is_dir():
-        return _as_feeds(name, *_read_images(path, predictor))
-    if not path.is_file():
-        raise TradeoffError(f"INPUT: {path}: no such file")
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        return _as_feeds(name, *_read_npy(path, predictor))
-    if suffix in TABLE_SUFFIXES:
-        if predictor.table:
-            return _read_raw_table(path, TABLE_SUFFIXES[suffix], predictor)
-        return _as_feeds(name, *_read_table(path, TABLE_SUFFIXES[suffix], predictor))
-    raise TradeoffError(
-        f"INPUT: {path}: unsupported file type {suffix!r}; use .csv, .parquet, .npy or a "
-        "folder of images"
-    )
-
-
-def _read_images(path: Path, predictor: Predictor) -> tuple[np.ndarray, dict[int, str]]:
-    """Every image under ``path`` (sorted by path; class sub-folders allowed), one row each."""
-    from tradeoff.datasets.images import IMAGE_SUFFIXES, read_image
-
-    shape = predictor.input_shape
-    if len(shape) != 3:
-        raise TradeoffError(f"INPUT: {path} is a folder of images; this model takes {list(shape)}")
-    files = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise TradeoffError(f"INPUT: {path}: no image files ({', '.join(IMAGE_SUFFIXES)})")
-    channels, height, width = shape
-    rows = np.zeros((len(files), *shape), np.float32)
-    problems: dict[int, str] = {}
-    for i, file in enumerate(files):
-        try:
-            pixels = read_image(file, height, width)
-        except TradeoffError as error:
-            problems[i] = str(error)
-            continue
-        if pixels.shape[0] != channels:
-            problems[i] = f"{file.name}: {pixels.shape[0]} channels, the model takes {channels}"
-            continue
-        rows[i] = pixels
-    return rows, problems
-
-
-def _read_npy(path: Path, predictor: Predictor) -> tuple[np.ndarray, dict[int, str]]:
-    try:
-        array = np.load(path, allow_pickle=False)  # never unpickle a user's file
-    except ValueError as error:
-        raise TradeoffError(f"INPUT: {path}: not a plain numeric .npy file ({error})") from None
-    if not np.issubdtype(array.dtype, np.number) and array.dtype != np.bool_:
-        raise TradeoffError(f"INPUT: {path}: dtype {array.dtype} is not numeric")
-    shape = predictor.input_shape
-    if array.ndim == 2 and array.shape[1] == int(np.prod(shape)):
-        array = array.reshape(len(array), *shape)
-    if array.shape[1:] != shape:
-        raise TradeoffError(
-            f"INPUT: {path}: rows shaped {list(array.shape[1:])}, the model takes {list(shape)}"
-        )
-    array = array.astype(np.float64)
-    problems = row_problems(array)
-    return _to_float32(array, problems), problems
-
-
-def _as_feeds(name: str, X: np.ndarray, problems: dict[int, str]):
-    return {name: X}, problems
-
-
-def _read_frame(path: Path, kind: str, text_columns: list[str] = ()):
-    import pandas as pd
-
-    try:
-        if kind == "csv":
-            # Text columns stay text: "01" is a category, not the number 1.
-            return pd.read_csv(path, dtype={name: str for name in text_columns})
-        return pd.read_parquet(path)
-    except Exception as error:  # pandas/pyarrow raise many types for a bad file
-        raise TradeoffError(
-            f"INPUT: {path}: cannot read it as {kind}: {error}".splitlines()[0]
-        ) from None
-
-
-def _read_raw_table(path: Path, kind: str, predictor: Predictor):
-    """A table bundle's inputs (raw numeric and text columns) from a CSV or Parquet file."""
-    text = [f["name"] for f in predictor.features if f["type"] == "categorical"]
-    frame = _read_frame(path, kind, text)
-    try:
-        return predictor.table_feeds(frame)
-    except TradeoffError as error:
-        raise TradeoffError(f"INPUT: {path}: {error}".replace(": input:", ":")) from None
-
-
-def _read_table(path: Path, kind: str, predictor: Predictor) -> tuple[np.ndarray, dict[int, str]]:
-    import pandas as pd
-
-    frame = _read_frame(path, kind)
-    features = predictor.card["input"].get("features")
-    n_values = int(np.prod(predictor.input_shape))
-    if features:
-        names = [f["name"] for f in features]
-        missing = [n for n in names if n not in frame.columns]
-        if missing:
-            raise TradeoffError(
-                f"INPUT: {path}: missing column(s) {', '.join(map(repr, missing[:5]))}"
-                + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-            )
-        frame = frame[names]
-    elif frame.shape[1] != n_values:
-        raise TradeoffError(
-            f"INPUT: {path}: {frame.shape[1]} columns, the model takes {n_values} values a row "
-            f"(shape {list(predictor.input_shape)}, row-major)"
-        )
-    problems: dict[int, str] = {}
-    columns = []
-    for name in frame.columns:
-        raw = frame[name]
-        values = pd.to_numeric(raw, errors="coerce").astype("float64")
-        for row in np.flatnonzero(values.isna().to_numpy()):
-            problems.setdefault(
-                int(row),
-                f"column {name!r}: missing"
-                if pd.isna(raw.iloc[row])
-                else f"column {name!r}: not a number ({raw.iloc[row]!r})",
-            )
-        columns.append(values.to_numpy())
-    array = np.stack(columns, axis=1) if columns else np.zeros((len(frame), 0))
-    for row, why in row_problems(np.nan_to_num(array, nan=0.0)).items():
-        problems.setdefault(row, why)
-    array = array.reshape(len(frame), *predictor.input_shape)
-    return _to_float32(array, problems), dict(sorted(problems.items()))
-
-
-def _to_float32(array: np.ndarray, problems: dict[int, str]) -> np.ndarray:
-    array = array.copy()
-    if problems:
-        array[list(problems)] = 0.0  # placeholders; these rows are never predicted
-    return array.astype(np.float32)
-
-
 def _predictions_csv(predictor, n_rows, good, outputs, problems, proba) -> str:
     classification = predictor.task != "regression"
     header = ["row", "prediction"]
@@ -301,11 +159,7 @@ def _write(out: Path | None, text: str) -> None:
         return
     if out.is_dir():
         raise TradeoffError(f"--out: {out} is a folder; give a file name")
-    tmp = out.with_name(f".{out.name}.tmp")
     try:
-        tmp.write_text(text)
-        os.replace(tmp, out)
+        write_atomic(out, text)
     except OSError as error:
-        if tmp.exists():  # unlinking in a read-only folder fails even for no file
-            tmp.unlink()
         raise TradeoffError(f"--out: cannot write {out}: {error.strerror}") from None

@@ -13,8 +13,8 @@ from tradeoff.cli._app import app, out_console, user_errors
 from tradeoff.errors import TradeoffError
 from tradeoff.frontier import Run, describe_selection, explain_selection
 from tradeoff.price import COST_AXES, describe_price, price_of_constraint
+from tradeoff.records import TrialRecord
 from tradeoff.requirements import Requirements
-from tradeoff.search import TrialRecord
 
 #: What `--drop` can remove from the run's requirements, and the field it clears.
 DROPPABLE = {"latency": "max_latency_ms", "size": "max_size_mb", "quality": "min_quality"}

@@ -37,12 +37,12 @@ from tradeoff.measure import (
     reference_model,
 )
 from tradeoff.prepare import Prepared, prepare, prepare_from_description
+from tradeoff.records import load_run_info
 from tradeoff.requirements import METRICS, Requirements
-from tradeoff.search import SearchSettings, load_run_info, parse_duration, run_search
-from tradeoff.search.compression import CompressionSettings
+from tradeoff.search import SearchSettings, parse_duration, run_search
 from tradeoff.search.gates import STOPPED_EARLY
 from tradeoff.search.halving import Halving
-from tradeoff.search.study import recorded_settings
+from tradeoff.search.settings import CompressionSettings, recorded_settings
 
 #: The demo's latency limit, as a multiple of the reference model's p95 measured on this machine
 #: at start: machines differ 2x in speed and 3x in the p95 tail of tiny models, so an absolute
@@ -327,8 +327,9 @@ def list_families() -> None:
     table = Table("family", "modalities", "trained by", "search space")
     for name in family_names():
         family = get_family(name)
-        trained_by = "PyTorch loop" if family.trained_by == "torch" else "own fit (sklearn)"
-        table.add_row(name, ", ".join(sorted(family.modalities)), trained_by, family.description)
+        table.add_row(
+            name, ", ".join(sorted(family.modalities)), family.training, family.description
+        )
     out_console.print(table)
 
 

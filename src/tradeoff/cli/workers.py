@@ -9,7 +9,7 @@ import typer
 
 from tradeoff.cli._app import app, out_console, user_errors
 from tradeoff.search import parse_duration
-from tradeoff.search.study import run_worker
+from tradeoff.search.optimize import run_worker
 
 
 @app.command()

@@ -60,6 +60,10 @@ class Variant:
     #: distilled student the student's own trial (``reference_trial``).
     reference_trial: int | None = None
     reference_metric: float | None = None
+    #: The variant's architecture when it is not the parent's (a distilled student): its
+    #: family and structural parameters, recorded as the variant's own.
+    family: str | None = None
+    params: dict | None = None
 
 
 class CompressionPass(ABC):

@@ -46,7 +46,7 @@ class Distillation(CompressionPass):
                 prepared.n_outputs,
                 prepared.scaling,
             )
-        except TypeError:  # a family that is not a torch network (e.g. trees): cannot be taught
+        except NotImplementedError:  # not a torch network (e.g. trees): Family.build says so
             return None
         seconds, epochs = distill(
             parent.model, model, prepared, temperature, soft_weight, seed=seed, deadline=deadline
@@ -67,6 +67,8 @@ class Distillation(CompressionPass):
             train_seconds=seconds,
             reference_trial=student.trial,
             reference_metric=student.val_metric,
+            family=student.family,
+            params=student.params,
         )
 
 

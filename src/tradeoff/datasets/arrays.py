@@ -22,6 +22,21 @@ from tradeoff.errors import TradeoffError
 _DEFAULT_MODALITY = {2: "tabular", 3: "sequence", 4: "image"}
 
 
+def _check_arrays(X: np.ndarray, y: np.ndarray, x_name: str, y_name: str) -> None:
+    if X.ndim < 2 or len(X) == 0:
+        raise TradeoffError(
+            f"{x_name}: X must hold at least one example, shaped [N, ...]; got shape {X.shape}"
+        )
+    if y.ndim != 1:
+        raise TradeoffError(f"{y_name}: labels must be one-dimensional [N], got shape {y.shape}")
+    if len(X) != len(y):
+        raise TradeoffError(f"{x_name}: X has {len(X)} rows but y has {len(y)}; they must match")
+    if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
+        raise TradeoffError(f"{x_name}: X holds non-numeric values (dtype {X.dtype})")
+    if np.issubdtype(X.dtype, np.floating) and np.isinf(X).any():
+        raise TradeoffError(f"{x_name}: X holds infinite values")
+
+
 @register_format(".npz", ".npy")
 def load_arrays(
     path: Path,
@@ -52,18 +67,7 @@ def load_arrays(
         X, y = _read_npy(path, "X"), _read_npy(labels, "y")
         y_name = f"{labels.name}"
         target = str(labels.resolve())
-    if X.ndim < 2 or len(X) == 0:
-        raise TradeoffError(
-            f"{path.name}: X must hold at least one example, shaped [N, ...]; got shape {X.shape}"
-        )
-    if y.ndim != 1:
-        raise TradeoffError(f"{y_name}: labels must be one-dimensional [N], got shape {y.shape}")
-    if len(X) != len(y):
-        raise TradeoffError(f"{path.name}: X has {len(X)} rows but y has {len(y)}; they must match")
-    if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
-        raise TradeoffError(f"{path.name}: X holds non-numeric values (dtype {X.dtype})")
-    if np.issubdtype(X.dtype, np.floating) and np.isinf(X).any():
-        raise TradeoffError(f"{path.name}: X holds infinite values")
+    _check_arrays(X, y, path.name, y_name)
     X, modality = _shape_for(X, modality, path.name)
 
     labels_series = pd.Series(y)

@@ -12,7 +12,7 @@ import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import optuna
@@ -35,26 +35,100 @@ class FittedModel:
     seconds: float
 
 
+class TrialServices(Protocol):
+    """What the search offers a family while one of its trials runs (``search/trial.py``
+    implements it for a search, ``search/cv.py`` for cross-validation).
+
+    Each step may stop the trial (a cost limit broken, halving, nothing to combine): the
+    family just calls them in its order and never sees how the search records them.
+    """
+
+    prepared: Prepared
+    seed: int
+
+    def draw_strategy(self) -> None:
+        """Draw the training strategy (optimizer, learning rate, ...) for :meth:`train`."""
+
+    def screen(
+        self,
+        onnx_model: bytes,
+        *,
+        model: nn.Module | None = None,
+        n_params: int | None = None,
+        train_seconds: float = 0.0,
+    ) -> None:
+        """Measure the cost of the model as it ships; stops the trial if it can never fit."""
+
+    def train(self, model: nn.Module) -> None:
+        """Train ``model`` in place with the drawn strategy (early stopping, halving)."""
+
+    def members(self, n: int) -> list[bytes]:
+        """The ONNX models of the best ``n`` trained candidates so far, best first."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What a family hands back from one trial: the ONNX model as it ships, and for a
+    network the trained ``nn.Module`` (its weights are kept; compression works on it)."""
+
+    onnx_model: bytes
+    model: nn.Module | None = None
+    #: Seconds spent fitting after the cost was screened (a family that screens before it
+    #: fits, e.g. ``rocket``); ``None``: the training time went to ``screen`` or ``train``.
+    train_seconds: float | None = None
+
+
 class Family(ABC):
-    """A model family: a search space and how to build an untrained model from a point in it.
+    """A model family: a search space and how one trial of it makes a model.
 
-    Two kinds, told apart by ``trained_by``:
+    The trial pipeline calls :meth:`produce` and nothing else that depends on the kind of
+    family. A kind is a subclass of this base (a new kind is one new file):
 
-    - ``"torch"``: :meth:`build` returns an untrained ``nn.Module``; the search
-      measures its cost untrained, then trains it with ``tradeoff.train``.
-    - ``"fit"``: the family trains itself (e.g. scikit-learn trees) in
-      :meth:`fit` and returns the finished ONNX model; its cost is known only
-      after fitting.
+    - :class:`Family` itself: a PyTorch network. :meth:`build` returns it untrained; its
+      cost is measured untrained (``services.screen``) before any training is spent.
+    - :class:`FittedFamily`: trains itself (e.g. scikit-learn trees) in :meth:`FittedFamily.fit`;
+      its cost is known only once fitted.
+    - :class:`CombiningFamily`: trains nothing, combines the best candidates found so far
+      (the ensemble).
     """
 
     name: ClassVar[str]
     modalities: ClassVar[frozenset[str]]
     description: ClassVar[str] = ""
+    #: How the family is trained, in words (``tradeoff families``).
+    training: ClassVar[str] = "PyTorch loop"
+    #: Whether :meth:`build` makes a PyTorch network: its cost is known untrained (screening
+    #: costs no training) and its trained weights are stored (export rebuilds it for parity).
+    builds_network: ClassVar[bool] = True
+    #: Whether it draws a training strategy (optimizer, lr, ...) from the shared space.
+    uses_strategy: ClassVar[bool] = True
+    #: Whether it is made of other trials (enqueued after them, never a member itself).
+    combines_trials: ClassVar[bool] = False
+    #: What ``stopped_by`` says of a trial that did not train in the PyTorch loop.
+    stops_as: ClassVar[str | None] = None
+    #: The kind in one word, for code written before the kinds were classes (read only:
+    #: the search uses the typed attributes above and :meth:`produce`).
     trained_by: ClassVar[str] = "torch"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # A family written before the kinds were classes says ``trained_by = "fit"``.
+        fitted = globals().get("FittedFamily")
+        if fitted and cls.__dict__.get("trained_by") == "fit" and not issubclass(cls, fitted):
+            for name in ("training", "builds_network", "uses_strategy", "stops_as", "produce"):
+                setattr(cls, name, fitted.__dict__[name])
 
     def key(self, param: str) -> str:
         """The study's name for one of this family's parameters (names never clash across families)."""
         return f"{self.name}.{param}"
+
+    def point(self, **params: Any) -> dict[str, Any]:
+        """A point of this family's space under the study's names, e.g. for ``first_trials``.
+
+        >>> get_family("mlp").point(depth=1)  # doctest: +SKIP
+        {'family': 'mlp', 'mlp.depth': 1}
+        """
+        return {"family": self.name, **{self.key(k): v for k, v in params.items()}}
 
     def defaults(self, input_shape: tuple[int, ...]) -> dict[str, Any]:
         """A sensible point of the space (short names), tried first so that every family gets
@@ -74,22 +148,77 @@ class Family(ABC):
         """
         raise NotImplementedError(f"family {self.name!r} is not built in PyTorch")
 
+    def produce(self, params: dict[str, Any], services: TrialServices) -> Candidate:
+        """One trial of this family: a network is built, screened untrained, then trained."""
+        prepared = services.prepared
+        services.draw_strategy()
+        torch.manual_seed(services.seed)
+        model = deployable(
+            self,
+            params,
+            prepared.input_shape,
+            prepared.n_outputs,
+            prepared.scaling,
+            regression_target(prepared),
+        )
+        services.screen(to_onnx(model, prepared.input_shape), model=model)
+        services.train(model)
+        return Candidate(to_onnx(model, prepared.input_shape), model)
+
+
+class FittedFamily(Family):
+    """A family that trains itself outside PyTorch; its cost is measured once fitted."""
+
+    training = "own fit (sklearn)"
+    builds_network = False
+    uses_strategy = False
+    stops_as = "fitted"
+    trained_by = "fit"
+
+    @abstractmethod
     def fit(self, params: dict[str, Any], prepared: Prepared, seed: int) -> FittedModel:
-        """Train on ``prepared``'s training split (``trained_by == "fit"`` families only).
+        """Train on ``prepared``'s training split.
 
         The ONNX model takes the raw input ``[B, *input_shape]`` under ``INPUT_NAME``
         and returns logits (classification) or predictions ``[B, 1]`` under ``OUTPUT_NAME``.
         """
-        raise NotImplementedError(f"family {self.name!r} is trained in PyTorch")
 
-    def unfitted_onnx(
-        self, params: dict[str, Any], input_shape: tuple[int, ...], n_outputs: int
-    ) -> tuple[bytes, int] | None:
-        """A ``"fit"`` family whose architecture is known before fitting (``rocket``): an ONNX
-        model with the same operators and shapes as the fitted one, and the number of values
-        fitting will store, so that its cost is measured before anything is fitted.
-        ``None`` (the default, e.g. trees): cost is known only once fitted."""
+    def produce(self, params: dict[str, Any], services: TrialServices) -> Candidate:
+        fitted = self.fit(params, services.prepared, services.seed)
+        services.screen(fitted.onnx_model, n_params=fitted.n_params, train_seconds=fitted.seconds)
+        return Candidate(fitted.onnx_model)
+
+
+class CombiningFamily(Family):
+    """A family made of the best candidates found so far; it trains nothing."""
+
+    training = "combines trained trials"
+    builds_network = False
+    uses_strategy = False
+    combines_trials = True
+    stops_as = "combined"
+    trained_by = "members"
+
+    @abstractmethod
+    def n_members(self, params: dict[str, Any]) -> int:
+        """How many of the best candidates so far ``params`` combines."""
+
+    @abstractmethod
+    def combine(self, params: dict[str, Any], members: list[bytes], task: str) -> FittedModel:
+        """One ONNX model made of ``members`` (ONNX models, best first)."""
+
+    def produce(self, params: dict[str, Any], services: TrialServices) -> Candidate:
+        members = services.members(self.n_members(params))
+        fitted = self.combine(params, members, services.prepared.task)
+        services.screen(fitted.onnx_model, n_params=fitted.n_params, train_seconds=fitted.seconds)
+        return Candidate(fitted.onnx_model)
+
+
+def regression_target(prepared: Prepared) -> tuple[float, float] | None:
+    """The training target's ``(mean, std)`` that a regression network's output is scaled by."""
+    if prepared.task != "regression":
         return None
+    return float(prepared.y_train.mean()), float(prepared.y_train.std()) or 1.0
 
 
 _REGISTRY: dict[str, type[Family]] = {}

@@ -18,13 +18,18 @@ import numpy as np
 import onnx
 from onnx import compose, helper
 
-from tradeoff.families._base import INPUT_NAME, OUTPUT_NAME, Family, FittedModel, register_family
+from tradeoff.families._base import (
+    INPUT_NAME,
+    OUTPUT_NAME,
+    CombiningFamily,
+    FittedModel,
+    register_family,
+)
 
 
 @register_family("ensemble")
-class Ensemble(Family):
+class Ensemble(CombiningFamily):
     modalities = frozenset({"tabular", "sequence", "image"})
-    trained_by = "members"
     description = "weighted average of 2-4 front members (uniform, or by validation rank)"
 
     def suggest(self, trial, input_shape):
@@ -35,6 +40,9 @@ class Ensemble(Family):
 
     def defaults(self, input_shape):
         return {"members": 3, "weighting": "rank"}
+
+    def n_members(self, params: dict) -> int:
+        return params["members"]
 
     def combine(self, params: dict, members: list[bytes], task: str) -> FittedModel:
         """One ONNX model averaging ``members`` (best first); ``rank`` weights them 1/1, 1/2, 1/3..."""

@@ -18,13 +18,18 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from tradeoff.families._base import INPUT_NAME, OUTPUT_NAME, Family, FittedModel, register_family
+from tradeoff.families._base import (
+    INPUT_NAME,
+    OUTPUT_NAME,
+    FittedFamily,
+    FittedModel,
+    register_family,
+)
 
 
 @register_family("gbdt")
-class GradientBoosting(Family):
+class GradientBoosting(FittedFamily):
     modalities = frozenset({"tabular"})
-    trained_by = "fit"
     description = (
         "scikit-learn HistGradientBoosting trees: rounds, depth, leaves, learning rate, L2"
     )

@@ -34,7 +34,13 @@ import torch
 from torch import nn
 
 from tradeoff.errors import TradeoffError
-from tradeoff.families._base import Family, FittedModel, register_family, to_onnx
+from tradeoff.families._base import (
+    Candidate,
+    FittedFamily,
+    FittedModel,
+    register_family,
+    to_onnx,
+)
 
 #: MiniRocket's kernels: the positions of the three weights equal to 2 (the other six are -1).
 KERNEL_INDICES = np.array(list(itertools.combinations(range(9), 3)), dtype=np.int64)
@@ -234,9 +240,12 @@ def _check_length(input_shape: tuple[int, ...]) -> None:
 
 
 @register_family("rocket")
-class Rocket(Family):
+class Rocket(FittedFamily):
+    """A fitted family whose cost is known before fitting: :meth:`produce` screens an
+    unfitted copy, so a configuration that can never fit is not fitted at all."""
+
     modalities = frozenset({"sequence"})
-    trained_by = "fit"
+    training = "own fit (biases from train, scikit-learn head)"
     description = (
         "MiniRocket random convolutions (biases fitted on train), PPV or MultiRocket poolings, "
         "ridge or logistic head: the number of features is the latency knob"
@@ -276,6 +285,13 @@ class Rocket(Family):
         model = RocketModel(features, nn.Linear(features.n_features, n_outputs))
         n_params = n_biases + (features.n_features + 1) * n_outputs
         return to_onnx(model, tuple(input_shape)), n_params
+
+    def produce(self, params, services):
+        prepared = services.prepared
+        unfitted, n_params = self.unfitted_onnx(params, prepared.input_shape, prepared.n_outputs)
+        services.screen(unfitted, n_params=n_params)
+        fitted = self.fit(params, prepared, services.seed)
+        return Candidate(fitted.onnx_model, train_seconds=fitted.seconds)
 
     def fit(self, params, prepared, seed):
         _check_length(prepared.input_shape)

@@ -4,7 +4,7 @@ Names load on first use (PEP 562), so that reading a bundle (``session``) or a r
 import what it does not need: FLOPs counting needs PyTorch, quality metrics scikit-learn.
 """
 
-from importlib import import_module
+from tradeoff._lazy import lazy_names
 
 #: Each public name and the module of ``tradeoff.measure`` that defines it.
 _WHERE = {
@@ -26,6 +26,7 @@ _WHERE = {
     "describe_method": "latency",
     "interleaved_ratio": "latency",
     "measure_fresh": "memory",
+    "measure_call": "latency",
     "measure_latency": "latency",
     "measure_throughput": "latency",
     "metric_names": "quality",
@@ -33,6 +34,7 @@ _WHERE = {
     "peak_inference_memory_mb": "memory",
     "predict_classes": "latency",
     "predict_outputs": "latency",
+    "run_onnx": "latency",
     "reference_model": "reference",
     "score": "quality",
     "session": "latency",
@@ -59,6 +61,7 @@ __all__ = [
     "describe_method",
     "interleaved_ratio",
     "measure_fresh",
+    "measure_call",
     "measure_latency",
     "measure_throughput",
     "paired_accuracy_drop",
@@ -66,13 +69,9 @@ __all__ = [
     "reference_model",
     "predict_classes",
     "predict_outputs",
+    "run_onnx",
     "session",
 ]
 
 
-def __getattr__(name: str):
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"tradeoff.measure.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, {n: f"tradeoff.measure.{m}" for n, m in _WHERE.items()})

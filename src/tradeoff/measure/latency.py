@@ -15,6 +15,7 @@ import functools
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -269,7 +270,25 @@ def measure_latency(
     >>> latency.p95_high_ms, latency.ratio_to_reference, latency.method["runtime"]  # doctest: +SKIP
     (0.031, 1.8, 'onnxruntime 1.32.0')
     """
-    call = _runner(onnx_model, tuple(input_shape), protocol)
+    return measure_call(
+        _runner(onnx_model, tuple(input_shape), protocol), protocol, limit_ms=limit_ms
+    )
+
+
+def measure_call(
+    call: Callable[[], object],
+    protocol: LatencyProtocol = LatencyProtocol(),
+    runtime: str | None = None,
+    limit_ms: float | None = None,
+) -> Latency:
+    """Time single calls of ``call()`` by the protocol of :func:`measure_latency` (screened
+    against ``limit_ms`` as there).
+
+    Any callable: an ORT session on one row, or another library's own ``predict`` on one
+    row (``benchmarks/peers.py`` times AutoGluon's and FLAML's predictors so), timed in
+    blocks next to the same reference model, so that their figures and ratios compare with
+    tradeoff's. ``runtime`` names what ran in the method record (ONNX Runtime by default).
+    """
     use_reference = protocol.reference_every > 0
     if use_reference:
         ref_bytes, ref_shape = reference_model()
@@ -310,22 +329,19 @@ def measure_latency(
     ms = np.concatenate(blocks).astype(np.float64) / 1e6
     p50, p95, p99 = np.percentile(ms, [50, 95, 99])
     intervals = _bootstrap_percentiles(ms, protocol.n_boot)
-    ratio = ratio_interval = ref_p50 = None
-    if use_reference:
-        cand, ref = np.asarray(pairs).T
-        ratios = cand / ref
-        ratio = float(np.median(ratios))
-        rng = np.random.default_rng(1)
-        boot = np.median(ratios[rng.integers(0, len(ratios), (protocol.n_boot, len(ratios)))], 1)
-        ratio_interval = (float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5)))
-        ref_p50 = float(np.median(ref)) / 1e6
+    ratio, ratio_interval, ref_p50 = (
+        _reference_ratio(pairs, protocol.n_boot) if use_reference else (None, None, None)
+    )
+    method = method_record(protocol, len(ms), warmup_calls, stopped)
+    if runtime is not None:
+        method["runtime"] = runtime
     return Latency(
         p50_ms=float(p50),
         p95_ms=float(p95),
         p99_ms=float(p99),
         mean_ms=float(ms.mean()),
         calls=len(ms),
-        method=method_record(protocol, len(ms), warmup_calls, stopped),
+        method=method,
         p50_interval_ms=(float(intervals[0, 0]), float(intervals[0, 1])),
         p95_interval_ms=(float(intervals[1, 0]), float(intervals[1, 1])),
         p99_interval_ms=(float(intervals[2, 0]), float(intervals[2, 1])),
@@ -333,6 +349,19 @@ def measure_latency(
         ratio_interval=ratio_interval,
         reference_p50_ms=ref_p50,
     )
+
+
+def _reference_ratio(
+    pairs: list[tuple[float, float]], n_boot: int
+) -> tuple[float, tuple[float, float], float]:
+    """The candidate's median over the reference's from side-by-side blocks: the ratio, its
+    95 % bootstrap interval, and the reference's p50 in ms."""
+    cand, ref = np.asarray(pairs).T
+    ratios = cand / ref
+    rng = np.random.default_rng(1)
+    boot = np.median(ratios[rng.integers(0, len(ratios), (n_boot, len(ratios)))], 1)
+    interval = (float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5)))
+    return float(np.median(ratios)), interval, float(np.median(ref)) / 1e6
 
 
 def compare_latency(
@@ -413,13 +442,17 @@ def describe_method(method: dict) -> str:
     )
 
 
+def run_onnx(sess: ort.InferenceSession, X: np.ndarray, batch: int = 1024) -> np.ndarray:
+    """Raw model outputs (logits, or values for regression) for ``X``, in chunks of ``batch``
+    rows: the one batched-inference loop (the search, export, the estimators, bundles)."""
+    name = sess.get_inputs()[0].name
+    parts = [sess.run(None, {name: X[i : i + batch]})[0] for i in range(0, len(X), batch)]
+    return np.concatenate(parts) if parts else np.zeros((0, sess.get_outputs()[0].shape[1]))
+
+
 def predict_outputs(onnx_model: bytes | str, X: np.ndarray, batch: int = 1024) -> np.ndarray:
     """Raw outputs (logits, or regression predictions) of an ONNX model on ``X``, run in ORT."""
-    sess = session(onnx_model, threads=os.cpu_count() or 1)
-    name = sess.get_inputs()[0].name
-    return np.concatenate(
-        [sess.run(None, {name: X[i : i + batch]})[0] for i in range(0, len(X), batch)]
-    )
+    return run_onnx(session(onnx_model, threads=os.cpu_count() or 1), X, batch)
 
 
 def predict_classes(onnx_model: bytes | str, X: np.ndarray, batch: int = 1024) -> np.ndarray:

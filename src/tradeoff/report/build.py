@@ -21,8 +21,8 @@ from tradeoff.errors import TradeoffError
 from tradeoff.frontier import Run, describe_selection, explain_selection, hypervolume
 from tradeoff.measure import LatencyProtocol, cpu_model, describe_method, predict_classes, session
 from tradeoff.price import COST_AXES, describe_price, price_curve, price_of_constraint
+from tradeoff.records import TrialRecord, write_atomic
 from tradeoff.report import figures
-from tradeoff.search import TrialRecord
 
 REPORT_FILE = "report.html"
 #: Trial user attributes written by compression (lineage); read defensively.
@@ -276,7 +276,7 @@ def _leaderboard(run: Run, records: list[TrialRecord], labels: dict[int, str]) -
             _num(r.n_params, "d"),
             _num(r.train_seconds, ".1f"),
             ("yes" if r.feasible else "no", "yes" if r.feasible else "no"),
-            (None, "; ".join(r.violations) or (r.error or "")),
+            (None, "; ".join(map(str, r.violations)) or (r.error or "")),
             (None, config),
         ]
         rows.append(
@@ -350,8 +350,8 @@ def _spending(run: Run, records: list[TrialRecord]):
     rejections: dict[str, dict[str, int]] = {}
     for r in records:
         stage = "before training" if r.status == "infeasible" else "after training"
-        for reason in r.violations:
-            constraint = figures.constraint_of(reason, run.requirements.metric)
+        for violation in r.violations:
+            constraint = violation.requirement
             rejections.setdefault(constraint, {}).setdefault(stage, 0)
             rejections[constraint][stage] += 1
     seconds: dict[str, dict[str, float]] = {}
@@ -390,14 +390,10 @@ def _section_raw(title: str, body: str) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomic(path, text)
     except OSError as error:  # a read-only run folder, a full disk
-        if tmp.exists():  # unlinking in a read-only folder fails even for no file
-            tmp.unlink()
         raise TradeoffError(
             f"cannot write {path}: {error.strerror}; --out writes the report elsewhere"
         ) from None

@@ -15,8 +15,8 @@ from plotly.subplots import make_subplots
 
 from tradeoff.measure import Estimate
 from tradeoff.price import COST_AXES, ConstraintPrice, PriceStep
+from tradeoff.records import Status, TrialRecord
 from tradeoff.requirements import Requirements
-from tradeoff.search import TrialRecord
 
 GREY = "#b0b0b0"
 LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
@@ -33,20 +33,26 @@ def _marker_px(size_mb: float | None, largest_mb: float) -> float:
     return 8.0 + 22.0 * math.sqrt(size_mb / largest_mb)
 
 
-def constraint_of(reason: str, metric: str) -> str:
-    """The requirement a violation message is about: "p95 latency", "size" or the metric."""
-    for axis in COST_AXES.values():
-        if reason.startswith(axis[2]):
-            return axis[2]
-    return metric if reason.startswith(metric) else reason.split(" ", 1)[0]
-
-
 def _hover(r: TrialRecord, metric: str, label: str, why: str = "") -> str:
     quality = "not trained" if r.val_metric is None else f"val {metric} {r.val_metric:.4f}"
     size = "-" if r.size_mb is None else f"{r.size_mb:.3f} MB"
     p95 = "-" if r.p95_ms is None else f"{r.p95_ms:.4f} ms"
     text = f"#{r.number} {label}<br>{quality}<br>p95 {p95}, {size}"
     return text + (f"<br><b>{why}</b>" if why else "")
+
+
+def _rejections(
+    trained: list[TrialRecord], measured: list[TrialRecord]
+) -> dict[tuple[bool, str], list[TrialRecord]]:
+    """The candidates shown grey, by (trained, the requirements they break)."""
+    greyed = [r for r in trained if not r.feasible] + [
+        r for r in measured if r.status is Status.INFEASIBLE
+    ]
+    groups: dict[tuple[bool, str], list[TrialRecord]] = {}
+    for r in greyed:
+        reasons = " + ".join(dict.fromkeys(v.requirement for v in r.violations))
+        groups.setdefault((r.trained, reasons or str(r.status)), []).append(r)
+    return groups
 
 
 def pareto_figure(
@@ -91,13 +97,7 @@ def pareto_figure(
                 )
             )
     # Grey, one legend entry per rejecting constraint, so the reason shows without hovering.
-    greyed = [r for r in trained if not r.feasible] + [
-        r for r in measured if r.status == "infeasible"
-    ]
-    groups: dict[tuple[bool, str], list[TrialRecord]] = {}
-    for r in greyed:
-        reasons = " + ".join(dict.fromkeys(constraint_of(v, metric) for v in r.violations))
-        groups.setdefault((r.trained, reasons or r.status), []).append(r)
+    groups = _rejections(trained, measured)
     for i, ((was_trained, reasons), members) in enumerate(sorted(groups.items())):
         symbol = (
             ("circle-open", "square-open", "diamond-open")[i % 3]
@@ -127,7 +127,8 @@ def pareto_figure(
                         r,
                         metric,
                         labels[r.number],
-                        ("" if was_trained else "not trained: ") + "; ".join(r.violations),
+                        ("" if was_trained else "not trained: ")
+                        + "; ".join(map(str, r.violations)),
                     )
                     for r in members
                 ],
@@ -239,7 +240,7 @@ def price_figure(
                 marker={"color": GREY, "symbol": "x", "size": 9},
                 name="rejected before training",
                 hovertext=[
-                    f"#{r.number} {r.family}: not trained ({'; '.join(r.violations)})"
+                    f"#{r.number} {r.family}: not trained ({'; '.join(map(str, r.violations))})"
                     for r in costs
                 ],
                 hoverinfo="text",

@@ -1,14 +1,15 @@
 """The search: an Optuna study over families x training strategies, cost-screened before training.
 
-Reading a finished run needs only the light names; ``run_search`` and ``SearchSettings``
-load the training stack (PyTorch) on first use, so `tradeoff select` starts fast.
+What a search writes (trial records, the run folder) lives in :mod:`tradeoff.records`, which
+what comes after the search reads; the record names are re-exported here for older callers.
+``run_search`` and ``SearchSettings`` load the training stack (PyTorch) on first use.
 """
 
+from tradeoff._lazy import lazy_names
+from tradeoff.records import TrialRecord, load_run_info, open_study, trial_records
 from tradeoff.search.budget import parse_duration
-from tradeoff.search.record import TrialRecord, records
-from tradeoff.search.storage import load_run_info, open_study
 
-_FROM_STUDY = ("SearchSettings", "run_search")
+records = trial_records  # the name before tradeoff.records existed
 
 __all__ = [
     "SearchSettings",
@@ -20,10 +21,6 @@ __all__ = [
     "run_search",
 ]
 
-
-def __getattr__(name: str):
-    if name in _FROM_STUDY:
-        from tradeoff.search import study
-
-        return getattr(study, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(
+    __name__, {"SearchSettings": "tradeoff.search.settings", "run_search": "tradeoff.search.study"}
+)

@@ -14,24 +14,14 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 import optuna
-from optuna.artifacts import download_artifact
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState, create_trial
 from torch import nn
 
-from tradeoff.compress import (
-    Parent,
-    QualityTolerance,
-    Student,
-    get_pass,
-    judge,
-    pass_names,
-)
+from tradeoff.compress import Parent, Student, get_pass, judge
 from tradeoff.errors import TradeoffError
 from tradeoff.measure import (
     accuracy,
@@ -41,47 +31,16 @@ from tradeoff.measure import (
     predict_classes,
     predict_outputs,
 )
-from tradeoff.requirements import Requirements
-from tradeoff.search import record as rec
-from tradeoff.search.workers import WORKER, worker_id
+from tradeoff.records import Status, dominates, download_to, store_artifact, trial_seed
+from tradeoff.records import attrs as rec
+from tradeoff.records.attrs import COMPRESSION_ERRORS, WORKER
+from tradeoff.search.context import TrialContext
+from tradeoff.search.settings import CompressionSettings, worth_training
+from tradeoff.search.workers import worker_id
 from tradeoff.table_input import as_shipped
 
-if TYPE_CHECKING:
-    from tradeoff.search.trial import TrialContext
-
-
-#: Parent trial attribute listing passes that failed on it (the parent itself is kept).
-COMPRESSION_ERRORS = "compression_errors"
-
-
-@dataclass(frozen=True)
-class CompressionSettings:
-    """Which passes run, how much quality a variant may lose, and which misses are worth training."""
-
-    passes: tuple[str, ...] | None = None  # None: every registered pass
-    tolerance: QualityTolerance = field(default_factory=QualityTolerance)
-    #: Train a candidate that misses the latency limit by at most this factor (p95 bound / limit).
-    latency_margin: float = 1.3
-    #: ... or the size limit by at most this factor (int8 weights are up to ~4x smaller).
-    size_margin: float = 2.5
-
-    def resolve_passes(self) -> list[str]:
-        if not self.passes:
-            return pass_names()
-        for name in self.passes:
-            get_pass(name)  # raises a TradeoffError naming --passes
-        return list(dict.fromkeys(self.passes))
-
-
-def worth_training(
-    settings: CompressionSettings | None, req: Requirements, p95_ms: float, size_mb: float
-) -> bool:
-    """Whether a candidate breaking a cost limit is close enough for compression to rescue it."""
-    if settings is None:
-        return False
-    if req.max_latency_ms is not None and p95_ms > req.max_latency_ms * settings.latency_margin:
-        return False
-    return not (req.max_size_mb is not None and size_mb > req.max_size_mb * settings.size_margin)
+# Kept importable from here (their home before search/settings.py).
+__all__ = ["COMPRESSION_ERRORS", "CompressionSettings", "compress_trained", "worth_training"]
 
 
 def compress_trained(
@@ -107,7 +66,8 @@ def compress_trained(
         for t in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         if t.user_attrs.get(rec.VAL_METRIC) is not None
     ]
-    if not misses_cost and _dominated(val_metric, p95_ms, done):
+    sign = 1.0 if ctx.requirements.higher_is_better else -1.0
+    if not misses_cost and _dominated(sign * val_metric, p95_ms, done, sign):
         return []
     students = ()
     if all(val_metric > t.user_attrs[rec.VAL_METRIC] for t in done):
@@ -128,7 +88,7 @@ def compress_trained(
         compression_pass = get_pass(name)
         if time.monotonic() >= ctx.deadline or not compression_pass.applies(parent):
             continue
-        seed = ctx.seed * 100_003 + trial.number * 101 + i
+        seed = trial_seed(ctx.seed, trial.number * 101 + i)
         try:
             variant = compression_pass.compress(parent, seed=seed, deadline=ctx.deadline)
             if variant is not None:
@@ -179,9 +139,7 @@ def _record_variant(trial, ctx, parent: Parent, name: str, variant, val_pred, va
             n_params=parent_cost.get("n_params"),
             flops=parent_cost.get("flops"),
         )
-    violations = req.cost_violations(latency.p95_high_ms, cost["size_mb"])
-    quality_violation = req.quality_violation(metric)
-    violations += [quality_violation] if quality_violation else []
+    violations = req.violations(latency.p95_high_ms, cost["size_mb"], metric)
     artifact_id = None
     if verdict.kept:
         artifact_id = _store(trial, ctx, variant.onnx, name)
@@ -195,61 +153,38 @@ def _record_variant(trial, ctx, parent: Parent, name: str, variant, val_pred, va
         else parent.trial,
     }
     attrs = {
-        rec.FAMILY_PARAMS: parent.params if variant.model is None else _params_of(variant, parent),
+        rec.FAMILY_PARAMS: parent.params if variant.params is None else variant.params,
         rec.STRATEGY: parent.strategy,
         rec.COST: cost,
         rec.VAL_METRIC: metric,
         rec.TRAIN_SECONDS: variant.train_seconds,
-        rec.VIOLATIONS: violations,
+        rec.VIOLATIONS: [v.to_dict() for v in violations],
         rec.PARENT: parent.trial,
         rec.COMPRESSION: lineage,
-        rec.STATUS: "trained" if verdict.kept else "rejected",
+        rec.STATUS: (Status.TRAINED if verdict.kept else Status.REJECTED).value,
         WORKER: worker_id(),
     }
     if artifact_id:
         attrs[rec.ARTIFACT] = artifact_id
-    family = variant.settings.get("student_family", parent.family)
-    constraints = {
-        "constraints:latency": latency.p95_high_ms - req.max_latency_ms
-        if req.max_latency_ms
-        else 0.0,
-        "constraints:size": cost["size_mb"] - req.max_size_mb if req.max_size_mb else 0.0,
-        "constraints:quality": _quality_constraint(req, metric),
-    }
+    family = variant.family or parent.family
     frozen = create_trial(
         state=TrialState.COMPLETE if verdict.kept else TrialState.PRUNED,
         values=[metric, latency.p95_ms] if verdict.kept else None,
         params={"family": family},
         distributions={"family": CategoricalDistribution(ctx.families)},
         user_attrs=attrs,
-        system_attrs=constraints,
+        constraints=req.constraint_values(latency.p95_high_ms, cost["size_mb"], metric),
     )
     trial.study.add_trial(frozen)
     return trial.study.get_trials(deepcopy=False)[-1].number
 
 
-def _params_of(variant, parent: Parent) -> dict:
-    if "student_trial" in variant.settings:
-        return variant.settings.get("student_params", {})
-    return parent.params
-
-
-def _quality_constraint(req: Requirements, quality: float) -> float:
-    if req.min_quality is None:
-        return 0.0
-    return (req.min_quality - quality) * (1.0 if req.higher_is_better else -1.0)
-
-
-def _dominated(val_metric: float, p95_ms: float, done: list) -> bool:
-    for t in done:
-        other_val, other_p95 = t.user_attrs[rec.VAL_METRIC], t.user_attrs[rec.COST]["p95_ms"]
-        if (
-            other_val >= val_metric
-            and other_p95 <= p95_ms
-            and (other_val > val_metric or other_p95 < p95_ms)
-        ):
-            return True
-    return False
+def _dominated(quality: float, p95_ms: float, done: list, sign: float) -> bool:
+    point = (quality, p95_ms)
+    return any(
+        dominates((sign * t.user_attrs[rec.VAL_METRIC], t.user_attrs[rec.COST]["p95_ms"]), point)
+        for t in done
+    )
 
 
 def _students(
@@ -285,19 +220,11 @@ def _trial_predictions(study: optuna.Study, ctx, number: int) -> np.ndarray:
         raise TradeoffError(f"trial {number} has no stored model to compare with")
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, f"trial-{number}.onnx")
-        download_artifact(
-            artifact_store=ctx.artifact_store, file_path=path, artifact_id=artifact_id
-        )
+        download_to(ctx.artifact_store, artifact_id, path)
         return predict_classes(path, ctx.prepared.X_val)
 
 
 def _store(trial: optuna.Trial, ctx, onnx_bytes: bytes, name: str) -> str:
-    from optuna.artifacts import upload_artifact
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, f"trial-{trial.number}-{name}.onnx")
-        with open(path, "wb") as file:
-            file.write(onnx_bytes)
-        return upload_artifact(
-            artifact_store=ctx.artifact_store, file_path=path, study_or_trial=trial
-        )
+    return store_artifact(
+        trial, ctx.artifact_store, onnx_bytes, f"trial-{trial.number}-{name}.onnx"
+    )

@@ -5,13 +5,14 @@ at 1.000 and the pick is chosen by luck. With ``prepare(..., cv=K, cv_repeats=R)
 stratified folds of train+validation (K-fold for regression), repeated R times, are each
 prepared on their own (imputation and scaling fitted on the fold's training part); every
 trained candidate's exact configuration (family, structure, strategy, seed) is retrained
-on each fold and scored on the fold's held-out part. The search ranks on the fold mean,
-and selection treats candidates within one standard error of the best as tied, taking the
-cheapest (see :func:`tradeoff.frontier.select`). The test split is never used.
+on each fold through the family's own :meth:`~tradeoff.families.Family.produce` (a network
+is trained, a fitted family such as ``gbdt`` or ``rocket`` fits; nothing is screened) and
+scored on the fold's held-out part. The search ranks on the fold mean, and selection
+treats candidates within one standard error of the best as tied, taking the cheapest (see
+:func:`tradeoff.frontier.select`). The test split is never used.
 
-The interval is the corrected resampled t-interval of Nadeau and Bengio (2003): folds of
-repeated K-fold share training rows, so the plain standard error would be too narrow; the
-variance is inflated by ``1/n + n_test/n_train`` (``1/(K-1)`` for K folds).
+The fold scores and their corrected resampled t interval are
+:class:`tradeoff.records.CrossValidation`.
 
 ``--cv auto`` (the CLI's default) turns this on, with 5 folds repeated twice, when the
 validation split holds fewer than :data:`AUTO_BELOW_ROWS` rows.
@@ -19,117 +20,65 @@ validation split holds fewer than :data:`AUTO_BELOW_ROWS` rows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tradeoff.errors import TradeoffError
+from tradeoff.records._cv import CrossValidation
 
 if TYPE_CHECKING:
+    import torch
+
     from tradeoff.prepare import Prepared
+    from tradeoff.train import Strategy
 
 # The training stack (torch, families) is imported where it is used: selection reads
 # CrossValidation and must stay light.
+
+__all__ = [
+    "AUTO_BELOW_ROWS",
+    "AUTO_FOLDS",
+    "AUTO_REPEATS",
+    "CrossValidation",
+    "cross_validate",
+    "fold_scores",
+    "refit_outputs",
+]
 
 #: ``--cv auto`` ranks by cross-validation below this many validation rows.
 AUTO_BELOW_ROWS = 300
 AUTO_FOLDS, AUTO_REPEATS = 5, 2
 
 
-@dataclass(frozen=True)
-class CrossValidation:
-    """Fold scores of one candidate: ``metric`` on each fold's held-out part."""
-
-    metric: str
-    scores: tuple[float, ...]
-    folds_per_repeat: int = 5
-
-    @property
-    def mean(self) -> float:
-        return float(np.mean(self.scores))
-
-    @property
-    def std(self) -> float:
-        return float(np.std(self.scores))
-
-    @property
-    def standard_error(self) -> float:
-        """Nadeau-Bengio corrected standard error of the fold mean."""
-        n = len(self.scores)
-        if n < 2:
-            return float("nan")
-        ratio = 1.0 / max(self.folds_per_repeat - 1, 1)  # n_test / n_train of one fold
-        return float(np.sqrt(np.var(self.scores, ddof=1) * (1.0 / n + ratio)))
-
-    @property
-    def interval(self) -> tuple[float, float]:
-        """95 % interval of the fold mean (corrected resampled t)."""
-        from scipy.stats import t
-
-        n = len(self.scores)
-        half = float(t.ppf(0.975, n - 1)) * self.standard_error if n >= 2 else float("nan")
-        return self.mean - half, self.mean + half
-
-    def __str__(self) -> str:
-        low, high = self.interval
-        return (
-            f"{self.mean:.4f} [95% CI {low:.4f}, {high:.4f}] over {len(self.scores)} folds "
-            f"({self.folds_per_repeat}-fold x {len(self.scores) // max(self.folds_per_repeat, 1)})"
-        )
-
-
 def fold_scores(
     prepared: Prepared, family: str, params: dict, strategy: dict, *, seed: int, metric: str
 ) -> CrossValidation:
     """Retrain ``family(params)`` (with ``strategy`` for networks) on each of ``prepared.folds``
-    and score ``metric`` on each fold's held-out part."""
-    import torch
-
+    through the family's ``produce``, and score ``metric`` on each fold's held-out part."""
     from tradeoff.families import get_family
-    from tradeoff.measure import predict_outputs
     from tradeoff.measure.quality import score
 
     if not prepared.folds:
         raise TradeoffError("--cv: this run was prepared without folds; search with --cv K")
     builder = get_family(family)
-    scores = []
-    for fold in prepared.folds:
-        if builder.trained_by == "fit":
-            outputs = predict_outputs(builder.fit(params, fold, seed).onnx_model, fold.X_val)
-        else:
-            model = _trained_network(builder, params, strategy, fold, seed)
-            with torch.no_grad():
-                outputs = model(torch.from_numpy(fold.X_val)).numpy()
-        scores.append(score(metric, fold.y_val, outputs))
+    if builder.combines_trials:
+        raise TradeoffError(f"--cv: {family!r} combines other trials; it has no folds of its own")
+    scores = [
+        score(metric, fold.y_val, _produce_outputs(builder, params, strategy, fold, seed))
+        for fold in prepared.folds
+    ]
     k = int(prepared.options.get("cv") or len(prepared.folds))
     return CrossValidation(metric=metric, scores=tuple(scores), folds_per_repeat=k)
-
-
-def _trained_network(builder, params: dict, strategy: dict, fold: Prepared, seed: int):
-    import torch
-
-    from tradeoff.families import deployable
-    from tradeoff.train import Strategy, train
-
-    known = {f.name for f in fields(Strategy)}
-    chosen = Strategy(**{k: v for k, v in strategy.items() if k in known})
-    target = None
-    if fold.task == "regression":
-        target = (float(fold.y_train.mean()), float(fold.y_train.std()) or 1.0)
-    torch.manual_seed(seed)
-    model = deployable(builder, params, fold.input_shape, fold.n_outputs, fold.scaling, target)
-    train(model, fold, chosen, seed=seed)
-    return model.eval()
 
 
 def cross_validate(
     prepared: Prepared, family: str, params: dict, strategy: dict, *, seed: int
 ) -> CrossValidation:
-    """Fold accuracy of one configuration (kept for ``Run.cross_validation``)."""
-    if prepared.task == "regression":
-        return fold_scores(prepared, family, params, strategy, seed=seed, metric="rmse")
-    return fold_scores(prepared, family, params, strategy, seed=seed, metric="accuracy")
+    """Fold accuracy (rmse for regression) of one configuration (``Run.cross_validation``)."""
+    metric = "rmse" if prepared.task == "regression" else "accuracy"
+    return fold_scores(prepared, family, params, strategy, seed=seed, metric=metric)
 
 
 def refit_outputs(
@@ -140,10 +89,7 @@ def refit_outputs(
     A network trains for the epochs at which its validation figure was best (there is no
     held-out part left to stop on); a fitted family simply fits on the union.
     """
-    import torch
-
     from tradeoff.families import get_family
-    from tradeoff.measure import predict_outputs
     from tradeoff.prepare import fit_scaling
 
     # The splits are already imputed and cleaned (on train): stack them, rescale on the union.
@@ -155,14 +101,29 @@ def refit_outputs(
         scaling=fit_scaling(X_whole, prepared.modality),
         folds=(),
     )
-    builder = get_family(family)
-    if builder.trained_by == "fit":
-        return predict_outputs(builder.fit(params, whole, seed).onnx_model, whole.X_test)
     epochs = _best_epoch(curve) or int(strategy.get("max_epochs", 60))
     fixed = {**strategy, "max_epochs": epochs, "patience": epochs + 1}
-    model = _trained_network(builder, params, fixed, whole, seed)
-    with torch.no_grad():
-        return model(torch.from_numpy(whole.X_test)).numpy()
+    return _produce_outputs(get_family(family), params, fixed, whole, seed, whole.X_test)
+
+
+def _produce_outputs(
+    builder, params: dict, strategy: dict, fold: Prepared, seed: int, X: np.ndarray | None = None
+) -> np.ndarray:
+    """Outputs on ``X`` (default: the fold's held-out part) of the model ``builder.produce``
+    makes on ``fold``: scored as in the search (a network in PyTorch, anything else in ORT)."""
+    import torch
+
+    from tradeoff.measure import predict_outputs
+    from tradeoff.train import Strategy
+
+    X = fold.X_val if X is None else X
+    known = {f.name for f in fields(Strategy)}
+    chosen = Strategy(**{k: v for k, v in strategy.items() if k in known})
+    candidate = builder.produce(params, _FoldServices(fold, chosen, seed))
+    if candidate.model is not None:
+        with torch.no_grad():
+            return candidate.model.eval()(torch.from_numpy(X)).numpy()
+    return predict_outputs(candidate.onnx_model, X)
 
 
 def _best_epoch(curve: list) -> int | None:
@@ -170,3 +131,24 @@ def _best_epoch(curve: list) -> int | None:
     losses = [point.get("val_loss") for point in curve if isinstance(point, dict)]
     losses = [(loss, i) for i, loss in enumerate(losses) if loss is not None]
     return min(losses)[1] + 1 if losses else None
+
+
+class _FoldServices:
+    """:class:`tradeoff.families.TrialServices` for one fold: train, never screen."""
+
+    def __init__(self, fold: Prepared, strategy: Strategy, seed: int) -> None:
+        self.prepared, self.strategy, self.seed = fold, strategy, seed
+
+    def draw_strategy(self) -> None:
+        """The strategy is the trial's, given."""
+
+    def screen(self, onnx_model: bytes, **cost) -> None:
+        """Cost was measured by the search."""
+
+    def train(self, model: torch.nn.Module) -> None:
+        from tradeoff.train import train
+
+        train(model, self.prepared, self.strategy, seed=self.seed)
+
+    def members(self, n: int) -> list[bytes]:
+        raise TradeoffError("--cv: a family combining other trials has no folds of its own")

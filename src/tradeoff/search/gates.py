@@ -15,8 +15,8 @@ import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.samplers import BaseSampler
 
+from tradeoff.records import trial_records as records
 from tradeoff.requirements import Requirements
-from tradeoff.search.record import records
 
 #: Study user attribute holding why the search stopped before its budget ("" or absent: it did not).
 STOPPED_EARLY = "stopped_early"

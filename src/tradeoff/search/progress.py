@@ -8,7 +8,7 @@ import optuna
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from tradeoff.search.record import records
+from tradeoff.records import Status, trial_records
 
 
 class SearchProgress:
@@ -54,11 +54,11 @@ class SearchProgress:
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         # Count the whole study: other workers add trials to it too.
-        finished = [r for r in records(study) if r.status != "running"]
+        finished = [r for r in trial_records(study) if r.status is not Status.RUNNING]
         self.trials = len(finished)
-        self.infeasible = sum(r.status == "infeasible" for r in finished)
-        self.pruned = sum(r.status == "pruned" for r in finished)
-        self.failed = sum(r.status == "failed" for r in finished)
+        self.infeasible = sum(r.status is Status.INFEASIBLE for r in finished)
+        self.pruned = sum(r.status is Status.PRUNED for r in finished)
+        self.failed = sum(r.status is Status.FAILED for r in finished)
         feasible = [r.val_metric for r in finished if r.feasible]
         self.feasible = len(feasible)
         self.best = (max if self.sign > 0 else min)(feasible) if feasible else None

@@ -14,87 +14,66 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import tempfile
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 
 import numpy as np
 import onnx
 import optuna
 import torch
-from optuna.artifacts import FileSystemArtifactStore, download_artifact, upload_artifact
 
-from tradeoff.families import Family, deployable, get_family, to_onnx
+from tradeoff.families import family_names, get_family
 from tradeoff.measure import (
-    LatencyProtocol,
     cost_record,
     measure_latency,
     predict_outputs,
 )
-from tradeoff.measure.quality import confusion_matrix, score
+from tradeoff.measure.quality import confusion_matrix
 from tradeoff.prepare import Prepared
-from tradeoff.requirements import Requirements
+from tradeoff.records import (
+    Status,
+    Violation,
+    dominates,
+    fetch_artifact,
+    store_artifact,
+    trial_seed,
+)
+from tradeoff.records import attrs as rec
+from tradeoff.records.attrs import WORKER
 from tradeoff.search import compression
-from tradeoff.search import record as rec
+from tradeoff.search.context import TrialContext
 from tradeoff.search.cv import fold_scores
-from tradeoff.search.halving import Halving, RungReporter
-from tradeoff.search.workers import WORKER, CostLock, DiskFull, disk_full, worker_id
+from tradeoff.search.halving import RungReporter
+from tradeoff.search.settings import worth_training
+from tradeoff.search.workers import DiskFull, disk_full, worker_id
 from tradeoff.table_input import as_shipped
-from tradeoff.train import default_strategy_params, suggest_strategy, train
-
-
-@dataclass
-class TrialContext:
-    """Everything a trial needs that is the same for the whole search."""
-
-    prepared: Prepared
-    requirements: Requirements  # metric resolved for the task
-    families: list[str]
-    artifact_store: FileSystemArtifactStore
-    protocol: LatencyProtocol
-    seed: int
-    deadline: float  # time.monotonic() instant at which training stops
-    on_epoch: object = None  # optional callable(trial_number, epoch, point)
-    halving: Halving | None = None  # None: every trial trains until early stopping
-    max_epochs: int = 60
-    cost_lock: CostLock = field(default_factory=CostLock)
-    compression: compression.CompressionSettings | None = None  # None: no compression
-    #: architecture_key -> (trial that measured it, its Latency), filled as trials run
-    latency_cache: dict = field(default_factory=dict)
-    #: Rank on the mean over ``prepared.folds`` instead of the validation split (--cv)
-    cv_ranking: bool = False
-
-    def score(self, y_true: np.ndarray, outputs: np.ndarray) -> float:
-        return score(self.requirements.metric, y_true, outputs)
+from tradeoff.train import Strategy, default_strategy_params, suggest_strategy, train
 
 
 def default_trials(families: list[str], prepared: Prepared) -> list[dict]:
     """One trial per family at its defaults, to enqueue before the sampler takes over
-    (families that fit in seconds first, so that even a short search has them; ensembles
-    last, so that they have members to combine)."""
-    order = {"fit": 0, "torch": 1, "members": 2}
-    trials = []
-    for name in sorted(families, key=lambda n: order.get(get_family(n).trained_by, 1)):
+    (families that fit in seconds first, so that even a short search has them; families
+    combining others last, so that they have members to combine)."""
+
+    def order(name: str) -> int:
         family = get_family(name)
-        params = {"family": name}
-        params.update({family.key(k): v for k, v in family.defaults(prepared.input_shape).items()})
-        if family.trained_by == "torch":
+        return 2 if family.combines_trials else 1 if family.builds_network else 0
+
+    trials = []
+    for name in sorted(families, key=order):
+        family = get_family(name)
+        params = family.point(**family.defaults(prepared.input_shape))
+        if family.uses_strategy:
             params.update(default_strategy_params(prepared))
         trials.append(params)
     return trials
 
 
-def set_cost_constraints(trial: optuna.Trial, req: Requirements, p95_ms: float, size_mb: float):
-    """Tell the sampler how far a candidate is from the cost limits (<= 0: within them)."""
-    trial.set_constraint("latency", p95_ms - req.max_latency_ms if req.max_latency_ms else 0.0)
-    trial.set_constraint("size", size_mb - req.max_size_mb if req.max_size_mb else 0.0)
-
-
-def quality_constraint(req: Requirements, quality: float | None) -> float:
-    if req.min_quality is None or quality is None:
-        return 0.0
-    return (req.min_quality - quality) * (1.0 if req.higher_is_better else -1.0)
+def set_constraints(trial: optuna.Trial, values: dict[str, float], *names: str) -> None:
+    """Tell the sampler how far a candidate is from the limits ``names`` (<= 0: within it);
+    Optuna takes each constraint once, so quality is set when known (or never will be)."""
+    for name in names:
+        trial.set_constraint(name, values[name])
 
 
 def run_trial(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
@@ -111,162 +90,148 @@ def run_trial(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
 
 
 def _run(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
-    prepared = ctx.prepared
     trial.set_user_attr(WORKER, worker_id())
     family = get_family(trial.suggest_categorical("family", ctx.families))
-    params = family.suggest(trial, prepared.input_shape)
+    params = family.suggest(trial, ctx.prepared.input_shape)
     trial.set_user_attr(rec.FAMILY_PARAMS, params)
-    seed = ctx.seed * 100_003 + trial.number
-    if family.trained_by == "fit":
-        return _run_fitted(trial, ctx, family, params, seed)
-    if family.trained_by == "members":
-        return _run_ensemble(trial, ctx, family, params)
-
-    strategy = replace(suggest_strategy(trial, prepared), max_epochs=ctx.max_epochs)
-    trial.set_user_attr(rec.STRATEGY, asdict(strategy))
-
-    # 1-3. Build untrained, export, measure its cost; stop here if it can never fit.
-    torch.manual_seed(seed)
-    target = None
-    if prepared.task == "regression":
-        target = (float(prepared.y_train.mean()), float(prepared.y_train.std()) or 1.0)
-    model = deployable(
-        family, params, prepared.input_shape, prepared.n_outputs, prepared.scaling, target
-    )
-    onnx_bytes = to_onnx(model, prepared.input_shape)
-    p95_ms, cost_violations = _measure_cost(trial, ctx, onnx_bytes, model=model)
-
-    # 4. Train with early stopping (and halving); evaluate the exported artifact, the thing that ships.
-    halving = None
-    if ctx.halving is not None:
-        halving = RungReporter(
-            ctx.halving,
-            trial,
-            ctx.halving.band(p95_ms),
-            strategy.max_epochs,
-            ctx.requirements.higher_is_better,
-        )
-
-    with ctx.cost_lock.training() as let_measurements_in:
-
-        def report_epoch(epoch, point):
-            let_measurements_in()  # another worker's latency measurement goes between epochs
-            if ctx.on_epoch is not None:
-                ctx.on_epoch(trial.number, epoch, point)
-            return halving is not None and halving(epoch, point)
-
-        result = train(
-            model,
-            prepared,
-            strategy,
-            score=ctx.score,
-            higher_is_better=ctx.requirements.higher_is_better,
-            seed=seed,
-            deadline=ctx.deadline,
-            on_epoch=report_epoch,
-        )
-    trial.set_user_attr(rec.TRAIN_SECONDS, result.seconds)
-    trial.set_user_attr(rec.CURVE, result.curve)
-    trial.set_user_attr(rec.STOPPED_BY, result.stopped_by)
-    if result.stopped_by == "pruned":
-        sign = 1.0 if ctx.requirements.higher_is_better else -1.0
-        trial.set_user_attr(rec.VAL_METRIC, sign * halving.best)  # best so far, on the torch model
-        trial.set_user_attr(rec.STATUS, "pruned")
-        trial.set_user_attr(rec.VIOLATIONS, cost_violations)
-        raise optuna.TrialPruned(f"halving: below its cost band at epoch {halving.pruned_at}")
-    trained_onnx = to_onnx(model, prepared.input_shape)
+    if family.stops_as is not None:
+        trial.set_user_attr(rec.STOPPED_BY, family.stops_as)
+    services = _Services(trial, ctx)
+    # 1-4. The family builds, screens (cost before training), trains or fits or combines.
+    candidate = family.produce(params, services)
+    if candidate.train_seconds is not None:
+        trial.set_user_attr(rec.TRAIN_SECONDS, candidate.train_seconds)
+    model = candidate.model
+    weights = None if model is None else _state_dict_bytes(model)
     val_metric, outputs = _finish(
-        trial, ctx, trained_onnx, p95_ms, cost_violations, _state_dict_bytes(model)
+        trial, ctx, candidate.onnx_model, services.p95_ms, services.violations, weights
     )
-    # 5. Compress where it helps: each variant becomes a trial of its own, with its lineage.
+    # 5. Compress a trained network where it helps: each variant is a trial, with its lineage.
     # The passes judge variants by a paired test on accuracy, so classification only.
-    if prepared.task != "regression":
+    if model is not None and ctx.prepared.task != "regression":
         compression.compress_trained(
             trial,
             ctx,
             family=family.name,
             params=params,
-            strategy=asdict(strategy),
+            strategy=asdict(services.strategy),
             model=model,
-            onnx_bytes=trained_onnx,
+            onnx_bytes=candidate.onnx_model,
             val_pred=outputs.argmax(axis=1),
             val_metric=val_metric,
-            p95_ms=p95_ms,
-            misses_cost=bool(cost_violations),
+            p95_ms=services.p95_ms,
+            misses_cost=bool(services.violations),
         )
-    return val_metric, p95_ms
+    return val_metric, services.p95_ms
 
 
-def _run_fitted(
-    trial: optuna.Trial, ctx: TrialContext, family: Family, params: dict, seed: int
-) -> tuple[float, float]:
-    """A family that trains itself: fit, then measure the fitted model's cost (or, when the
-    family knows its architecture beforehand, measure first and fit only what can fit)."""
-    prepared = ctx.prepared
-    unfitted = family.unfitted_onnx(params, prepared.input_shape, prepared.n_outputs)
-    if unfitted is not None:
-        p95_ms, cost_violations = _measure_cost(trial, ctx, unfitted[0], n_params=unfitted[1])
-    fitted = family.fit(params, prepared, seed)
-    trial.set_user_attr(rec.STOPPED_BY, "fitted")
-    if unfitted is None:
-        p95_ms, cost_violations = _measure_cost(
-            trial, ctx, fitted.onnx_model, n_params=fitted.n_params, train_seconds=fitted.seconds
+class _Services:
+    """The search's side of :class:`tradeoff.families.TrialServices`: each step records what
+    it learns in the trial, and stops the trial (``optuna.TrialPruned``) when it must."""
+
+    def __init__(self, trial: optuna.Trial, ctx: TrialContext) -> None:
+        self.trial, self.ctx = trial, ctx
+        self.prepared = ctx.prepared
+        self.seed = trial_seed(ctx.seed, trial.number)
+        self.strategy: Strategy | None = None
+        self.p95_ms: float = float("nan")
+        self.violations: list[Violation] = []
+
+    def draw_strategy(self) -> None:
+        self.strategy = replace(
+            suggest_strategy(self.trial, self.prepared), max_epochs=self.ctx.max_epochs
         )
-    else:
-        trial.set_user_attr(rec.TRAIN_SECONDS, fitted.seconds)
-    return _finish(trial, ctx, fitted.onnx_model, p95_ms, cost_violations)[0], p95_ms
+        self.trial.set_user_attr(rec.STRATEGY, asdict(self.strategy))
 
+    def screen(
+        self,
+        onnx_model: bytes,
+        *,
+        model: torch.nn.Module | None = None,
+        n_params: int | None = None,
+        train_seconds: float = 0.0,
+    ) -> None:
+        self.p95_ms, self.violations = _measure_cost(
+            self.trial,
+            self.ctx,
+            onnx_model,
+            model=model,
+            n_params=n_params,
+            train_seconds=train_seconds,
+        )
 
-def _run_ensemble(
-    trial: optuna.Trial, ctx: TrialContext, family: Family, params: dict
-) -> tuple[float, float]:
-    """Combine the best candidates found so far (by Pareto rank) into one model; nothing is trained."""
-    members = front_members(trial.study, ctx.requirements.higher_is_better)[: params["members"]]
-    trial.set_user_attr(rec.STOPPED_BY, "combined")
-    if len(members) < 2:
-        trial.set_user_attr(rec.STATUS, "skipped")
-        trial.set_user_attr(rec.VIOLATIONS, [])
-        raise optuna.TrialPruned("ensemble: fewer than 2 trained candidates so far")
-    trial.set_user_attr(rec.FAMILY_PARAMS, {**params, "of_trials": [m.number for m in members]})
-    onnx_models = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for member in members:
-            path = os.path.join(tmp, f"trial-{member.number}.onnx")
-            download_artifact(
-                artifact_store=ctx.artifact_store,
-                file_path=path,
-                artifact_id=member.user_attrs[rec.ARTIFACT],
+    def train(self, model: torch.nn.Module) -> None:
+        """Train with early stopping (and halving) under the machine's cost lock."""
+        trial, ctx, strategy = self.trial, self.ctx, self.strategy
+        halving = None
+        if ctx.halving is not None:
+            halving = RungReporter(
+                ctx.halving,
+                trial,
+                ctx.halving.band(self.p95_ms),
+                strategy.max_epochs,
+                ctx.requirements.higher_is_better,
             )
-            with open(path, "rb") as file:
-                onnx_models.append(file.read())
-    fitted = family.combine(params, onnx_models, ctx.prepared.task)
-    p95_ms, cost_violations = _measure_cost(
-        trial, ctx, fitted.onnx_model, n_params=fitted.n_params, train_seconds=fitted.seconds
-    )
-    return _finish(trial, ctx, fitted.onnx_model, p95_ms, cost_violations)[0], p95_ms
+        with ctx.cost_lock.training() as let_measurements_in:
+
+            def report_epoch(epoch, point):
+                let_measurements_in()  # another worker's latency measurement goes between epochs
+                if ctx.on_epoch is not None:
+                    ctx.on_epoch(trial.number, epoch, point)
+                return halving is not None and halving(epoch, point)
+
+            result = train(
+                model,
+                self.prepared,
+                strategy,
+                score=ctx.score,
+                higher_is_better=ctx.requirements.higher_is_better,
+                seed=self.seed,
+                deadline=ctx.deadline,
+                on_epoch=report_epoch,
+            )
+        trial.set_user_attr(rec.TRAIN_SECONDS, result.seconds)
+        trial.set_user_attr(rec.CURVE, result.curve)
+        trial.set_user_attr(rec.STOPPED_BY, result.stopped_by)
+        if result.stopped_by == "pruned":
+            sign = 1.0 if ctx.requirements.higher_is_better else -1.0
+            trial.set_user_attr(rec.VAL_METRIC, sign * halving.best)  # best so far, torch model
+            trial.set_user_attr(rec.STATUS, Status.PRUNED.value)
+            trial.set_user_attr(rec.VIOLATIONS, [v.to_dict() for v in self.violations])
+            raise optuna.TrialPruned(f"halving: below its cost band at epoch {halving.pruned_at}")
+
+    def members(self, n: int) -> list[bytes]:
+        """The best ``n`` candidates so far by Pareto rank; fewer than 2: the trial is skipped."""
+        trial, ctx = self.trial, self.ctx
+        members = front_members(trial.study, ctx.requirements.higher_is_better)[:n]
+        if len(members) < 2:
+            trial.set_user_attr(rec.STATUS, Status.SKIPPED.value)
+            trial.set_user_attr(rec.VIOLATIONS, [])
+            raise optuna.TrialPruned("too few trained candidates so far to combine")
+        params = trial.user_attrs[rec.FAMILY_PARAMS]
+        trial.set_user_attr(rec.FAMILY_PARAMS, {**params, "of_trials": [m.number for m in members]})
+        return [fetch_artifact(ctx.artifact_store, m.user_attrs[rec.ARTIFACT]) for m in members]
 
 
 def front_members(study: optuna.Study, higher_is_better: bool) -> list[optuna.trial.FrozenTrial]:
     """Trained candidates within every requirement, by Pareto rank on (validation quality,
     p95 latency): the front first, best quality first within it, then the next front once
-    the first is used up, and so on (ensembles themselves excluded)."""
+    the first is used up, and so on (families combining others excluded)."""
     sign = 1.0 if higher_is_better else -1.0
+    combining = {n for n in family_names() if get_family(n).combines_trials}
     left = [
         t
         for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-        if t.params.get("family") != "ensemble"
+        if t.params.get("family") not in combining
         and not t.user_attrs.get(rec.VIOLATIONS)
         and t.user_attrs.get(rec.ARTIFACT)
     ]
     point = {t.number: (sign * t.values[0], t.values[1]) for t in left}
-
-    def beats(a, b) -> bool:
-        (qa, pa), (qb, pb) = point[a.number], point[b.number]
-        return qa >= qb and pa <= pb and (qa > qb or pa < pb)
-
     ranked = []
     while left:
-        front = [t for t in left if not any(beats(o, t) for o in left)]
+        front = [
+            t for t in left if not any(dominates(point[o.number], point[t.number]) for o in left)
+        ]
         ranked += sorted(front, key=lambda t: -point[t.number][0])
         left = [t for t in left if t not in front]
     return ranked
@@ -280,7 +245,7 @@ def _measure_cost(
     model: torch.nn.Module | None = None,
     n_params: int | None = None,
     train_seconds: float = 0.0,
-) -> tuple[float, list[str]]:
+) -> tuple[float, list[Violation]]:
     """Measure and record the model's cost; raise TrialPruned (status infeasible) if it breaks a
     limit, unless it is an untrained network close enough for compression to rescue.
 
@@ -304,17 +269,18 @@ def _measure_cost(
     )
     # A hard latency limit is checked against the upper bound of p95, not its point estimate.
     violations = req.cost_violations(latency.p95_high_ms, size_mb)
-    set_cost_constraints(trial, req, latency.p95_high_ms, size_mb)
+    limits = req.constraint_values(latency.p95_high_ms, size_mb, None)
+    set_constraints(trial, limits, "latency", "size")
     trial.set_user_attr(rec.TRAIN_SECONDS, train_seconds)
     # A near miss is trained all the same when compression may bring it within the limits.
-    near_miss = model is not None and compression.worth_training(
+    near_miss = model is not None and worth_training(
         ctx.compression, req, latency.p95_high_ms, size_mb
     )
     if violations and not near_miss:
-        trial.set_constraint("quality", 0.0)  # unknown: never evaluated
-        trial.set_user_attr(rec.STATUS, "infeasible")
-        trial.set_user_attr(rec.VIOLATIONS, violations)
-        raise optuna.TrialPruned("; ".join(violations))
+        set_constraints(trial, limits, "quality")  # unknown: never evaluated
+        trial.set_user_attr(rec.STATUS, Status.INFEASIBLE.value)
+        trial.set_user_attr(rec.VIOLATIONS, [v.to_dict() for v in violations])
+        raise optuna.TrialPruned("; ".join(map(str, violations)))
     return latency.p95_ms, violations
 
 
@@ -348,7 +314,7 @@ def _finish(
     ctx: TrialContext,
     onnx_bytes: bytes,
     p95_ms: float,
-    cost_violations: list[str],
+    cost_violations: list[Violation],
     weights: bytes | None = None,
 ) -> tuple[float, np.ndarray]:
     """Evaluate the ONNX artifact on validation, record it, store it (and a network's weights).
@@ -362,15 +328,16 @@ def _finish(
         trial.set_user_attr(rec.VAL_CONFUSION, confusion_matrix(prepared.y_val, outputs))
     if not np.isfinite(val_metric):
         raise FloatingPointError(f"validation {req.metric} is {val_metric}")
-    if ctx.cv_ranking and prepared.folds and trial.params.get("family") != "ensemble":
+    family = get_family(trial.params["family"])
+    if ctx.cv_ranking and prepared.folds and not family.combines_trials:
         # Small validation split: rank on the fold mean; the split's own figure is kept.
         started = time.perf_counter()
         folds = fold_scores(
             prepared,
-            trial.params["family"],
+            family.name,
             trial.user_attrs.get(rec.FAMILY_PARAMS, {}),
             _fold_strategy(trial),
-            seed=ctx.seed * 100_003 + trial.number,
+            seed=trial_seed(ctx.seed, trial.number),
             metric=req.metric,
         )
         trial.set_user_attr(rec.HOLDOUT_VAL_METRIC, val_metric)
@@ -387,13 +354,15 @@ def _finish(
     quality_violation = req.quality_violation(val_metric)
     # Violations left: cost limits it was trained despite (for compression to close), quality.
     violations = cost_violations + ([quality_violation] if quality_violation else [])
-    trial.set_user_attr(rec.VIOLATIONS, violations)
-    trial.set_constraint("quality", quality_constraint(req, val_metric))
-    trial.set_user_attr(rec.ARTIFACT, _store_artifact(trial, ctx.artifact_store, onnx_bytes))
+    trial.set_user_attr(rec.VIOLATIONS, [v.to_dict() for v in violations])
+    set_constraints(trial, req.constraint_values(0.0, 0.0, val_metric), "quality")
+    store = ctx.artifact_store
+    name = f"trial-{trial.number}"
+    trial.set_user_attr(rec.ARTIFACT, store_artifact(trial, store, onnx_bytes, name + ".onnx"))
     if weights is not None:
         # Tensors only, so that export can rebuild the in-memory model from family + params
         # and check the ONNX artifact against it (read back with weights_only=True).
-        trial.set_user_attr(rec.WEIGHTS, _store_artifact(trial, ctx.artifact_store, weights, ".pt"))
+        trial.set_user_attr(rec.WEIGHTS, store_artifact(trial, store, weights, name + ".pt"))
     return val_metric, outputs
 
 
@@ -401,13 +370,3 @@ def _state_dict_bytes(model: torch.nn.Module) -> bytes:
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
     return buffer.getvalue()
-
-
-def _store_artifact(
-    trial: optuna.Trial, store: FileSystemArtifactStore, payload: bytes, suffix: str = ".onnx"
-) -> str:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, f"trial-{trial.number}{suffix}")
-        with open(path, "wb") as file:
-            file.write(payload)
-        return upload_artifact(artifact_store=store, file_path=path, study_or_trial=trial)

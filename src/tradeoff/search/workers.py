@@ -1,10 +1,9 @@
-"""Surviving faults and sharing a machine: dead workers, atomic artifacts, a full disk, the cost lock.
+"""Surviving faults and sharing a machine: dead workers, a full disk, the cost lock.
 
 * A trial records which process runs it; a resumed search fails the RUNNING trials
   of processes that died on this host (kill -9, power loss) and retries their
   configurations. Workers on other hosts are covered by Optuna's heartbeat.
-* Artifacts are written to a temporary file and renamed, so a half-written model is
-  never referenced.
+* Artifacts are written atomically by :mod:`tradeoff.records`.
 * A full disk ends the search (:class:`DiskFull`) instead of failing every later trial.
 * Latency is measured under an exclusive machine-wide lock while training holds it
   shared between epochs, so a measurement never overlaps another worker's training.
@@ -21,17 +20,13 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
 
 import optuna
-from optuna.artifacts import FileSystemArtifactStore
 from optuna.trial import TrialState
 
 from tradeoff.errors import TradeoffError
-from tradeoff.search import record as rec
-
-#: Trial user attribute naming the process that runs it: "host:pid".
-WORKER = "worker"
+from tradeoff.records import attrs as rec
+from tradeoff.records.attrs import WORKER
 
 
 def worker_id() -> str:
@@ -48,23 +43,26 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def reclaim_orphans(study: optuna.Study) -> list[int]:
+def reclaim_orphans(study: optuna.Study, storage: optuna.storages.BaseStorage) -> list[int]:
     """Fail the RUNNING trials whose worker process on this host is gone; retry their configs.
 
     The retry is enqueued with every parameter the dead trial had drawn, so the parameters
     it had not drawn yet (a kill during the suggestion) are sampled anew and the others are
-    kept, whatever phase the kill landed in. Returns the numbers of the trials failed.
+    kept, whatever phase the kill landed in. ``storage`` is the one ``study`` was opened with
+    (a trial that is not this process's own is changed through the storage's public API).
+    Returns the numbers of the trials failed.
     """
     host = socket.gethostname()
     failed = []
+    study_id = storage.get_study_id_from_name(study.study_name)
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         owner = trial.user_attrs.get(WORKER, "")
         owner_host, _, pid = owner.rpartition(":")
         if owner_host != host or not pid.isdigit() or _alive(int(pid)):
             continue
-        storage = study._storage
-        storage.set_trial_user_attr(trial._trial_id, rec.ERROR, f"worker {owner} died mid-trial")
-        if storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+        storage.set_trial_user_attr(trial_id, rec.ERROR, f"worker {owner} died mid-trial")
+        if storage.set_trial_state_values(trial_id, state=TrialState.FAIL):
             study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
             failed.append(trial.number)
     return failed
@@ -103,30 +101,6 @@ def disk_full_error(full: OSError | sqlite3.Error, storage: str, doing: str) -> 
         # file are those of temporary files (ONNX export, quantization).
         where, reason = full.filename or tempfile.gettempdir(), full.strerror
     return TradeoffError(f"{where}: disk full ({reason}) while {doing}")
-
-
-class AtomicArtifactStore(FileSystemArtifactStore):
-    """Optuna's file-system artifact store, writing each file under a temporary name first."""
-
-    def __init__(self, base_path: str | os.PathLike) -> None:
-        super().__init__(str(base_path))
-        self._base = Path(base_path)
-
-    def write(self, artifact_id: str, content_body: BinaryIO) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self._base, prefix=".partial-")
-        try:
-            with os.fdopen(fd, "wb") as file:
-                while chunk := content_body.read(1 << 20):
-                    file.write(chunk)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(tmp, self._base / artifact_id)
-        except OSError as error:  # a failed write() names no file: name the folder
-            Path(tmp).unlink(missing_ok=True)
-            raise OSError(error.errno, error.strerror, str(self._base)) from error
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
 
 class CostLock:

@@ -1,4 +1,5 @@
-"""Where a run's study and model files live: run folder layout, storage URLs, opening a study.
+"""Where a run's study and model files live: run folder layout, storage URLs, opening a study,
+run.json.
 
 Kept free of the training stack so that reading a finished run (`tradeoff select`, the
 report) starts fast: it imports Optuna, not PyTorch.
@@ -15,7 +16,7 @@ from pathlib import Path
 import optuna
 
 from tradeoff.errors import TradeoffError
-from tradeoff.search.workers import AtomicArtifactStore
+from tradeoff.records._files import write_atomic
 
 RUN_FILE, STUDY_FILE, ARTIFACT_DIR, STUDY_NAME = "run.json", "study.db", "artifacts", "tradeoff"
 #: Seconds between a running trial's heartbeats, and after which a silent trial counts as dead.
@@ -57,14 +58,14 @@ def check_writable(folder: Path, flag: str) -> None:
         raise TradeoffError(f"{flag}: cannot write to {folder}: {error.strerror}") from None
 
 
-def artifact_store(location: str | os.PathLike) -> AtomicArtifactStore:
-    Path(location).mkdir(parents=True, exist_ok=True)
-    return AtomicArtifactStore(location)
-
-
 def artifact_location(out: str | os.PathLike, info: dict) -> Path:
     """Where a run's model files are: ``info["artifacts"]``, relative to the run folder if not absolute."""
     return Path(out) / info.get("artifacts", ARTIFACT_DIR)
+
+
+def write_run_info(out: str | os.PathLike, info: dict) -> None:
+    """Write the run folder's ``run.json`` (whole or not at all)."""
+    write_atomic(Path(out) / RUN_FILE, json.dumps(info, indent=2))
 
 
 def load_run_info(out: str | os.PathLike) -> dict:

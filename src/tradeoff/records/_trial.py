@@ -1,29 +1,50 @@
-"""TrialRecord: one trial of the study as users talk about it."""
+"""TrialRecord: one trial of the study as users talk about it; its Status; the user attributes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-#: Trial user attributes written by the trial pipeline and read back here.
-STATUS, FAMILY_PARAMS, STRATEGY, COST, VIOLATIONS, ERROR = (
-    "status",
-    "family_params",
-    "strategy",
-    "cost",
-    "violations",
-    "error",
+from tradeoff.records._cv import CrossValidation
+from tradeoff.records.attrs import (
+    ARTIFACT,
+    COMPRESSION,
+    COST,
+    CURVE,
+    CV,
+    ERROR,
+    FAMILY_PARAMS,
+    HOLDOUT_VAL_METRIC,
+    PARENT,
+    STATUS,
+    STOPPED_BY,
+    STRATEGY,
+    TRAIN_SECONDS,
+    VAL_METRIC,
+    VIOLATIONS,
+    WEIGHTS,
 )
-VAL_METRIC, TRAIN_SECONDS, CURVE, ARTIFACT = "val_metric", "train_seconds", "curve", "artifact_id"
-#: The trained torch state_dict (tensors only; read back with ``weights_only=True``).
-WEIGHTS = "weights_artifact_id"
-STOPPED_BY, VAL_CONFUSION = "stopped_by", "val_confusion_matrix"
-#: Lineage of a compressed variant: its parent trial, and the pass with its settings and verdict.
-PARENT, COMPRESSION = "parent_trial", "compression"
-#: --cv ranking: fold scores (``val_metric`` is then their mean) and the validation split's figure.
-CV, HOLDOUT_VAL_METRIC = "cv", "holdout_val_metric"
+from tradeoff.requirements import Violation
+
+
+class Status(str, Enum):
+    """What became of a trial. A ``str`` so that the study's user attributes and JSON hold the
+    plain word, and ``record.status == "trained"`` keeps working."""
+
+    TRAINED = "trained"
+    INFEASIBLE = "infeasible"  # broke a cost limit on the untrained model; never trained
+    PRUNED = "pruned"  # stopped early by halving
+    SKIPPED = "skipped"  # an ensemble with nothing to combine yet
+    REJECTED = "rejected"  # a compressed variant that lost too much quality or gained nothing
+    FAILED = "failed"
+    RUNNING = "running"
+    QUEUED = "queued"  # enqueued, not started
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)
@@ -40,7 +61,7 @@ class TrialRecord:
     """
 
     number: int
-    status: str
+    status: Status
     family: str | None
     params: dict = field(default_factory=dict)
     strategy: dict = field(default_factory=dict)
@@ -50,7 +71,7 @@ class TrialRecord:
     size_mb: float | None = None
     n_params: int | None = None
     train_seconds: float = 0.0
-    violations: tuple[str, ...] = ()
+    violations: tuple[Violation, ...] = ()
     artifact_id: str | None = None
     weights_artifact_id: str | None = None
     latency_method: dict = field(default_factory=dict)
@@ -67,17 +88,23 @@ class TrialRecord:
     holdout_val_metric: float | None = None
 
     @property
-    def cross_validation(self):
-        """The fold scores as a :class:`~tradeoff.search.cv.CrossValidation`, or ``None``."""
+    def cross_validation(self) -> CrossValidation | None:
+        """The fold scores as a :class:`CrossValidation`, or ``None``."""
         if not self.cv:
             return None
-        from tradeoff.search.cv import CrossValidation
-
         return CrossValidation("", tuple(self.cv["scores"]), self.cv["folds_per_repeat"])
+
+    def __post_init__(self) -> None:
+        # Accept the plain words and sentences too (tests, benchmarks, older callers).
+        object.__setattr__(self, "status", Status(self.status))
+        violations = tuple(
+            v if isinstance(v, Violation) else Violation.from_stored(v) for v in self.violations
+        )
+        object.__setattr__(self, "violations", violations)
 
     @property
     def trained(self) -> bool:
-        return self.status == "trained"
+        return self.status is Status.TRAINED
 
     @property
     def feasible(self) -> bool:
@@ -89,15 +116,15 @@ class TrialRecord:
         attrs = trial.user_attrs
         cost = attrs.get(COST, {})
         if trial.state == TrialState.COMPLETE:
-            status = "trained"
+            status = Status.TRAINED
         elif trial.state == TrialState.PRUNED:
-            status = attrs.get(STATUS, "pruned")
+            status = Status(attrs.get(STATUS, Status.PRUNED))
         elif trial.state == TrialState.RUNNING:
-            status = "running"
+            status = Status.RUNNING
         elif trial.state == TrialState.WAITING:
-            status = "queued"
+            status = Status.QUEUED
         else:
-            status = "failed"
+            status = Status.FAILED
         return cls(
             number=trial.number,
             status=status,
@@ -110,7 +137,7 @@ class TrialRecord:
             size_mb=cost.get("size_mb"),
             n_params=cost.get("n_params"),
             train_seconds=attrs.get(TRAIN_SECONDS, 0.0),
-            violations=tuple(attrs.get(VIOLATIONS, ())),
+            violations=tuple(Violation.from_stored(v) for v in attrs.get(VIOLATIONS, ())),
             artifact_id=attrs.get(ARTIFACT),
             weights_artifact_id=attrs.get(WEIGHTS),
             latency_method=cost.get("method", {}),
@@ -127,10 +154,20 @@ class TrialRecord:
         )
 
 
-def records(study: optuna.Study) -> list[TrialRecord]:
+def trial_records(study: optuna.Study) -> list[TrialRecord]:
     """Every trial started so far (queued ones, e.g. family defaults not reached yet, are left out)."""
     return [
         TrialRecord.from_trial(t)
         for t in study.get_trials(deepcopy=False)
         if t.state != TrialState.WAITING
     ]
+
+
+def dominates(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """Whether point ``a`` beats ``b``: (quality, cost) with quality signed so that higher is
+    better and cost lower is better; at least as good on both, strictly better on one.
+
+    The one Pareto rule: the front, ensemble members and compression's "worth it" all use it.
+    """
+    (qa, ca), (qb, cb) = a, b
+    return qa >= qb and ca <= cb and (qa > qb or ca < cb)

@@ -1,0 +1,23 @@
+"""The names of the trial user attributes the search writes and :class:`TrialRecord` reads."""
+
+#: Trial user attributes written by the trial pipeline and read back here.
+STATUS, FAMILY_PARAMS, STRATEGY, COST, VIOLATIONS, ERROR = (
+    "status",
+    "family_params",
+    "strategy",
+    "cost",
+    "violations",
+    "error",
+)
+VAL_METRIC, TRAIN_SECONDS, CURVE, ARTIFACT = "val_metric", "train_seconds", "curve", "artifact_id"
+#: The trained torch state_dict (tensors only; read back with ``weights_only=True``).
+WEIGHTS = "weights_artifact_id"
+STOPPED_BY, VAL_CONFUSION = "stopped_by", "val_confusion_matrix"
+#: Lineage of a compressed variant: its parent trial, and the pass with its settings and verdict.
+PARENT, COMPRESSION = "parent_trial", "compression"
+#: --cv ranking: fold scores (``val_metric`` is then their mean) and the validation split's figure.
+CV, HOLDOUT_VAL_METRIC = "cv", "holdout_val_metric"
+#: Which process runs a trial: "host:pid".
+WORKER = "worker"
+#: Parent trial attribute listing passes that failed on it (the parent itself is kept).
+COMPRESSION_ERRORS = "compression_errors"

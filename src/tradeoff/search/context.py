@@ -1,0 +1,42 @@
+"""TrialContext: what every trial of one search shares (the splits, the requirements, the store)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from optuna.artifacts import FileSystemArtifactStore
+
+from tradeoff.measure import LatencyProtocol
+from tradeoff.measure.quality import score
+from tradeoff.prepare import Prepared
+from tradeoff.requirements import Requirements
+from tradeoff.search.halving import Halving
+from tradeoff.search.settings import CompressionSettings
+from tradeoff.search.workers import CostLock
+from tradeoff.train import DEFAULT_MAX_EPOCHS
+
+
+@dataclass
+class TrialContext:
+    """Everything a trial needs that is the same for the whole search."""
+
+    prepared: Prepared
+    requirements: Requirements  # metric resolved for the task
+    families: list[str]
+    artifact_store: FileSystemArtifactStore
+    protocol: LatencyProtocol
+    seed: int
+    deadline: float  # time.monotonic() instant at which training stops
+    on_epoch: object = None  # optional callable(trial_number, epoch, point)
+    halving: Halving | None = None  # None: every trial trains until early stopping
+    max_epochs: int = DEFAULT_MAX_EPOCHS
+    cost_lock: CostLock = field(default_factory=CostLock)
+    compression: CompressionSettings | None = None  # None: no compression
+    #: architecture_key -> (trial that measured it, its Latency), filled as trials run
+    latency_cache: dict = field(default_factory=dict)
+    #: Rank on the mean over ``prepared.folds`` instead of the validation split (--cv)
+    cv_ranking: bool = False
+
+    def score(self, y_true: np.ndarray, outputs: np.ndarray) -> float:
+        return score(self.requirements.metric, y_true, outputs)

@@ -1,0 +1,78 @@
+"""The package's shape: no import cycles, and what reads a finished run never imports the search."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import tradeoff
+
+SRC = Path(tradeoff.__file__).parent
+
+
+def _module_name(path: Path) -> str:
+    parts = ("tradeoff", *path.relative_to(SRC).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path, modules: set[str]) -> set[str]:
+    """Every tradeoff module ``path`` imports, lazily or not (``if TYPE_CHECKING:`` aside)."""
+    tree = ast.parse(path.read_text())
+    skipped = {
+        id(node)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+        for node in ast.walk(block)
+    }
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("tradeoff")}
+        elif (
+            isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("tradeoff")
+        ):
+            for alias in node.names:  # `from tradeoff.search import trial` imports a module
+                sub = f"{node.module}.{alias.name}"
+                found.add(sub if sub in modules else node.module)
+    return found & modules
+
+
+def _graph() -> dict[str, set[str]]:
+    paths = {_module_name(p): p for p in SRC.rglob("*.py")}
+    return {name: _imports(path, set(paths)) - {name} for name, path in paths.items()}
+
+
+def test_no_import_cycles():
+    graph = _graph()
+    state: dict[str, int] = {}
+    cycles = []
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycles.append(stack[stack.index(nxt) :] + [nxt])
+            elif nxt not in state:
+                visit(nxt, [*stack, nxt])
+        state[node] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    # A package importing its own submodules (re-exports) is not a cycle of parts.
+    real = [c for c in cycles if not all(m.startswith(c[0] + ".") for m in c[1:-1])]
+    assert real == []
+
+
+def test_what_reads_a_finished_run_never_imports_the_search():
+    graph = _graph()
+    readers = ("tradeoff.records", "tradeoff.price", "tradeoff.report", "tradeoff.bundle")
+    for module, imported in graph.items():
+        if module.startswith(readers):
+            assert not {m for m in imported if m.startswith("tradeoff.search")}, module
+    # frontier reads records; only re-training a candidate's folds (--cv) uses search.cv.
+    assert {m for m in graph["tradeoff.frontier"] if m.startswith("tradeoff.search")} == {
+        "tradeoff.search.cv"
+    }
