@@ -104,6 +104,9 @@ class Family(ABC):
     uses_strategy: ClassVar[bool] = True
     #: Whether it is made of other trials (enqueued after them, never a member itself).
     combines_trials: ClassVar[bool] = False
+    #: Whether its default trial is enqueued before the networks' (it fits in seconds, so
+    #: even a short search has it).
+    defaults_first: ClassVar[bool] = False
     #: What ``stopped_by`` says of a trial that did not train in the PyTorch loop.
     stops_as: ClassVar[str | None] = None
     #: The kind in one word, for code written before the kinds were classes (read only:
@@ -115,7 +118,14 @@ class Family(ABC):
         # A family written before the kinds were classes says ``trained_by = "fit"``.
         fitted = globals().get("FittedFamily")
         if fitted and cls.__dict__.get("trained_by") == "fit" and not issubclass(cls, fitted):
-            for name in ("training", "builds_network", "uses_strategy", "stops_as", "produce"):
+            for name in (
+                "training",
+                "builds_network",
+                "uses_strategy",
+                "stops_as",
+                "defaults_first",
+                "produce",
+            ):
                 setattr(cls, name, fitted.__dict__[name])
 
     def key(self, param: str) -> str:
@@ -173,6 +183,7 @@ class FittedFamily(Family):
     builds_network = False
     uses_strategy = False
     stops_as = "fitted"
+    defaults_first = True
     trained_by = "fit"
 
     @abstractmethod

@@ -57,7 +57,7 @@ def default_trials(families: list[str], prepared: Prepared) -> list[dict]:
 
     def order(name: str) -> int:
         family = get_family(name)
-        return 2 if family.combines_trials else 1 if family.builds_network else 0
+        return 2 if family.combines_trials else 0 if family.defaults_first else 1
 
     trials = []
     for name in sorted(families, key=order):
