@@ -126,6 +126,8 @@ def test_builtin_search_from_the_command_line(tmp_path, name, one_thread):
         "3",
         "--max-epochs",
         "10",
+        "--cv",
+        "off",  # small validation splits: --cv auto is tested in tests/test_cv.py
         "--out",
         str(out),
         "--json",
@@ -157,7 +159,7 @@ def test_image_folder_search_ends_in_a_pick(tmp_path, one_thread):
         "--families",
         "linear,mlp",
     ]
-    args += ["--trials", "3", "--max-epochs", "15", "--out", str(out), "--json"]
+    args += ["--trials", "3", "--max-epochs", "15", "--cv", "off", "--out", str(out), "--json"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)

@@ -159,3 +159,28 @@ def test_ensemble_is_the_weighted_average_of_its_members(key, prepared_by_modali
         assert np.abs(softmax(outputs, axis=1) - proba).max() <= 1e-5
         assert (outputs.argmax(1) == proba.argmax(1)).all()
     assert fitted.n_params > 0
+
+
+@pytest.mark.parametrize("architecture", ["fcn", "resnet", "inception"])
+def test_series_cnn_blocks_train_export_with_batch_norm_folded(architecture, prepared_by_modality):
+    import onnx
+
+    prepared = prepared_by_modality[("sequence", "multiclass")]
+    family = get_family("cnn")
+    params = {**family.defaults(prepared.input_shape), "architecture": architecture}
+    params.update(channels=8, depth=3, head="avg")
+    torch.manual_seed(0)
+    model = deployable(
+        family, params, prepared.input_shape, prepared.n_outputs, prepared.scaling, None
+    )
+    assert any(isinstance(m, torch.nn.BatchNorm1d) for m in model.modules())
+    train(model, prepared, Strategy(max_epochs=1, batch_size=64), seed=0)
+    X = prepared.X_val[:32]
+    with torch.no_grad():
+        expected = model.eval()(torch.from_numpy(X)).numpy()
+    onnx_bytes = to_onnx(model, prepared.input_shape)
+    ops = {node.op_type for node in onnx.load_from_string(onnx_bytes).graph.node}
+    assert "Conv" in ops and "BatchNormalization" not in ops and "ReduceMean" in ops
+    outputs = _ort_outputs(onnx_bytes, X)
+    assert np.abs(outputs - expected).max() <= 1e-4
+    assert (outputs.argmax(1) == expected.argmax(1)).all()

@@ -143,3 +143,31 @@ def test_onnx_export_matches_torch():
     x = np.random.default_rng(0).standard_normal((32, 8)).astype(np.float32)
     expected = model(torch.from_numpy(x)).detach().numpy()
     assert np.abs(sess.run(None, {"input": x})[0] - expected).max() <= 1e-5
+
+
+def test_sequential_screening_stops_early_only_when_decisive(small):
+    protocol = dataclasses.replace(QUICK_PROTOCOL, min_calls=3000, min_seconds=0.3)
+    full = measure_latency(small, (40, 1), protocol)
+    assert full.method["protocol"] == "full" and full.calls >= 3000
+    high = full.p95_high_ms
+    # Limits a thousand times away on either side are decided within the first checks.
+    under = measure_latency(small, (40, 1), protocol, limit_ms=1000 * high)
+    over = measure_latency(small, (40, 1), protocol, limit_ms=high / 1000)
+    assert under.method["protocol"].startswith("sequential (under")
+    assert over.method["protocol"].startswith("sequential (over")
+    assert under.calls < 3000 and over.calls < 3000
+    assert under.p95_high_ms * protocol.screen_margin <= 1000 * high
+    # Screening off: the full protocol whatever the limit.
+    off = dataclasses.replace(protocol, screen_first_calls=0)
+    assert measure_latency(small, (40, 1), off, limit_ms=1000 * high).calls >= 3000
+
+
+def test_architecture_key_ignores_weights_not_structure():
+    from tradeoff.search.trial import architecture_key
+
+    def mlp(width: int, seed: int) -> bytes:
+        torch.manual_seed(seed)
+        return to_onnx(nn.Sequential(nn.Flatten(), nn.Linear(40, width), nn.ReLU()), (40, 1))
+
+    assert architecture_key(mlp(16, 0)) == architecture_key(mlp(16, 1))
+    assert architecture_key(mlp(16, 0)) != architecture_key(mlp(17, 0))

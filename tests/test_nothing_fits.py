@@ -9,7 +9,9 @@ import sys
 from tradeoff.search import open_study
 from tradeoff.search.gates import MIN_MEASURED
 
-FAST = ["--quick-latency", "--no-compress", "--max-epochs", "3"]
+# --cv off: breast_cancer's validation split is small enough for --cv auto to rank on folds,
+# which these tests do not need (tests/test_cv.py does).
+FAST = ["--quick-latency", "--no-compress", "--max-epochs", "3", "--cv", "off"]
 
 
 def test_an_impossible_limit_exits_1_early_with_the_cheapest_figures_and_relaxations(tmp_path):

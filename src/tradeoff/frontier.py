@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,7 +36,7 @@ from tradeoff.requirements import Requirements
 if TYPE_CHECKING:
     from tradeoff.measure import Estimate
     from tradeoff.prepare import Prepared
-    from tradeoff.search.cv import CrossValidation
+    from tradeoff.records import CrossValidation
 
 
 def pareto_front(candidates: list[TrialRecord], higher_is_better: bool = True) -> list[TrialRecord]:
@@ -79,14 +79,24 @@ def select(candidates: list[TrialRecord], requirements: Requirements) -> TrialRe
 
     Ties in quality go to fewer parameters (a count, so the same trials give the same pick;
     latency is measured, hence noisy), then to the faster p95 latency, then to the earlier trial.
+
+    Candidates ranked by cross-validation (``--cv``) tie when their fold mean is within
+    one standard error of the best one's (the one-standard-error rule): the fastest of
+    those is picked, since the folds cannot tell them apart.
     """
     fitting = [r for r in candidates if meets(r, requirements)]
     if not fitting:
         return None
     sign = 1.0 if requirements.higher_is_better else -1.0
-    return max(
+    best = max(
         fitting, key=lambda r: (sign * r.val_metric, -(r.n_params or 0), -r.p95_ms, -r.number)
     )
+    folds = best.cross_validation
+    if folds is None or not folds.standard_error > 0:
+        return best
+    floor = sign * best.val_metric - folds.standard_error
+    tied = [r for r in fitting if r.cv and sign * r.val_metric >= floor]
+    return min(tied, key=lambda r: (r.p95_ms, -sign * r.val_metric, r.n_params or 0, r.number))
 
 
 @dataclass(frozen=True)
@@ -177,6 +187,8 @@ def describe_selection(selection: Selection) -> list[str]:
             f"Picked #{pick.number} ({pick.family}): validation {metric} {pick.val_metric:.4f}, "
             f"p95 {pick.p95_ms:.4f} ms, {pick.size_mb:.3f} MB."
         )
+        if pick.cross_validation is not None:
+            lines.append(f"  validation {metric} is the fold mean: {pick.cross_validation}")
         for m in selection.margins:
             share = f" ({100 * m.slack / m.limit:.0f}% of the limit)" if m.limit else ""
             lines.append(
@@ -349,8 +361,11 @@ class Run:
 
     def cross_validation(self, record: TrialRecord) -> CrossValidation:
         """The candidate's configuration retrained on each ``--cv`` fold; computed once, kept in the study."""
-        from tradeoff.search.cv import CrossValidation, cross_validate
+        from tradeoff.records import CrossValidation
+        from tradeoff.search.cv import cross_validate
 
+        if record.cross_validation is not None:  # ranked on folds during the search
+            return replace(record.cross_validation, metric=self.requirements.metric)
         key = f"cv:{record.number}"
         stored = self.study.user_attrs.get(key)
         if stored is not None:
@@ -369,17 +384,37 @@ class Run:
 
     def test_estimate(self, record: TrialRecord) -> Estimate:
         """The pick's quality (the run's metric) on the held-out test split, with its 95 %
-        bootstrap interval; computed once and kept in the study."""
+        bootstrap interval; computed once and kept in the study.
+
+        A candidate ranked by cross-validation is first refitted on train+validation (its
+        configuration and seed; see :func:`tradeoff.search.cv.refit_outputs`), and the
+        estimate is that model's: the split says so.
+        """
         from tradeoff.measure import Estimate, bootstrap, predict_outputs
 
-        key = f"test:{record.number}"
+        refit = record.cross_validation is not None and record.family is not None
+        key = f"test:{'refit:' if refit else ''}{record.number}"
         stored = self.study.user_attrs.get(key)
         if stored is not None:
             return Estimate(**stored)
         prepared = self.prepared
-        with tempfile.TemporaryDirectory() as tmp:
-            outputs = predict_outputs(self.artifact_path(record, tmp), prepared.X_test)
-        estimate = bootstrap(self.requirements.metric, prepared.y_test, outputs, split="test")
+        split = "test"
+        if refit:
+            from tradeoff.search.cv import refit_outputs
+
+            outputs = refit_outputs(
+                prepared,
+                record.family,
+                record.params,
+                record.strategy,
+                record.curve,
+                seed=trial_seed(self.info["seed"], record.number),
+            )
+            split = "test, refitted on train+validation"
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                outputs = predict_outputs(self.artifact_path(record, tmp), prepared.X_test)
+        estimate = bootstrap(self.requirements.metric, prepared.y_test, outputs, split=split)
         self._keep(key, estimate.__dict__)
         return estimate
 

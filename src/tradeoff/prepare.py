@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
-from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold, train_test_split
 
 from tradeoff.datasets import Dataset, load
 from tradeoff.errors import TradeoffError
@@ -291,19 +291,24 @@ def prepare(
     test_fraction: float = 0.2,
     cv: int | None = None,
     augment: str | None = "auto",
+    cv_repeats: int = 1,
 ) -> Prepared:
     """Clean ``data``, split it (stratified for classification), fit imputation and scaling on train.
 
-    ``cv`` adds that many stratified folds of train+validation; ``augment``
+    ``cv`` adds that many stratified folds of train+validation (``cv_repeats`` times, each
+    time shuffled anew: ``cv * cv_repeats`` folds in all); ``augment``
     says which augmentations the search may turn on (see :func:`augmentation_for`).
     """
     if cv is not None and not (isinstance(cv, int) and 2 <= cv <= 20):
         raise TradeoffError(f"--cv: expected a number of folds from 2 to 20, got {cv!r}")
+    if not (isinstance(cv_repeats, int) and 1 <= cv_repeats <= 10):
+        raise TradeoffError(f"--cv: expected 1 to 10 repeats, got {cv_repeats!r}")
     kinds = augmentation_for(data.modality, augment)
     options = {
         "val_fraction": val_fraction,
         "test_fraction": test_fraction,
         "cv": cv,
+        "cv_repeats": cv_repeats,
         "augment": augment if isinstance(augment, str) or augment is None else ",".join(augment),
     }
     classify = data.task != "regression"
@@ -325,7 +330,9 @@ def prepare(
     augmentation = Augmentation(data.modality, kinds, jitter)
     folds: tuple[Prepared, ...] = ()
     if cv:
-        splitter = (StratifiedKFold if classify else KFold)(cv, shuffle=True, random_state=seed)
+        splitter = (RepeatedStratifiedKFold if classify else RepeatedKFold)(
+            n_splits=cv, n_repeats=cv_repeats, random_state=seed
+        )
         folds = tuple(
             replace(
                 _fit(data, X_rest[a], y_rest[a], X_rest[b], y_rest[b], X_test, y_test)[0],

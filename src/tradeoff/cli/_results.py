@@ -116,7 +116,10 @@ def print_report(run: Run, pick: TrialRecord | None, test) -> None:
         run.trials(),
         key=lambda r: (r.val_metric is None, -sign * (r.val_metric or 0.0), r.p95_ms or 0.0),
     )
-    board = Table(title=f"Leaderboard (top 15 of {len(trials)}; val = validation {metric})")
+    ranked_by = (
+        "fold mean of cross-validation" if any(r.cv for r in trials) else f"validation {metric}"
+    )
+    board = Table(title=f"Leaderboard (top 15 of {len(trials)}; val = {ranked_by})")
     # Figures never wrap; the configuration takes what is left of the terminal's width.
     widths = {"#": 2, "family": 8, "val": 6, "p95 ms": 6, "MB": 5, "rows": 5, "feasible?": 9}
     for column, width in widths.items():
@@ -171,8 +174,14 @@ def print_report(run: Run, pick: TrialRecord | None, test) -> None:
         return  # print_no_pick says what would admit one
     out_console.print(
         f"\n[bold]Selected:[/] trial #{pick.number}, {pick.family} ({_key_params(pick)})\n"
-        f"  validation {metric}: {pick.val_metric:.4f}\n"
-        f"  test {metric}: {test}  (computed once, after selection)\n"
+        f"  validation {metric}: {pick.val_metric:.4f}"
+        + (
+            f" (fold mean: {pick.cross_validation}; validation split alone "
+            f"{pick.holdout_val_metric:.4f})\n"
+            if pick.cross_validation is not None
+            else "\n"
+        )
+        + f"  test {metric}: {test}  (computed once, after selection)\n"
         f"  p95 latency: {pick.p95_ms:.4f} ms (95% upper bound {_fmt(pick.p95_high_ms, '.4f')} ms; "
         f"p50 {pick.p50_ms:.4f} ms; {_fmt(pick.ratio_to_reference, '.2f')}x the reference model), "
         f"size {pick.size_mb:.3f} MB, {pick.n_params} parameters, {_fmt(pick.flops, ',')} FLOPs\n"

@@ -166,12 +166,13 @@ def search(
         ),
     ] = None,
     cv: Annotated[
-        int | None,
+        str,
         typer.Option(
-            help="K-fold cross-validation (2-20): the selected model's configuration is retrained "
-            "on each of K folds of train+validation; the fold scores are printed and recorded."
+            help="Rank candidates by cross-validation over train+validation: K (2-20 folds), "
+            "auto (5 folds repeated twice when the validation split has fewer than 300 rows) "
+            "or off. The pick is then refitted on train+validation for its test estimate."
         ),
-    ] = None,
+    ] = "auto",
     augment: Annotated[
         str,
         typer.Option(
@@ -327,7 +328,7 @@ def search(
             image_size=image_size,
             text_column=text_column,
         )
-        prepared = prepare(dataset, seed=seed, cv=cv, augment=augment)
+        prepared = _prepare_with_cv(dataset, seed, cv, augment)
         req = Requirements(
             max_latency_ms=max_latency_ms,
             max_size_mb=max_size_mb,
@@ -414,6 +415,27 @@ def list_datasets() -> None:
     out_console.print(
         "Files: " + ", ".join(supported_formats()) + " (see docs/data.md)", highlight=False
     )
+
+
+def _prepare_with_cv(dataset, seed: int, cv: str, augment: str) -> Prepared:
+    """``--cv``: K folds, ``off``, or ``auto`` (folds only when validation is small)."""
+    from tradeoff.search.cv import AUTO_BELOW_ROWS, AUTO_FOLDS, AUTO_REPEATS
+
+    choice = cv.strip().lower()
+    if choice in ("off", "none", "0"):
+        return prepare(dataset, seed=seed, augment=augment)
+    if choice == "auto":
+        plain = prepare(dataset, seed=seed, augment=augment)
+        if len(plain.y_val) >= AUTO_BELOW_ROWS:
+            return plain
+        return prepare(dataset, seed=seed, cv=AUTO_FOLDS, cv_repeats=AUTO_REPEATS, augment=augment)
+    try:
+        folds = int(choice)
+    except ValueError:
+        raise TradeoffError(
+            f"--cv: expected a number of folds from 2 to 20, auto or off, got {cv!r}"
+        ) from None
+    return prepare(dataset, seed=seed, cv=folds, augment=augment)
 
 
 def _search_and_report(prepared: Prepared, req, out, settings, *, resume, as_json) -> None:

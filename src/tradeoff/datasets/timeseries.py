@@ -17,12 +17,20 @@ from tradeoff.datasets._target import encode_target
 from tradeoff.errors import TradeoffError
 
 
-def read_ts(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """``(X [N, T, C] float32, labels [N] str)`` from one ``.ts`` file."""
+def read_ts(path: Path) -> tuple[np.ndarray | list[np.ndarray], np.ndarray]:
+    """``(X [N, T, C] float32, labels [N] str)`` from one ``.ts`` file.
+
+    Series of unequal length come back as a list of ``[T_i, C]`` arrays (see :func:`pad_series`).
+    """
     from sktime.datasets import load_from_tsfile
 
     try:
-        X, y = load_from_tsfile(str(path), return_data_type="numpy3d")
+        try:
+            X, y = load_from_tsfile(str(path), return_data_type="numpy3d")
+        except ValueError as error:
+            if "same shape" not in str(error):
+                raise
+            return _read_unequal(path)
     except Exception as error:  # sktime raises a mix of IOError/ValueError/its own types
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         if path.stat().st_size == 0:
@@ -33,6 +41,39 @@ def read_ts(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if len(X) == 0:
         raise TradeoffError(f"{path.name}: holds no series")
     return np.ascontiguousarray(np.asarray(X, np.float32).transpose(0, 2, 1)), np.asarray(y)
+
+
+def _read_unequal(path: Path) -> tuple[list[np.ndarray], np.ndarray]:
+    """Series of unequal length: one ``[T_i, C]`` array each (channels of a series share T_i)."""
+    from sktime.datasets import load_from_tsfile
+
+    frame, y = load_from_tsfile(str(path), return_data_type="nested_univ")
+    series = []
+    for row in range(len(frame)):
+        channels = [np.asarray(frame.iat[row, c], np.float32) for c in range(frame.shape[1])]
+        if len({len(c) for c in channels}) > 1:
+            lengths = ", ".join(str(len(c)) for c in channels)
+            raise TradeoffError(
+                f"{path.name}: series {row} has channels of different lengths ({lengths}); "
+                "tradeoff needs one length per series"
+            )
+        series.append(np.stack(channels, axis=1))
+    return series, np.asarray(y)
+
+
+def pad_series(series: list[np.ndarray], length: int) -> np.ndarray:
+    """``[N, length, C]``: each series continued with its own last step (its level held)."""
+    out = np.empty((len(series), length, series[0].shape[1]), np.float32)
+    for i, s in enumerate(series):
+        out[i, : len(s)] = s
+        out[i, len(s) :] = s[-1]
+    return out
+
+
+def _lengths(X) -> tuple[int, int]:
+    if isinstance(X, list):
+        return min(len(s) for s in X), max(len(s) for s in X)
+    return X.shape[1], X.shape[1]
 
 
 @register_format(".ts")
@@ -56,10 +97,22 @@ def load_ts(
     test_path = path.with_name(path.name[: -len("_TRAIN.ts")] + "_TEST.ts")
     if path.name.upper().endswith("_TRAIN.TS") and test_path.is_file():
         X_test, test_labels = read_ts(test_path)
-        if X_test.shape[1:] != X.shape[1:]:
-            raise TradeoffError(
-                f"{test_path.name}: series shaped {X_test.shape[1:]}, but {path.name} has {X.shape[1:]}"
-            )
+    padded = ""
+    if isinstance(X, list) or isinstance(X_test, list):
+        # Unequal lengths: every series is held at its last value up to the longest one, in
+        # both splits, so that models take one shape; the description says so.
+        low, high = _lengths(X)
+        if X_test is not None:
+            high = max(high, _lengths(X_test)[1])
+            low = min(low, _lengths(X_test)[0])
+        X = pad_series(X, high) if isinstance(X, list) else pad_series(list(X), high)
+        if X_test is not None:
+            X_test = pad_series(list(X_test), high)
+        padded = f"; lengths {low}-{high}, each padded to {high} by repeating its last step"
+    if X_test is not None and X_test.shape[1:] != X.shape[1:]:
+        raise TradeoffError(
+            f"{test_path.name}: series shaped {X_test.shape[1:]}, but {path.name} has {X.shape[1:]}"
+        )
     encoded = encode_target(
         pd.Series(labels),
         culprit=f"{path.name}: class labels",
@@ -76,7 +129,7 @@ def load_ts(
         task=encoded.task,
         modality="sequence",
         classes=encoded.classes,
-        description=f"{stem}: {len(X)} series of {X.shape[1]} steps, {X.shape[2]} channel(s)",
+        description=f"{stem}: {len(X)} series of {X.shape[1]} steps, {X.shape[2]} channel(s){padded}",
         source={"name": str(path), "task": task},
         target="class label",
     )

@@ -73,8 +73,8 @@ class Candidate:
 
     onnx_model: bytes
     model: nn.Module | None = None
-    #: Seconds a family spent training itself after it was screened (e.g. the text sequence
-    #: models, screened untrained, then fitted); None: the search's own record stands.
+    #: Seconds a family spent training itself after its cost was screened (the text sequence
+    #: models, ``rocket``); ``None``: the search's own record stands.
     train_seconds: float | None = None
 
 
@@ -107,6 +107,9 @@ class Family(ABC):
     #: Whether its params take ``class_weight`` (``none``/``balanced``), drawn by the search
     #: on imbalanced data (networks weigh classes through their training strategy instead).
     class_weights: ClassVar[bool] = False
+    #: Whether its default trial is enqueued before the networks' (it fits in seconds, so
+    #: even a short search has it).
+    defaults_first: ClassVar[bool] = False
     #: What ``stopped_by`` says of a trial that did not train in the PyTorch loop.
     stops_as: ClassVar[str | None] = None
     #: The kind in one word, for code written before the kinds were classes (read only:
@@ -118,7 +121,14 @@ class Family(ABC):
         # A family written before the kinds were classes says ``trained_by = "fit"``.
         fitted = globals().get("FittedFamily")
         if fitted and cls.__dict__.get("trained_by") == "fit" and not issubclass(cls, fitted):
-            for name in ("training", "builds_network", "uses_strategy", "stops_as", "produce"):
+            for name in (
+                "training",
+                "builds_network",
+                "uses_strategy",
+                "stops_as",
+                "defaults_first",
+                "produce",
+            ):
                 setattr(cls, name, fitted.__dict__[name])
 
     def key(self, param: str) -> str:
@@ -176,6 +186,7 @@ class FittedFamily(Family):
     builds_network = False
     uses_strategy = False
     stops_as = "fitted"
+    defaults_first = True
     trained_by = "fit"
 
     @abstractmethod

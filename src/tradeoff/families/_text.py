@@ -438,6 +438,8 @@ class TokenFamily(FittedFamily):
     untrained first and screened, so a candidate that breaks a cost limit is never trained."""
 
     training = "own PyTorch loop (Adam, up to 8 epochs, at most 150 s)"
+    #: Minutes of training, not seconds: after the families that fit in seconds (tfidf, hashed).
+    defaults_first = False
 
     @abstractmethod
     def encoder(self, params: dict, vocab_size: int, n_outputs: int) -> nn.Module:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from tradeoff.families._base import Family, activation, register_family
+from tradeoff.families._series_cnn import ARCHITECTURES, SeriesCNN
 
 
 class _ChannelsFirst(nn.Module):
@@ -19,11 +20,17 @@ class CNN(Family):
     modalities = frozenset({"sequence", "image"})
     description = (
         "convolutions, 1D on sequences / 2D on images: depth, channels, kernel, pooling, "
-        "flatten or global pooling head"
+        "flatten or global pooling head; on sequences also FCN, ResNet and Inception blocks"
     )
 
     def suggest(self, trial, input_shape):
-        return {
+        # Sequences: the standard deep series baselines too (families/_series_cnn.py).
+        architecture = {}
+        if len(input_shape) == 2:
+            architecture["architecture"] = trial.suggest_categorical(
+                self.key("architecture"), ["plain", *ARCHITECTURES]
+            )
+        return architecture | {
             "depth": trial.suggest_int(self.key("depth"), 1, 4),
             "channels": trial.suggest_int(self.key("channels"), 8, 96, log=True),
             "kernel": trial.suggest_categorical(self.key("kernel"), [3, 5, 7]),
@@ -46,6 +53,16 @@ class CNN(Family):
         }
 
     def build(self, params, input_shape, n_outputs):
+        if params.get("architecture", "plain") != "plain":
+            steps, channels_in = input_shape
+            return SeriesCNN(
+                params["architecture"],
+                steps,
+                channels_in,
+                params["channels"],
+                params["depth"],
+                n_outputs,
+            )
         two_d = len(input_shape) == 3
         if two_d:
             channels_in, *size = input_shape

@@ -51,6 +51,9 @@ class MeasureSpec:
     #: Inputs to time, cycled through (texts ``[n, 1]``: a text model's cost depends on their
     #: length); here and in a fresh process. An agent times its own default inputs.
     samples: np.ndarray | None = None
+    #: A p95 limit: in this process, timing stops once "within it?" is decisive (sequential
+    #: screening, LatencyProtocol.screen_first_calls); elsewhere the full protocol runs.
+    limit_ms: float | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -158,7 +161,13 @@ def measure_model(
     if spec.memory:
         memory = run_probe(onnx_model, MeasureSpec(spec.input_shape, spec.protocol, False), limits)
     latency = (
-        measure_latency(onnx_model, spec.input_shape, spec.protocol, samples=spec.samples)
+        measure_latency(
+            onnx_model,
+            spec.input_shape,
+            spec.protocol,
+            samples=spec.samples,
+            limit_ms=spec.limit_ms,
+        )
         if spec.latency
         else None
     )

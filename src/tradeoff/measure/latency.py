@@ -68,6 +68,13 @@ class LatencyProtocol:
     block_calls: int = 25
     reference_every: int = 4
     n_boot: int = 300
+    #: Sequential screening against a limit (``measure_latency(..., limit_ms=...)``): after
+    #: ``screen_first_calls`` timed calls, and each time the count doubles, stop if p95's
+    #: interval is decisively on one side of the limit (its upper end times
+    #: ``screen_margin`` under it, or its lower end over the limit times ``screen_margin``);
+    #: near the limit the full protocol runs. 0 turns screening off.
+    screen_first_calls: int = 200
+    screen_margin: float = 1.5
 
 
 #: A short protocol for tests and quick checks; figures from it are noisy.
@@ -236,9 +243,13 @@ def _bootstrap_percentiles(ms: np.ndarray, n_boot: int, seed: int = 0) -> np.nda
     return np.percentile(stats, [2.5, 97.5], axis=0).T
 
 
-def method_record(protocol: LatencyProtocol, calls: int, warmup_calls: int) -> dict:
-    """How a figure was measured: runtime and version, threads, batch, calls, CPU model and flags."""
+def method_record(
+    protocol: LatencyProtocol, calls: int, warmup_calls: int, stopped: str = "full"
+) -> dict:
+    """How a figure was measured: runtime and version, threads, batch, calls, CPU model and flags,
+    and which protocol: ``full`` or ``sequential`` (stopped early, decisively under or over a limit)."""
     return {
+        "protocol": stopped,
         "runtime": f"onnxruntime {ort.__version__}",
         "provider": "CPUExecutionProvider",
         "threads": protocol.threads,
@@ -252,22 +263,39 @@ def method_record(protocol: LatencyProtocol, calls: int, warmup_calls: int) -> d
     }
 
 
+def _decisive(ms: np.ndarray, limit_ms: float, protocol: LatencyProtocol) -> str | None:
+    """``"under"``/``"over"`` when p95's bootstrap interval is decisively on one side of the limit."""
+    low, high = _bootstrap_percentiles(ms, min(protocol.n_boot, 200))[1]
+    if high * protocol.screen_margin <= limit_ms:
+        return "under"
+    if low >= limit_ms * protocol.screen_margin:
+        return "over"
+    return None
+
+
 def measure_latency(
     onnx_model: bytes | str,
     input_shape: tuple[int, ...],
     protocol: LatencyProtocol = LatencyProtocol(),
     samples: np.ndarray | None = None,
+    limit_ms: float | None = None,
 ) -> Latency:
     """Time single inference calls of ``onnx_model`` on random inputs, next to the reference model.
 
     ``samples`` are real inputs to cycle through instead (texts, whose cost depends on
     their length); the method record then says which lengths were used.
 
+    With ``limit_ms`` (a p95 limit) and ``protocol.screen_first_calls``, measuring stops as
+    soon as the answer to "within the limit?" is decisive (see :class:`LatencyProtocol`);
+    ``method["protocol"]`` then says ``sequential`` and the calls it took.
+
     >>> latency = measure_latency(model_bytes, (40, 1), QUICK_PROTOCOL)  # doctest: +SKIP
     >>> latency.p95_high_ms, latency.ratio_to_reference, latency.method["runtime"]  # doctest: +SKIP
     (0.031, 1.8, 'onnxruntime 1.32.0')
     """
-    latency = measure_call(_runner(onnx_model, tuple(input_shape), protocol, samples), protocol)
+    latency = measure_call(
+        _runner(onnx_model, tuple(input_shape), protocol, samples), protocol, limit_ms=limit_ms
+    )
     if samples is None:
         return latency
     return replace(latency, method=latency.method | {"inputs": _describe_samples(samples)})
@@ -277,8 +305,10 @@ def measure_call(
     call: Callable[[], object],
     protocol: LatencyProtocol = LatencyProtocol(),
     runtime: str | None = None,
+    limit_ms: float | None = None,
 ) -> Latency:
-    """Time single calls of ``call()`` by the protocol of :func:`measure_latency`.
+    """Time single calls of ``call()`` by the protocol of :func:`measure_latency` (screened
+    against ``limit_ms`` as there).
 
     Any callable: an ORT session on one row, or another library's own ``predict`` on one
     row (``benchmarks/peers.py`` times AutoGluon's and FLAML's predictors so), timed in
@@ -298,6 +328,8 @@ def measure_call(
     start = time.perf_counter_ns()
     min_ns, max_ns = protocol.min_seconds * 1e9, protocol.max_seconds * 1e9
     calls = 0
+    screening = limit_ms is not None and protocol.screen_first_calls > 0
+    next_check, stopped = protocol.screen_first_calls, "full"
     while True:
         block = _timed_block(call, protocol.block_calls)
         blocks.append(block)
@@ -311,22 +343,22 @@ def measure_call(
         enough = calls >= protocol.min_calls and elapsed >= min_ns
         if (enough and (pairs or not use_reference)) or elapsed >= max_ns:
             break
+        if screening and calls >= next_check and (pairs or not use_reference):
+            next_check *= 2
+            verdict = _decisive(np.concatenate(blocks).astype(np.float64) / 1e6, limit_ms, protocol)
+            if verdict is not None:
+                stopped = f"sequential ({verdict} {limit_ms:g} ms after {calls} calls)"
+                break
     if use_reference and not pairs:  # a very slow model ran out of time before one pair
         pairs.append((float(np.mean(since_reference)), float(np.median(_timed_block(ref_call, 5)))))
 
     ms = np.concatenate(blocks).astype(np.float64) / 1e6
     p50, p95, p99 = np.percentile(ms, [50, 95, 99])
     intervals = _bootstrap_percentiles(ms, protocol.n_boot)
-    ratio = ratio_interval = ref_p50 = None
-    if use_reference:
-        cand, ref = np.asarray(pairs).T
-        ratios = cand / ref
-        ratio = float(np.median(ratios))
-        rng = np.random.default_rng(1)
-        boot = np.median(ratios[rng.integers(0, len(ratios), (protocol.n_boot, len(ratios)))], 1)
-        ratio_interval = (float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5)))
-        ref_p50 = float(np.median(ref)) / 1e6
-    method = method_record(protocol, len(ms), warmup_calls)
+    ratio, ratio_interval, ref_p50 = (
+        _reference_ratio(pairs, protocol.n_boot) if use_reference else (None, None, None)
+    )
+    method = method_record(protocol, len(ms), warmup_calls, stopped)
     if runtime is not None:
         method["runtime"] = runtime
     return Latency(
@@ -351,6 +383,19 @@ def _describe_samples(samples: np.ndarray) -> dict:
     from tradeoff.text_input import describe_lengths
 
     return describe_lengths(samples)
+
+
+def _reference_ratio(
+    pairs: list[tuple[float, float]], n_boot: int
+) -> tuple[float, tuple[float, float], float]:
+    """The candidate's median over the reference's from side-by-side blocks: the ratio, its
+    95 % bootstrap interval, and the reference's p50 in ms."""
+    cand, ref = np.asarray(pairs).T
+    ratios = cand / ref
+    rng = np.random.default_rng(1)
+    boot = np.median(ratios[rng.integers(0, len(ratios), (n_boot, len(ratios)))], 1)
+    interval = (float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5)))
+    return float(np.median(ratios)), interval, float(np.median(ref)) / 1e6
 
 
 def compare_latency(

@@ -96,6 +96,7 @@ def measure_cost(
     req: Requirements,
     targets: tuple[Target, ...] | list[Target] = (),
     samples: np.ndarray | None = None,
+    limit_ms: float | None = None,
 ) -> SiteCost:
     """Measure a candidate here, or on every target; see :class:`SiteCost`.
 
@@ -109,6 +110,7 @@ def measure_cost(
         memory=req.max_memory_mb is not None or bool(targets),
         throughput_batch=req.batch_for_throughput,
         samples=samples,
+        limit_ms=limit_ms,
     )
     measurements, refused = [], []
     for target in targets:

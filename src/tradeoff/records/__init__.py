@@ -14,6 +14,7 @@ _WHERE = {
     "download_to": "_artifacts",
     "fetch_artifact": "_artifacts",
     "store_artifact": "_artifacts",
+    "CrossValidation": "_cv",
     "write_atomic": "_files",
     "RunSettings": "_run",
     "trial_seed": "_run",

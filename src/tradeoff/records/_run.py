@@ -23,6 +23,8 @@ class RunSettings:
     prepare: dict
     latency_protocol: dict
     max_epochs: int | None = None  # None: a run recorded before max_epochs was
+    #: Candidates ranked on the fold mean of cross-validation (``--cv``), not validation
+    cv_ranking: bool = False
     halving: dict | None = None
     compression: dict | None = None
     requirements_origin: dict | None = None  # how derived requirements were set (the demo's)

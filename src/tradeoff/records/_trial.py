@@ -8,13 +8,16 @@ from enum import Enum
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from tradeoff.records._cv import CrossValidation
 from tradeoff.records.attrs import (
     ARTIFACT,
     COMPRESSION,
     COST,
     CURVE,
+    CV,
     ERROR,
     FAMILY_PARAMS,
+    HOLDOUT_VAL_METRIC,
     PARENT,
     PEAK_RSS_MB,
     RUNG_ROWS,
@@ -95,6 +98,17 @@ class TrialRecord:
     throughput_rows_per_s: float | None = None  # at ``throughput_batch``, when one was required
     throughput_batch: int | None = None
 
+    #: --cv ranking: {"scores": [...], "folds_per_repeat": K}; ``val_metric`` is their mean
+    cv: dict = field(default_factory=dict)
+    holdout_val_metric: float | None = None
+
+    @property
+    def cross_validation(self) -> CrossValidation | None:
+        """The fold scores as a :class:`CrossValidation`, or ``None``."""
+        if not self.cv:
+            return None
+        return CrossValidation("", tuple(self.cv["scores"]), self.cv["folds_per_repeat"])
+
     def __post_init__(self) -> None:
         # Accept the plain words and sentences too (tests, benchmarks, older callers).
         object.__setattr__(self, "status", Status(self.status))
@@ -155,6 +169,8 @@ class TrialRecord:
             inference_rss_mb=cost.get("inference_rss_mb"),
             throughput_rows_per_s=cost.get("throughput_rows_per_s"),
             throughput_batch=cost.get("throughput_batch"),
+            cv=attrs.get(CV, {}),
+            holdout_val_metric=attrs.get(HOLDOUT_VAL_METRIC),
         )
 
 

@@ -15,6 +15,8 @@ WEIGHTS = "weights_artifact_id"
 STOPPED_BY, VAL_CONFUSION = "stopped_by", "val_confusion_matrix"
 #: Lineage of a compressed variant: its parent trial, and the pass with its settings and verdict.
 PARENT, COMPRESSION = "parent_trial", "compression"
+#: --cv ranking: fold scores (``val_metric`` is then their mean) and the validation split's figure.
+CV, HOLDOUT_VAL_METRIC = "cv", "holdout_val_metric"
 #: Which process runs a trial: "host:pid".
 WORKER = "worker"
 #: Parent trial attribute listing passes that failed on it (the parent itself is kept).

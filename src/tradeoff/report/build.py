@@ -256,6 +256,16 @@ def _explain(run: Run, records, pick, test) -> str:
     return "".join(lines)
 
 
+def _quality(r: TrialRecord) -> tuple:
+    """The validation figure's cell; a fold mean shows its interval (cross-validated ranking)."""
+    value, shown = _num(r.val_metric, ".4f")
+    folds = r.cross_validation
+    if folds is None:
+        return value, shown
+    low, high = folds.interval
+    return value, f"{shown} (folds, [{low:.3f}, {high:.3f}])"
+
+
 def _leaderboard(run: Run, records: list[TrialRecord], labels: dict[int, str]) -> str:
     metric = run.requirements.metric
     columns = ["#", "model", "status", f"val {metric}", "p95 ms", "p50 ms", "MB"]
@@ -271,7 +281,7 @@ def _leaderboard(run: Run, records: list[TrialRecord], labels: dict[int, str]) -
             (r.number, str(r.number)),
             (labels[r.number], labels[r.number]),
             (r.status, r.status),
-            _num(r.val_metric, ".4f"),
+            _quality(r),
             _num(r.p95_ms, ".4f"),
             _num(r.p50_ms, ".4f"),
             _num(r.size_mb, ".3f"),

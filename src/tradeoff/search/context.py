@@ -35,6 +35,10 @@ class TrialContext:
     cost_lock: CostLock = field(default_factory=CostLock)
     compression: CompressionSettings | None = None  # None: no compression
     targets: tuple[Target, ...] = ()  # measure cost on these agents (none: on this machine)
+    #: architecture_key -> (trial that measured it, its Latency), filled as trials run
+    latency_cache: dict = field(default_factory=dict)
+    #: Rank on the mean over ``prepared.folds`` instead of the validation split (--cv)
+    cv_ranking: bool = False
 
     def score(self, y_true: np.ndarray, outputs: np.ndarray) -> float:
         return score(self.requirements.metric, y_true, outputs)

@@ -1,72 +1,133 @@
-"""K-fold cross-validation of one trained candidate's configuration (``--cv K``).
+"""Cross-validated ranking of candidates when the validation split is small (``--cv``).
 
-On small data one validation split is a noisy judge. With ``prepare(..., cv=K)``
-each fold of train+validation is prepared on its own (imputation and scaling
-fitted on the fold's training part); this module retrains a candidate's exact
-configuration (family, structure, strategy, seed) on every fold and scores it
-on the fold's held-out part. The test split is never used.
+With 36-200 training series the validation split holds 7-40 rows: several candidates tie
+at 1.000 and the pick is chosen by luck. With ``prepare(..., cv=K, cv_repeats=R)``, K
+stratified folds of train+validation (K-fold for regression), repeated R times, are each
+prepared on their own (imputation and scaling fitted on the fold's training part); every
+trained candidate's exact configuration (family, structure, strategy, seed) is retrained
+on each fold through the family's own :meth:`~tradeoff.families.Family.produce` (a network
+is trained, a fitted family such as ``gbdt`` or ``rocket`` fits; nothing is screened) and
+scored on the fold's held-out part. The search ranks on the fold mean, and selection
+treats candidates within one standard error of the best as tied, taking the cheapest (see
+:func:`tradeoff.frontier.select`). The test split is never used.
+
+The fold scores and their corrected resampled t interval are
+:class:`tradeoff.records.CrossValidation`.
+
+``--cv auto`` (the CLI's default) turns this on, with 5 folds repeated twice, when the
+validation split holds fewer than :data:`AUTO_BELOW_ROWS` rows.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import fields, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from tradeoff.errors import TradeoffError
-from tradeoff.families import get_family
-from tradeoff.measure import accuracy, predict_outputs
-from tradeoff.prepare import Prepared
-from tradeoff.train import Strategy, predict_in_batches, train
+from tradeoff.records._cv import CrossValidation
+
+if TYPE_CHECKING:
+    import torch
+
+    from tradeoff.prepare import Prepared
+    from tradeoff.train import Strategy
+
+# The training stack (torch, families) is imported where it is used: selection reads
+# CrossValidation and must stay light.
+
+__all__ = [
+    "AUTO_BELOW_ROWS",
+    "AUTO_FOLDS",
+    "AUTO_REPEATS",
+    "CrossValidation",
+    "cross_validate",
+    "fold_scores",
+    "refit_outputs",
+]
+
+#: ``--cv auto`` ranks by cross-validation below this many validation rows.
+AUTO_BELOW_ROWS = 300
+AUTO_FOLDS, AUTO_REPEATS = 5, 2
 
 
-@dataclass(frozen=True)
-class CrossValidation:
-    """Fold scores of one candidate: ``metric`` on each fold's held-out part."""
+def fold_scores(
+    prepared: Prepared, family: str, params: dict, strategy: dict, *, seed: int, metric: str
+) -> CrossValidation:
+    """Retrain ``family(params)`` (with ``strategy`` for networks) on each of ``prepared.folds``
+    through the family's ``produce``, and score ``metric`` on each fold's held-out part."""
+    from tradeoff.families import get_family
+    from tradeoff.measure.quality import score
 
-    metric: str
-    scores: tuple[float, ...]
-
-    @property
-    def mean(self) -> float:
-        return float(np.mean(self.scores))
-
-    @property
-    def std(self) -> float:
-        return float(np.std(self.scores))
-
-    def __str__(self) -> str:
-        folds = ", ".join(f"{s:.4f}" for s in self.scores)
-        return f"{self.mean:.4f} ± {self.std:.4f} over {len(self.scores)} folds ({folds})"
+    if not prepared.folds:
+        raise TradeoffError("--cv: this run was prepared without folds; search with --cv K")
+    builder = get_family(family)
+    if builder.combines_trials:
+        raise TradeoffError(f"--cv: {family!r} combines other trials; it has no folds of its own")
+    scores = [
+        score(metric, fold.y_val, _produce_outputs(builder, params, strategy, fold, seed))
+        for fold in prepared.folds
+    ]
+    k = int(prepared.options.get("cv") or len(prepared.folds))
+    return CrossValidation(metric=metric, scores=tuple(scores), folds_per_repeat=k)
 
 
 def cross_validate(
     prepared: Prepared, family: str, params: dict, strategy: dict, *, seed: int
 ) -> CrossValidation:
-    """Retrain ``family(params)`` with ``strategy`` on each of ``prepared.folds``; score each fold.
+    """Fold accuracy (rmse for regression) of one configuration (``Run.cross_validation``)."""
+    metric = "rmse" if prepared.task == "regression" else "accuracy"
+    return fold_scores(prepared, family, params, strategy, seed=seed, metric=metric)
 
-    The family makes its model as in the search (:meth:`Family.produce`): a network is
-    trained with ``strategy``, a family that fits itself fits; nothing is screened.
+
+def refit_outputs(
+    prepared: Prepared, family: str, params: dict, strategy: dict, curve: list, *, seed: int
+) -> np.ndarray:
+    """Test outputs of the configuration refitted on train+validation.
+
+    A network trains for the epochs at which its validation figure was best (there is no
+    held-out part left to stop on); a fitted family simply fits on the union.
     """
-    if not prepared.folds:
-        raise TradeoffError("--cv: this run was prepared without folds; search with --cv K")
-    if prepared.task == "regression":
-        raise TradeoffError("--cv: fold scores are computed for classification only, for now")
-    builder = get_family(family)
-    if builder.combines_trials:
-        raise TradeoffError(f"--cv: {family!r} combines other trials; it has no folds of its own")
+    from tradeoff.families import get_family
+    from tradeoff.prepare import fit_scaling
+
+    # The splits are already imputed and cleaned (on train): stack them, rescale on the union.
+    X_whole = np.concatenate([prepared.X_train, prepared.X_val])
+    whole = replace(
+        prepared,
+        X_train=X_whole,
+        y_train=np.concatenate([prepared.y_train, prepared.y_val]),
+        scaling=fit_scaling(X_whole, prepared.modality),
+        folds=(),
+    )
+    epochs = _best_epoch(curve) or int(strategy.get("max_epochs", 60))
+    fixed = {**strategy, "max_epochs": epochs, "patience": epochs + 1}
+    return _produce_outputs(get_family(family), params, fixed, whole, seed, whole.X_test)
+
+
+def _produce_outputs(
+    builder, params: dict, strategy: dict, fold: Prepared, seed: int, X: np.ndarray | None = None
+) -> np.ndarray:
+    """Outputs on ``X`` (default: the fold's held-out part) of the model ``builder.produce``
+    makes on ``fold``: scored as in the search (a network in PyTorch, anything else in ORT)."""
+    from tradeoff.measure import predict_outputs
+    from tradeoff.train import Strategy, predict_in_batches
+
+    X = fold.X_val if X is None else X
     known = {f.name for f in fields(Strategy)}
     chosen = Strategy(**{k: v for k, v in strategy.items() if k in known})
-    scores = []
-    for fold in prepared.folds:
-        candidate = builder.produce(params, _FoldServices(fold, chosen, seed))
-        if candidate.model is not None:  # scored as in the search's training loop
-            outputs = predict_in_batches(candidate.model, fold.X_val).numpy()
-        else:
-            outputs = predict_outputs(candidate.onnx_model, fold.X_val)
-        scores.append(accuracy(fold.y_val, outputs.argmax(axis=1)))
-    return CrossValidation(metric="accuracy", scores=tuple(scores))
+    candidate = builder.produce(params, _FoldServices(fold, chosen, seed))
+    if candidate.model is not None:  # in batches: a fold of 60,000 images fits in memory
+        return predict_in_batches(candidate.model, X).numpy()
+    return predict_outputs(candidate.onnx_model, X)
+
+
+def _best_epoch(curve: list) -> int | None:
+    """The 1-based epoch with the best validation loss in a recorded learning curve."""
+    losses = [point.get("val_loss") for point in curve if isinstance(point, dict)]
+    losses = [(loss, i) for i, loss in enumerate(losses) if loss is not None]
+    return min(losses)[1] + 1 if losses else None
 
 
 class _FoldServices:
@@ -82,6 +143,8 @@ class _FoldServices:
         """Cost was measured by the search."""
 
     def train(self, model: torch.nn.Module) -> None:
+        from tradeoff.train import train
+
         train(model, self.prepared, self.strategy, seed=self.seed)
 
     def members(self, n: int) -> list[bytes]:

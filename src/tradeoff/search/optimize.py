@@ -135,6 +135,7 @@ def optimize(
         halving=settings.halving,
         compression=settings.compression,
         targets=settings.targets,
+        cv_ranking=bool(prepared.folds),
     )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:

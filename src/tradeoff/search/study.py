@@ -17,6 +17,7 @@ import optuna
 
 from tradeoff.datasets import Dataset
 from tradeoff.errors import TradeoffError
+from tradeoff.families import get_family
 from tradeoff.measure.remote import TOKEN_ENV
 from tradeoff.prepare import Prepared, prepare
 from tradeoff.records import (
@@ -66,6 +67,11 @@ def run_search(
     families = settings.resolve_families(data.modality)
     _check_settings(settings, out, resume)
     prepared = prepared or prepare(data, seed=settings.seed)
+    if prepared.folds:
+        # Ranked on fold means (search/cv.py): combining families and compressed variants are
+        # judged on the validation split alone, so they would be ranked on another scale.
+        families = [f for f in families if not get_family(f).combines_trials]
+        settings = replace(settings, compression=None)
     previous = load_run_info(out) if resume else {}
     url = settings.storage or previous.get("storage") or storage_url(out)
     run = _describe_run(data, requirements, families, settings, prepared, out, url)
@@ -122,6 +128,7 @@ def _describe_run(
         prepare=prepared.describe(),
         latency_protocol=asdict(settings.protocol),
         max_epochs=settings.max_epochs,
+        cv_ranking=bool(prepared.folds),
         halving=asdict(settings.halving) if settings.halving else None,
         compression=None
         if compression is None

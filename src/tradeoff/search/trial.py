@@ -12,12 +12,15 @@ While a network trains, successive halving within cost bands
 
 from __future__ import annotations
 
+import hashlib
 import io
 import resource
 import sys
+import time
 from dataclasses import asdict, replace
 
 import numpy as np
+import onnx
 import optuna
 import torch
 
@@ -42,6 +45,7 @@ from tradeoff.records import attrs as rec
 from tradeoff.records.attrs import WORKER
 from tradeoff.search import compression
 from tradeoff.search.context import TrialContext
+from tradeoff.search.cv import fold_scores
 from tradeoff.search.halving import RungReporter, nested_subsamples
 from tradeoff.search.settings import worth_training
 from tradeoff.search.workers import DiskFull, TargetDown, disk_full, worker_id
@@ -52,9 +56,15 @@ from tradeoff.train import Strategy, default_strategy_params, suggest_strategy, 
 
 def default_trials(families: list[str], prepared: Prepared) -> list[dict]:
     """One trial per family at its defaults, to enqueue before the sampler takes over
-    (families combining others last, so that they have members to combine)."""
+    (families that fit in seconds first, so that even a short search has them; families
+    combining others last, so that they have members to combine)."""
+
+    def order(name: str) -> int:
+        family = get_family(name)
+        return 2 if family.combines_trials else 0 if family.defaults_first else 1
+
     trials = []
-    for name in sorted(families, key=lambda n: get_family(n).combines_trials):
+    for name in sorted(families, key=order):
         family = get_family(name)
         params = family.point(**family.defaults(prepared.input_shape))
         if family.uses_strategy:
@@ -277,8 +287,24 @@ def _measure_cost(
     shipped, shape = as_shipped(onnx_bytes, ctx.prepared)
     # A text model's cost depends on the length of its input: time it on training texts.
     samples = latency_samples(ctx.prepared.X_train) if ctx.prepared.modality == "text" else None
-    with ctx.cost_lock.measuring():
-        measured = measure_cost(shipped, shape, ctx.protocol, req, ctx.targets, samples=samples)
+    # Cost depends on the architecture, not the weights: an identical graph is not timed twice.
+    key = architecture_key(shipped)
+    if key in ctx.latency_cache:
+        measured_by, measured = ctx.latency_cache[key]
+        method = {**measured.latency.method, "reused_from_trial": measured_by}
+        measured = replace(measured, latency=replace(measured.latency, method=method))
+    else:
+        with ctx.cost_lock.measuring():
+            measured = measure_cost(
+                shipped,
+                shape,
+                ctx.protocol,
+                req,
+                ctx.targets,
+                samples=samples,
+                limit_ms=req.max_latency_ms,
+            )
+        ctx.latency_cache[key] = (trial.number, measured)
     latency, size_mb = measured.latency, measured.size_mb
     trial.set_user_attr(
         rec.COST,
@@ -304,6 +330,31 @@ def _measure_cost(
     return latency.p95_ms, violations
 
 
+def _fold_strategy(trial: optuna.Trial) -> dict:
+    """The candidate's strategy for its fold retraining: a network trains on each fold for
+    no more epochs than it trained on the training split (which bounds what CV costs)."""
+    strategy = dict(trial.user_attrs.get(rec.STRATEGY, {}))
+    curve = trial.user_attrs.get(rec.CURVE)
+    if curve:
+        strategy["max_epochs"] = len(curve)
+    return strategy
+
+
+def architecture_key(onnx_bytes: bytes) -> str:
+    """A hash of an ONNX graph without its weights' values: operators, attributes, shapes.
+
+    Two models with the same key run the same kernels on the same shapes; for trees,
+    whose thresholds are node attributes, the key covers the whole fitted model.
+    """
+    model = onnx.load_from_string(onnx_bytes)
+    for tensor in model.graph.initializer:
+        tensor.ClearField("raw_data")
+        for name in ("float_data", "int32_data", "int64_data", "double_data"):
+            tensor.ClearField(name)
+    model.ClearField("producer_version")
+    return hashlib.sha256(model.SerializeToString(deterministic=True)).hexdigest()
+
+
 def _finish(
     trial: optuna.Trial,
     ctx: TrialContext,
@@ -323,6 +374,28 @@ def _finish(
         trial.set_user_attr(rec.VAL_CONFUSION, confusion_matrix(prepared.y_val, outputs))
     if not np.isfinite(val_metric):
         raise FloatingPointError(f"validation {req.metric} is {val_metric}")
+    family = get_family(trial.params["family"])
+    if ctx.cv_ranking and prepared.folds and not family.combines_trials:
+        # Small validation split: rank on the fold mean; the split's own figure is kept.
+        started = time.perf_counter()
+        folds = fold_scores(
+            prepared,
+            family.name,
+            trial.user_attrs.get(rec.FAMILY_PARAMS, {}),
+            _fold_strategy(trial),
+            seed=trial_seed(ctx.seed, trial.number),
+            metric=req.metric,
+        )
+        trial.set_user_attr(rec.HOLDOUT_VAL_METRIC, val_metric)
+        trial.set_user_attr(
+            rec.CV,
+            {
+                "scores": list(folds.scores),
+                "folds_per_repeat": folds.folds_per_repeat,
+                "seconds": time.perf_counter() - started,  # retraining on the folds
+            },
+        )
+        val_metric = folds.mean
     trial.set_user_attr(rec.VAL_METRIC, val_metric)
     quality_violation = req.quality_violation(val_metric)
     # Violations left: cost limits it was trained despite (for compression to close), quality.

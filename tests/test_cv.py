@@ -1,0 +1,128 @@
+"""Cross-validated ranking: fold means rank candidates, ties within noise go to the faster one,
+the pick is refitted on train+validation for its test estimate, and --cv auto decides by size."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tradeoff
+from tradeoff import Requirements
+from tradeoff.cli._app import app
+from tradeoff.datasets import Dataset, load
+from tradeoff.frontier import select
+from tradeoff.measure import LatencyProtocol
+from tradeoff.prepare import prepare
+from tradeoff.search import SearchSettings, TrialRecord, run_search
+from tradeoff.search.cv import CrossValidation
+
+QUICK = LatencyProtocol(warmup_calls=20, min_calls=100, min_seconds=0.05)
+
+
+def folded(number, scores, p95):
+    return TrialRecord(
+        number=number,
+        status="trained",
+        family="rocket",
+        val_metric=float(np.mean(scores)),
+        p95_ms=p95,
+        size_mb=0.1,
+        cv={"scores": list(scores), "folds_per_repeat": 5},
+    )
+
+
+def test_interval_is_the_corrected_resampled_t_interval():
+    folds = CrossValidation("accuracy", (0.8, 0.9, 1.0, 0.9, 0.9, 0.8, 1.0, 0.9, 0.9, 0.9), 5)
+    n, var = 10, np.var(folds.scores, ddof=1)
+    assert folds.standard_error == pytest.approx(np.sqrt(var * (1 / n + 1 / 4)))
+    low, high = folds.interval
+    assert low < folds.mean < high and high - low == pytest.approx(
+        2 * 2.2622 * folds.standard_error, rel=1e-3
+    )
+
+
+def test_ties_within_one_standard_error_go_to_the_faster_candidate():
+    noisy_best = folded(0, [1.0, 0.9, 1.0, 0.8, 1.0, 0.9, 1.0, 0.9, 1.0, 1.0], p95=0.5)
+    close_fast = folded(1, [0.9, 0.9, 1.0, 0.9, 0.9, 0.9, 1.0, 0.9, 0.9, 0.9], p95=0.1)
+    far_faster = folded(2, [0.5, 0.6, 0.5, 0.6, 0.5, 0.6, 0.5, 0.6, 0.5, 0.6], p95=0.01)
+    pick = select([noisy_best, close_fast, far_faster], Requirements())
+    assert pick.number == 1  # within one SE of the best, and faster; 2 is clearly worse
+    # Unambiguous folds: the best stays the pick even though it is slower.
+    sure_best = folded(3, [1.0] * 9 + [0.99], p95=0.5)
+    assert select([sure_best, close_fast], Requirements()).number == 3
+
+
+def _small_series(n_train=30, steps=32, seed=0) -> Dataset:
+    """Two classes of noisy sines, 30 training series: a validation split of 6."""
+    rng = np.random.default_rng(seed)
+
+    def make(n):
+        y = rng.integers(0, 2, n)
+        t = np.arange(steps)
+        X = np.sin(t[None, :] * (0.3 + 0.4 * y[:, None])) + 0.3 * rng.standard_normal((n, steps))
+        return X[..., None].astype(np.float32), y
+
+    X, y = make(n_train)
+    X_test, y_test = make(60)
+    return Dataset(
+        name="sines",
+        X=X,
+        y=y,
+        X_test=X_test,
+        y_test=y_test,
+        task="binary",
+        modality="sequence",
+        classes=("slow", "fast"),
+    )
+
+
+def test_a_search_ranks_on_fold_means_and_refits_the_pick(tmp_path):
+    data = _small_series()
+    prepared = prepare(data, seed=0, cv=3, cv_repeats=2)
+    settings = SearchSettings(
+        time_budget_s=None, n_trials=3, families=("rocket",), protocol=QUICK, max_epochs=3
+    )
+    run_search(
+        data, Requirements(), tmp_path / "run", settings, show_progress=False, prepared=prepared
+    )
+    run = tradeoff.Run.open(tmp_path / "run", prepared=prepared)
+    trained = [r for r in run.trials() if r.trained]
+    assert trained and all(len(r.cv["scores"]) == 6 for r in trained)
+    for r in trained:
+        assert r.val_metric == pytest.approx(np.mean(r.cv["scores"]))
+        assert r.holdout_val_metric is not None
+    assert run.info["cv_ranking"] is True
+    pick = run.select()
+    test = run.test_estimate(pick)
+    assert test.split == "test, refitted on train+validation" and test.n == 60
+    assert test.value >= 0.8  # sines of two frequencies: easy once fitted
+    lines = tradeoff.frontier.describe_selection(
+        tradeoff.frontier.explain_selection(run.trials(), Requirements())
+    )
+    assert any("fold mean" in line and "95% CI" in line for line in lines)
+    from tradeoff.report import build_report
+
+    html = build_report(run, tmp_path / "report.html").read_text()
+    assert "(folds, [" in html and "fold mean" in html
+
+
+def test_cv_auto_turns_folds_on_only_for_a_small_validation_split():
+    from tradeoff.cli.search import _prepare_with_cv
+
+    small = _prepare_with_cv(load("gunpoint"), 0, "auto", "auto")
+    assert len(small.y_val) < 300 and len(small.folds) == 10
+    big = _prepare_with_cv(load("mnist1d"), 0, "auto", "auto")
+    assert len(big.y_val) >= 300 and big.folds == ()
+    assert _prepare_with_cv(load("gunpoint"), 0, "off", "auto").folds == ()
+    assert len(_prepare_with_cv(load("gunpoint"), 0, "4", "auto").folds) == 4
+
+
+def test_cv_flag_garbage_is_one_line_exit_2(tmp_path):
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(
+        app, ["search", "gunpoint", "--cv", "lots", "--out", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 2
+    assert "--cv: expected a number of folds from 2 to 20, auto or off, got 'lots'" in result.output
+    assert not (tmp_path / "r").exists()

@@ -1,0 +1,162 @@
+"""The rocket family: its features are sktime's MiniRocket's, its ONNX graph is its torch model,
+and its cost is measured before anything is fitted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sktime.datasets
+import torch
+
+from tradeoff.datasets import load
+from tradeoff.errors import TradeoffError
+from tradeoff.families import get_family, to_onnx
+from tradeoff.families.rocket import (
+    N_KERNELS,
+    MiniRocketFeatures,
+    fit_dilations,
+    fit_rocket,
+    transform,
+)
+from tradeoff.measure import session
+from tradeoff.prepare import prepare
+from tradeoff.search.trial import architecture_key
+
+DATA = Path(sktime.datasets.__file__).parent / "data"
+
+
+def _sktime_order(features: MiniRocketFeatures, F: np.ndarray) -> np.ndarray:
+    return F[:, np.argsort(features.order)]
+
+
+def _agree_with(reference: np.ndarray, mine: np.ndarray, shortest: int) -> None:
+    """Same features up to float rounding: a value exactly at a bias may compare either way in
+    float32 summed in another order, which moves one PPV by 1/T; nothing else may differ."""
+    diff = np.abs(reference - mine)
+    assert diff.max() <= 2.0 / shortest + 1e-6
+    assert (diff > 1e-6).mean() < 1e-3
+
+
+@pytest.fixture(scope="module")
+def gunpoint():
+    from sktime.datasets import load_gunpoint
+
+    X, _ = load_gunpoint(split="train", return_type="numpy3d")
+    X_test, _ = load_gunpoint(split="test", return_type="numpy3d")
+    return X.astype(np.float32), X_test.astype(np.float32)
+
+
+def test_dilations_are_sktimes(gunpoint):
+    pytest.importorskip("numba")
+    from sktime.transformations.rocket._minirocket_numba import _fit_dilations
+
+    for n_steps in (40, 150, 1460):
+        for n_features in (84, 500, 2000, 10_000):
+            ours = fit_dilations(n_steps, n_features)
+            theirs = _fit_dilations(n_steps, n_features, 32)
+            assert np.array_equal(ours[0], theirs[0]) and np.array_equal(ours[1], theirs[1])
+
+
+def test_features_match_sktime_minirocket_with_its_kernels_and_biases(gunpoint):
+    pytest.importorskip("numba")
+    from sktime.transformations.rocket import MiniRocket
+
+    X, X_test = gunpoint
+    reference = MiniRocket(num_kernels=1000, random_state=0).fit(X)
+    dilations, counts, biases = reference.parameters
+    mask = np.ones((len(dilations) * N_KERNELS, 1), np.float32)
+    features = MiniRocketFeatures(X.shape[2], 1, dilations, counts, biases, mask)
+    mine = _sktime_order(features, transform(features, X_test.transpose(0, 2, 1).copy()))
+    expected = reference.transform(X_test).to_numpy()
+    assert mine.shape == expected.shape == (len(X_test), 84 * int(counts.sum()))
+    _agree_with(expected, mine, X.shape[2] - 8 * int(dilations.max()))
+
+
+def test_multivariate_features_match_sktime_minirocket_multivariate():
+    pytest.importorskip("numba")
+    from sktime.datasets import load_basic_motions
+    from sktime.transformations.rocket import MiniRocketMultivariate
+
+    X, _ = load_basic_motions(split="train", return_type="numpy3d")
+    X = X.astype(np.float32)
+    reference = MiniRocketMultivariate(num_kernels=500, random_state=0).fit(X)
+    sizes, channels, dilations, counts, biases = reference.parameters
+    mask = np.zeros((len(sizes), X.shape[1]), np.float32)
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    for combo in range(len(sizes)):
+        mask[combo, channels[starts[combo] : starts[combo + 1]]] = 1.0
+    features = MiniRocketFeatures(X.shape[2], X.shape[1], dilations, counts, biases, mask)
+    mine = _sktime_order(features, transform(features, X.transpose(0, 2, 1).copy()))
+    expected = reference.transform(X).to_numpy()
+    assert mine.shape == expected.shape
+    _agree_with(expected, mine, X.shape[2] - 8 * int(dilations.max()))
+
+
+@pytest.mark.parametrize("pooling", ["ppv", "multi"])
+@pytest.mark.parametrize("head", ["ridge", "logistic"])
+def test_fitted_rocket_onnx_matches_torch_and_learns(pooling, head):
+    data = load(DATA / "BasicMotions" / "BasicMotions_TRAIN.ts")
+    prepared = prepare(data, seed=0)
+    params = {"n_features": 300, "pooling": pooling, "head": head}
+    model = fit_rocket(
+        params, prepared.X_train, prepared.y_train, prepared.task, prepared.n_outputs, 0
+    )
+    with torch.no_grad():
+        expected = model(torch.from_numpy(prepared.X_test)).numpy()
+    sess = session(to_onnx(model, prepared.input_shape))
+    got = sess.run(None, {sess.get_inputs()[0].name: prepared.X_test})[0]
+    assert got.shape == (len(prepared.X_test), prepared.n_outputs)
+    assert (got.argmax(1) == expected.argmax(1)).mean() >= 0.99
+    assert np.abs(got - expected).max() <= 1e-3 * max(1.0, np.abs(expected).max())
+    # BasicMotions is easy for MiniRocket: far above the 0.25 of guessing.
+    assert (got.argmax(1) == prepared.y_test).mean() >= 0.8
+
+
+def test_cost_is_measured_on_the_same_graph_as_the_fitted_model():
+    family = get_family("rocket")
+    data = load(DATA / "BasicMotions" / "BasicMotions_TRAIN.ts")
+    prepared = prepare(data, seed=0)
+    params = {"n_features": 400, "pooling": "ppv", "head": "ridge"}
+    unfitted, n_params = family.unfitted_onnx(params, prepared.input_shape, prepared.n_outputs)
+    fitted = family.fit(params, prepared, seed=0)
+    assert architecture_key(unfitted) == architecture_key(fitted.onnx_model)
+    assert n_params == fitted.n_params
+    bigger, _ = family.unfitted_onnx(
+        {**params, "n_features": 800}, prepared.input_shape, prepared.n_outputs
+    )
+    assert architecture_key(bigger) != architecture_key(unfitted)
+
+
+def test_too_short_series_are_refused_in_one_line():
+    with pytest.raises(TradeoffError, match="at least 9 steps"):
+        get_family("rocket").unfitted_onnx(
+            {"n_features": 200, "pooling": "ppv", "head": "ridge"}, (6, 1), 2
+        )
+
+
+def test_unequal_lengths_are_padded_and_said():
+    from tradeoff.datasets.timeseries import read_ts
+
+    path = DATA / "JapaneseVowels" / "JapaneseVowels_TRAIN.ts"
+    data = load(path)
+    assert data.X.shape == (270, 29, 12) and data.X_test.shape == (370, 29, 12)
+    assert "lengths 7-29, each padded to 29" in data.description
+    raw, _ = read_ts(path)
+    for series, padded in zip(raw, data.X, strict=True):
+        assert np.array_equal(padded[: len(series)], series)
+        assert (padded[len(series) :] == series[-1]).all()  # held at its last step
+
+
+def test_channels_of_different_lengths_are_refused_in_one_line(tmp_path):
+    path = tmp_path / "ragged_TRAIN.ts"
+    path.write_text(
+        "@problemName ragged\n@timeStamps false\n@missing false\n@univariate false\n"
+        "@dimensions 2\n@equalLength false\n@classLabel true a b\n@data\n"
+        "1,2,3:4,5,6:a\n1,2,3,4:5,6:b\n1,2:3,4:a\n1,2,3:4,5,6:b\n"
+    )
+    with pytest.raises(
+        TradeoffError, match=r"ragged_TRAIN.ts: series 1 has channels of different lengths \(4, 2\)"
+    ):
+        load(path)
