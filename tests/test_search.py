@@ -54,8 +54,8 @@ def test_cost_is_recorded_with_its_method(small_run):
 def test_searches_several_families_and_the_strategy(small_run):
     trials = small_run.trials()
     # A new search first runs every family serving the modality once, at its defaults.
-    assert {r.family for r in trials} == set(family_names("sequence"))
-    optimizers = {r.strategy["optimizer"] for r in trials if r.strategy}  # ensembles train none
+    assert {r.family for r in trials} == set(family_names("sequence")) - {"ensemble"}
+    optimizers = {r.strategy["optimizer"] for r in trials if r.strategy}  # fitted ones train none
     assert optimizers <= {"sgd", "momentum", "adam", "adamw", "adagrad"} and len(optimizers) >= 2
 
 

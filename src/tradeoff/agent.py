@@ -78,6 +78,9 @@ class Protocol(BaseModel):
     block_calls: int = Field(25, ge=1, le=10_000)
     reference_every: int = Field(4, ge=0, le=1000)
     n_boot: int = Field(300, ge=10, le=10_000)
+    # Sequential screening happens on the searching side; an agent runs the full protocol.
+    screen_first_calls: int = Field(200, ge=0, le=10_000_000)
+    screen_margin: float = Field(1.5, ge=1, le=100)
 
 
 class MeasureRequest(BaseModel):

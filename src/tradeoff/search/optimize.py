@@ -162,8 +162,12 @@ def optimize(
     finally:
         torch.set_num_threads(threads)
         # The search process's memory high-water mark, kept with the study (each trial has its own).
-        peak = max(peak_rss_mb(), study.user_attrs.get(PEAK_RSS_MB, 0.0))
-        study.set_user_attr(PEAK_RSS_MB, peak)
+        try:
+            peak = max(peak_rss_mb(), study.user_attrs.get(PEAK_RSS_MB, 0.0))
+            study.set_user_attr(PEAK_RSS_MB, peak)
+        except Exception as error:  # a full disk: its error is the one to report, not this one
+            if not disk_full(error):
+                raise
 
 
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)

@@ -85,18 +85,29 @@ def set_constraints(trial: optuna.Trial, values: dict[str, float], *names: str) 
 def run_trial(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
     """The objective: returns (validation metric, p95 latency in ms)."""
     try:
-        return _run(trial, ctx)
+        values = _run(trial, ctx)
     except optuna.TrialPruned:
+        _record_peak_rss(trial)
         raise
     except TargetUnreachable as error:
         raise TargetDown(str(error), trial.number) from error
     except Exception as error:
-        if disk_full(error):
+        if disk_full(error):  # nothing more is written: it would fail the same way
             raise DiskFull(trial.number) from error
         trial.set_user_attr(rec.ERROR, f"{type(error).__name__}: {error}"[:500])
+        _record_peak_rss(trial)
         raise
-    finally:
+    _record_peak_rss(trial)
+    return values
+
+
+def _record_peak_rss(trial: optuna.Trial) -> None:
+    try:
         trial.set_user_attr(rec.PEAK_RSS_MB, peak_rss_mb())
+    except Exception as error:
+        if disk_full(error):
+            raise DiskFull(trial.number) from error
+        raise
 
 
 def peak_rss_mb() -> float:
