@@ -150,7 +150,7 @@ def run_two_workers(tmp_path: Path, *extra: str) -> tuple[optuna.Study, dict]:
         "--trials",
         "8",
         "--max-epochs",
-        "20",  # trials long enough that the second worker has started before they are all done
+        "40",  # trials long enough that the second worker has started before they are all done
         "--out",
         str(out),
         "--json",
