@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import onnx
+import optuna
 import pytest
 import torch
 
@@ -100,6 +101,23 @@ def test_every_family_produces_a_screened_model_of_the_right_shape(name, data):
     assert (candidate.model is not None) == family.builds_network
     outputs = predict_outputs(candidate.onnx_model, prepared.X_val[:7])
     assert outputs.shape == (7, prepared.n_outputs) and np.isfinite(outputs).all()
+
+
+#: An input shape of each modality, for contracts that need no data.
+SHAPES = {"tabular": (30,), "sequence": (40, 1), "image": (1, 28, 28), "text": (64,)}
+
+
+@pytest.mark.parametrize(
+    "name, modality",
+    [(n, m) for n in family_names() for m in sorted(get_family(n).modalities)],
+)
+def test_every_family_defaults_fix_every_parameter_it_draws(name, modality):
+    """A default trial left a parameter to the sampler: the CNN's default on sequences drew its
+    architecture at random, so the demo's first CNN was a ResNet or an FCN by chance."""
+    family = get_family(name)
+    trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
+    drawn = family.suggest(trial, SHAPES[modality])
+    assert set(family.defaults(SHAPES[modality])) == set(drawn)
 
 
 def _parent(prepared, students=()) -> Parent:

@@ -140,6 +140,47 @@ def test_ensemble_trials_combine_front_members(tmp_path):
         assert record.p95_ms is not None and 0.5 < record.val_metric <= 1.0
     # An ensemble drawn before two members exist is skipped, not failed.
     assert all(r.status in ("trained", "skipped") for r in ensembles)
+    # Never the same best members twice.
+    drawn = [
+        tuple(t.user_attrs["front_at_draw"])
+        for t in run.study.trials
+        if "front_at_draw" in t.user_attrs
+    ]
+    assert len(drawn) == len(set(drawn))
+
+
+def test_an_ensemble_is_drawn_once_per_change_of_the_best_members():
+    """Without the gate a sampler draws the cheap ensemble of the same members again and again."""
+    import optuna
+    from optuna.distributions import CategoricalDistribution
+
+    from tradeoff.search.gates import combination_is_new
+
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    family = CategoricalDistribution(["linear", "ensemble"])
+
+    def add(name, accuracy, p95_ms, **attrs):
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"family": name},
+                distributions={"family": family},
+                values=[accuracy, p95_ms],
+                user_attrs={"artifact_id": "a", "violations": [], **attrs},
+            )
+        )
+
+    def ready():
+        return combination_is_new(study, "ensemble", higher_is_better=True)
+
+    assert combination_is_new(study, "linear", higher_is_better=True)
+    add("linear", 0.90, 0.01)
+    assert not ready()  # one member: nothing to combine
+    add("linear", 0.80, 0.02)  # dominated, but the second best all the same
+    assert ready()
+    add("ensemble", 0.91, 0.03, front_at_draw=[0, 1])
+    assert not ready()  # the same two best: drawn already
+    add("linear", 0.95, 0.01)  # a new best changes the combination
+    assert ready()
 
 
 def test_every_family_first_gets_one_trial_at_its_defaults(tmp_path):

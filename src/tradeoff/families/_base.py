@@ -212,6 +212,8 @@ class CombiningFamily(Family):
     combines_trials = True
     stops_as = "combined"
     trained_by = "members"
+    #: The most candidates it combines: it is drawn again only once these best ones change.
+    max_members: ClassVar[int] = 4
 
     @abstractmethod
     def n_members(self, params: dict[str, Any]) -> int:

@@ -42,7 +42,8 @@ class CNN(Family):
 
     def defaults(self, input_shape):
         # The MNIST-1D paper's CNN: three strided convolutions, a flatten head.
-        return {
+        plain = {"architecture": "plain"} if len(input_shape) == 2 else {}
+        return plain | {
             "depth": 3,
             "channels": 32,
             "kernel": 5,

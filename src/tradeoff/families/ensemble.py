@@ -34,7 +34,7 @@ class Ensemble(CombiningFamily):
 
     def suggest(self, trial, input_shape):
         return {
-            "members": trial.suggest_int(self.key("members"), 2, 4),
+            "members": trial.suggest_int(self.key("members"), 2, self.max_members),
             "weighting": trial.suggest_categorical(self.key("weighting"), ["uniform", "rank"]),
         }
 

@@ -1,7 +1,8 @@
 """Two rules that keep a search from spending its budget on what cannot work.
 
-* :class:`FamilyGate` wraps the sampler so that a family that cannot run yet is never drawn:
-  an ensemble before two trained members exist to combine.
+* :class:`FamilyGate` wraps the sampler so that a family that cannot run yet is never drawn,
+  and :func:`combination_is_new` says when an ensemble can: once two trained members exist
+  to combine, and again each time the best of them change (never the same members twice).
 * :class:`StopWhenNothingFits` ends the search early, with its reason recorded in the
   study, once screening shows that every family's candidates are far over a cost limit.
 """
@@ -15,8 +16,11 @@ import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 from optuna.samplers import BaseSampler
 
+from tradeoff.families import get_family
 from tradeoff.records import trial_records as records
+from tradeoff.records.attrs import FRONT_AT_DRAW
 from tradeoff.requirements import Requirements
+from tradeoff.search.trial import front_members
 
 #: Study user attribute holding why the search stopped before its budget ("" or absent: it did not).
 STOPPED_EARLY = "stopped_early"
@@ -64,6 +68,25 @@ class FamilyGate(BaseSampler):
 
     def reseed_rng(self):
         self._inner.reseed_rng()
+
+
+def combination_is_new(study: optuna.Study, family: str, *, higher_is_better: bool) -> bool:
+    """Whether ``family`` may be drawn now: always, unless it combines trained candidates; then
+    only while at least two fit and its best ``max_members`` differ from those at each earlier
+    draw of it. Once the members exist, an ensemble is cheap to complete, and a sampler left
+    free draws the same combination again and again instead of training anything new."""
+    combining = get_family(family)
+    if not combining.combines_trials:
+        return True
+    best = [t.number for t in front_members(study, higher_is_better)[: combining.max_members]]
+    if len(best) < 2:
+        return False
+    drawn = {
+        tuple(t.user_attrs.get(FRONT_AT_DRAW, ()))
+        for t in study.get_trials(deepcopy=False)
+        if t.params.get("family") == family
+    }
+    return tuple(best) not in drawn
 
 
 class StopWhenNothingFits:

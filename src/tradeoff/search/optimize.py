@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import replace
+from functools import partial
 
 import optuna
 import torch
@@ -22,10 +23,10 @@ from tradeoff.records import RunSettings, artifact_store, make_storage, redact_p
 from tradeoff.records.attrs import PEAK_RSS_MB
 from tradeoff.requirements import Requirements
 from tradeoff.search.context import TrialContext
-from tradeoff.search.gates import FamilyGate, StopWhenNothingFits
+from tradeoff.search.gates import FamilyGate, StopWhenNothingFits, combination_is_new
 from tradeoff.search.progress import SearchProgress
 from tradeoff.search.settings import SearchSettings, check_budget, recorded_settings
-from tradeoff.search.trial import front_members, peak_rss_mb, run_trial
+from tradeoff.search.trial import peak_rss_mb, run_trial
 from tradeoff.search.workers import CostLock, DiskFull, TargetDown, disk_full, disk_full_error
 
 
@@ -94,13 +95,10 @@ def optimize(
     # Seeded by the trials already there, so a resumed search does not replay its start; helper
     # workers add a salt of their own so that parallel workers do not draw the same candidates.
     sampler_seed = settings.seed + len(study.get_trials(deepcopy=False)) + salt
-    hib = requirements.higher_is_better
-
-    def ready(study: optuna.Study, family: str) -> bool:  # a combining family needs two members
-        return not get_family(family).combines_trials or len(front_members(study, hib)) >= 2
-
     study.sampler = FamilyGate(
-        optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=10), ready, sampler_seed
+        optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=10),
+        partial(combination_is_new, higher_is_better=requirements.higher_is_better),
+        sampler_seed,
     )
     # One training thread per worker: these small models train as fast on one thread, and
     # a second would fight the other workers (and the latency measurements) for the cores.

@@ -246,7 +246,10 @@ class _Services:
     def members(self, n: int) -> list[bytes]:
         """The best ``n`` candidates so far by Pareto rank; fewer than 2: the trial is skipped."""
         trial, ctx = self.trial, self.ctx
-        members = front_members(trial.study, ctx.requirements.higher_is_better)[:n]
+        ranked = front_members(trial.study, ctx.requirements.higher_is_better)
+        combining = get_family(trial.params["family"])
+        trial.set_user_attr(rec.FRONT_AT_DRAW, [m.number for m in ranked[: combining.max_members]])
+        members = ranked[:n]
         if len(members) < 2:
             trial.set_user_attr(rec.STATUS, Status.SKIPPED.value)
             trial.set_user_attr(rec.VIOLATIONS, [])
