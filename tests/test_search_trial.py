@@ -4,6 +4,7 @@ and successive halving of whole trials within cost bands."""
 from __future__ import annotations
 
 import numpy as np
+import optuna
 import pytest
 from typer.testing import CliRunner
 
@@ -151,7 +152,6 @@ def test_ensemble_trials_combine_front_members(tmp_path):
 
 def test_an_ensemble_is_drawn_once_per_change_of_the_best_members():
     """Without the gate a sampler draws the cheap ensemble of the same members again and again."""
-    import optuna
     from optuna.distributions import CategoricalDistribution
 
     from tradeoff.search.gates import combination_is_new
@@ -181,6 +181,44 @@ def test_an_ensemble_is_drawn_once_per_change_of_the_best_members():
     assert not ready()  # the same two best: drawn already
     add("linear", 0.95, 0.01)  # a new best changes the combination
     assert ready()
+
+
+def test_a_default_too_big_here_is_tried_again_smaller_until_it_fits(tmp_path):
+    run = _search(
+        tmp_path,
+        load("breast_cancer"),
+        Requirements(max_size_mb=0.03),
+        n_trials=3,
+        families=("mlp",),
+        max_epochs=2,
+    )
+    default, smaller, *_ = run.study.trials
+    first, second, *_ = run.trials()
+    assert default.user_attrs["seeded_as"] == "defaults" and default.params["mlp.width"] == 128
+    assert first.status == "infeasible" and first.size_mb > 0.03  # about 0.08 MB
+    # Next: the same network and strategy at half the width, and it fits.
+    assert smaller.user_attrs["seeded_as"] == "smaller than trial 0"
+    assert smaller.params == {**default.params, "mlp.width": 64}
+    assert second.feasible
+    # A fitting trial queues nothing: the third is the sampler's.
+    assert len(run.study.trials) < 3 or "seeded_as" not in run.study.trials[2].user_attrs
+
+
+@pytest.mark.parametrize("name", ["cnn", "mlp", "gru", "transformer", "rocket"])
+def test_a_shrink_is_narrower_and_inside_the_space(name):
+    from tradeoff.families import get_family
+
+    family = get_family(name)
+    params = family.defaults((40, 1))
+    steps = 0
+    while (smaller := family.shrink(params)) is not None:
+        assert smaller.keys() == params.keys() and smaller != params
+        study = optuna.create_study()
+        study.enqueue_trial(family.point(**smaller))
+        trial = study.ask()
+        assert family.suggest(trial, (40, 1)) == smaller  # an enqueued point inside the space
+        params, steps = smaller, steps + 1
+    assert 1 <= steps <= 8
 
 
 def test_every_family_first_gets_one_trial_at_its_defaults(tmp_path):

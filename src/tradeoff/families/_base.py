@@ -148,6 +148,13 @@ class Family(ABC):
         one reasonable trial even in a short search."""
         return {}
 
+    def shrink(self, params: dict[str, Any]) -> dict[str, Any] | None:
+        """The same model about half as costly (narrower), within the space; ``None`` when
+        there is nothing smaller. A search tries it next when ``params``, its defaults (or a
+        shrink of them), break a cost limit: a default architecture that is too costly on this
+        machine is the best guess at what fits, made smaller."""
+        return None
+
     @abstractmethod
     def suggest(self, trial: optuna.Trial, input_shape: tuple[int, ...]) -> dict[str, Any]:
         """Draw this family's structural parameters; return them under their short names."""
@@ -228,6 +235,12 @@ class CombiningFamily(Family):
         fitted = self.combine(params, members, services.prepared.task)
         services.screen(fitted.onnx_model, n_params=fitted.n_params, train_seconds=fitted.seconds)
         return Candidate(fitted.onnx_model)
+
+
+def halved(params: dict[str, Any], key: str, low: int) -> dict[str, Any] | None:
+    """``params`` with ``params[key]`` halved, or ``None`` if that would go below ``low``."""
+    smaller = params[key] // 2
+    return None if smaller < low else {**params, key: smaller}
 
 
 def regression_target(prepared: Prepared) -> tuple[float, float] | None:

@@ -11,7 +11,10 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from tradeoff.families._base import Family
+from tradeoff.families._base import Family, halved
+
+#: The range of hidden units per step.
+HIDDEN = (8, 128)
 
 
 class _RecurrentNet(nn.Module):
@@ -56,7 +59,7 @@ class RecurrentFamily(Family):
 
     def suggest(self, trial, input_shape):
         return {
-            "hidden": trial.suggest_int(self.key("hidden"), 8, 128, log=True),
+            "hidden": trial.suggest_int(self.key("hidden"), *HIDDEN, log=True),
             "layers": trial.suggest_int(self.key("layers"), 1, 2),
             "bidirectional": trial.suggest_categorical(self.key("bidirectional"), [False, True]),
             "head": trial.suggest_categorical(self.key("head"), ["last", "mean"]),
@@ -65,6 +68,9 @@ class RecurrentFamily(Family):
 
     def defaults(self, input_shape):
         return {"hidden": 32, "layers": 1, "bidirectional": False, "head": "last", "dropout": 0.0}
+
+    def shrink(self, params):
+        return halved(params, "hidden", HIDDEN[0])
 
     def build(self, params, input_shape, n_outputs):
         return _RecurrentNet(type(self).cell, params, input_shape, n_outputs)

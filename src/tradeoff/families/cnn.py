@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from torch import nn
 
-from tradeoff.families._base import Family, activation, register_family
+from tradeoff.families._base import Family, activation, halved, register_family
 from tradeoff.families._series_cnn import ARCHITECTURES, SeriesCNN
+
+#: The range of channels per convolution.
+CHANNELS = (8, 96)
 
 
 class _ChannelsFirst(nn.Module):
@@ -32,7 +35,7 @@ class CNN(Family):
             )
         return architecture | {
             "depth": trial.suggest_int(self.key("depth"), 1, 4),
-            "channels": trial.suggest_int(self.key("channels"), 8, 96, log=True),
+            "channels": trial.suggest_int(self.key("channels"), *CHANNELS, log=True),
             "kernel": trial.suggest_categorical(self.key("kernel"), [3, 5, 7]),
             "pooling": trial.suggest_categorical(self.key("pooling"), ["none", "max", "stride"]),
             "head": trial.suggest_categorical(self.key("head"), ["flatten", "avg", "max"]),
@@ -52,6 +55,9 @@ class CNN(Family):
             "activation": "relu",
             "dropout": 0.0,
         }
+
+    def shrink(self, params):
+        return halved(params, "channels", CHANNELS[0])
 
     def build(self, params, input_shape, n_outputs):
         if params.get("architecture", "plain") != "plain":

@@ -6,7 +6,10 @@ import math
 
 from torch import nn
 
-from tradeoff.families._base import Family, activation, register_family
+from tradeoff.families._base import Family, activation, halved, register_family
+
+#: The range of units per hidden layer.
+WIDTHS = (16, 512)
 
 
 @register_family("mlp")
@@ -17,7 +20,7 @@ class MLP(Family):
     def suggest(self, trial, input_shape):
         return {
             "depth": trial.suggest_int(self.key("depth"), 1, 3),
-            "width": trial.suggest_int(self.key("width"), 16, 512, log=True),
+            "width": trial.suggest_int(self.key("width"), *WIDTHS, log=True),
             "activation": trial.suggest_categorical(
                 self.key("activation"), ["relu", "gelu", "tanh", "sigmoid"]
             ),
@@ -27,6 +30,9 @@ class MLP(Family):
 
     def defaults(self, input_shape):
         return {"depth": 2, "width": 128, "activation": "relu", "dropout": 0.1, "batch_norm": False}
+
+    def shrink(self, params):
+        return halved(params, "width", WIDTHS[0])
 
     def build(self, params, input_shape, n_outputs):
         layers: list[nn.Module] = [nn.Flatten()]

@@ -38,6 +38,7 @@ from tradeoff.families._base import (
     Candidate,
     FittedFamily,
     FittedModel,
+    halved,
     register_family,
     to_onnx,
 )
@@ -266,6 +267,9 @@ class Rocket(FittedFamily):
         low, high = FEATURES_RANGE
         n_features = int(np.clip(75_000 // max(int(input_shape[0]), 1), low, 2_000))
         return {"n_features": n_features, "pooling": "ppv", "head": "ridge"}
+
+    def shrink(self, params):
+        return halved(params, "n_features", FEATURES_RANGE[0])
 
     def unfitted_onnx(self, params, input_shape, n_outputs) -> tuple[bytes, int]:
         """The ONNX graph with placeholder biases and head: same operators and shapes as the

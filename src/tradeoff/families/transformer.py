@@ -130,5 +130,16 @@ class Transformer(Family):
             params["patch"] = choices[len(choices) // 2]
         return params
 
+    def shrink(self, params):
+        narrower = [w for w in _WIDTHS if w < params["width"]]
+        if not narrower:
+            return None
+        width = narrower[-1]
+        return {
+            **params,
+            "width": width,
+            "heads": max(h for h in _HEADS if width % h == 0 and h <= params["heads"]),
+        }
+
     def build(self, params, input_shape, n_outputs):
         return _Encoder(params, tuple(input_shape), n_outputs)

@@ -27,3 +27,5 @@ PEAK_RSS_MB, RUNG_ROWS = "peak_rss_mb", "rung_rows"
 #: A combining trial's best trained candidates when it was drawn (trial numbers, best first):
 #: the same combination is not drawn twice.
 FRONT_AT_DRAW = "front_at_draw"
+#: Why a trial was queued before the sampler's draws: ``defaults``, or ``smaller than trial N``.
+SEEDED = "seeded_as"

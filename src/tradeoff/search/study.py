@@ -37,8 +37,8 @@ from tradeoff.requirements import Requirements
 from tradeoff.search.distributed import run_on_ray
 from tradeoff.search.optimize import finished_count, optimize, run_worker
 from tradeoff.search.progress import SearchProgress
+from tradeoff.search.seeding import queue_default_trials
 from tradeoff.search.settings import SearchSettings, check_budget, recorded_settings
-from tradeoff.search.trial import default_trials
 from tradeoff.search.workers import disk_full, disk_full_error, reclaim_orphans
 
 # Kept importable from here (their home before search/settings.py and search/optimize.py).
@@ -208,8 +208,7 @@ def _record_run(
     for params in settings.first_trials:
         if params.get("family", families[0]) in families:
             study.enqueue_trial(params, skip_if_exists=True)
-    for params in default_trials(families, prepared):
-        study.enqueue_trial(params, skip_if_exists=True)
+    queue_default_trials(study, families, prepared)
 
 
 def _run_on_ray(

@@ -32,7 +32,6 @@ from tradeoff.measure import (
 from tradeoff.measure.quality import confusion_matrix
 from tradeoff.measure.remote import TargetUnreachable
 from tradeoff.measure.sites import measure_cost
-from tradeoff.prepare import Prepared
 from tradeoff.records import (
     Status,
     Violation,
@@ -47,32 +46,12 @@ from tradeoff.search import compression
 from tradeoff.search.context import TrialContext
 from tradeoff.search.cv import fold_scores
 from tradeoff.search.halving import RungReporter, nested_subsamples
+from tradeoff.search.seeding import queue_smaller
 from tradeoff.search.settings import worth_training
 from tradeoff.search.workers import DiskFull, TargetDown, disk_full, worker_id
 from tradeoff.table_input import as_shipped
 from tradeoff.text_input import latency_samples
-from tradeoff.train import Strategy, default_strategy_params, suggest_strategy, train
-
-
-def default_trials(families: list[str], prepared: Prepared) -> list[dict]:
-    """One trial per family at its defaults, to enqueue before the sampler takes over
-    (families that fit in seconds first, so that even a short search has them; families
-    combining others last, so that they have members to combine)."""
-
-    def order(name: str) -> int:
-        family = get_family(name)
-        return 2 if family.combines_trials else 0 if family.defaults_first else 1
-
-    trials = []
-    for name in sorted(families, key=order):
-        family = get_family(name)
-        params = family.point(**family.defaults(prepared.input_shape))
-        if family.uses_strategy:
-            params.update(default_strategy_params(prepared))
-        elif family.class_weights and prepared.imbalanced:
-            params["class_weight"] = "none"
-        trials.append(params)
-    return trials
+from tradeoff.train import Strategy, suggest_strategy, train
 
 
 def set_constraints(trial: optuna.Trial, values: dict[str, float], *names: str) -> None:
@@ -329,6 +308,8 @@ def _measure_cost(
     # A hard latency limit is checked against the upper bound of p95, not its point estimate;
     # memory and throughput (when limited), and every target, before any training.
     violations = measured.violations(req)
+    if violations:  # a seeded architecture too costly here: its smaller version is tried next
+        queue_smaller(trial, trial.user_attrs[rec.FAMILY_PARAMS])
     limits = req.constraint_values(latency.p95_high_ms, size_mb, None)
     set_constraints(trial, limits, "latency", "size")
     trial.set_user_attr(rec.TRAIN_SECONDS, train_seconds)

@@ -1,0 +1,63 @@
+"""The points a search tries before its sampler takes over.
+
+Each family first gets one trial at its defaults. When such a trial breaks a cost limit on the
+machine at hand, the same architecture made smaller (:meth:`Family.shrink`) is queued next, and
+so on until one fits or nothing smaller exists: a family's default is the best first guess of
+what works, and on a slower machine its narrower version is the best guess of what fits.
+"""
+
+from __future__ import annotations
+
+import optuna
+
+from tradeoff.families import get_family
+from tradeoff.prepare import Prepared
+from tradeoff.records.attrs import SEEDED
+from tradeoff.train import default_strategy_params
+
+
+def default_trials(families: list[str], prepared: Prepared) -> list[dict]:
+    """One trial per family at its defaults, to enqueue before the sampler takes over
+    (families that fit in seconds first, so that even a short search has them; families
+    combining others last, so that they have members to combine)."""
+
+    def order(name: str) -> int:
+        family = get_family(name)
+        return 2 if family.combines_trials else 0 if family.defaults_first else 1
+
+    trials = []
+    for name in sorted(families, key=order):
+        family = get_family(name)
+        params = family.point(**family.defaults(prepared.input_shape))
+        if family.uses_strategy:
+            params.update(default_strategy_params(prepared))
+        elif family.class_weights and prepared.imbalanced:
+            params["class_weight"] = "none"
+        trials.append(params)
+    return trials
+
+
+def queue_default_trials(study: optuna.Study, families: list[str], prepared: Prepared) -> None:
+    for params in default_trials(families, prepared):
+        study.enqueue_trial(params, user_attrs={SEEDED: "defaults"}, skip_if_exists=True)
+
+
+def queue_smaller(trial: optuna.Trial, params: dict) -> bool:
+    """If ``trial`` was seeded (defaults, or a shrink of them), queue its family's smaller
+    version of ``params``, with the rest of its draws (the strategy) unchanged; returns
+    whether it queued one."""
+    if trial.user_attrs.get(SEEDED) is None:
+        return False
+    family = get_family(trial.params["family"])
+    smaller = family.shrink(params)
+    if smaller is None:
+        return False
+    # Its own parameters under the study's names; the rest (strategy, class_weight) as drawn.
+    shrunk = family.point(**smaller)
+    point = {k: shrunk.get(k, v) for k, v in trial.params.items()}
+    trial.study.enqueue_trial(
+        point,
+        user_attrs={SEEDED: f"smaller than trial {trial.number}"},
+        skip_if_exists=True,
+    )
+    return True
