@@ -18,8 +18,8 @@ from pathlib import Path
 
 import tradeoff
 from tradeoff.measure import QUICK_PROTOCOL, LatencyProtocol
-from tradeoff.search import SearchSettings, parse_duration, run_search
-from tradeoff.search.compression import CompressionSettings
+from tradeoff.searcher import SearchSettings, parse_duration, run_search
+from tradeoff.searcher.compression import CompressionSettings
 
 
 def one_search(out: Path, req, budget_s: float, compress: bool, protocol, families, seed) -> dict:

@@ -3,7 +3,7 @@ write instead with plain Optuna (NSGA-II, random).
 
 The naive searches reuse tradeoff's own families, strategies, training loop, ONNX export,
 latency measurement and quality scoring, and record every trial with the same user
-attributes (so that :class:`tradeoff.search.TrialRecord` reads them), so that the only
+attributes (so that :class:`tradeoff.searcher.TrialRecord` reads them), so that the only
 difference is the search policy: every candidate is trained first and its cost measured
 after; the requirements reach the sampler only through NSGA-II's ``constraints_func``
 (random search ignores them, and is filtered afterwards). No cost screening before
@@ -35,9 +35,9 @@ from tradeoff.prepare import Prepared
 from tradeoff.records import artifact_store
 from tradeoff.records import attrs as rec
 from tradeoff.requirements import Requirements
-from tradeoff.search import SearchSettings, records, run_search
-from tradeoff.search.context import TrialContext
-from tradeoff.search.trial import front_members
+from tradeoff.searcher import SearchSettings, records, run_search
+from tradeoff.searcher.context import TrialContext
+from tradeoff.searcher.trial import front_members
 from tradeoff.train import suggest_strategy, train
 
 #: Trial attribute holding the (latency, size, quality) constraint values, <= 0 when met.

@@ -27,7 +27,7 @@ import tradeoff
 from tradeoff.families import family_names, get_family
 from tradeoff.frontier import Run
 from tradeoff.measure import cpu_model
-from tradeoff.search import SearchSettings, parse_duration, run_search
+from tradeoff.searcher import SearchSettings, parse_duration, run_search
 
 PAPER = {"linear": 0.32, "mlp": 0.68, "gru": 0.91, "cnn": 0.94}
 

@@ -26,7 +26,7 @@ import tradeoff
 from tradeoff.families import deployable, get_family, to_onnx
 from tradeoff.measure import QUICK_PROTOCOL, LatencyProtocol, measure_latency
 from tradeoff.prepare import prepare
-from tradeoff.search import SearchSettings, parse_duration, run_search
+from tradeoff.searcher import SearchSettings, parse_duration, run_search
 
 #: A CNN sized for 28x28 images on a CPU: strided 3x3 convolutions, a flatten head.
 START = {

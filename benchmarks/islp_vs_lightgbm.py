@@ -30,7 +30,7 @@ import numpy as np
 import tradeoff
 from tradeoff.measure import QUICK_PROTOCOL, LatencyProtocol, bootstrap, predict_outputs
 from tradeoff.prepare import prepare
-from tradeoff.search import SearchSettings, parse_duration, run_search
+from tradeoff.searcher import SearchSettings, parse_duration, run_search
 
 CASES = {"caravan": "roc_auc", "bikeshare": "r2"}
 

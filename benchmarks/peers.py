@@ -233,7 +233,7 @@ def test_estimate(metric: str, y_test: np.ndarray, outputs: np.ndarray):
 def fit_tradeoff(data, prepared, req, budget_s: float, seed: int, folder: Path) -> dict:
     """tradeoff as shipped: search, select under the limits, export the bundle."""
     from benchmarks.contenders import _test, run_tradeoff
-    from tradeoff.export import export
+    from tradeoff.exporter import export
     from tradeoff.frontier import Run
 
     start = time.monotonic()

@@ -27,8 +27,8 @@ from pathlib import Path
 import tradeoff
 from tradeoff.frontier import Run
 from tradeoff.measure import cpu_model
-from tradeoff.search import SearchSettings, run_search
-from tradeoff.search.halving import Halving
+from tradeoff.searcher import SearchSettings, run_search
+from tradeoff.searcher.halving import Halving
 
 
 def search(

@@ -51,7 +51,7 @@ from benchmarks.train_overhead import Overhead, measure_overhead
 from tradeoff.measure import cpu_model
 from tradeoff.prepare import prepare
 from tradeoff.requirements import Requirements
-from tradeoff.search import SearchSettings, parse_duration
+from tradeoff.searcher import SearchSettings, parse_duration
 
 CONTENDERS = ("tradeoff", "nsga2", "random")
 #: Greydanus & Kobak, "Scaling down deep learning with MNIST-1D": test accuracy.

@@ -35,7 +35,7 @@ import numpy as np
 
 def build_bundle(directory: Path) -> Path:
     import tradeoff
-    from tradeoff.search import SearchSettings, run_search
+    from tradeoff.searcher import SearchSettings, run_search
 
     data = tradeoff.datasets.load("mnist1d")
     settings = SearchSettings(time_budget_s=None, n_trials=3, max_epochs=3)

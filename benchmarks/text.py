@@ -39,7 +39,7 @@ import tradeoff
 from tradeoff.families import family_names
 from tradeoff.frontier import Run
 from tradeoff.measure import cpu_model
-from tradeoff.search import SearchSettings, parse_duration, run_search
+from tradeoff.searcher import SearchSettings, parse_duration, run_search
 
 PUBLISHED = [
     ("Maas et al. 2011, bag of words (bnc)", 0.878),

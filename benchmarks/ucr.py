@@ -42,8 +42,8 @@ import tradeoff
 from tradeoff.frontier import Run
 from tradeoff.measure import LatencyProtocol, cpu_model, measure_latency
 from tradeoff.prepare import prepare
-from tradeoff.search import SearchSettings, parse_duration, run_search
-from tradeoff.search.cv import AUTO_FOLDS, AUTO_REPEATS
+from tradeoff.searcher import SearchSettings, parse_duration, run_search
+from tradeoff.searcher.cv import AUTO_FOLDS, AUTO_REPEATS
 
 DATA = Path(sktime.datasets.__file__).parent / "data"
 SETS = ("GunPoint", "BasicMotions", "JapaneseVowels", "ACSF1")  # slowest last

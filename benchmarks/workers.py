@@ -25,8 +25,8 @@ from torch import nn
 import tradeoff
 from tradeoff.families import to_onnx
 from tradeoff.measure import LatencyProtocol, measure_latency
-from tradeoff.search import SearchSettings, run_search
-from tradeoff.search.workers import CostLock
+from tradeoff.searcher import SearchSettings, run_search
+from tradeoff.searcher.workers import CostLock
 
 
 def trials_per_minute(workers: int, budget_s: float, out: Path) -> tuple[int, float]:

@@ -30,7 +30,7 @@ def small_run(tmp_path_factory, mnist1d):
     """A finished 10-trial search on MNIST-1D (every sequence family but the ensemble, whose
     pick would have no network to check export's parity against), 8 epochs a trial at most."""
     from tradeoff.families import family_names
-    from tradeoff.search import SearchSettings, run_search
+    from tradeoff.searcher import SearchSettings, run_search
 
     out = tmp_path_factory.mktemp("runs") / "small"
     settings = SearchSettings(

@@ -78,7 +78,7 @@ def test_bench_bad_input_is_one_line_and_exit_2(tmp_path, make, culprit):
 def test_bench_a_run_folder_measures_its_selected_model(tmp_path):
     import tradeoff
     from tradeoff.measure import QUICK_PROTOCOL
-    from tradeoff.search import SearchSettings, run_search
+    from tradeoff.searcher import SearchSettings, run_search
 
     out = tmp_path / "run"
     settings = SearchSettings(
@@ -105,8 +105,8 @@ def compressed_bundle(tmp_path_factory):
     from tradeoff.families import deployable, get_family
     from tradeoff.measure import QUICK_PROTOCOL
     from tradeoff.prepare import prepare
-    from tradeoff.search import SearchSettings, run_search
-    from tradeoff.search.compression import CompressionSettings
+    from tradeoff.searcher import SearchSettings, run_search
+    from tradeoff.searcher.compression import CompressionSettings
     from tradeoff.table_input import as_shipped
 
     data = tradeoff.datasets.load("breast_cancer")

@@ -7,7 +7,7 @@ import pytest
 import tradeoff
 from tradeoff.prepare import prepare
 from tradeoff.requirements import Requirements
-from tradeoff.search import records
+from tradeoff.searcher import records
 
 contenders = pytest.importorskip("benchmarks.contenders")
 bench_run = pytest.importorskip("benchmarks.run")

@@ -27,8 +27,8 @@ from tradeoff.errors import TradeoffError
 from tradeoff.families import count_parameters, deployable, get_family, to_onnx
 from tradeoff.measure import QUICK_PROTOCOL, predict_classes
 from tradeoff.prepare import prepare
-from tradeoff.search import SearchSettings, run_search
-from tradeoff.search.compression import CompressionSettings
+from tradeoff.searcher import SearchSettings, run_search
+from tradeoff.searcher.compression import CompressionSettings
 from tradeoff.train import Strategy, train
 
 MLP = {"depth": 2, "width": 64, "activation": "relu", "dropout": 0.0}

@@ -13,8 +13,8 @@ from tradeoff.datasets import Dataset, load
 from tradeoff.frontier import select
 from tradeoff.measure import LatencyProtocol
 from tradeoff.prepare import prepare
-from tradeoff.search import SearchSettings, TrialRecord, run_search
-from tradeoff.search.cv import CrossValidation
+from tradeoff.searcher import SearchSettings, TrialRecord, run_search
+from tradeoff.searcher.cv import CrossValidation
 
 QUICK = LatencyProtocol(warmup_calls=20, min_calls=100, min_seconds=0.05)
 

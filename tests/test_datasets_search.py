@@ -16,7 +16,7 @@ from tradeoff.cli import app
 from tradeoff.datasets import load
 from tradeoff.families import family_names
 from tradeoff.prepare import prepare
-from tradeoff.search import SearchSettings, run_search
+from tradeoff.searcher import SearchSettings, run_search
 
 runner = CliRunner()
 ANY = tradeoff.Requirements(max_size_mb=5.0)

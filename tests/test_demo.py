@@ -18,7 +18,7 @@ from tradeoff.cli.search import (
     measure_reference,
 )
 from tradeoff.measure import REFERENCE_NAME, Latency
-from tradeoff.search import SearchSettings, load_run_info, run_search
+from tradeoff.searcher import SearchSettings, load_run_info, run_search
 
 
 def _reference(p50_ms: float, p95_ms: float) -> Latency:

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 import tradeoff
 from tradeoff.bundle import CARD_FILE, MODEL_FILE, Predictor
 from tradeoff.cli import app
-from tradeoff.export import check_parity, export
+from tradeoff.exporter import check_parity, export
 from tradeoff.frontier import Run
 from tradeoff.measure import predict_classes
 
@@ -59,7 +59,7 @@ def test_card_carries_cost_quality_schema_lineage_and_parity(small_run, bundle):
 def test_parity_check_catches_a_model_that_differs(small_run, bundle):
     pick = small_run.select()
     prepared = small_run.prepared
-    from tradeoff.export import _reference_model, _weights_bytes
+    from tradeoff.exporter import _reference_model, _weights_bytes
 
     weights = _weights_bytes(small_run, pick, str(bundle.parent))
     reference = _reference_model(pick, prepared, weights)
@@ -228,7 +228,7 @@ def test_export_cli_writes_a_bundle_that_loads(small_run, tmp_path):
 @pytest.fixture(scope="module")
 def table_bundle(tmp_path_factory):
     """A bundle for a table with named columns (breast_cancer), from a 1-trial search."""
-    from tradeoff.search import SearchSettings, run_search
+    from tradeoff.searcher import SearchSettings, run_search
 
     root = tmp_path_factory.mktemp("table")
     data = tradeoff.datasets.load("breast_cancer")
@@ -261,7 +261,7 @@ def test_predict_reads_table_columns_by_name_from_csv_and_parquet(table_bundle, 
 def test_a_fitted_family_exports_with_its_recorded_metric_as_reference(tmp_path):
     """gbdt's ONNX model is the fitted model itself: export re-checks the recorded metric."""
     from tradeoff.measure import QUICK_PROTOCOL
-    from tradeoff.search import SearchSettings, run_search
+    from tradeoff.searcher import SearchSettings, run_search
 
     data = tradeoff.datasets.load("breast_cancer")
     settings = SearchSettings(

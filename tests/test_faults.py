@@ -23,7 +23,7 @@ from optuna.trial import TrialState
 
 import tradeoff
 from conftest import QUICK_PROTOCOL
-from tradeoff.search import SearchSettings, open_study, run_search
+from tradeoff.searcher import SearchSettings, open_study, run_search
 
 QUICK = [
     "--quick-latency",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from tradeoff import Requirements
 from tradeoff.frontier import pareto_front, select
-from tradeoff.search import TrialRecord
+from tradeoff.searcher import TrialRecord
 
 
 def rec(number, quality, p95, size=0.1, status="trained"):

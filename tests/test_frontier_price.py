@@ -7,7 +7,7 @@ import pytest
 from tradeoff.frontier import describe_selection, explain_selection, hypervolume
 from tradeoff.price import describe_price, price_curve, price_of_constraint
 from tradeoff.requirements import Requirements
-from tradeoff.search import TrialRecord
+from tradeoff.searcher import TrialRecord
 
 
 def trained(number, family, quality, p95_ms, size_mb):

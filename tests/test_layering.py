@@ -33,7 +33,7 @@ def _imports(path: Path, modules: set[str]) -> set[str]:
         elif (
             isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("tradeoff")
         ):
-            for alias in node.names:  # `from tradeoff.search import trial` imports a module
+            for alias in node.names:  # `from tradeoff.searcher import trial` imports a module
                 sub = f"{node.module}.{alias.name}"
                 found.add(sub if sub in modules else node.module)
     return found & modules
@@ -71,8 +71,23 @@ def test_what_reads_a_finished_run_never_imports_the_search():
     readers = ("tradeoff.records", "tradeoff.price", "tradeoff.report", "tradeoff.bundle")
     for module, imported in graph.items():
         if module.startswith(readers):
-            assert not {m for m in imported if m.startswith("tradeoff.search")}, module
+            assert not {m for m in imported if m.startswith("tradeoff.searcher")}, module
     # frontier reads records; only re-training a candidate's folds (--cv) uses search.cv.
-    assert {m for m in graph["tradeoff.frontier"] if m.startswith("tradeoff.search")} == {
-        "tradeoff.search.cv"
+    assert {m for m in graph["tradeoff.frontier"] if m.startswith("tradeoff.searcher")} == {
+        "tradeoff.searcher.cv"
     }
+
+
+def test_the_api_functions_survive_importing_the_parts_that_define_them():
+    """No class swap on the package: its parts are named apart from its functions."""
+    import sys
+    import types
+
+    import tradeoff.exporter
+    import tradeoff.searcher as searcher
+
+    assert type(sys.modules["tradeoff"]) is types.ModuleType
+    assert callable(tradeoff.search) and callable(tradeoff.export)
+    assert tradeoff.search.__module__ == "tradeoff._api"
+    assert tradeoff.export.__module__ == "tradeoff.exporter"
+    assert searcher.run_search

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tradeoff.frontier import describe_selection, explain_selection, meets
 from tradeoff.price import describe_price, price_of_constraint, priced_axes
 from tradeoff.requirements import Requirements
-from tradeoff.search import TrialRecord
+from tradeoff.searcher import TrialRecord
 
 
 def trained(number, quality, memory_mb, rows_per_s, batch=8):

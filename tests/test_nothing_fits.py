@@ -6,8 +6,8 @@ import json
 import subprocess
 import sys
 
-from tradeoff.search import open_study
-from tradeoff.search.gates import MIN_MEASURED
+from tradeoff.searcher import open_study
+from tradeoff.searcher.gates import MIN_MEASURED
 
 # --cv off: breast_cancer's validation split is small enough for --cv auto to rank on folds,
 # which these tests do not need (tests/test_cv.py does).

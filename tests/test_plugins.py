@@ -11,15 +11,15 @@ from onnx import helper, numpy_helper
 from tradeoff.compress import CompressionPass, Variant, register_pass
 from tradeoff.compress import _base as compress_base
 from tradeoff.datasets import load
-from tradeoff.export import export
+from tradeoff.exporter import export
 from tradeoff.families import INPUT_NAME, OUTPUT_NAME, Candidate, Family, register_family
 from tradeoff.families import _base as families_base
 from tradeoff.frontier import Run
 from tradeoff.records import Status
 from tradeoff.requirements import Requirements
-from tradeoff.search import SearchSettings, run_search
-from tradeoff.search.halving import Halving
-from tradeoff.search.settings import CompressionSettings
+from tradeoff.searcher import SearchSettings, run_search
+from tradeoff.searcher.halving import Halving
+from tradeoff.searcher.settings import CompressionSettings
 
 
 class NearestCentroid(Family):

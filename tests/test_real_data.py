@@ -20,12 +20,12 @@ from tradeoff.bundle import CARD_FILE
 from tradeoff.datasets import load
 from tradeoff.datasets.fashion_mnist import CLASSES, fashion_mnist_from, read_idx
 from tradeoff.errors import TradeoffError
-from tradeoff.export import compare_outputs
+from tradeoff.exporter import compare_outputs
 from tradeoff.families import get_family
 from tradeoff.measure import predict_outputs
 from tradeoff.measure.quality import score
 from tradeoff.prepare import prepare
-from tradeoff.search.halving import Halving, nested_subsamples
+from tradeoff.searcher.halving import Halving, nested_subsamples
 from tradeoff.train import Strategy, train
 
 # --- parity fit to float32 -------------------------------------------------------------
@@ -317,7 +317,7 @@ def test_training_follows_the_rows_of_each_epoch(prepared_by_modality):
 
 def test_halving_records_the_rows_of_each_rung(tmp_path, mnist1d_small):
     from conftest import QUICK_PROTOCOL
-    from tradeoff.search import SearchSettings, run_search
+    from tradeoff.searcher import SearchSettings, run_search
 
     settings = SearchSettings(
         time_budget_s=None,

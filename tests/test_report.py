@@ -26,7 +26,7 @@ from tradeoff.frontier import Run, select
 from tradeoff.report import REPORT_FILE, build_report, figures
 from tradeoff.report.build import _parent
 from tradeoff.requirements import Requirements
-from tradeoff.search import TrialRecord
+from tradeoff.searcher import TrialRecord
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [  # playwright adds --headless and --user-data-dir itself

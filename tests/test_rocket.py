@@ -22,7 +22,7 @@ from tradeoff.families.rocket import (
 )
 from tradeoff.measure import session
 from tradeoff.prepare import prepare
-from tradeoff.search.trial import architecture_key
+from tradeoff.searcher.trial import architecture_key
 
 DATA = Path(sktime.datasets.__file__).parent / "data"
 

@@ -8,7 +8,7 @@ import pytest
 import tradeoff
 from conftest import QUICK_PROTOCOL, SMALL_REQUIREMENTS
 from tradeoff.families import family_names, get_family
-from tradeoff.search import SearchSettings, parse_duration, run_search
+from tradeoff.searcher import SearchSettings, parse_duration, run_search
 
 
 def test_pick_exists_meets_constraints_and_generalises(small_run):

@@ -1,11 +1,11 @@
-"""Cross-validation retrains any family the way the search made it (search/cv.py)."""
+"""Cross-validation retrains any family the way the search made it (searcher/cv.py)."""
 
 import pytest
 
 from tradeoff.datasets import load
 from tradeoff.errors import TradeoffError
 from tradeoff.prepare import prepare
-from tradeoff.search.cv import cross_validate
+from tradeoff.searcher.cv import cross_validate
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ from tradeoff.datasets import load
 from tradeoff.frontier import Run
 from tradeoff.measure import QUICK_PROTOCOL
 from tradeoff.requirements import Requirements
-from tradeoff.search import SearchSettings, run_search
-from tradeoff.search.halving import Halving
+from tradeoff.searcher import SearchSettings, run_search
+from tradeoff.searcher.halving import Halving
 
 
 def _search(tmp_path, data, req, **settings):
@@ -154,7 +154,7 @@ def test_an_ensemble_is_drawn_once_per_change_of_the_best_members():
     """Without the gate a sampler draws the cheap ensemble of the same members again and again."""
     from optuna.distributions import CategoricalDistribution
 
-    from tradeoff.search.gates import combination_is_new
+    from tradeoff.searcher.gates import combination_is_new
 
     study = optuna.create_study(directions=["maximize", "minimize"])
     family = CategoricalDistribution(["linear", "ensemble"])

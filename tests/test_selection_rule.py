@@ -4,7 +4,7 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState, create_trial
 
 from tradeoff.estimator import _pick as estimator_pick
-from tradeoff.export import _pick as export_pick
+from tradeoff.exporter import _pick as export_pick
 from tradeoff.frontier import Run
 from tradeoff.records import RUN_FILE, Status, make_storage, storage_url, write_run_info
 from tradeoff.records import attrs as rec

@@ -18,8 +18,8 @@ from optuna.trial import TrialState
 
 import tradeoff
 from tradeoff.records import AtomicArtifactStore, make_storage
-from tradeoff.search import open_study
-from tradeoff.search.workers import CostLock
+from tradeoff.searcher import open_study
+from tradeoff.searcher.workers import CostLock
 
 POSTGRES = os.environ.get("TRADEOFF_TEST_POSTGRES")
 FAST = [
@@ -121,7 +121,7 @@ def _draw(trial: optuna.Trial, name: str):
 
 @pytest.mark.parametrize("n_drawn", [0, 1, 3], ids=["before-any", "mid-suggestion", "after-it"])
 def test_a_trial_killed_in_any_phase_is_retried_with_what_it_had_drawn(tmp_path, n_drawn):
-    from tradeoff.search.workers import WORKER, reclaim_orphans
+    from tradeoff.searcher.workers import WORKER, reclaim_orphans
 
     storage = make_storage(f"sqlite:///{tmp_path / 'study.db'}")
     study = optuna.create_study(storage=storage)

@@ -8,9 +8,7 @@
 >>> tradeoff.load("model/").predict(X)  # doctest: +SKIP
 """
 
-import sys
 from importlib import import_module
-from types import ModuleType
 
 from tradeoff._lazy import lazy_names
 from tradeoff.errors import TradeoffError
@@ -31,13 +29,15 @@ __all__ = [
 ]
 
 #: Public names imported on first use (PEP 562), and where from: reading a finished run
-#: or printing --help should not pay for PyTorch and scikit-learn.
+#: or printing --help should not pay for PyTorch and scikit-learn. The parts defining
+#: ``search`` and ``export`` are named ``searcher`` and ``exporter``, so that importing
+#: them never hides these functions.
 _LAZY = {
     "Predictor": "tradeoff.bundle",
     "Run": "tradeoff.frontier",
     "TradeoffClassifier": "tradeoff.estimator",
     "TradeoffRegressor": "tradeoff.estimator",
-    "export": "tradeoff.export",
+    "export": "tradeoff.exporter",
     "load": "tradeoff.bundle",
     "search": "tradeoff._api",
 }
@@ -54,19 +54,3 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
-
-
-class _Package(ModuleType):
-    """Keeps ``tradeoff.search`` and ``tradeoff.export`` the functions of the public API.
-
-    They share their names with the parts (submodules) that define them; loading a
-    submodule binds it on the package, which would replace a function imported earlier.
-    """
-
-    def __setattr__(self, name: str, value: object) -> None:
-        if name in ("search", "export") and isinstance(value, ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

@@ -11,8 +11,8 @@ from tradeoff.measure import QUICK_PROTOCOL, LatencyProtocol
 from tradeoff.measure.remote import Target, resolve_token
 from tradeoff.prepare import prepare
 from tradeoff.requirements import Requirements
-from tradeoff.search import SearchSettings, parse_duration, run_search
-from tradeoff.search.settings import CompressionSettings
+from tradeoff.searcher import SearchSettings, parse_duration, run_search
+from tradeoff.searcher.settings import CompressionSettings
 from tradeoff.train import DEFAULT_MAX_EPOCHS
 
 

@@ -34,7 +34,7 @@ from tradeoff.measure import LatencyProtocol, session
 from tradeoff.prepare import Prepared, fit_scaling, split_rows
 from tradeoff.records import TrialRecord, load_run_info, trial_records
 from tradeoff.requirements import Requirements
-from tradeoff.search import SearchSettings, run_search
+from tradeoff.searcher import SearchSettings, run_search
 
 #: A short latency protocol: an estimator's search is small and its ranking coarse.
 ESTIMATOR_PROTOCOL = LatencyProtocol(warmup_calls=20, min_calls=100, min_seconds=0.05)
@@ -158,7 +158,7 @@ class TradeoffClassifier(ClassifierMixin, _TradeoffEstimator):
 
     Attributes after ``fit``: ``classes_``, ``n_features_in_``, ``model_onnx_``
     (the picked model, ONNX bytes, preprocessing folded in), ``trial_`` (its
-    :class:`~tradeoff.search.TrialRecord`: family, params, cost), ``n_trials_``.
+    :class:`~tradeoff.searcher.TrialRecord`: family, params, cost), ``n_trials_``.
 
     >>> clf = TradeoffClassifier(n_trials=3).fit(X, y)  # doctest: +SKIP
     >>> clf.predict_proba(X[:2])  # doctest: +SKIP

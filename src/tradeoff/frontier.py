@@ -362,7 +362,7 @@ class Run:
     def cross_validation(self, record: TrialRecord) -> CrossValidation:
         """The candidate's configuration retrained on each ``--cv`` fold; computed once, kept in the study."""
         from tradeoff.records import CrossValidation
-        from tradeoff.search.cv import cross_validate
+        from tradeoff.searcher.cv import cross_validate
 
         if record.cross_validation is not None:  # ranked on folds during the search
             return replace(record.cross_validation, metric=self.requirements.metric)
@@ -387,7 +387,7 @@ class Run:
         bootstrap interval; computed once and kept in the study.
 
         A candidate ranked by cross-validation is first refitted on train+validation (its
-        configuration and seed; see :func:`tradeoff.search.cv.refit_outputs`), and the
+        configuration and seed; see :func:`tradeoff.searcher.cv.refit_outputs`), and the
         estimate is that model's: the split says so.
         """
         from tradeoff.measure import Estimate, bootstrap, predict_outputs
@@ -400,7 +400,7 @@ class Run:
         prepared = self.prepared
         split = "test"
         if refit:
-            from tradeoff.search.cv import refit_outputs
+            from tradeoff.searcher.cv import refit_outputs
 
             outputs = refit_outputs(
                 prepared,

@@ -29,7 +29,7 @@ def export_command(
 ) -> None:
     """Export a trial as a bundle: model.onnx (preprocessing inside) + card.json (its cost card)."""
     with user_errors():
-        from tradeoff.export import export  # the training stack: only this command needs it
+        from tradeoff.exporter import export  # the training stack: only this command needs it
 
         bundle = export(run, out, trial=trial)
         card = Predictor(bundle).card

@@ -40,10 +40,10 @@ from tradeoff.measure.remote import targets_from
 from tradeoff.prepare import Prepared, prepare, prepare_from_description
 from tradeoff.records import load_run_info
 from tradeoff.requirements import METRICS, Requirements
-from tradeoff.search import SearchSettings, parse_duration, run_search
-from tradeoff.search.gates import STOPPED_EARLY
-from tradeoff.search.halving import Halving
-from tradeoff.search.settings import CompressionSettings, recorded_settings
+from tradeoff.searcher import SearchSettings, parse_duration, run_search
+from tradeoff.searcher.gates import STOPPED_EARLY
+from tradeoff.searcher.halving import Halving
+from tradeoff.searcher.settings import CompressionSettings, recorded_settings
 
 #: The demo's latency limit, as a multiple of the reference model's p95 measured on this machine
 #: at start: machines differ 2x in speed and 3x in the p95 tail of tiny models, so an absolute
@@ -419,7 +419,7 @@ def list_datasets() -> None:
 
 def _prepare_with_cv(dataset, seed: int, cv: str, augment: str) -> Prepared:
     """``--cv``: K folds, ``off``, or ``auto`` (folds only when validation is small)."""
-    from tradeoff.search.cv import AUTO_BELOW_ROWS, AUTO_FOLDS, AUTO_REPEATS
+    from tradeoff.searcher.cv import AUTO_BELOW_ROWS, AUTO_FOLDS, AUTO_REPEATS
 
     choice = cv.strip().lower()
     if choice in ("off", "none", "0"):

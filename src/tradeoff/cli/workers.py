@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from tradeoff.cli._app import app, out_console, user_errors
-from tradeoff.search import parse_duration
-from tradeoff.search.optimize import run_worker
+from tradeoff.searcher import parse_duration
+from tradeoff.searcher.optimize import run_worker
 
 
 @app.command()

@@ -36,8 +36,8 @@ class FittedModel:
 
 
 class TrialServices(Protocol):
-    """What the search offers a family while one of its trials runs (``search/trial.py``
-    implements it for a search, ``search/cv.py`` for cross-validation).
+    """What the search offers a family while one of its trials runs (``searcher/trial.py``
+    implements it for a search, ``searcher/cv.py`` for cross-validation).
 
     Each step may stop the trial (a cost limit broken, halving, nothing to combine): the
     family just calls them in its order and never sees how the search records them.

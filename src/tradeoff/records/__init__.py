@@ -1,6 +1,6 @@
 """A run's records: the typed trial record and the run folder's storage.
 
-Written by :mod:`tradeoff.search`, read by everything after it (selection, prices, the report,
+Written by :mod:`tradeoff.searcher`, read by everything after it (selection, prices, the report,
 export, the CLI), which never import the search: selection reads records, not the optimizer.
 Names load on first use (:mod:`tradeoff._lazy`): the records need Optuna, never PyTorch, and
 writing a file atomically (``write_atomic``) needs neither.

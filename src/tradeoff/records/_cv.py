@@ -3,7 +3,7 @@
 The interval is the corrected resampled t-interval of Nadeau and Bengio (2003): folds of
 repeated K-fold share training rows, so the plain standard error would be too narrow; the
 variance is inflated by ``1/n + n_test/n_train`` (``1/(K-1)`` for K folds). Kept with the
-records because selection reads it; retraining on folds is :mod:`tradeoff.search.cv`.
+records because selection reads it; retraining on folds is :mod:`tradeoff.searcher.cv`.
 """
 
 from __future__ import annotations

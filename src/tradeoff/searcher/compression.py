@@ -34,12 +34,12 @@ from tradeoff.measure.sites import measure_cost
 from tradeoff.records import Status, dominates, download_to, store_artifact, trial_seed
 from tradeoff.records import attrs as rec
 from tradeoff.records.attrs import COMPRESSION_ERRORS, WORKER
-from tradeoff.search.context import TrialContext
-from tradeoff.search.settings import CompressionSettings, worth_training
-from tradeoff.search.workers import worker_id
+from tradeoff.searcher.context import TrialContext
+from tradeoff.searcher.settings import CompressionSettings, worth_training
+from tradeoff.searcher.workers import worker_id
 from tradeoff.table_input import as_shipped
 
-# Kept importable from here (their home before search/settings.py).
+# Kept importable from here (their home before searcher/settings.py).
 __all__ = ["COMPRESSION_ERRORS", "CompressionSettings", "compress_trained", "worth_training"]
 
 

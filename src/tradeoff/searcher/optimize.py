@@ -22,12 +22,12 @@ from tradeoff.prepare import Prepared, prepare_from_description
 from tradeoff.records import RunSettings, artifact_store, make_storage, redact_password
 from tradeoff.records.attrs import PEAK_RSS_MB
 from tradeoff.requirements import Requirements
-from tradeoff.search.context import TrialContext
-from tradeoff.search.gates import FamilyGate, StopWhenNothingFits, combination_is_new
-from tradeoff.search.progress import SearchProgress
-from tradeoff.search.settings import SearchSettings, check_budget, recorded_settings
-from tradeoff.search.trial import peak_rss_mb, run_trial
-from tradeoff.search.workers import CostLock, DiskFull, TargetDown, disk_full, disk_full_error
+from tradeoff.searcher.context import TrialContext
+from tradeoff.searcher.gates import FamilyGate, StopWhenNothingFits, combination_is_new
+from tradeoff.searcher.progress import SearchProgress
+from tradeoff.searcher.settings import SearchSettings, check_budget, recorded_settings
+from tradeoff.searcher.trial import peak_rss_mb, run_trial
+from tradeoff.searcher.workers import CostLock, DiskFull, TargetDown, disk_full, disk_full_error
 
 
 def run_worker(

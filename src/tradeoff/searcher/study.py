@@ -34,14 +34,14 @@ from tradeoff.records import (
     write_run_info,
 )
 from tradeoff.requirements import Requirements
-from tradeoff.search.distributed import run_on_ray
-from tradeoff.search.optimize import finished_count, optimize, run_worker
-from tradeoff.search.progress import SearchProgress
-from tradeoff.search.seeding import queue_default_trials
-from tradeoff.search.settings import SearchSettings, check_budget, recorded_settings
-from tradeoff.search.workers import disk_full, disk_full_error, reclaim_orphans
+from tradeoff.searcher.distributed import run_on_ray
+from tradeoff.searcher.optimize import finished_count, optimize, run_worker
+from tradeoff.searcher.progress import SearchProgress
+from tradeoff.searcher.seeding import queue_default_trials
+from tradeoff.searcher.settings import SearchSettings, check_budget, recorded_settings
+from tradeoff.searcher.workers import disk_full, disk_full_error, reclaim_orphans
 
-# Kept importable from here (their home before search/settings.py and search/optimize.py).
+# Kept importable from here (their home before searcher/settings.py and searcher/optimize.py).
 __all__ = ["SearchSettings", "recorded_settings", "run_search", "run_worker"]
 
 _DEFAULT_SETTINGS = SearchSettings()
@@ -68,7 +68,7 @@ def run_search(
     _check_settings(settings, out, resume)
     prepared = prepared or prepare(data, seed=settings.seed)
     if prepared.folds:
-        # Ranked on fold means (search/cv.py): combining families and compressed variants are
+        # Ranked on fold means (searcher/cv.py): combining families and compressed variants are
         # judged on the validation split alone, so they would be ranked on another scale.
         families = [f for f in families if not get_family(f).combines_trials]
         settings = replace(settings, compression=None)

@@ -7,7 +7,7 @@ what comes after the search reads; the record names are re-exported here for old
 
 from tradeoff._lazy import lazy_names
 from tradeoff.records import TrialRecord, load_run_info, open_study, trial_records
-from tradeoff.search.budget import parse_duration
+from tradeoff.searcher.budget import parse_duration
 
 records = trial_records  # the name before tradeoff.records existed
 
@@ -22,5 +22,6 @@ __all__ = [
 ]
 
 __getattr__ = lazy_names(
-    __name__, {"SearchSettings": "tradeoff.search.settings", "run_search": "tradeoff.search.study"}
+    __name__,
+    {"SearchSettings": "tradeoff.searcher.settings", "run_search": "tradeoff.searcher.study"},
 )

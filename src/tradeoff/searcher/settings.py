@@ -14,7 +14,7 @@ from tradeoff.measure import LatencyProtocol
 from tradeoff.measure.remote import Target, resolve_token
 from tradeoff.records import RunSettings
 from tradeoff.requirements import Requirements
-from tradeoff.search.halving import Halving
+from tradeoff.searcher.halving import Halving
 from tradeoff.train import DEFAULT_MAX_EPOCHS
 
 
@@ -67,7 +67,7 @@ class SearchSettings:
     #: parameters a point leaves out are sampled as usual.
     first_trials: tuple[dict, ...] = ()
     halving: Halving | None = field(default_factory=Halving)  # None: no early stopping of trials
-    #: Compression in the loop (None: off); see search/compression.py.
+    #: Compression in the loop (None: off); see searcher/compression.py.
     compression: CompressionSettings | None = field(default_factory=CompressionSettings)
     #: Target agents to measure cost on (none: this machine); the requirements hold on each.
     targets: tuple[Target, ...] = ()

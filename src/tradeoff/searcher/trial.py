@@ -6,7 +6,7 @@ infeasible and never trained. Families trained outside PyTorch (``gbdt``) fit
 first, in seconds, because their size is only known once fitted.
 
 While a network trains, successive halving within cost bands
-(:mod:`tradeoff.search.halving`) may stop it early; it is then recorded as
+(:mod:`tradeoff.searcher.halving`) may stop it early; it is then recorded as
 ``pruned`` with its partial learning curve.
 """
 
@@ -42,13 +42,13 @@ from tradeoff.records import (
 )
 from tradeoff.records import attrs as rec
 from tradeoff.records.attrs import WORKER
-from tradeoff.search import compression
-from tradeoff.search.context import TrialContext
-from tradeoff.search.cv import fold_scores
-from tradeoff.search.halving import RungReporter, nested_subsamples
-from tradeoff.search.seeding import queue_smaller
-from tradeoff.search.settings import worth_training
-from tradeoff.search.workers import DiskFull, TargetDown, disk_full, worker_id
+from tradeoff.searcher import compression
+from tradeoff.searcher.context import TrialContext
+from tradeoff.searcher.cv import fold_scores
+from tradeoff.searcher.halving import RungReporter, nested_subsamples
+from tradeoff.searcher.seeding import queue_smaller
+from tradeoff.searcher.settings import worth_training
+from tradeoff.searcher.workers import DiskFull, TargetDown, disk_full, worker_id
 from tradeoff.table_input import as_shipped
 from tradeoff.text_input import latency_samples
 from tradeoff.train import Strategy, suggest_strategy, train

@@ -20,7 +20,7 @@ from tradeoff.families import get_family
 from tradeoff.records import trial_records as records
 from tradeoff.records.attrs import FRONT_AT_DRAW
 from tradeoff.requirements import Requirements
-from tradeoff.search.trial import front_members
+from tradeoff.searcher.trial import front_members
 
 #: Study user attribute holding why the search stopped before its budget ("" or absent: it did not).
 STOPPED_EARLY = "stopped_early"

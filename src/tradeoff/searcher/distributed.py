@@ -55,7 +55,7 @@ def run_on_ray(
 
 
 def _worker_task(storage, study_name, time_budget_s, stop_at, artifacts, workers_on_host) -> int:
-    from tradeoff.search.optimize import run_worker  # in the Ray worker: loads PyTorch there
+    from tradeoff.searcher.optimize import run_worker  # in the Ray worker: loads PyTorch there
 
     study = run_worker(
         storage,

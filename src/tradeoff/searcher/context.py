@@ -12,9 +12,9 @@ from tradeoff.measure.quality import score
 from tradeoff.measure.remote import Target
 from tradeoff.prepare import Prepared
 from tradeoff.requirements import Requirements
-from tradeoff.search.halving import Halving
-from tradeoff.search.settings import CompressionSettings
-from tradeoff.search.workers import CostLock
+from tradeoff.searcher.halving import Halving
+from tradeoff.searcher.settings import CompressionSettings
+from tradeoff.searcher.workers import CostLock
 from tradeoff.train import DEFAULT_MAX_EPOCHS
 
 
