@@ -27,15 +27,16 @@ def mnist1d():
 
 @pytest.fixture(scope="session")
 def small_run(tmp_path_factory, mnist1d):
-    """A finished 10-trial search on MNIST-1D (every sequence family but the ensemble, whose
-    pick would have no network to check export's parity against), 8 epochs a trial at most."""
+    """A finished 14-trial search on MNIST-1D (every sequence family but the ensemble, whose
+    pick would have no network to check export's parity against), 8 epochs a trial at most:
+    the defaults, the smaller versions of those over the size limit, then the sampler's."""
     from tradeoff.families import family_names
     from tradeoff.searcher import SearchSettings, run_search
 
     out = tmp_path_factory.mktemp("runs") / "small"
     settings = SearchSettings(
         time_budget_s=None,
-        n_trials=10,
+        n_trials=14,
         seed=0,
         max_epochs=8,
         families=tuple(f for f in family_names("sequence") if f != "ensemble"),

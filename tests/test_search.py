@@ -55,6 +55,8 @@ def test_searches_several_families_and_the_strategy(small_run):
     trials = small_run.trials()
     # A new search first runs every family serving the modality once, at its defaults.
     assert {r.family for r in trials} == set(family_names("sequence")) - {"ensemble"}
+    seeded = {t.number for t in small_run.study.trials if "seeded_as" in t.user_attrs}
+    assert len(seeded) < len(trials)  # the sampler's draws follow the seeded trials
     optimizers = {r.strategy["optimizer"] for r in trials if r.strategy}  # fitted ones train none
     assert optimizers <= {"sgd", "momentum", "adam", "adamw", "adagrad"} and len(optimizers) >= 2
 
@@ -71,7 +73,7 @@ def test_front_is_non_dominated_and_contains_the_pick(small_run):
 
 def test_leaderboard_has_every_trial(small_run):
     board = small_run.leaderboard()
-    assert len(board) == 10
+    assert len(board) == 14
     assert {"family", "val_accuracy", "p95_ms", "size_mb", "feasible"} <= set(board.columns)
 
 
