@@ -25,6 +25,8 @@ LOSSES = {"classification": ("cross_entropy", "mse"), "regression": ("mse", "mae
 
 #: ``score(y_true, outputs) -> float``: the validation metric, higher or lower is better.
 Score = Callable[[np.ndarray, np.ndarray], float]
+#: ``loss(outputs, rows)``: a training batch's loss from its outputs and its row indices.
+TrainingLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 #: Epochs a trial trains at most before early stopping, unless the search is told otherwise.
@@ -164,10 +166,9 @@ def make_loss(
 def _epoch(
     model: nn.Module,
     X: torch.Tensor,
-    y: torch.Tensor,
     order: torch.Tensor,
     batch_size: int,
-    loss_fn: Callable,
+    loss_fn: TrainingLoss,
     optimizer: torch.optim.Optimizer,
     augmentation,
     rng: np.random.Generator,
@@ -183,7 +184,7 @@ def _epoch(
         if augmentation is not None:
             xb = augmentation.apply(xb, rng)
         outputs = model(xb)
-        loss = loss_fn(outputs, y[batch])
+        loss = loss_fn(outputs, batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -204,6 +205,17 @@ def _loss_for(strategy: Strategy, prepared: Prepared) -> Callable:
     return make_loss(strategy, prepared.n_outputs, target_scale, weights)
 
 
+def _tensors(prepared: Prepared) -> tuple[torch.Tensor, ...]:
+    """Training and validation inputs and labels (float for regression, int64 classes)."""
+    label_type = np.float32 if prepared.task == "regression" else np.int64
+    return (
+        torch.from_numpy(prepared.X_train),
+        torch.from_numpy(prepared.y_train.astype(label_type)),
+        torch.from_numpy(prepared.X_val),
+        torch.from_numpy(prepared.y_val.astype(label_type)),
+    )
+
+
 def train(
     model: nn.Module,
     prepared: Prepared,
@@ -215,6 +227,7 @@ def train(
     deadline: float | None = None,
     on_epoch: Callable[[int, dict], bool | None] | None = None,
     rows_for_epoch: Callable[[int], np.ndarray | None] | None = None,
+    training_loss: TrainingLoss | None = None,
 ) -> TrainResult:
     """Train ``model`` in place on the training split; keep the weights of the best validation epoch.
 
@@ -224,7 +237,9 @@ def train(
     sees each epoch's curve point; when it returns True the trial is stopped
     (``stopped_by="pruned"``). ``rows_for_epoch(epoch)`` gives the training rows of
     an epoch (a subsample for the early rungs of halving; None: all of them); the
-    curve point says how many (``rows``). Validation runs in batches of
+    curve point says how many (``rows``). ``training_loss(outputs, rows)`` replaces the
+    strategy's loss on the labels of a training batch (distillation mixes in a teacher's
+    soft targets for those rows); the validation loss stays the strategy's. Validation runs in batches of
     ``EVAL_BATCH`` so that a big split never sits in memory as one activation tensor.
 
     >>> result = train(model, prepared, Strategy(max_epochs=5))  # doctest: +SKIP
@@ -232,14 +247,9 @@ def train(
     """
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    regression = prepared.task == "regression"
-    label_type = np.float32 if regression else np.int64
-    X, y = torch.from_numpy(prepared.X_train), torch.from_numpy(prepared.y_train.astype(label_type))
-    X_val, y_val = (
-        torch.from_numpy(prepared.X_val),
-        torch.from_numpy(prepared.y_val.astype(label_type)),
-    )
+    X, y, X_val, y_val = _tensors(prepared)
     loss_fn = _loss_for(strategy, prepared)
+    fit_loss = training_loss or (lambda outputs, rows: loss_fn(outputs, y[rows]))
     sign = 1.0 if higher_is_better else -1.0
     optimizer = make_optimizer(
         strategy.optimizer, model.parameters(), strategy.lr, strategy.weight_decay
@@ -258,7 +268,7 @@ def train(
         order = torch.from_numpy(rng.permutation(len(y) if rows is None else rows))
         augmentation = prepared.augmentation if strategy.augment else None
         train_loss, train_outputs = _epoch(
-            model, X, y, order, strategy.batch_size, loss_fn, optimizer, augmentation, rng
+            model, X, order, strategy.batch_size, fit_loss, optimizer, augmentation, rng
         )
         schedule.step()
         if not np.isfinite(train_loss):

@@ -8,9 +8,6 @@ drawn per run. The variant is judged against the student trained alone.
 
 from __future__ import annotations
 
-import copy
-import time
-
 import numpy as np
 import torch
 from torch import nn
@@ -18,11 +15,11 @@ from torch.nn import functional as F
 
 from tradeoff.compress._base import CompressionPass, Parent, Variant, register_pass
 from tradeoff.families import deployable, get_family, to_onnx
-from tradeoff.train import predict_in_batches
+from tradeoff.measure.quality import score
+from tradeoff.train import Strategy, TrainResult, predict_in_batches, train
 
 TEMPERATURES = (2.0, 4.0, 8.0)
 SOFT_WEIGHTS = (0.5, 0.7, 0.9)
-MAX_EPOCHS, PATIENCE, BATCH, LR = 40, 6, 64, 3e-3
 
 
 @register_pass("distill")
@@ -49,10 +46,10 @@ class Distillation(CompressionPass):
             )
         except NotImplementedError:  # not a torch network (e.g. trees): Family.build says so
             return None
-        seconds, epochs = distill(
+        result = distill(
             parent.model, model, prepared, temperature, soft_weight, seed=seed, deadline=deadline
         )
-        if epochs == 0:
+        if result.epochs == 0:
             return None
         return Variant(
             onnx=to_onnx(model, prepared.input_shape),
@@ -62,15 +59,21 @@ class Distillation(CompressionPass):
                 "student_params": student.params,
                 "temperature": temperature,
                 "soft_weight": soft_weight,
-                "epochs": epochs,
+                "epochs": result.epochs,
             },
             model=model,
-            train_seconds=seconds,
+            train_seconds=result.seconds,
             reference_trial=student.trial,
             reference_metric=student.val_metric,
             family=student.family,
             params=student.params,
         )
+
+
+#: How a student trains: Adam at a fixed rate, early stopping on validation accuracy.
+STUDENT_STRATEGY = Strategy(
+    optimizer="adam", lr=3e-3, batch_size=64, max_epochs=40, patience=6, augment=False
+)
 
 
 def distill(
@@ -82,41 +85,26 @@ def distill(
     *,
     seed: int,
     deadline: float,
-) -> tuple[float, int]:
-    """Train ``student`` in place on soft targets + labels; keep its best validation epoch.
-
-    Returns (seconds, epochs run).
-    """
-    start = time.perf_counter()
+) -> TrainResult:
+    """Train ``student`` in place on soft targets + labels (the search's training loop, with
+    this loss); it keeps its best validation epoch."""
     teacher.eval()
     X, y = torch.from_numpy(prepared.X_train), torch.from_numpy(prepared.y_train)
-    X_val, y_val = torch.from_numpy(prepared.X_val), torch.from_numpy(prepared.y_val)
     # The teacher sees the training split in batches: 48,000 images at once would need GBs.
     soft = F.softmax(predict_in_batches(teacher, X) / temperature, dim=1)
-    optimizer = torch.optim.Adam(student.parameters(), lr=LR)
-    rng = np.random.default_rng(seed)
-    best, best_epoch, best_state, epochs = -1.0, 0, copy.deepcopy(student.state_dict()), 0
-    for epoch in range(1, MAX_EPOCHS + 1):
-        if time.monotonic() >= deadline:
-            break
-        student.train()
-        for idx in np.array_split(rng.permutation(len(y)), max(1, len(y) // BATCH)):
-            batch = torch.from_numpy(idx)
-            logits = student(X[batch])
-            soft_loss = F.kl_div(
-                F.log_softmax(logits / temperature, dim=1), soft[batch], reduction="batchmean"
-            ) * (temperature**2)
-            loss = soft_weight * soft_loss + (1 - soft_weight) * F.cross_entropy(logits, y[batch])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        epochs = epoch
-        student.eval()
-        metric = (predict_in_batches(student, X_val).argmax(1) == y_val).float().mean().item()
-        if metric > best:
-            best, best_epoch, best_state = metric, epoch, copy.deepcopy(student.state_dict())
-        elif epoch - best_epoch >= PATIENCE:
-            break
-    student.load_state_dict(best_state)
-    student.eval()
-    return time.perf_counter() - start, epochs
+
+    def loss(logits: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        soft_loss = F.kl_div(
+            F.log_softmax(logits / temperature, dim=1), soft[rows], reduction="batchmean"
+        ) * (temperature**2)
+        return soft_weight * soft_loss + (1 - soft_weight) * F.cross_entropy(logits, y[rows])
+
+    return train(
+        student,
+        prepared,
+        STUDENT_STRATEGY,
+        score=lambda y_true, outputs: score("accuracy", y_true, outputs),
+        seed=seed,
+        deadline=deadline,
+        training_loss=loss,
+    )
