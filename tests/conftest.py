@@ -25,10 +25,15 @@ def mnist1d():
     return tradeoff.datasets.load("mnist1d")
 
 
+#: Families left out of the small run: their pick has no network for export's parity checks.
+WITHOUT_NETWORK = ("ensemble", "rocket")
+
+
 @pytest.fixture(scope="session")
 def small_run(tmp_path_factory, mnist1d):
-    """A finished 14-trial search on MNIST-1D (every sequence family but the ensemble, whose
-    pick would have no network to check export's parity against), 8 epochs a trial at most:
+    """A finished 14-trial search on MNIST-1D (every sequence family but the ensemble and
+    rocket, whose pick would have no network to check export's parity against), 8 epochs a
+    trial at most:
     the defaults, the smaller versions of those over the size limit, then the sampler's."""
     from tradeoff.families import family_names
     from tradeoff.searcher import SearchSettings, run_search
@@ -39,7 +44,7 @@ def small_run(tmp_path_factory, mnist1d):
         n_trials=14,
         seed=0,
         max_epochs=8,
-        families=tuple(f for f in family_names("sequence") if f != "ensemble"),
+        families=tuple(f for f in family_names("sequence") if f not in WITHOUT_NETWORK),
         protocol=QUICK_PROTOCOL,
         compression=None,  # variants are tested in test_compress.py; counts stay exact here
     )

@@ -6,7 +6,7 @@ import optuna
 import pytest
 
 import tradeoff
-from conftest import QUICK_PROTOCOL, SMALL_REQUIREMENTS
+from conftest import QUICK_PROTOCOL, SMALL_REQUIREMENTS, WITHOUT_NETWORK
 from tradeoff.families import family_names, get_family
 from tradeoff.searcher import SearchSettings, parse_duration, run_search
 
@@ -54,7 +54,7 @@ def test_cost_is_recorded_with_its_method(small_run):
 def test_searches_several_families_and_the_strategy(small_run):
     trials = small_run.trials()
     # A new search first runs every family serving the modality once, at its defaults.
-    assert {r.family for r in trials} == set(family_names("sequence")) - {"ensemble"}
+    assert {r.family for r in trials} == set(family_names("sequence")) - set(WITHOUT_NETWORK)
     seeded = {t.number for t in small_run.study.trials if "seeded_as" in t.user_attrs}
     assert len(seeded) < len(trials)  # the sampler's draws follow the seeded trials
     optimizers = {r.strategy["optimizer"] for r in trials if r.strategy}  # fitted ones train none
