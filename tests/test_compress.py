@@ -20,7 +20,7 @@ from tradeoff.compress import (
     judge,
     pass_names,
 )
-from tradeoff.compress._int8 import int8_recipe
+from tradeoff.compress._int8 import int8_recipe, recipe_for
 from tradeoff.compress.int8_static import quantize_static_bytes
 from tradeoff.compress.prune import prune_structured
 from tradeoff.errors import TradeoffError
@@ -147,6 +147,32 @@ def test_int8_recipe_follows_the_isa():
     arm = int8_recipe(("neon", "asimd", "asimddp"), "aarch64")
     assert (arm.activation, arm.weight, arm.reduce_range) == ("QInt8", "QInt8", False)
     assert arm.isa["dotprod"]
+
+
+def test_int8_passes_quantize_for_the_targets_not_this_machine(parents):
+    """A search measuring on agents hands their /info machines to the passes."""
+    avx2 = {"arch": "x86_64", "cpu_flags": ["avx2", "fma"]}
+    vnni = {"arch": "x86_64", "cpu_flags": ["avx2", "avx512_vnni"]}
+    arm = {"arch": "aarch64", "cpu_flags": ["asimd", "asimddp"]}
+    cnn, mlp = parents["cnn"], parents["mlp"]
+
+    def recipe(name, parent, *machines):
+        variant = get_pass(name).compress(
+            dataclasses.replace(parent, machines=machines), seed=0, deadline=float("inf")
+        )
+        return variant.settings["recipe"]
+
+    for name, parent in (("int8_static", cnn), ("int8_dynamic", mlp)):
+        assert recipe(name, parent, avx2)["reduce_range"] is True
+        assert recipe(name, parent, avx2)["isa"]["flags"] == avx2["cpu_flags"]
+        assert recipe(name, parent, vnni)["reduce_range"] is False
+    assert recipe("int8_static", cnn, arm)["activation"] == "QInt8"
+    # Targets needing different recipes: the one safe on each.
+    mixed = recipe_for((vnni, arm))
+    assert (mixed.activation, mixed.reduce_range) == ("QUInt8", True)
+    assert [m["machine"] for m in mixed.isa["machines"]] == ["x86_64", "aarch64"]
+    assert recipe_for((vnni, vnni)).reduce_range is False
+    assert recipe_for() == int8_recipe()
 
 
 def test_each_pass_applies_where_it_should(parents):

@@ -46,6 +46,9 @@ class Parent:
     onnx: bytes
     prepared: Prepared
     students: tuple[Student, ...] = ()
+    #: The machines the model will run on (their ``machine_info``: a search's targets);
+    #: empty: this one. An int8 recipe is chosen for their ISA.
+    machines: tuple[dict, ...] = ()
 
 
 @dataclass(frozen=True)

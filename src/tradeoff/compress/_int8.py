@@ -10,6 +10,9 @@ in 32 bits and the full range is safe. On ARM, ORT recommends signed activations
 True
 >>> int8_recipe(("avx2", "avx512_vnni"), "x86_64").reduce_range
 False
+
+A search measuring on target agents quantizes for them (:func:`recipe_for`), not for the
+machine it runs on.
 """
 
 from __future__ import annotations
@@ -71,3 +74,22 @@ def int8_recipe(flags: tuple[str, ...] | None = None, machine: str | None = None
             "x86 without VNNI: U8S8 can saturate in 16 bits, so weights use 7 bits",
         )
     return Int8Recipe("QUInt8", "QInt8", True, isa, f"{machine}: 7-bit weights, the safe choice")
+
+
+def recipe_for(machines: tuple[dict, ...] = ()) -> Int8Recipe:
+    """The recipe for the machines the model will run on (their ``machine_info``, e.g. the
+    targets' ``/info``; none: this machine). Machines needing different recipes get the one
+    safe on each: unsigned activations, 7-bit weights."""
+    if not machines:
+        return int8_recipe()
+    recipes = [int8_recipe(tuple(m.get("cpu_flags", ())), m.get("arch")) for m in machines]
+    if len(recipes) == 1:
+        return recipes[0]
+    isa = {"machines": [r.isa for r in recipes]}
+    kinds = {(r.activation, r.weight, r.reduce_range) for r in recipes}
+    if len(kinds) == 1:
+        first = recipes[0]
+        return Int8Recipe(first.activation, first.weight, first.reduce_range, isa, first.why)
+    return Int8Recipe(
+        "QUInt8", "QInt8", True, isa, "targets of different ISAs: 7-bit weights, safe on each"
+    )

@@ -9,7 +9,7 @@ import tempfile
 from onnxruntime.quantization import quantize_dynamic
 
 from tradeoff.compress._base import CompressionPass, Parent, Variant, op_types, register_pass
-from tradeoff.compress._int8 import Int8Recipe, int8_recipe
+from tradeoff.compress._int8 import Int8Recipe, int8_recipe, recipe_for
 
 _QUANTIZABLE = {"MatMul", "Gemm", "LSTM", "GRU", "Attention", "MultiHeadAttention"}
 
@@ -24,7 +24,7 @@ class Int8Dynamic(CompressionPass):
         return bool(ops & _QUANTIZABLE) and "Conv" not in ops
 
     def compress(self, parent: Parent, *, seed: int, deadline: float) -> Variant:
-        recipe = int8_recipe()
+        recipe = recipe_for(parent.machines)
         return Variant(
             onnx=quantize_dynamic_bytes(parent.onnx, recipe),
             settings={"recipe": recipe.to_dict(), "weight_type": recipe.weight},

@@ -16,7 +16,7 @@ from onnxruntime.quantization import (
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from tradeoff.compress._base import CompressionPass, Parent, Variant, op_types, register_pass
-from tradeoff.compress._int8 import Int8Recipe, int8_recipe
+from tradeoff.compress._int8 import Int8Recipe, int8_recipe, recipe_for
 from tradeoff.families import INPUT_NAME
 
 #: Training rows used to calibrate activation ranges.
@@ -41,7 +41,7 @@ class Int8Static(CompressionPass):
     def compress(self, parent: Parent, *, seed: int, deadline: float) -> Variant:
         X = parent.prepared.X_train
         rows = np.random.default_rng(seed).permutation(len(X))[:CALIBRATION_ROWS]
-        recipe = int8_recipe()
+        recipe = recipe_for(parent.machines)
         onnx_bytes = quantize_static_bytes(parent.onnx, X[np.sort(rows)].astype(np.float32), recipe)
         return Variant(
             onnx=onnx_bytes,

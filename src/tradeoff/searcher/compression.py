@@ -81,6 +81,7 @@ def compress_trained(
         onnx=onnx_bytes,
         prepared=ctx.prepared,
         students=students,
+        machines=tuple(target.info()["machine"] for target in ctx.targets),
     )
     numbers: list[int] = []
     errors: list[str] = []
