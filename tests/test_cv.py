@@ -3,6 +3,10 @@ the pick is refitted on train+validation for its test estimate, and --cv auto de
 
 from __future__ import annotations
 
+import json
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -104,6 +108,45 @@ def test_a_search_ranks_on_fold_means_and_refits_the_pick(tmp_path):
 
     html = build_report(run, tmp_path / "report.html").read_text()
     assert "(folds, [" in html and "fold mean" in html
+    # The bundle ships the refitted model whose test figure the card shows, not the fit to
+    # the training split alone.
+    _assert_ships_the_refit(run, pick, test, tmp_path / "model")
+
+
+def _assert_ships_the_refit(run, pick, test, out):
+    from tradeoff.measure import predict_outputs
+    from tradeoff.measure.quality import score
+
+    bundle = tradeoff.export(run, out)
+    card = json.loads((bundle / "card.json").read_text())
+    prepared = run.prepared
+    rows = len(prepared.y_train) + len(prepared.y_val)
+    assert card["lineage"]["fitted_on"] == {"splits": "train+validation", "rows": rows}
+    assert card["metrics"]["test"]["split"] == "test, refitted on train+validation"
+    shipped = (bundle / "model.onnx").read_bytes()
+    with tempfile.TemporaryDirectory() as tmp:
+        trained_on_train = Path(run.artifact_path(pick, tmp)).read_bytes()
+    assert shipped != trained_on_train
+    outputs = predict_outputs(shipped, prepared.X_test)
+    assert score("accuracy", prepared.y_test, outputs) == pytest.approx(test.value)
+    assert card["parity"]["passed"]
+
+
+def test_a_network_ranked_by_folds_ships_its_refit_checked_against_torch(tmp_path):
+    data = _small_series()
+    prepared = prepare(data, seed=0, cv=3, cv_repeats=1)
+    settings = SearchSettings(
+        time_budget_s=None, n_trials=1, families=("mlp",), protocol=QUICK, max_epochs=3
+    )
+    run_search(
+        data, Requirements(), tmp_path / "run", settings, show_progress=False, prepared=prepared
+    )
+    run = tradeoff.Run.open(tmp_path / "run", prepared=prepared)
+    pick = run.select()
+    test = run.test_estimate(pick)
+    _assert_ships_the_refit(run, pick, test, tmp_path / "model")
+    card = json.loads((tmp_path / "model" / "card.json").read_text())
+    assert card["parity"]["reference"] == "the trained PyTorch model"
 
 
 def test_cv_auto_turns_folds_on_only_for_a_small_validation_split():

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from tradeoff.measure import Estimate
     from tradeoff.prepare import Prepared
     from tradeoff.records import CrossValidation
+    from tradeoff.searcher.cv import Refit
 
 
 def pareto_front(candidates: list[TrialRecord], higher_is_better: bool = True) -> list[TrialRecord]:
@@ -382,6 +383,26 @@ class Run:
         self._keep(key, {"metric": result.metric, "scores": list(result.scores)})
         return result
 
+    def refits(self, record: TrialRecord) -> bool:
+        """Whether ``record`` is refitted on train+validation before it is tested and shipped:
+        a candidate ranked by cross-validation (compressed variants and ensembles never are)."""
+        return record.cross_validation is not None and record.family is not None
+
+    def refit(self, record: TrialRecord) -> Refit:
+        """``record``'s configuration refitted on train+validation, with its trial's seed
+        (:func:`tradeoff.searcher.cv.refit`): the model its test estimate is of, and that
+        export ships."""
+        from tradeoff.searcher.cv import refit
+
+        return refit(
+            self.prepared,
+            record.family,
+            record.params,
+            record.strategy,
+            record.curve,
+            seed=trial_seed(self.info["seed"], record.number),
+        )
+
     def test_estimate(self, record: TrialRecord) -> Estimate:
         """The pick's quality (the run's metric) on the held-out test split, with its 95 %
         bootstrap interval; computed once and kept in the study.
@@ -392,7 +413,7 @@ class Run:
         """
         from tradeoff.measure import Estimate, bootstrap, predict_outputs
 
-        refit = record.cross_validation is not None and record.family is not None
+        refit = self.refits(record)
         key = f"test:{'refit:' if refit else ''}{record.number}"
         stored = self.study.user_attrs.get(key)
         if stored is not None:
@@ -400,16 +421,9 @@ class Run:
         prepared = self.prepared
         split = "test"
         if refit:
-            from tradeoff.searcher.cv import refit_outputs
+            from tradeoff.searcher.cv import outputs_of
 
-            outputs = refit_outputs(
-                prepared,
-                record.family,
-                record.params,
-                record.strategy,
-                record.curve,
-                seed=trial_seed(self.info["seed"], record.number),
-            )
+            outputs = outputs_of(self.refit(record).candidate, prepared.X_test)
             split = "test, refitted on train+validation"
         else:
             with tempfile.TemporaryDirectory() as tmp:

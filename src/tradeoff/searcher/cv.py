@@ -20,7 +20,7 @@ validation split holds fewer than :data:`AUTO_BELOW_ROWS` rows.
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,6 +31,7 @@ from tradeoff.records._cv import CrossValidation
 if TYPE_CHECKING:
     import torch
 
+    from tradeoff.families import Candidate
     from tradeoff.prepare import Prepared
     from tradeoff.train import Strategy
 
@@ -43,7 +44,10 @@ __all__ = [
     "AUTO_REPEATS",
     "CrossValidation",
     "cross_validate",
+    "Refit",
     "fold_scores",
+    "outputs_of",
+    "refit",
     "refit_outputs",
 ]
 
@@ -66,7 +70,11 @@ def fold_scores(
     if builder.combines_trials:
         raise TradeoffError(f"--cv: {family!r} combines other trials; it has no folds of its own")
     scores = [
-        score(metric, fold.y_val, _produce_outputs(builder, params, strategy, fold, seed))
+        score(
+            metric,
+            fold.y_val,
+            outputs_of(_produce(builder, params, strategy, fold, seed), fold.X_val),
+        )
         for fold in prepared.folds
     ]
     k = int(prepared.options.get("cv") or len(prepared.folds))
@@ -81,10 +89,18 @@ def cross_validate(
     return fold_scores(prepared, family, params, strategy, seed=seed, metric=metric)
 
 
-def refit_outputs(
+@dataclass(frozen=True)
+class Refit:
+    """A configuration refitted on train+validation: the model to test and to ship."""
+
+    candidate: Candidate  # its ONNX model, and for a network the trained torch model
+    prepared: Prepared  # train+validation as the training split, scaled on the union
+
+
+def refit(
     prepared: Prepared, family: str, params: dict, strategy: dict, curve: list, *, seed: int
-) -> np.ndarray:
-    """Test outputs of the configuration refitted on train+validation.
+) -> Refit:
+    """The configuration refitted on train+validation, with the trial's seed.
 
     A network trains for the epochs at which its validation figure was best (there is no
     held-out part left to stop on); a fitted family simply fits on the union.
@@ -103,21 +119,32 @@ def refit_outputs(
     )
     epochs = _best_epoch(curve) or int(strategy.get("max_epochs", 60))
     fixed = {**strategy, "max_epochs": epochs, "patience": epochs + 1}
-    return _produce_outputs(get_family(family), params, fixed, whole, seed, whole.X_test)
+    return Refit(_produce(get_family(family), params, fixed, whole, seed), whole)
 
 
-def _produce_outputs(
-    builder, params: dict, strategy: dict, fold: Prepared, seed: int, X: np.ndarray | None = None
+def refit_outputs(
+    prepared: Prepared, family: str, params: dict, strategy: dict, curve: list, *, seed: int
 ) -> np.ndarray:
-    """Outputs on ``X`` (default: the fold's held-out part) of the model ``builder.produce``
-    makes on ``fold``: scored as in the search (a network in PyTorch, anything else in ORT)."""
-    from tradeoff.measure import predict_outputs
-    from tradeoff.train import Strategy, predict_in_batches
+    """Test outputs of the configuration refitted on train+validation (:func:`refit`)."""
+    fitted = refit(prepared, family, params, strategy, curve, seed=seed)
+    return outputs_of(fitted.candidate, prepared.X_test)
 
-    X = fold.X_val if X is None else X
+
+def _produce(builder, params: dict, strategy: dict, fold: Prepared, seed: int) -> Candidate:
+    """The model ``builder.produce`` makes on ``fold`` with ``strategy`` (for networks)."""
+    from tradeoff.train import Strategy
+
     known = {f.name for f in fields(Strategy)}
     chosen = Strategy(**{k: v for k, v in strategy.items() if k in known})
-    candidate = builder.produce(params, _FoldServices(fold, chosen, seed))
+    return builder.produce(params, _FoldServices(fold, chosen, seed))
+
+
+def outputs_of(candidate: Candidate, X: np.ndarray) -> np.ndarray:
+    """``candidate``'s outputs on ``X``, as the search scores them (a network in PyTorch,
+    anything else in ONNX Runtime)."""
+    from tradeoff.measure import predict_outputs
+    from tradeoff.train import predict_in_batches
+
     if candidate.model is not None:  # in batches: a fold of 60,000 images fits in memory
         return predict_in_batches(candidate.model, X).numpy()
     return predict_outputs(candidate.onnx_model, X)
