@@ -208,6 +208,16 @@ def test_pruning_pass_fine_tunes_a_smaller_artifact(parents, prepared):
     assert accuracy > 0.3  # far above chance (0.1) after fine-tuning
 
 
+def test_pruning_fine_tunes_for_a_share_of_the_parents_training_time(parents):
+    """Fine-tuning is bounded by what the parent cost, not only by an epoch count."""
+    parent = parents["mlp"]
+    unbounded = get_pass("prune").compress(parent, seed=0, deadline=time.monotonic() + 60)
+    assert unbounded.settings["fine_tune_epochs"] >= 3
+    quick_parent = dataclasses.replace(parent, train_seconds=0.002)
+    bounded = get_pass("prune").compress(quick_parent, seed=0, deadline=time.monotonic() + 60)
+    assert bounded.settings["fine_tune_epochs"] == 1  # the first epoch starts; no second
+
+
 def test_distillation_trains_the_student_architecture(parents, prepared):
     student = Student(trial=7, family="mlp", params={**MLP, "width": 16}, val_metric=0.3)
     teacher = dataclasses.replace(parents["cnn"], students=(student,))

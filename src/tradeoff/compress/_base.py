@@ -46,6 +46,8 @@ class Parent:
     onnx: bytes
     prepared: Prepared
     students: tuple[Student, ...] = ()
+    #: Seconds the parent trained: passes that fine-tune spend a bounded share of it.
+    train_seconds: float | None = None
     #: The machines the model will run on (their ``machine_info``: a search's targets);
     #: empty: this one. An int8 recipe is chosen for their ISA.
     machines: tuple[dict, ...] = ()

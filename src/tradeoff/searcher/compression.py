@@ -81,6 +81,7 @@ def compress_trained(
         onnx=onnx_bytes,
         prepared=ctx.prepared,
         students=students,
+        train_seconds=trial.user_attrs.get(rec.TRAIN_SECONDS),
         machines=tuple(target.info()["machine"] for target in ctx.targets),
     )
     numbers: list[int] = []
