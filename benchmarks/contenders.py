@@ -28,11 +28,11 @@ import torch
 from optuna.artifacts import FileSystemArtifactStore, download_artifact, upload_artifact
 
 from tradeoff.datasets import Dataset
-from tradeoff.families import count_parameters, deployable, get_family, to_onnx
+from tradeoff.families import count_parameters, get_family
 from tradeoff.frontier import hypervolume, meets, select
 from tradeoff.measure import Estimate, LatencyProtocol, bootstrap, measure_latency, predict_outputs
 from tradeoff.prepare import Prepared
-from tradeoff.records import artifact_store
+from tradeoff.records import Status, artifact_store, trial_seed
 from tradeoff.records import attrs as rec
 from tradeoff.requirements import Requirements
 from tradeoff.searcher import SearchSettings, records, run_search
@@ -188,48 +188,67 @@ def run_naive(
     return study, store
 
 
+class _NaiveServices:
+    """A family's search services with no screening: everything drawn is trained (or fitted,
+    or combined), and its cost is measured afterwards."""
+
+    def __init__(self, trial: optuna.Trial, ctx: TrialContext) -> None:
+        self.trial, self.ctx, self.prepared = trial, ctx, ctx.prepared
+        self.seed = trial_seed(ctx.seed, trial.number)
+        self.strategy = None
+        self.n_params: int | None = None
+        self.train_seconds = 0.0
+
+    def draw_strategy(self) -> None:
+        self.strategy = replace(
+            suggest_strategy(self.trial, self.prepared), max_epochs=self.ctx.max_epochs
+        )
+        self.trial.set_user_attr(rec.STRATEGY, asdict(self.strategy))
+
+    def screen(self, onnx_model, *, model=None, n_params=None, train_seconds=0.0) -> None:
+        self.n_params, self.train_seconds = n_params, train_seconds  # no screening: noted only
+
+    def train(self, model: torch.nn.Module) -> None:
+        ctx = self.ctx
+        result = train(
+            model,
+            self.prepared,
+            self.strategy,
+            score=ctx.score,
+            higher_is_better=ctx.requirements.higher_is_better,
+            seed=self.seed,
+            deadline=ctx.deadline,
+        )
+        self.train_seconds = result.seconds
+        self.trial.set_user_attr(rec.CURVE, result.curve)
+        self.trial.set_user_attr(rec.STOPPED_BY, result.stopped_by)
+
+    def members(self, n: int) -> list[bytes]:
+        study, hib = self.trial.study, self.ctx.requirements.higher_is_better
+        members = front_members(study, hib)[:n]
+        if len(members) < 2:
+            self.trial.set_user_attr(rec.STATUS, Status.SKIPPED.value)
+            raise optuna.TrialPruned("ensemble: fewer than 2 trained candidates so far")
+        return [_download(self.ctx, m) for m in members]
+
+
 def naive_trial(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
     """Suggest, train (or fit, or combine), then export, measure and score: no screening."""
     prepared, req = ctx.prepared, ctx.requirements
     family = get_family(trial.suggest_categorical("family", ctx.families))
     params = family.suggest(trial, prepared.input_shape)
     trial.set_user_attr(rec.FAMILY_PARAMS, params)
-    seed = ctx.seed * 100_003 + trial.number
-    if family.trained_by == "fit":
-        fitted = family.fit(params, prepared, seed)
-        onnx_bytes, n_params, seconds = fitted.onnx_model, fitted.n_params, fitted.seconds
-        trial.set_user_attr(rec.STOPPED_BY, "fitted")
-    elif family.trained_by == "members":
-        members = front_members(trial.study, req.higher_is_better)[: params["members"]]
-        if len(members) < 2:
-            trial.set_user_attr(rec.STATUS, "skipped")
-            raise optuna.TrialPruned("ensemble: fewer than 2 trained candidates so far")
-        fitted = family.combine(params, [_download(ctx, m) for m in members], prepared.task)
-        onnx_bytes, n_params, seconds = fitted.onnx_model, fitted.n_params, fitted.seconds
-        trial.set_user_attr(rec.STOPPED_BY, "combined")
-    else:
-        strategy = replace(suggest_strategy(trial, prepared), max_epochs=ctx.max_epochs)
-        trial.set_user_attr(rec.STRATEGY, asdict(strategy))
-        torch.manual_seed(seed)
-        target = None
-        if prepared.task == "regression":
-            target = (float(prepared.y_train.mean()), float(prepared.y_train.std()) or 1.0)
-        model = deployable(
-            family, params, prepared.input_shape, prepared.n_outputs, prepared.scaling, target
-        )
-        result = train(
-            model,
-            prepared,
-            strategy,
-            score=ctx.score,
-            higher_is_better=req.higher_is_better,
-            seed=seed,
-            deadline=ctx.deadline,
-        )
-        onnx_bytes, seconds = to_onnx(model, prepared.input_shape), result.seconds
-        n_params = count_parameters(model)
-        trial.set_user_attr(rec.CURVE, result.curve)
-        trial.set_user_attr(rec.STOPPED_BY, result.stopped_by)
+    if family.stops_as is not None:
+        trial.set_user_attr(rec.STOPPED_BY, family.stops_as)
+    services = _NaiveServices(trial, ctx)
+    candidate = family.produce(params, services)
+    onnx_bytes = candidate.onnx_model
+    seconds = (
+        candidate.train_seconds if candidate.train_seconds is not None else services.train_seconds
+    )
+    n_params = (
+        count_parameters(candidate.model) if candidate.model is not None else services.n_params
+    )
 
     latency = measure_latency(onnx_bytes, prepared.input_shape, ctx.protocol)
     size_mb = len(onnx_bytes) / 1e6

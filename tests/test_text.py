@@ -246,6 +246,19 @@ def test_sequence_families_are_screened_untrained_and_report_their_training(text
     assert predict_outputs(candidate.onnx_model, text_prepared.X_val[:3]).shape == (3, 2)
 
 
+def test_a_text_candidate_ranked_by_folds_is_refitted_on_train_and_validation(text_prepared):
+    """The refit before a CV-ranked pick's test estimate (and its export) takes strings."""
+    from tradeoff.families import get_family
+    from tradeoff.searcher.cv import outputs_of, refit
+
+    with_folds = prepare(text_prepared.data, seed=0, cv=3)
+    params = get_family("tfidf").defaults(with_folds.input_shape)
+    fitted = refit(with_folds, "tfidf", params, {}, [], seed=0)
+    assert len(fitted.prepared.y_train) == len(with_folds.y_train) + len(with_folds.y_val)
+    outputs = outputs_of(fitted.candidate, with_folds.X_test)
+    assert np.mean(outputs.argmax(1) == with_folds.y_test) > 0.7
+
+
 def test_text_latency_is_measured_on_training_lengths(text_prepared):
     fitted = get_family("tfidf").fit(
         {**get_family("tfidf").defaults((1,)), "max_features": 500}, text_prepared, seed=0

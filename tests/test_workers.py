@@ -201,7 +201,7 @@ def test_ray_cluster_runs_two_workers_on_one_study(tmp_path):
     port = "6391"
     start = subprocess.run(
         [
-            "ray",
+            str(Path(sys.executable).parent / "ray"),  # the venv's, whatever PATH says
             "start",
             "--head",
             "--node-ip-address",
@@ -221,7 +221,11 @@ def test_ray_cluster_runs_two_workers_on_one_study(tmp_path):
         study, summary = run_two_workers(tmp_path, "--ray-address", f"127.0.0.1:{port}")
         assert_shared_fairly(study)
     finally:
-        subprocess.run(["ray", "stop", "--force"], capture_output=True, env=env)
+        subprocess.run(
+            [str(Path(sys.executable).parent / "ray"), "stop", "--force"],
+            capture_output=True,
+            env=env,
+        )
 
 
 def test_atomic_artifact_store_never_leaves_a_partial_file(tmp_path):

@@ -229,7 +229,10 @@ def prepare_from_description(description: dict, seed: int) -> Prepared:
 
 
 def fit_scaling(X_train: np.ndarray, modality: str) -> Scaling:
-    """Per-feature statistics for tables, per-channel for sequences and images."""
+    """Per-feature statistics for tables, per-channel for sequences and images; none for texts
+    (they stay strings: each text family fits its own weighting, inside its graph)."""
+    if modality == "text":
+        return Scaling(mean=np.zeros(1, np.float32), std=np.ones(1, np.float32))
     axes = {"tabular": (0,), "sequence": (0, 1), "image": (0, 2, 3)}[modality]
     mean = X_train.mean(axis=axes, keepdims=True)[0]
     std = X_train.std(axis=axes, keepdims=True)[0]
@@ -371,7 +374,7 @@ def _fit(data, X_train, y_train, X_val, y_val, X_test, y_test) -> tuple[Prepared
             y_val=y_val,
             X_test=X_test,
             y_test=y_test,
-            scaling=Scaling(mean=np.zeros(1, np.float32), std=np.ones(1, np.float32)),
+            scaling=fit_scaling(X_train, data.modality),
             seed=0,
             cleaning=Cleaning(len(y_train), 0, 0, 0),
             augmentation=Augmentation(data.modality),
