@@ -162,3 +162,35 @@ def test_bench_fails_in_one_line_when_agreement_falls_below_the_recorded_one(
     assert result.exit_code == 1, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "below the" in lines[0] and "recorded at export" in lines[0]
+
+
+def test_bench_on_a_target_rechecks_the_classes_there(compressed_bundle, tmp_path):
+    """The check rows travel to the agent: the int8 kernels that matter are the target's."""
+    import shutil
+
+    import numpy as np
+
+    from agent_process import agent_process
+
+    token = tmp_path / "token"
+    token.write_text("t" * 32)
+    tampered = tmp_path / "model"
+    shutil.copytree(compressed_bundle, tampered)
+    with np.load(tampered / "check.npz", allow_pickle=False) as arrays:
+        saved = {k: arrays[k] for k in arrays.files}
+    n = len(saved["reference_classes"])
+    saved["reference_classes"][: n // 10] = 1 - saved["reference_classes"][: n // 10]
+    np.savez_compressed(tampered / "check.npz", **saved)
+    with agent_process(tmp_path / "agent") as (url, _):
+        target = ["--target", url, "--target-token-file", str(token), "--quick"]
+        result = runner.invoke(app, ["bench", str(compressed_bundle), *target, "--json"])
+        assert result.exit_code == 0, result.output
+        [there] = json.loads(result.output)["agreements"]
+        card = json.loads((compressed_bundle / "card.json").read_text())
+        assert there["where"] == f"agent {url}" and there["holds"]
+        assert there["agreement"] == card["check"]["agreement"]  # loopback: this CPU's kernels
+        # Classes that no longer match on the target: exit 1, one line naming it.
+        result = runner.invoke(app, ["bench", str(tampered), *target])
+    assert result.exit_code == 1, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and f"agent {url}" in lines[0] and "below the" in lines[0]

@@ -428,14 +428,10 @@ def _to_float32(array: np.ndarray, problems: dict[int, str]) -> np.ndarray:
     return array.astype(np.float32)
 
 
-def check_agreement(directory: Path, card: dict) -> dict | None:
-    """A compressed bundle's classes on its stored check rows, here, against its fp32 parent's.
-
-    ``None`` for a bundle without check rows; else the agreement measured here beside the one
-    export recorded, and whether it holds (it may not fall below the recorded one).
-    """
-    section = card.get("check")
-    if not section:
+def read_check(directory: Path, card: dict) -> tuple[dict[str, np.ndarray], np.ndarray] | None:
+    """A compressed bundle's check rows (the model's feeds, by input name) and its fp32
+    parent's classes on them; ``None`` for a bundle without check rows."""
+    if not card.get("check"):
         return None
     path = directory / CHECK_FILE
     _plain_file_inside(directory, path)
@@ -450,9 +446,14 @@ def check_agreement(directory: Path, card: dict) -> dict | None:
     except (OSError, ValueError, KeyError) as error:
         raise TradeoffError(f"{path}: unreadable check rows ({error})") from None
     feeds = {k: v.astype(object) if v.dtype.kind == "U" else v for k, v in feeds.items()}
-    sess = session(_read_model(directory, card))
-    classes = sess.run(None, feeds)[0].argmax(axis=1)
-    agreement = float(np.mean(classes == reference))
+    return feeds, reference
+
+
+def agreement_with_parent(classes: np.ndarray, reference: np.ndarray, card: dict) -> dict:
+    """The agreement of ``classes`` (the model's, on the check rows, on some machine) with the
+    fp32 parent's, beside the one export recorded; it holds unless it falls below that."""
+    section = card["check"]
+    agreement = float(np.mean(np.asarray(classes) == reference))
     recorded = float(section["agreement"])
     return {
         "rows": int(len(reference)),
@@ -462,3 +463,14 @@ def check_agreement(directory: Path, card: dict) -> dict | None:
         "agreement": agreement,
         "holds": agreement >= recorded,
     }
+
+
+def check_agreement(directory: Path, card: dict) -> dict | None:
+    """A compressed bundle's classes on its stored check rows, here, against its fp32 parent's
+    (:func:`agreement_with_parent`); ``None`` for a bundle without check rows."""
+    check = read_check(directory, card)
+    if check is None:
+        return None
+    feeds, reference = check
+    classes = session(_read_model(directory, card)).run(None, feeds)[0].argmax(axis=1)
+    return agreement_with_parent(classes, reference, card)

@@ -9,16 +9,17 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import onnx
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tradeoff.bundle import check_agreement, read_card
+from tradeoff.bundle import agreement_with_parent, check_agreement, read_card, read_check
 from tradeoff.cli._app import app, err_console, out_console, user_errors
 from tradeoff.errors import TradeoffError
 from tradeoff.frontier import Run
-from tradeoff.measure import QUICK_PROTOCOL, LatencyProtocol, describe_method
+from tradeoff.measure import QUICK_PROTOCOL, LatencyProtocol, cpu_model, describe_method
 from tradeoff.measure.candidate import Measurement, MeasureSpec, latency_from_dict, measure_model
 from tradeoff.measure.machine import describe_machine
 from tradeoff.measure.remote import measure_on_target, targets_from
@@ -186,14 +187,31 @@ def bench(
             samples=samples,
         )
         onnx_bytes = onnx_path.read_bytes()
+        # A compressed bundle: its classes against its fp32 parent's on its check rows, on
+        # each machine measured (the int8 kernels are the target's), or here.
+        card = json.loads((target / BUNDLE_CARD).read_text()) if kind == "bundle" else {}
+        if card.get("check"):
+            card = read_card(target)  # checked in full: the check rows and model come from it
+        check = read_check(target, card) if card.get("check") else None
+        remote_check = check is not None and targets and _one_float_input(check[0])
+        if remote_check:
+            spec = replace(spec, check_rows=next(iter(check[0].values())))
         if targets:
             measurements = [measure_on_target(t, onnx_bytes, spec) for t in targets]
         else:
             measurements = [measure_model(onnx_bytes, spec, fresh=True)]
-        # A compressed bundle: its classes here against its fp32 parent's, on its check rows.
-        agreement = None
-        if kind == "bundle" and "check" in json.loads((target / BUNDLE_CARD).read_text()):
-            agreement = check_agreement(target, read_card(target))
+        agreements = []
+        if remote_check:
+            agreements = [
+                agreement_with_parent(np.asarray(m.check_outputs).argmax(1), check[1], card)
+                | {"where": m.where, "cpu": m.machine.get("cpu")}
+                for m in measurements
+            ]
+        elif check is not None:  # several inputs (a table's raw columns): checked here only
+            agreements = [
+                check_agreement(target, card) | {"where": "this machine", "cpu": cpu_model()}
+            ]
+    agreement = agreements[0] if agreements else None
     per_machine = [_checked(m, req, batch) for m in measurements]
     first = per_machine[0]
     result = {
@@ -206,32 +224,45 @@ def bench(
         "checks": [c for m in per_machine for c in m["checks"]],
         "measurements": per_machine,
         "agreement": agreement,
+        "agreements": agreements,
     }
-    if agreement is not None:
+    for each in agreements:
         result["checks"].append(
             {
-                "requirement": f"agreement with {agreement['reference']} >= "
-                f"{agreement['recorded_agreement']:.4f} (recorded at export on "
-                f"{agreement['recorded_on']['cpu']})",
-                "measured": f"{agreement['agreement']:.4f} on {agreement['rows']} test rows here",
-                "holds": agreement["holds"],
-                "where": "this machine",
+                "requirement": f"agreement with {each['reference']} >= "
+                f"{each['recorded_agreement']:.4f} (recorded at export on "
+                f"{each['recorded_on']['cpu']})",
+                "measured": f"{each['agreement']:.4f} on {each['rows']} test rows",
+                "holds": each["holds"],
+                "where": each["where"],
             }
         )
     if as_json:
         print(json.dumps(result, indent=2, default=_json_default))
     else:
         _print(result)
-    if agreement is not None and not agreement["holds"]:
-        err_console.print(
-            f"error: on this CPU the compressed model agrees {agreement['agreement']:.4f} with "
-            f"{agreement['reference']}, below the {agreement['recorded_agreement']:.4f} recorded "
-            "at export: its kernels compute differently here",
-            highlight=False,
-            soft_wrap=True,
-        )
+    for each in agreements:
+        if not each["holds"]:
+            where = (
+                "this CPU"
+                if each["where"] == "this machine"
+                else f"{each['where']} ({each['cpu']})"
+            )
+            err_console.print(
+                f"error: on {where} the compressed model agrees {each['agreement']:.4f} with "
+                f"{each['reference']}, below the {each['recorded_agreement']:.4f} recorded "
+                "at export: its kernels compute differently there",
+                highlight=False,
+                soft_wrap=True,
+            )
     if any(check["holds"] is False for check in result["checks"]):
         raise typer.Exit(1)
+
+
+def _one_float_input(feeds: dict[str, np.ndarray]) -> bool:
+    """Whether check rows can travel to an agent: one input of numbers (it takes no strings
+    and no several raw table columns)."""
+    return len(feeds) == 1 and next(iter(feeds.values())).dtype.kind == "f"
 
 
 def _with_overrides(req: Requirements, **flags) -> Requirements:
