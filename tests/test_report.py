@@ -213,15 +213,26 @@ def test_the_cli_lists_every_command_and_runs_each_module_alone():
     assert listed.exit_code == 0
     for command in COMMANDS:
         assert command in listed.stdout
-    for command, module in COMMANDS.items():
-        # A bare interpreter that loads only this command's module still answers its --help.
-        code = (
-            "import sys; from tradeoff.cli import main; "
-            f"sys.argv = ['tradeoff', {command!r}, '--help']; main()"
+    # A bare interpreter that loads only this command's module still answers its --help
+    # (all started at once: each spends its time importing).
+    running = {
+        command: subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from tradeoff.cli import main; "
+                f"sys.argv = ['tradeoff', {command!r}, '--help']; main()",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
-        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-        assert result.returncode == 0, (command, module, result.stderr)
-        assert "Usage: tradeoff " + command in result.stdout, result.stdout
+        for command in COMMANDS
+    }
+    for command, process in running.items():
+        stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, (command, COMMANDS[command], stderr)
+        assert "Usage: tradeoff " + command in stdout, stdout
 
 
 def test_select_explains_the_pick_in_words(finished_run):
