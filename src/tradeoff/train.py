@@ -205,6 +205,16 @@ def _loss_for(strategy: Strategy, prepared: Prepared) -> Callable:
     return make_loss(strategy, prepared.n_outputs, target_scale, weights)
 
 
+def _out_of_time(
+    epoch: int, start: float, deadline: float | None, time_limit_s: float | None
+) -> bool:
+    """Whether epoch ``epoch`` may not start: past ``deadline`` (``time.monotonic()``), or,
+    after the first epoch, ``time_limit_s`` after ``start`` (``time.perf_counter()``)."""
+    if deadline is not None and time.monotonic() >= deadline:
+        return True
+    return epoch > 1 and time_limit_s is not None and time.perf_counter() - start >= time_limit_s
+
+
 def _tensors(prepared: Prepared) -> tuple[torch.Tensor, ...]:
     """Training and validation inputs and labels (float for regression, int64 classes)."""
     label_type = np.float32 if prepared.task == "regression" else np.int64
@@ -228,6 +238,7 @@ def train(
     on_epoch: Callable[[int, dict], bool | None] | None = None,
     rows_for_epoch: Callable[[int], np.ndarray | None] | None = None,
     training_loss: TrainingLoss | None = None,
+    time_limit_s: float | None = None,
 ) -> TrainResult:
     """Train ``model`` in place on the training split; keep the weights of the best validation epoch.
 
@@ -239,7 +250,8 @@ def train(
     an epoch (a subsample for the early rungs of halving; None: all of them); the
     curve point says how many (``rows``). ``training_loss(outputs, rows)`` replaces the
     strategy's loss on the labels of a training batch (distillation mixes in a teacher's
-    soft targets for those rows); the validation loss stays the strategy's. Validation runs in batches of
+    soft targets for those rows); the validation loss stays the strategy's. ``time_limit_s``:
+    no epoch after the first starts once training has taken this long (a fine-tune's bound). Validation runs in batches of
     ``EVAL_BATCH`` so that a big split never sits in memory as one activation tensor.
 
     >>> result = train(model, prepared, Strategy(max_epochs=5))  # doctest: +SKIP
@@ -261,7 +273,7 @@ def train(
     curve: list[dict] = []
     stopped_by = "max epochs"
     for epoch in range(1, strategy.max_epochs + 1):
-        if deadline is not None and time.monotonic() >= deadline:
+        if _out_of_time(epoch, start, deadline, time_limit_s):
             stopped_by = "time budget"
             break
         rows = None if rows_for_epoch is None else rows_for_epoch(epoch)

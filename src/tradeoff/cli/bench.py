@@ -189,28 +189,15 @@ def bench(
         onnx_bytes = onnx_path.read_bytes()
         # A compressed bundle: its classes against its fp32 parent's on its check rows, on
         # each machine measured (the int8 kernels are the target's), or here.
-        card = json.loads((target / BUNDLE_CARD).read_text()) if kind == "bundle" else {}
-        if card.get("check"):
-            card = read_card(target)  # checked in full: the check rows and model come from it
-        check = read_check(target, card) if card.get("check") else None
-        remote_check = check is not None and targets and _one_float_input(check[0])
+        card, check = _check_rows_of(target, kind)
+        remote_check = check is not None and bool(targets) and _one_float_input(check[0])
         if remote_check:
             spec = replace(spec, check_rows=next(iter(check[0].values())))
         if targets:
             measurements = [measure_on_target(t, onnx_bytes, spec) for t in targets]
         else:
             measurements = [measure_model(onnx_bytes, spec, fresh=True)]
-        agreements = []
-        if remote_check:
-            agreements = [
-                agreement_with_parent(np.asarray(m.check_outputs).argmax(1), check[1], card)
-                | {"where": m.where, "cpu": m.machine.get("cpu")}
-                for m in measurements
-            ]
-        elif check is not None:  # several inputs (a table's raw columns): checked here only
-            agreements = [
-                check_agreement(target, card) | {"where": "this machine", "cpu": cpu_model()}
-            ]
+        agreements = _agreements(target, card, check, measurements if remote_check else None)
     agreement = agreements[0] if agreements else None
     per_machine = [_checked(m, req, batch) for m in measurements]
     first = per_machine[0]
@@ -257,6 +244,32 @@ def bench(
             )
     if any(check["holds"] is False for check in result["checks"]):
         raise typer.Exit(1)
+
+
+def _check_rows_of(target: Path, kind: str) -> tuple[dict, tuple | None]:
+    """A bundle's card (read in full when it carries check rows) and its check rows."""
+    card = json.loads((target / BUNDLE_CARD).read_text()) if kind == "bundle" else {}
+    if not card.get("check"):
+        return card, None
+    card = read_card(target)  # checked in full: the check rows and model come from it
+    return card, read_check(target, card)
+
+
+def _agreements(
+    target: Path, card: dict, check: tuple | None, remote: list[Measurement] | None
+) -> list[dict]:
+    """Each machine's agreement with the fp32 parent on the check rows: from the outputs the
+    ``remote`` measurements brought back, else measured here."""
+    if check is None:
+        return []
+    if remote is not None:
+        return [
+            agreement_with_parent(np.asarray(m.check_outputs).argmax(1), check[1], card)
+            | {"where": m.where, "cpu": m.machine.get("cpu")}
+            for m in remote
+        ]
+    # Here: no targets, or a model of several inputs (a table's raw columns) or of strings.
+    return [check_agreement(target, card) | {"where": "this machine", "cpu": cpu_model()}]
 
 
 def _one_float_input(feeds: dict[str, np.ndarray]) -> bool:

@@ -158,9 +158,10 @@ class StructuredPruning(CompressionPass):
                 "patience": FINE_TUNE_PATIENCE,
             }
         )
-        if parent.train_seconds:
-            deadline = min(deadline, time.monotonic() + FINE_TUNE_SHARE * parent.train_seconds)
-        result = train(model, parent.prepared, strategy, seed=seed, deadline=deadline)
+        limit = FINE_TUNE_SHARE * parent.train_seconds if parent.train_seconds else None
+        result = train(
+            model, parent.prepared, strategy, seed=seed, deadline=deadline, time_limit_s=limit
+        )
         return Variant(
             onnx=to_onnx(model, parent.prepared.input_shape),
             settings={
