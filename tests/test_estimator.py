@@ -33,7 +33,7 @@ def cancer():
 
 
 # 16-45 s on this 2-core machine depending on load: 55 checks, most fitting at least once.
-@pytest.mark.slow
+# In the default suite (issue 15): the estimator's contract is checked on every run.
 def test_check_estimator_passes_on_the_classifier():
     results = check_estimator(
         TradeoffClassifier(**TINY), expected_failed_checks=EXPECTED_FAILED_CHECKS, on_fail=None
@@ -43,6 +43,17 @@ def test_check_estimator_passes_on_the_classifier():
     # the environment; the estimator takes NumPy input only, so that is the one skip.
     assert not_passed == {"check_array_api_input": "skipped"}
     assert len(results) > 40
+
+
+# The regressor's checks take as long again: slow, so the default suite stays under 10 minutes.
+@pytest.mark.slow
+def test_check_estimator_passes_on_the_regressor():
+    results = check_estimator(
+        TradeoffRegressor(**TINY), expected_failed_checks=EXPECTED_FAILED_CHECKS, on_fail=None
+    )
+    not_passed = {r["check_name"]: r["status"] for r in results if r["status"] != "passed"}
+    assert not_passed == {"check_array_api_input": "skipped"}
+    assert len(results) > 30
 
 
 def test_pipeline_and_cross_val_score(cancer):

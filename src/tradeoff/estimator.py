@@ -206,6 +206,11 @@ class TradeoffRegressor(RegressorMixin, _TradeoffEstimator):
         """Search for the best regressor of ``y`` from ``X`` and keep it."""
         self._check_params()
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        if len(y) < 2:
+            raise ValueError(
+                f"TradeoffRegressor: got {len(y)} sample; a regressor needs at least 2 "
+                "(its R² is undefined on fewer)"
+            )
         self._search(X, y.astype(np.float32), ())
         return self
 

@@ -178,8 +178,8 @@ def _epoch(
     total_loss, seen, outputs_seen = 0.0, 0, []
     for first in range(0, len(order), batch_size):
         batch = order[first : first + batch_size]
-        if len(batch) < 2:
-            continue  # batch norm cannot train on one example
+        if len(batch) < 2 and len(order) > 1:
+            continue  # batch norm cannot train on one example (unless it is the only one)
         xb = X[batch]
         if augmentation is not None:
             xb = augmentation.apply(xb, rng)
