@@ -32,26 +32,21 @@ def cancer():
     return X[rows], np.where(y[rows] == 1, "benign", "malignant")
 
 
-# 16-45 s on this 2-core machine depending on load: 55 checks, most fitting at least once.
-# In the default suite (issue 15): the estimator's contract is checked on every run.
-def test_check_estimator_passes_on_the_classifier():
+# 16-45 s each on this 2-core machine depending on load: 40-55 checks, most fitting at least
+# once. The classifier's run in the default suite (issue 15); the regressor's take as long
+# again, so they are slow, to keep the default suite under 10 minutes.
+@pytest.mark.parametrize(
+    "estimator",
+    [TradeoffClassifier, pytest.param(TradeoffRegressor, marks=pytest.mark.slow)],
+    ids=["classifier", "regressor"],
+)
+def test_check_estimator_passes(estimator):
     results = check_estimator(
-        TradeoffClassifier(**TINY), expected_failed_checks=EXPECTED_FAILED_CHECKS, on_fail=None
+        estimator(**TINY), expected_failed_checks=EXPECTED_FAILED_CHECKS, on_fail=None
     )
     not_passed = {r["check_name"]: r["status"] for r in results if r["status"] != "passed"}
     # scikit-learn itself skips its array-API check unless SCIPY_ARRAY_API=1 is set in
-    # the environment; the estimator takes NumPy input only, so that is the one skip.
-    assert not_passed == {"check_array_api_input": "skipped"}
-    assert len(results) > 40
-
-
-# The regressor's checks take as long again: slow, so the default suite stays under 10 minutes.
-@pytest.mark.slow
-def test_check_estimator_passes_on_the_regressor():
-    results = check_estimator(
-        TradeoffRegressor(**TINY), expected_failed_checks=EXPECTED_FAILED_CHECKS, on_fail=None
-    )
-    not_passed = {r["check_name"]: r["status"] for r in results if r["status"] != "passed"}
+    # the environment; the estimators take NumPy input only, so that is the one skip.
     assert not_passed == {"check_array_api_input": "skipped"}
     assert len(results) > 30
 
