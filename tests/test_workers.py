@@ -171,6 +171,9 @@ def assert_shared_fairly(study: optuna.Study) -> None:
     assert len({tuple(sorted(t.params.items())) for t in trials}) == len(trials)
 
 
+# Slow (~20 s; CI runs it): the default suite keeps two workers on PostgreSQL (below, with
+# .ci/run's server) and the kill -9 test's workers on SQLite.
+@pytest.mark.slow
 def test_two_workers_share_one_sqlite_study(tmp_path):
     study, summary = run_two_workers(tmp_path)
     assert_shared_fairly(study)
