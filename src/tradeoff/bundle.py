@@ -1,6 +1,6 @@
 """A bundle read back: its card checked, its model loaded once, raw inputs in, predictions out.
 
-A bundle (written by :func:`tradeoff.exporter`) is ONNX + JSON only: nothing in it is
+A bundle (written by :func:`tradeoff.export`) is ONNX + JSON only: nothing in it is
 ever unpickled, and its files must be plain files inside its folder.
 
 >>> import tradeoff

@@ -235,12 +235,11 @@ def export(
     with tempfile.TemporaryDirectory() as tmp:
         if refitted is None:
             onnx_bytes = Path(run.artifact_path(record, tmp)).read_bytes()
-        else:
-            onnx_bytes = refitted.candidate.onnx_model
-        _check_onnx(onnx_bytes, f"trial {record.number}")
-        if refitted is None:
+            _check_onnx(onnx_bytes, f"trial {record.number}")
             parity = _parity(run, record, prepared, onnx_bytes, tmp)
         else:
+            onnx_bytes = refitted.candidate.onnx_model
+            _check_onnx(onnx_bytes, f"trial {record.number}, refitted")
             parity = _refit_parity(run, record, refitted)
     schema = TableSchema.of(prepared)
     if schema is not None:

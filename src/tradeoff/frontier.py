@@ -248,6 +248,7 @@ class Run:
         self.out, self.study, self.info = out, study, info
         self.requirements = Requirements(**info["requirements"])
         self._prepared = prepared
+        self._refits: dict[int, Refit] = {}  # by trial number: a refit trains, so once per Run
 
     @classmethod
     def open(cls, out: str | os.PathLike, prepared: Prepared | None = None) -> Run:
@@ -391,17 +392,19 @@ class Run:
     def refit(self, record: TrialRecord) -> Refit:
         """``record``'s configuration refitted on train+validation, with its trial's seed
         (:func:`tradeoff.searcher.cv.refit`): the model its test estimate is of, and that
-        export ships."""
+        export ships. Kept in this Run: the estimate and the export share one refit."""
         from tradeoff.searcher.cv import refit
 
-        return refit(
-            self.prepared,
-            record.family,
-            record.params,
-            record.strategy,
-            record.curve,
-            seed=trial_seed(self.info["seed"], record.number),
-        )
+        if record.number not in self._refits:
+            self._refits[record.number] = refit(
+                self.prepared,
+                record.family,
+                record.params,
+                record.strategy,
+                record.curve,
+                seed=trial_seed(self.info["seed"], record.number),
+            )
+        return self._refits[record.number]
 
     def test_estimate(self, record: TrialRecord) -> Estimate:
         """The pick's quality (the run's metric) on the held-out test split, with its 95 %
