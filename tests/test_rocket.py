@@ -25,6 +25,9 @@ from tradeoff.prepare import prepare
 from tradeoff.searcher.trial import architecture_key
 
 DATA = Path(sktime.datasets.__file__).parent / "data"
+#: The tests that call sktime's numba kernels are slow (CI runs them): a fresh environment
+#: compiles those kernels on first use, 51 s of a clean CI run's default suite.
+NUMBA_COMPILES = pytest.mark.slow
 
 
 def _sktime_order(features: MiniRocketFeatures, F: np.ndarray) -> np.ndarray:
@@ -48,6 +51,7 @@ def gunpoint():
     return X.astype(np.float32), X_test.astype(np.float32)
 
 
+@NUMBA_COMPILES
 def test_dilations_are_sktimes(gunpoint):
     pytest.importorskip("numba")
     from sktime.transformations.rocket._minirocket_numba import _fit_dilations
@@ -59,6 +63,7 @@ def test_dilations_are_sktimes(gunpoint):
             assert np.array_equal(ours[0], theirs[0]) and np.array_equal(ours[1], theirs[1])
 
 
+@NUMBA_COMPILES
 def test_features_match_sktime_minirocket_with_its_kernels_and_biases(gunpoint):
     pytest.importorskip("numba")
     from sktime.transformations.rocket import MiniRocket
@@ -74,6 +79,7 @@ def test_features_match_sktime_minirocket_with_its_kernels_and_biases(gunpoint):
     _agree_with(expected, mine, X.shape[2] - 8 * int(dilations.max()))
 
 
+@NUMBA_COMPILES
 def test_multivariate_features_match_sktime_minirocket_multivariate():
     pytest.importorskip("numba")
     from sktime.datasets import load_basic_motions
