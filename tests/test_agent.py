@@ -25,6 +25,7 @@ from tradeoff.measure import (
     predict_outputs,
     reference_model,
 )
+from tradeoff.measure.candidate import fitting_texts
 from tradeoff.measure.remote import resolve_token
 
 TOKEN = "t" * 32
@@ -94,6 +95,37 @@ def test_a_measurement_through_the_agent_is_the_local_record(agent):
     assert remote.machine["cpu"] == latency.method["cpu"] == cpu_model()
     np.testing.assert_allclose(remote.check_outputs, predict_outputs(model, rows), rtol=1e-5)
     np.testing.assert_allclose(remote.check_outputs, local.check_outputs, rtol=1e-5)
+
+
+def _text_model() -> bytes:
+    """A model taking raw strings ``[batch, 1]`` whose cost grows with their length."""
+    graph = helper.make_graph(
+        [helper.make_node("StringSplit", ["text"], ["words", "counts"])],
+        "words",
+        [helper.make_tensor_value_info("text", TensorProto.STRING, ["batch", 1])],
+        [helper.make_tensor_value_info("counts", TensorProto.INT64, ["batch", 1])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
+    model.ir_version = 9
+    return model.SerializeToString()
+
+
+def test_a_text_model_is_timed_on_the_texts_sent_and_never_on_empty_ones(agent):
+    texts = np.asarray([" ".join(["word"] * n) for n in (3, 40, 400, 12)], object).reshape(-1, 1)
+    spec = MeasureSpec((1,), QUICK_PROTOCOL, samples=texts)
+    remote = measure_on_target(Target(agent, TOKEN), _text_model(), spec)
+    inputs = remote.latency.method["inputs"]  # the lengths the agent timed, as a local figure
+    assert inputs["n"] == 4 and inputs["chars_max"] == len(texts[2, 0])
+    assert inputs == measure_model(_text_model(), spec).latency.method["inputs"]
+    # Without texts a text model would be timed on empty strings: refused, naming samples.
+    with pytest.raises(TargetRejected, match="samples: the model takes text"):
+        measure_on_target(Target(agent, TOKEN), _text_model(), MeasureSpec((1,), QUICK_PROTOCOL))
+    model, shape = reference_model()
+    with pytest.raises(TargetRejected, match="samples: the model's input takes numbers"):
+        measure_on_target(Target(agent, TOKEN), model, MeasureSpec(shape, samples=texts))
+    # What is sent fits the agent's cap: the first texts whose lengths add up to it.
+    assert fitting_texts(texts, 3 * 5 - 1 + 40 * 5 - 1) == list(texts[:2, 0])
+    assert fitting_texts(texts, 1) == [texts[0, 0]]
 
 
 def test_oversized_corrupt_and_foreign_models_are_refused_and_the_agent_stays_up(agent):

@@ -2,7 +2,8 @@
 
 ``GET /info`` describes the machine (CPU model, ISA flags, cores, memory, OS, ONNX
 Runtime version and providers) and the agent's limits; ``POST /measure`` takes an ONNX
-model (base64), the input shape, the latency protocol and optional check rows, measures
+model (base64), the input shape, the latency protocol, optional check rows and, for a
+model that takes text, the texts to time it on (its latency depends on their length); measures
 it in a fresh process under a wall-time and memory cap, and answers the same
 :class:`~tradeoff.measure.candidate.Measurement` record a local measurement gives.
 
@@ -40,13 +41,21 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tradeoff.errors import TradeoffError
-from tradeoff.measure.candidate import LimitExceeded, Limits, MeasureSpec, measure_model
+from tradeoff.measure.candidate import (
+    MAX_SAMPLE_CHARS,
+    LimitExceeded,
+    Limits,
+    MeasureSpec,
+    measure_model,
+)
 from tradeoff.measure.latency import LatencyProtocol
 from tradeoff.measure.machine import machine_info
 
-AGENT_VERSION = "1"
+AGENT_VERSION = "2"  # 2: text models are timed on the texts a request sends (``samples``)
 DEFAULT_PORT = 7070
 DEFAULT_MAX_MODEL_MB = 64.0
+#: At most this many texts to time a text model on (and MAX_SAMPLE_CHARS characters in all).
+MAX_SAMPLES = 1024
 #: Operator domains ONNX Runtime implements itself; anything else would need a custom-op library.
 ALLOWED_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", "com.microsoft"})
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
@@ -86,7 +95,8 @@ class Protocol(BaseModel):
 class MeasureRequest(BaseModel):
     """One model to measure. ``model_b64``: the ONNX file, base64; ``input_shape``: the
     first input's shape without the batch axis; ``check_rows``: rows of that shape whose
-    outputs come back (``check_outputs``)."""
+    outputs come back (``check_outputs``); ``samples``: for a model that takes text (and
+    only then, and always then), the texts to time it on, cycled through."""
 
     model_config = ConfigDict(extra="forbid")
     model_b64: str
@@ -96,6 +106,7 @@ class MeasureRequest(BaseModel):
     memory: bool = True
     throughput_batch: int | None = Field(None, ge=1, le=65536)
     check_rows: list | None = Field(None, max_length=4096)
+    samples: list[str] | None = Field(None, min_length=1, max_length=MAX_SAMPLES)
 
 
 class _Rejected(Exception):
@@ -131,7 +142,8 @@ def create_app(settings: AgentSettings = AgentSettings()) -> FastAPI:
     )
     lock = asyncio.Lock()
     state = {"admitted": 0}
-    max_body = int(settings.max_model_mb * 1e6 * 4 / 3) + 4 * 2**20  # base64 + the rest
+    # The model in base64, texts to time (UTF-8, up to 4 bytes a character), the rest.
+    max_body = int(settings.max_model_mb * 1e6 * 4 / 3) + 4 * MAX_SAMPLE_CHARS + 4 * 2**20
 
     @app.get("/info")
     def info(request: Request):
@@ -216,7 +228,8 @@ def _parse(body: bytes, settings: AgentSettings) -> tuple[bytes, MeasureSpec]:
             f"model of {len(onnx_bytes) / 1e6:.1f} MB is over the agent's cap of "
             f"{settings.max_model_mb:g} MB",
         )
-    check_model(onnx_bytes)
+    takes_text = check_model(onnx_bytes)
+    samples = _samples(req.samples, takes_text)
     rows = None
     if req.check_rows is not None:
         try:
@@ -243,12 +256,34 @@ def _parse(body: bytes, settings: AgentSettings) -> tuple[bytes, MeasureSpec]:
         memory=req.memory,
         throughput_batch=req.throughput_batch,
         check_rows=rows,
+        samples=samples,
     )
     return onnx_bytes, spec
 
 
-def check_model(onnx_bytes: bytes) -> None:
-    """Refuse what ONNX Runtime must not load from a client: a _Rejected (422) naming why."""
+def _samples(texts: list[str] | None, takes_text: bool) -> np.ndarray | None:
+    """The texts to time a text model on, as ``[n, 1]``; a _Rejected when they do not fit."""
+    if not takes_text:
+        if texts is not None:
+            raise _Rejected(422, "samples: the model's input takes numbers, not text")
+        return None
+    if texts is None:
+        raise _Rejected(
+            422,
+            "samples: the model takes text, whose latency depends on its length: send the "
+            "texts to time it on",
+        )
+    chars = sum(map(len, texts))
+    if chars > MAX_SAMPLE_CHARS:
+        raise _Rejected(
+            413, f"samples: {chars} characters in all, over the agent's cap of {MAX_SAMPLE_CHARS}"
+        )
+    return np.asarray(texts, dtype=object).reshape(-1, 1)
+
+
+def check_model(onnx_bytes: bytes) -> bool:
+    """Refuse what ONNX Runtime must not load from a client: a _Rejected (422) naming why.
+    Whether the model's (first) input takes text."""
     import onnx
 
     try:
@@ -280,6 +315,8 @@ def check_model(onnx_bytes: bytes) -> None:
             raise _Rejected(422, f"model: imports operator domain {opset.domain!r}")
     if model.functions:
         raise _Rejected(422, f"model: local function {model.functions[0].name!r} is not accepted")
+    first = model.graph.input[0].type.tensor_type.elem_type if model.graph.input else None
+    return first == onnx.TensorProto.STRING
 
 
 def _retry_after(job: tuple[bytes, MeasureSpec]) -> int:

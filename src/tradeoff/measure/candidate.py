@@ -34,6 +34,8 @@ from tradeoff.measure.latency import (
 from tradeoff.measure.machine import machine_info
 
 _PROBE = Path(__file__).with_name("_probe.py")
+#: The most characters of texts (``MeasureSpec.samples``) sent to an agent, all together.
+MAX_SAMPLE_CHARS = 4_000_000
 _INTERVALS = ("p50_interval_ms", "p95_interval_ms", "p99_interval_ms", "ratio_interval")
 
 
@@ -49,14 +51,15 @@ class MeasureSpec:
     throughput_batch: int | None = None
     check_rows: np.ndarray | None = None
     #: Inputs to time, cycled through (texts ``[n, 1]``: a text model's cost depends on their
-    #: length); here and in a fresh process. An agent times its own default inputs.
+    #: length); here, in a fresh process and on an agent, which receives them.
     samples: np.ndarray | None = None
     #: A p95 limit: in this process, timing stops once "within it?" is decisive (sequential
     #: screening, LatencyProtocol.screen_first_calls); elsewhere the full protocol runs.
     limit_ms: float | None = None
 
     def to_dict(self) -> dict:
-        return {
+        """The request an agent takes (``limit_ms`` stays here: an agent runs the full protocol)."""
+        out = {
             "input_shape": list(self.input_shape),
             "protocol": asdict(self.protocol),
             "latency": self.latency,
@@ -64,6 +67,16 @@ class MeasureSpec:
             "throughput_batch": self.throughput_batch,
             "check_rows": None if self.check_rows is None else self.check_rows.tolist(),
         }
+        if self.samples is not None:
+            out["samples"] = fitting_texts(self.samples, MAX_SAMPLE_CHARS)
+        return out
+
+
+def fitting_texts(samples: np.ndarray, max_chars: int) -> list[str]:
+    """The first texts of ``samples`` (at least one) whose lengths add up to ``max_chars``."""
+    texts = [str(text) for text in samples.ravel()]
+    total = np.cumsum([len(text) for text in texts])
+    return texts[: max(1, int(np.searchsorted(total, max_chars, side="right")))]
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ class Target:
         return dict(self._info)
 
     def _call(self, method: str, path: str, payload: dict | None = None) -> dict:
-        data = None if payload is None else json.dumps(payload).encode()
+        data = None if payload is None else json.dumps(payload, ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
