@@ -297,7 +297,7 @@ def test_predict_reads_a_folder_of_images_like_the_search_did(tmp_path):
     runner = CliRunner()
     args = ["search", "--quick-latency", "--no-compress", str(tmp_path / "digits")]
     args += ["--image-size", "8", "--families", "linear", "--trials", "1", "--max-epochs", "10"]
-    args += ["--cv", "off"]  # not a test of cross-validation (tests/test_cv.py)
+    args += ["--cv", "off"]  # not a test of cross-validation (tests/searcher/test_cv.py)
     assert runner.invoke(app, [*args, "--out", str(tmp_path / "run")]).exit_code == 0
     assert (
         runner.invoke(

@@ -127,7 +127,7 @@ def test_builtin_search_from_the_command_line(tmp_path, name, one_thread):
         "--max-epochs",
         "10",
         "--cv",
-        "off",  # small validation splits: --cv auto is tested in tests/test_cv.py
+        "off",  # small validation splits: --cv auto is tested in tests/searcher/test_cv.py
         "--out",
         str(out),
         "--json",

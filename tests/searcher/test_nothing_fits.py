@@ -10,7 +10,7 @@ from tradeoff.searcher import open_study
 from tradeoff.searcher.gates import MIN_MEASURED
 
 # --cv off: breast_cancer's validation split is small enough for --cv auto to rank on folds,
-# which these tests do not need (tests/test_cv.py does).
+# which these tests do not need (tests/searcher/test_cv.py does).
 FAST = ["--quick-latency", "--no-compress", "--max-epochs", "3", "--cv", "off"]
 
 
