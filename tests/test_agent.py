@@ -6,6 +6,7 @@ import base64
 import os
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import onnx
@@ -123,6 +124,15 @@ def test_a_text_model_is_timed_on_the_texts_sent_and_never_on_empty_ones(agent):
     model, shape = reference_model()
     with pytest.raises(TargetRejected, match="samples: the model's input takes numbers"):
         measure_on_target(Target(agent, TOKEN), model, MeasureSpec(shape, samples=texts))
+    # Check rows by input name, strings too: their outputs come back as here; wrong names 422.
+    checked = replace(spec, check_rows={"text": texts})
+    remote = measure_on_target(Target(agent, TOKEN), _text_model(), checked)
+    assert remote.check_outputs == measure_model(_text_model(), checked).check_outputs
+    assert np.asarray(remote.check_outputs).ravel().tolist() == [3, 40, 400, 12]
+    with pytest.raises(TargetRejected, match=r"the model's inputs are \['text'\], got \['words'\]"):
+        measure_on_target(
+            Target(agent, TOKEN), _text_model(), replace(spec, check_rows={"words": texts})
+        )
     # What is sent fits the agent's cap: the first texts whose lengths add up to it.
     assert fitting_texts(texts, 3 * 5 - 1 + 40 * 5 - 1) == list(texts[:2, 0])
     assert fitting_texts(texts, 1) == [texts[0, 0]]

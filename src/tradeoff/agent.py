@@ -56,6 +56,8 @@ DEFAULT_PORT = 7070
 DEFAULT_MAX_MODEL_MB = 64.0
 #: At most this many texts to time a text model on (and MAX_SAMPLE_CHARS characters in all).
 MAX_SAMPLES = 1024
+#: At most this many check rows per request.
+MAX_CHECK_ROWS = 4096
 #: Operator domains ONNX Runtime implements itself; anything else would need a custom-op library.
 ALLOWED_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", "com.microsoft"})
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
@@ -94,8 +96,9 @@ class Protocol(BaseModel):
 
 class MeasureRequest(BaseModel):
     """One model to measure. ``model_b64``: the ONNX file, base64; ``input_shape``: the
-    first input's shape without the batch axis; ``check_rows``: rows of that shape whose
-    outputs come back (``check_outputs``); ``samples``: for a model that takes text (and
+    first input's shape without the batch axis; ``check_rows``: rows whose outputs come back
+    (``check_outputs``): the first input's, or every input's by name (a table's raw columns,
+    numbers or strings); ``samples``: for a model that takes text (and
     only then, and always then), the texts to time it on, cycled through."""
 
     model_config = ConfigDict(extra="forbid")
@@ -105,7 +108,7 @@ class MeasureRequest(BaseModel):
     latency: bool = True
     memory: bool = True
     throughput_batch: int | None = Field(None, ge=1, le=65536)
-    check_rows: list | None = Field(None, max_length=4096)
+    check_rows: list | dict[str, list] | None = None
     samples: list[str] | None = Field(None, min_length=1, max_length=MAX_SAMPLES)
 
 
@@ -228,20 +231,9 @@ def _parse(body: bytes, settings: AgentSettings) -> tuple[bytes, MeasureSpec]:
             f"model of {len(onnx_bytes) / 1e6:.1f} MB is over the agent's cap of "
             f"{settings.max_model_mb:g} MB",
         )
-    takes_text = check_model(onnx_bytes)
-    samples = _samples(req.samples, takes_text)
-    rows = None
-    if req.check_rows is not None:
-        try:
-            rows = np.asarray(req.check_rows, dtype=np.float32)
-        except (ValueError, TypeError):
-            raise _Rejected(422, "check_rows: not a rectangular array of numbers") from None
-        if rows.shape[1:] != tuple(req.input_shape) or not np.isfinite(rows).all():
-            raise _Rejected(
-                422,
-                f"check_rows: expected finite rows of shape {req.input_shape}, "
-                f"got an array of shape {list(rows.shape)}",
-            )
+    inputs = check_model(onnx_bytes)
+    samples = _samples(req.samples, inputs[0][1])
+    rows = None if req.check_rows is None else _check_rows(req.check_rows, inputs, req.input_shape)
     protocol = LatencyProtocol(**req.protocol.model_dump())
     if protocol.warmup_max_seconds + 2 * protocol.max_seconds > settings.max_seconds:
         raise _Rejected(
@@ -259,6 +251,39 @@ def _parse(body: bytes, settings: AgentSettings) -> tuple[bytes, MeasureSpec]:
         samples=samples,
     )
     return onnx_bytes, spec
+
+
+def _check_rows(
+    given: list | dict, inputs: list[tuple[str, bool]], first_shape: list[int]
+) -> dict[str, np.ndarray]:
+    """Check rows as feeds for every input of the model; a _Rejected naming what is wrong."""
+    names = [name for name, _ in inputs]
+    by_name = given if isinstance(given, dict) else {names[0]: given}
+    if sorted(by_name) != sorted(names):
+        raise _Rejected(422, f"check_rows: the model's inputs are {names}, got {sorted(by_name)}")
+    feeds = {}
+    for name, text in inputs:
+        kind = "texts" if text else "finite numbers"
+        try:
+            rows = np.asarray(by_name[name], dtype=object if text else np.float32)
+        except (ValueError, TypeError):
+            rows = None
+        valid = rows is not None and rows.ndim >= 2 and len(rows) <= MAX_CHECK_ROWS
+        if valid and text:
+            valid = all(isinstance(value, str) for value in rows.ravel())
+        elif valid:
+            valid = bool(np.isfinite(rows).all())
+            valid = valid and (name != names[0] or list(rows.shape[1:]) == first_shape)
+        if not valid:
+            raise _Rejected(
+                422,
+                f"check_rows: {name!r} is not up to {MAX_CHECK_ROWS} rows of {kind}"
+                + ("" if text or name != names[0] else f" of shape {first_shape}"),
+            )
+        feeds[name] = rows
+    if len({len(rows) for rows in feeds.values()}) > 1:
+        raise _Rejected(422, "check_rows: the inputs have different numbers of rows")
+    return feeds
 
 
 def _samples(texts: list[str] | None, takes_text: bool) -> np.ndarray | None:
@@ -281,9 +306,9 @@ def _samples(texts: list[str] | None, takes_text: bool) -> np.ndarray | None:
     return np.asarray(texts, dtype=object).reshape(-1, 1)
 
 
-def check_model(onnx_bytes: bytes) -> bool:
+def check_model(onnx_bytes: bytes) -> list[tuple[str, bool]]:
     """Refuse what ONNX Runtime must not load from a client: a _Rejected (422) naming why.
-    Whether the model's (first) input takes text."""
+    The model's inputs: ``(name, takes text)`` each."""
     import onnx
 
     try:
@@ -315,8 +340,21 @@ def check_model(onnx_bytes: bytes) -> bool:
             raise _Rejected(422, f"model: imports operator domain {opset.domain!r}")
     if model.functions:
         raise _Rejected(422, f"model: local function {model.functions[0].name!r} is not accepted")
-    first = model.graph.input[0].type.tensor_type.elem_type if model.graph.input else None
-    return first == onnx.TensorProto.STRING
+    return _inputs_of(model)
+
+
+def _inputs_of(model) -> list[tuple[str, bool]]:
+    import onnx
+
+    constants = {tensor.name for tensor in model.graph.initializer}
+    inputs = [
+        (i.name, i.type.tensor_type.elem_type == onnx.TensorProto.STRING)
+        for i in model.graph.input
+        if i.name not in constants
+    ]
+    if not inputs:
+        raise _Rejected(422, "model: the graph has no input")
+    return inputs
 
 
 def _retry_after(job: tuple[bytes, MeasureSpec]) -> int:

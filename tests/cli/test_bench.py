@@ -98,10 +98,11 @@ def test_bench_a_run_folder_measures_its_selected_model(tmp_path):
     assert [c["requirement"] for c in report["checks"]] == ["size <= 1.0 MB"]
 
 
-@pytest.fixture(scope="module")
-def compressed_bundle(tmp_path_factory):
-    """A bundle whose pick is an int8 variant: its fp32 parent breaks a size limit int8 meets."""
+def _compressed_bundle(data, out, tolerance: str = "1%"):
+    """A bundle whose pick is an int8 variant: its fp32 parent breaks a size limit int8 meets
+    (and int8 loses at most ``tolerance`` of its validation accuracy)."""
     import tradeoff
+    from tradeoff.compress import QualityTolerance
     from tradeoff.families import deployable, get_family
     from tradeoff.measure import QUICK_PROTOCOL
     from tradeoff.prepare import prepare
@@ -109,7 +110,6 @@ def compressed_bundle(tmp_path_factory):
     from tradeoff.searcher.compression import CompressionSettings
     from tradeoff.table_input import as_shipped
 
-    data = tradeoff.datasets.load("breast_cancer")
     prepared = prepare(data, seed=0)
     mlp = get_family("mlp")
     default = deployable(
@@ -121,14 +121,23 @@ def compressed_bundle(tmp_path_factory):
         n_trials=1,  # the MLP at its defaults: a near miss on size, trained for int8 to rescue
         families=("mlp",),
         protocol=QUICK_PROTOCOL,
-        compression=CompressionSettings(passes=("int8_dynamic",)),
+        compression=CompressionSettings(
+            passes=("int8_dynamic",), tolerance=QualityTolerance.parse(tolerance)
+        ),
     )
-    out = tmp_path_factory.mktemp("compressed") / "run"
     req = tradeoff.Requirements(max_size_mb=round(0.6 * fp32_mb, 4))
     run_search(data, req, out, settings, prepared=prepared, show_progress=False)
     pick = tradeoff.Run.open(out).select()
     assert pick is not None and pick.compression["pass"] == "int8_dynamic"
     return tradeoff.export(out, out.parent / "model")
+
+
+@pytest.fixture(scope="module")
+def compressed_bundle(tmp_path_factory):
+    import tradeoff
+
+    data = tradeoff.datasets.load("breast_cancer")
+    return _compressed_bundle(data, tmp_path_factory.mktemp("compressed") / "run")
 
 
 def test_bench_rechecks_a_compressed_bundles_classes_on_its_check_rows(compressed_bundle):
@@ -194,3 +203,32 @@ def test_bench_on_a_target_rechecks_the_classes_there(compressed_bundle, tmp_pat
     assert result.exit_code == 1, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and f"agent {url}" in lines[0] and "below the" in lines[0]
+
+
+def test_bench_on_a_target_rechecks_a_table_bundle_of_raw_columns_there(tmp_path):
+    """A bundle taking a table's raw columns (numbers and a text category): each input's
+    check rows travel to the agent by name."""
+    import numpy as np
+    from sklearn.datasets import load_breast_cancer
+
+    import tradeoff
+    from agent_process import agent_process
+
+    frame = load_breast_cancer(as_frame=True).frame
+    frame["site"] = np.random.default_rng(0).choice(["north", "south", "east"], len(frame))
+    frame.to_csv(tmp_path / "cancer.csv", index=False)
+    data = tradeoff.datasets.load(tmp_path / "cancer.csv", target="target")
+    # 91 validation rows: a variant flipping 2 of them is within 10 %, not within 1 %.
+    bundle = _compressed_bundle(data, tmp_path / "run", tolerance="10%")
+    card = json.loads((bundle / "card.json").read_text())
+    assert [i["dtype"] for i in card["input"]["inputs"]] == ["float32", "string"]
+    token = tmp_path / "token"
+    token.write_text("t" * 32)
+    with agent_process(tmp_path / "agent") as (url, _):
+        target = ["--target", url, "--target-token-file", str(token), "--quick", "--json"]
+        result = runner.invoke(app, ["bench", str(bundle), *target])
+    assert result.exit_code == 0, result.output
+    [there] = json.loads(result.output)["agreements"]
+    assert there["where"] == f"agent {url}" and there["holds"]
+    assert there["agreement"] == card["check"]["agreement"]  # loopback: this CPU's kernels
+    assert there["rows"] == card["check"]["rows"] > 100

@@ -190,9 +190,9 @@ def bench(
         # A compressed bundle: its classes against its fp32 parent's on its check rows, on
         # each machine measured (the int8 kernels are the target's), or here.
         card, check = _check_rows_of(target, kind)
-        remote_check = check is not None and bool(targets) and _one_float_input(check[0])
-        if remote_check:
-            spec = replace(spec, check_rows=next(iter(check[0].values())))
+        remote_check = check is not None and bool(targets)
+        if remote_check:  # every input's rows by name: numbers, or a table's text columns
+            spec = replace(spec, check_rows=check[0])
         if targets:
             measurements = [measure_on_target(t, onnx_bytes, spec) for t in targets]
         else:
@@ -268,14 +268,8 @@ def _agreements(
             | {"where": m.where, "cpu": m.machine.get("cpu")}
             for m in remote
         ]
-    # Here: no targets, or a model of several inputs (a table's raw columns) or of strings.
+    # No targets: here.
     return [check_agreement(target, card) | {"where": "this machine", "cpu": cpu_model()}]
-
-
-def _one_float_input(feeds: dict[str, np.ndarray]) -> bool:
-    """Whether check rows can travel to an agent: one input of numbers (it takes no strings
-    and no several raw table columns)."""
-    return len(feeds) == 1 and next(iter(feeds.values())).dtype.kind == "f"
 
 
 def _with_overrides(req: Requirements, **flags) -> Requirements:

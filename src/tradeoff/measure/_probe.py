@@ -3,7 +3,7 @@
 Reads a JSON request from argv, prints one JSON line. Only NumPy and ONNX
 Runtime are imported before the memory baseline is taken. Besides memory, it may
 time latency, throughput at a batch and run check rows (``tradeoff.measure.candidate``);
-check rows come as an ``.npy`` file, read with ``allow_pickle=False``.
+check rows come as a JSON file (numbers and strings only).
 """
 
 import json
@@ -46,8 +46,11 @@ def main() -> None:
     peak = _status_mb("VmHWM")
     check_outputs = None
     if request.get("check_rows"):
-        rows = np.load(request["check_rows"], allow_pickle=False).astype(np.float32)
-        check_outputs = sess.run(None, {sess.get_inputs()[0].name: rows})[0].tolist()
+        from tradeoff.measure.candidate import check_feeds, model_inputs
+
+        with open(request["check_rows"], encoding="utf-8") as file:
+            feeds = check_feeds(model_inputs(sess), json.load(file))
+        check_outputs = sess.run(None, feeds)[0].tolist()
     del sess
     result = {
         "baseline_rss_mb": baseline,

@@ -42,14 +42,15 @@ _INTERVALS = ("p50_interval_ms", "p95_interval_ms", "p99_interval_ms", "ratio_in
 @dataclass(frozen=True)
 class MeasureSpec:
     """What to measure: the input shape (without the batch axis) and the latency protocol,
-    and optionally memory, throughput at ``throughput_batch`` and outputs on ``check_rows``."""
+    and optionally memory, throughput at ``throughput_batch`` and outputs on ``check_rows``
+    (rows of the first input, or every input's rows by name: a table's raw columns, texts)."""
 
     input_shape: tuple[int, ...]
     protocol: LatencyProtocol = field(default_factory=LatencyProtocol)
     latency: bool = True
     memory: bool = False
     throughput_batch: int | None = None
-    check_rows: np.ndarray | None = None
+    check_rows: np.ndarray | dict[str, np.ndarray] | None = None
     #: Inputs to time, cycled through (texts ``[n, 1]``: a text model's cost depends on their
     #: length); here, in a fresh process and on an agent, which receives them.
     samples: np.ndarray | None = None
@@ -65,11 +66,35 @@ class MeasureSpec:
             "latency": self.latency,
             "memory": self.memory,
             "throughput_batch": self.throughput_batch,
-            "check_rows": None if self.check_rows is None else self.check_rows.tolist(),
+            "check_rows": jsonable_rows(self.check_rows),
         }
         if self.samples is not None:
             out["samples"] = fitting_texts(self.samples, MAX_SAMPLE_CHARS)
         return out
+
+
+def jsonable_rows(rows: np.ndarray | dict[str, np.ndarray] | None) -> list | dict | None:
+    """Check rows as JSON takes them: nested lists of numbers or strings, by input if named."""
+    if isinstance(rows, dict):
+        return {name: np.asarray(values).tolist() for name, values in rows.items()}
+    return None if rows is None else np.asarray(rows).tolist()
+
+
+def check_feeds(inputs: list[tuple[str, bool]], rows) -> dict[str, np.ndarray]:
+    """Check rows as ONNX Runtime feeds. ``inputs``: the model's ``(name, takes text)``;
+    ``rows``: the first input's rows, or every input's by name; texts become object
+    arrays, numbers float32."""
+    given = rows if isinstance(rows, dict) else {inputs[0][0]: rows}
+    return {
+        name: np.asarray(given[name], dtype=object if text else np.float32)
+        for name, text in inputs
+        if name in given
+    }
+
+
+def model_inputs(sess) -> list[tuple[str, bool]]:
+    """An ONNX Runtime session's inputs: ``(name, takes text)`` each."""
+    return [(i.name, i.type == "tensor(string)") for i in sess.get_inputs()]
 
 
 def fitting_texts(samples: np.ndarray, max_chars: int) -> list[str]:
@@ -192,8 +217,7 @@ def measure_model(
     outputs = None
     if spec.check_rows is not None:
         sess = session(onnx_model, spec.protocol.threads)
-        feed = {sess.get_inputs()[0].name: spec.check_rows.astype(np.float32)}
-        outputs = sess.run(None, feed)[0].tolist()
+        outputs = sess.run(None, check_feeds(model_inputs(sess), spec.check_rows))[0].tolist()
     return Measurement(
         latency=latency,
         machine=machine_info(),
@@ -220,8 +244,9 @@ def run_probe(onnx_model: bytes, spec: MeasureSpec, limits: Limits, *, machine: 
             file.write(onnx_model)
         rows_path = None
         if spec.check_rows is not None:
-            rows_path = os.path.join(tmp, "rows.npy")
-            np.save(rows_path, np.asarray(spec.check_rows, dtype=np.float32), allow_pickle=False)
+            rows_path = os.path.join(tmp, "rows.json")
+            with open(rows_path, "w", encoding="utf-8") as file:
+                json.dump(jsonable_rows(spec.check_rows), file)
         request = {
             "model": model_path,
             "input_shape": list(spec.input_shape),
