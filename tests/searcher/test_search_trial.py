@@ -204,19 +204,20 @@ def test_a_default_too_big_here_is_tried_again_smaller_until_it_fits(tmp_path):
     assert len(run.study.trials) < 3 or "seeded_as" not in run.study.trials[2].user_attrs
 
 
-@pytest.mark.parametrize("name", ["cnn", "mlp", "gru", "transformer", "rocket"])
+@pytest.mark.parametrize("name", ["cnn", "mlp", "gru", "transformer", "rocket", "tfidf"])
 def test_a_shrink_is_narrower_and_inside_the_space(name):
     from tradeoff.families import get_family
 
     family = get_family(name)
-    params = family.defaults((40, 1))
+    shape = (1,) if name == "tfidf" else (40, 1)
+    params = family.defaults(shape)
     steps = 0
     while (smaller := family.shrink(params)) is not None:
         assert smaller.keys() == params.keys() and smaller != params
         study = optuna.create_study()
         study.enqueue_trial(family.point(**smaller))
         trial = study.ask()
-        assert family.suggest(trial, (40, 1)) == smaller  # an enqueued point inside the space
+        assert family.suggest(trial, shape) == smaller  # an enqueued point inside the space
         params, steps = smaller, steps + 1
     assert 1 <= steps <= 8
 
