@@ -107,3 +107,26 @@ def test_regressor_fits_predicts_and_scores():
     reg = TradeoffRegressor(**TINY).fit(X, y)
     assert reg.predict(X).shape == (200,)
     assert reg.score(X, y) > 0.5
+
+
+def test_a_classifier_fits_raw_texts_and_predicts_from_strings():
+    from text_data import reviews
+
+    frame = reviews(300)
+    X, y = frame["review"].to_numpy(), frame["sentiment"].to_numpy()
+    clf = TradeoffClassifier(n_trials=1, families=["tfidf"]).fit(X[:200], y[:200])
+    assert clf.text_input_ and clf.n_features_in_ == 1 and clf.trial_.family == "tfidf"
+    graph = onnx.load_from_string(clf.model_onnx_).graph
+    assert graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.STRING  # raw text in
+    assert clf.score(X[200:], y[200:]) > 0.8
+    # A list, a one-column frame and a Series of strings are all one column of texts.
+    proba = clf.predict_proba(list(X[200:205]))
+    assert proba.shape == (5, 2) and np.allclose(proba.sum(axis=1), 1.0)
+    assert (clf.predict(frame[["review"]][200:205]) == clf.predict(frame["review"][200:205])).all()
+    again = pickle.loads(pickle.dumps(clf))
+    assert (again.predict(X[200:]) == clf.predict(X[200:])).all()
+    with pytest.raises(ValueError, match="fitted on texts; X must be one column of strings"):
+        clf.predict(np.zeros((3, 1)))
+    # Numbers stay numbers, even in an object array.
+    numeric = TradeoffClassifier(**TINY).fit(np.arange(40.0).reshape(-1, 1).astype(object), y[:40])
+    assert not numeric.text_input_

@@ -13,32 +13,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 import tradeoff
+from text_data import reviews
 from tradeoff.errors import TradeoffError
 from tradeoff.families import get_family
 from tradeoff.measure import QUICK_PROTOCOL, measure_latency, predict_outputs
 from tradeoff.prepare import prepare
 from tradeoff.serve import create_app
 from tradeoff.text_input import latency_samples
-
-POSITIVE = ["great", "wonderful", "superb", "moving", "brilliant", "loved"]
-NEGATIVE = ["awful", "boring", "dull", "terrible", "waste", "hated"]
-FILLER = ["the", "film", "plot", "actor", "was", "and", "a", "story", "scene", "it", "of"]
-
-
-def reviews(n: int, seed: int = 0) -> pd.DataFrame:
-    """Reviews whose label is the majority of their sentiment words, among filler words."""
-    rng = np.random.default_rng(seed)
-    texts, labels = [], []
-    for _ in range(n):
-        label = int(rng.integers(2))
-        words = list(rng.choice(FILLER, size=int(rng.integers(4, 40))))
-        words += list(rng.choice(POSITIVE if label else NEGATIVE, size=int(rng.integers(2, 4))))
-        words += list(rng.choice(NEGATIVE if label else POSITIVE, size=int(rng.integers(0, 2))))
-        rng.shuffle(words)
-        text = " ".join(words).capitalize() + rng.choice([".", "!", " :)", "..."])
-        texts.append(text)
-        labels.append("pos" if label else "neg")
-    return pd.DataFrame({"review": texts, "sentiment": labels})
 
 
 @pytest.fixture(scope="module")

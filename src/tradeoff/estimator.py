@@ -5,10 +5,17 @@
 >>> clf.fit(X, y).score(X_test, y_test)  # doctest: +SKIP
 
 They follow the scikit-learn estimator contract (``check_estimator`` passes on
-the classifier): ``__init__`` only stores its arguments, all validation and
+both): ``__init__`` only stores its arguments, all validation and
 work happen in ``fit``, learned state ends in ``_``. Each ``fit`` searches in
 a temporary run folder that is deleted afterwards; the model learned is the
 ONNX artifact ``model_onnx_`` (bytes), run in ONNX Runtime by ``predict``.
+
+``X`` is numbers ``[n_samples, n_features]``, or raw texts: one column of strings (a list,
+a 1-D array, a pandas Series or a one-column frame), searched over the text families
+(TF-IDF to sequence models, tokenized inside the ONNX graph); ``text_input_`` says which.
+
+>>> clf = TradeoffClassifier(n_trials=1, families=["tfidf"]).fit(reviews, labels)  # doctest: +SKIP
+>>> clf.predict(["a moving, brilliant film"])  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -23,7 +30,12 @@ import numpy as np
 import optuna
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
 from tradeoff.bundle import FLOAT32_MAX, run_onnx, softmax
 from tradeoff.datasets import Dataset
@@ -92,11 +104,26 @@ class _TradeoffEstimator(BaseEstimator):
         if not isinstance(self.random_state, int):
             raise ValueError(f"{name}: random_state must be an int, got {self.random_state!r}")
 
+    def _validate(self, X, y, **checks) -> tuple[np.ndarray, np.ndarray]:
+        """``(X, y)`` checked: raw texts ``[n, 1]`` (object), or float64 numbers."""
+        texts = as_texts(X)
+        self.text_input_ = texts is not None
+        if texts is None:
+            return validate_data(self, X, y, dtype=np.float64, **checks)
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(texts, y)
+        if checks.get("y_numeric"):
+            y = y.astype(np.float64)
+        self.n_features_in_ = 1
+        return texts, y
+
     def _search(self, X: np.ndarray, y: np.ndarray, classes: tuple[str, ...]) -> None:
         """Search on (X, y); keep the pick's ONNX bytes and record."""
-        if np.abs(X).max(initial=0.0) > FLOAT32_MAX:
-            raise ValueError(f"{type(self).__name__}: X has values outside the float32 range")
-        prepared = _prepare(X.astype(np.float32), y, self._task, classes, self.random_state)
+        if not self.text_input_:
+            if np.abs(X).max(initial=0.0) > FLOAT32_MAX:
+                raise ValueError(f"{type(self).__name__}: X has values outside the float32 range")
+            X = X.astype(np.float32)
+        prepared = _prepare(X, y, self._task, classes, self.random_state)
         requirements = self.requirements or Requirements()
         settings = SearchSettings(
             time_budget_s=float(self.time_budget) if self.time_budget is not None else None,
@@ -132,6 +159,13 @@ class _TradeoffEstimator(BaseEstimator):
 
     def _outputs(self, X) -> np.ndarray:
         check_is_fitted(self, "model_onnx_")
+        if self.text_input_:
+            texts = as_texts(X)
+            if texts is None:
+                raise ValueError(
+                    f"{type(self).__name__}: fitted on texts; X must be one column of strings"
+                )
+            return run_onnx(self._session, texts)
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return run_onnx(self._session, X.astype(np.float32))
 
@@ -158,7 +192,8 @@ class TradeoffClassifier(ClassifierMixin, _TradeoffEstimator):
 
     Attributes after ``fit``: ``classes_``, ``n_features_in_``, ``model_onnx_``
     (the picked model, ONNX bytes, preprocessing folded in), ``trial_`` (its
-    :class:`~tradeoff.searcher.TrialRecord`: family, params, cost), ``n_trials_``.
+    :class:`~tradeoff.searcher.TrialRecord`: family, params, cost), ``n_trials_``,
+    ``text_input_`` (whether ``X`` was raw texts: then ``predict`` takes texts too).
 
     >>> clf = TradeoffClassifier(n_trials=3).fit(X, y)  # doctest: +SKIP
     >>> clf.predict_proba(X[:2])  # doctest: +SKIP
@@ -169,7 +204,7 @@ class TradeoffClassifier(ClassifierMixin, _TradeoffEstimator):
     def fit(self, X, y) -> TradeoffClassifier:
         """Search for the best classifier of ``y`` from ``X`` and keep it."""
         self._check_params()
-        X, y = validate_data(self, X, y, dtype=np.float64)
+        X, y = self._validate(X, y)
         check_classification_targets(y)
         self.classes_, encoded = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
@@ -205,7 +240,7 @@ class TradeoffRegressor(RegressorMixin, _TradeoffEstimator):
     def fit(self, X, y) -> TradeoffRegressor:
         """Search for the best regressor of ``y`` from ``X`` and keep it."""
         self._check_params()
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        X, y = self._validate(X, y, y_numeric=True)
         if len(y) < 2:
             raise ValueError(
                 f"TradeoffRegressor: got {len(y)} sample; a regressor needs at least 2 "
@@ -219,6 +254,24 @@ class TradeoffRegressor(RegressorMixin, _TradeoffEstimator):
         return self._outputs(X)[:, 0].astype(np.float64)
 
 
+def as_texts(X) -> np.ndarray | None:
+    """``X`` as texts ``[n, 1]`` (object) when it is one column of strings, else ``None``."""
+    if getattr(X, "dtype", None) is not None and X.dtype.kind in "biufc":
+        return None  # numbers: never converted element by element
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) == 2 and shape[1] != 1:
+        return None
+    try:
+        texts = np.asarray(X, dtype=object)
+    except (TypeError, ValueError):
+        return None
+    if texts.ndim == 1:
+        texts = texts.reshape(-1, 1)
+    if texts.ndim != 2 or texts.shape[1] != 1 or not len(texts):
+        return None
+    return texts if all(isinstance(text, str) for text in texts[:, 0]) else None
+
+
 def _scratch_dir() -> str | None:
     # The fit's run folder is thrown away: keep it in memory where possible, since
     # the study's SQLite commits each wait for the disk otherwise.
@@ -229,7 +282,8 @@ def _scratch_dir() -> str | None:
 def _prepare(X: np.ndarray, y: np.ndarray, task: str, classes: tuple[str, ...], seed: int):
     """Train/validation splits for a fit; no test split (the caller holds its own)."""
     task_name = task if task == "regression" else ("binary" if len(classes) == 2 else "multiclass")
-    data = Dataset(name="estimator", X=X, y=y, task=task_name, modality="tabular", classes=classes)
+    modality = "text" if X.dtype == object else "tabular"
+    data = Dataset(name="estimator", X=X, y=y, task=task_name, modality=modality, classes=classes)
     n_val = max(1, round(0.2 * len(y)))
     stratify = task != "regression"
     if stratify:
@@ -250,7 +304,7 @@ def _prepare(X: np.ndarray, y: np.ndarray, task: str, classes: tuple[str, ...], 
         y_val=y_val,
         X_test=X_val,
         y_test=y_val,
-        scaling=fit_scaling(X_train, "tabular"),
+        scaling=fit_scaling(X_train, modality),
         seed=seed,
     )
 
