@@ -32,10 +32,7 @@ def cancer():
     return X[rows], np.where(y[rows] == 1, "benign", "malignant")
 
 
-# 16-45 s each on this 2-core machine depending on load: 40-55 checks, most fitting at least
-# once. Slow, so that the default suite stays under 10 minutes (with the classifier's in it,
-# a clean CI run took 10 min 17 s); CI runs them in its slow step.
-@pytest.mark.slow
+# 25-33 s each on this 2-core machine: 40-55 checks, most fitting at least once.
 @pytest.mark.parametrize("estimator", [TradeoffClassifier, TradeoffRegressor])
 def test_check_estimator_passes(estimator):
     results = check_estimator(
@@ -69,6 +66,13 @@ def test_fit_predict_proba_score_and_pickle(cancer):
     restored = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(restored.predict_proba(X), clf.predict_proba(X))
     assert clf.predict(X[:1]).shape == (1,)  # the live session survived pickling
+
+
+def test_a_fit_compresses_only_under_a_cost_limit(cancer):
+    X, y = cancer
+    assert TradeoffClassifier(**TINY).fit(X, y).n_trials_ == 1  # no limit: no variants
+    limited = TradeoffClassifier(requirements=Requirements(max_size_mb=1.0), **TINY).fit(X, y)
+    assert limited.n_trials_ > 1  # the linear model's compressed variants are trials too
 
 
 def test_params_follow_the_contract():

@@ -195,6 +195,12 @@ class Requirements:
             raise TradeoffError(f"--metric: unknown metric {self.metric!r}; known: {known}")
 
     @property
+    def limits_cost(self) -> bool:
+        """Whether any cost is limited (latency, size, memory or throughput)."""
+        limits = (self.max_latency_ms, self.max_size_mb, self.max_memory_mb, self.min_throughput)
+        return any(limit is not None for limit in limits)
+
+    @property
     def higher_is_better(self) -> bool:
         # Both task defaults (accuracy, R²) are higher-is-better.
         return METRICS[self.metric].higher_is_better if self.metric else True

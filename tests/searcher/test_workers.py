@@ -171,8 +171,9 @@ def assert_shared_fairly(study: optuna.Study) -> None:
     assert len({tuple(sorted(t.params.items())) for t in trials}) == len(trials)
 
 
-# Slow (~20 s; CI runs it): the default suite keeps two workers on PostgreSQL (below, with
-# .ci/run's server) and the kill -9 test's workers on SQLite.
+# Both two-worker tests are slow (20-37 s each; CI's slow step runs them, PostgreSQL started
+# by .ci/run): the default suite keeps the kill -9 test's workers on SQLite, and spends the
+# time on check_estimator instead.
 @pytest.mark.slow
 def test_two_workers_share_one_sqlite_study(tmp_path):
     study, summary = run_two_workers(tmp_path)
@@ -180,6 +181,7 @@ def test_two_workers_share_one_sqlite_study(tmp_path):
     assert summary["pick"] is not None
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not POSTGRES, reason="set TRADEOFF_TEST_POSTGRES (.ci/run starts PostgreSQL)")
 def test_two_workers_share_a_postgresql_study(tmp_path):
     study, summary = run_two_workers(tmp_path, "--storage", POSTGRES)
