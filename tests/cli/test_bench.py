@@ -152,21 +152,26 @@ def test_bench_rechecks_a_compressed_bundles_classes_on_its_check_rows(compresse
     assert report["agreement"]["holds"] is True
 
 
-def test_bench_fails_in_one_line_when_agreement_falls_below_the_recorded_one(
-    compressed_bundle, tmp_path
-):
+def _with_flipped_classes(bundle, copy):
+    """A copy of ``bundle`` as a CPU whose kernels differ would see it: a tenth of its check
+    rows' reference classes no longer match the parent's."""
     import shutil
 
     import numpy as np
 
-    copy = tmp_path / "model"
-    shutil.copytree(compressed_bundle, copy)
+    shutil.copytree(bundle, copy)
     with np.load(copy / "check.npz", allow_pickle=False) as arrays:
         saved = {k: arrays[k] for k in arrays.files}
-    # As on a CPU whose kernels differ: a tenth of the classes no longer match the parent's.
     n = len(saved["reference_classes"])
     saved["reference_classes"][: n // 10] = 1 - saved["reference_classes"][: n // 10]
     np.savez_compressed(copy / "check.npz", **saved)
+    return copy
+
+
+def test_bench_fails_in_one_line_when_agreement_falls_below_the_recorded_one(
+    compressed_bundle, tmp_path
+):
+    copy = _with_flipped_classes(compressed_bundle, tmp_path / "model")
     result = runner.invoke(app, ["bench", str(copy), "--quick"])
     assert result.exit_code == 1, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -175,21 +180,11 @@ def test_bench_fails_in_one_line_when_agreement_falls_below_the_recorded_one(
 
 def test_bench_on_a_target_rechecks_the_classes_there(compressed_bundle, tmp_path):
     """The check rows travel to the agent: the int8 kernels that matter are the target's."""
-    import shutil
-
-    import numpy as np
-
     from agent_process import agent_process
 
     token = tmp_path / "token"
     token.write_text("t" * 32)
-    tampered = tmp_path / "model"
-    shutil.copytree(compressed_bundle, tampered)
-    with np.load(tampered / "check.npz", allow_pickle=False) as arrays:
-        saved = {k: arrays[k] for k in arrays.files}
-    n = len(saved["reference_classes"])
-    saved["reference_classes"][: n // 10] = 1 - saved["reference_classes"][: n // 10]
-    np.savez_compressed(tampered / "check.npz", **saved)
+    tampered = _with_flipped_classes(compressed_bundle, tmp_path / "model")
     with agent_process(tmp_path / "agent") as (url, _):
         target = ["--target", url, "--target-token-file", str(token), "--quick"]
         result = runner.invoke(app, ["bench", str(compressed_bundle), *target, "--json"])

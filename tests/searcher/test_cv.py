@@ -80,16 +80,21 @@ def _small_series(n_train=30, steps=32, seed=0) -> Dataset:
     )
 
 
-def test_a_search_ranks_on_fold_means_and_refits_the_pick(tmp_path):
+def _cv_run(tmp_path, family: str, *, n_trials: int, cv_repeats: int):
+    """A short search of one family on the small series, ranked on 3 folds x ``cv_repeats``."""
     data = _small_series()
-    prepared = prepare(data, seed=0, cv=3, cv_repeats=2)
+    prepared = prepare(data, seed=0, cv=3, cv_repeats=cv_repeats)
     settings = SearchSettings(
-        time_budget_s=None, n_trials=3, families=("rocket",), protocol=QUICK, max_epochs=3
+        time_budget_s=None, n_trials=n_trials, families=(family,), protocol=QUICK, max_epochs=3
     )
     run_search(
         data, Requirements(), tmp_path / "run", settings, show_progress=False, prepared=prepared
     )
-    run = tradeoff.Run.open(tmp_path / "run", prepared=prepared)
+    return tradeoff.Run.open(tmp_path / "run", prepared=prepared), prepared
+
+
+def test_a_search_ranks_on_fold_means_and_refits_the_pick(tmp_path):
+    run, prepared = _cv_run(tmp_path, "rocket", n_trials=3, cv_repeats=2)
     trained = [r for r in run.trials() if r.trained]
     assert trained and all(len(r.cv["scores"]) == 6 for r in trained)
     for r in trained:
@@ -133,15 +138,7 @@ def _assert_ships_the_refit(run, pick, test, out):
 
 
 def test_a_network_ranked_by_folds_ships_its_refit_checked_against_torch(tmp_path):
-    data = _small_series()
-    prepared = prepare(data, seed=0, cv=3, cv_repeats=1)
-    settings = SearchSettings(
-        time_budget_s=None, n_trials=1, families=("mlp",), protocol=QUICK, max_epochs=3
-    )
-    run_search(
-        data, Requirements(), tmp_path / "run", settings, show_progress=False, prepared=prepared
-    )
-    run = tradeoff.Run.open(tmp_path / "run", prepared=prepared)
+    run, prepared = _cv_run(tmp_path, "mlp", n_trials=1, cv_repeats=1)
     pick = run.select()
     test = run.test_estimate(pick)
     _assert_ships_the_refit(run, pick, test, tmp_path / "model")
