@@ -21,7 +21,7 @@ python3 -m venv .venv
 # torch first, pinned: 2.13.0 is the CPU wheel on this machine's disk; the package's own
 # requirement is a range it satisfies, so nothing bigger is pulled in afterwards.
 .venv/bin/pip install -q torch==2.13.0
-.venv/bin/pip install -q -e ".[test]"
+.venv/bin/pip install -q -e ".[all,test]"
 # ISLP's wheel ships the Caravan, Bikeshare and Default tables as CSV files (the built-ins
 # `caravan`, `bikeshare`, `credit_default`). --no-deps: tradeoff reads only the CSVs, while
 # ISLP's own requirements (statsmodels, lifelines, pygam, pytorch_lightning, torchmetrics,

@@ -20,21 +20,10 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-#: Top-level modules the main package needs and the agent must not: blocked in the agent.
-NOT_FOR_THE_AGENT = (
-    "torch",
-    "sklearn",
-    "optuna",
-    "scipy",
-    "pandas",
-    "pyarrow",
-    "typer",
-    "rich",
-    "sktime",
-    "plotly",
-    "mnist1d",
-    "PIL",
-)
+from tradeoff._install import FULL_MODULES
+
+#: Top-level modules the full install brings and the agent must not: blocked in the agent.
+NOT_FOR_THE_AGENT = (*FULL_MODULES, "scipy")
 
 _BLOCKER = f"""
 import sys
@@ -61,16 +50,32 @@ def _pin_to_core_0() -> None:
             os.sched_setaffinity(0, {0})
 
 
-def start_agent(tmp: Path, *args: str, token: str | None = "t" * 32, port: int | None = None):
-    """Start an agent and wait until it answers; returns ``(url, process)`` (caller stops it)."""
-    port = port or free_port()
+def agent_only_env(tmp: Path) -> dict[str, str]:
+    """The environment of a process that can import this package but none of
+    :data:`NOT_FOR_THE_AGENT`: what an install of the ``agent`` extra alone sees."""
     site = tmp / "agent-site"
     site.mkdir(parents=True, exist_ok=True)
     (site / "sitecustomize.py").write_text(_BLOCKER)
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), src])}
+
+
+def start_agent(
+    tmp: Path,
+    *args: str,
+    token: str | None = "t" * 32,
+    port: int | None = None,
+    tradeoff: list[str] | None = None,
+):
+    """Start an agent and wait until it answers; returns ``(url, process)`` (caller stops it).
+
+    ``tradeoff`` is the command to run (by default this interpreter on this checkout, with the
+    full install's packages blocked); an installed ``tradeoff`` script runs as it is.
+    """
+    port = port or free_port()
+    env = agent_only_env(tmp) if tradeoff is None else dict(os.environ)
     command = [
-        sys.executable,
-        "-m",
-        "tradeoff",
+        *(tradeoff or [sys.executable, "-m", "tradeoff"]),
         "agent",
         "--host",
         "127.0.0.1",
@@ -81,8 +86,6 @@ def start_agent(tmp: Path, *args: str, token: str | None = "t" * 32, port: int |
         token_file = tmp / "agent-token"
         token_file.write_text(token + "\n")
         command += ["--token-file", str(token_file)]
-    src = str(Path(__file__).resolve().parents[1] / "src")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), src])}
     process = subprocess.Popen(
         [*command, *args],
         env=env,
@@ -119,8 +122,14 @@ def stop_agent(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def agent_process(tmp: Path, *args: str, token: str | None = "t" * 32, port: int | None = None):
-    url, process = start_agent(tmp, *args, token=token, port=port)
+def agent_process(
+    tmp: Path,
+    *args: str,
+    token: str | None = "t" * 32,
+    port: int | None = None,
+    tradeoff: list[str] | None = None,
+):
+    url, process = start_agent(tmp, *args, token=token, port=port, tradeoff=tradeoff)
     try:
         yield url, process
     finally:

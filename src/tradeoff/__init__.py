@@ -10,6 +10,7 @@
 
 from importlib import import_module
 
+from tradeoff._install import require_full_install
 from tradeoff._lazy import lazy_names
 from tradeoff.errors import TradeoffError
 from tradeoff.requirements import Requirements
@@ -47,6 +48,8 @@ _lazy = lazy_names(__name__, _LAZY)
 
 
 def __getattr__(name: str):
+    if name in _LAZY or name == "datasets":
+        require_full_install(f"tradeoff.{name}")
     if name == "datasets":
         return import_module("tradeoff.datasets")
     return _lazy(name)

@@ -8,6 +8,9 @@ pay for PyTorch; a bare `tradeoff` or `tradeoff --help` loads them all to list t
 import sys
 from importlib import import_module
 
+from tradeoff._install import require_full_install
+from tradeoff.errors import TradeoffError
+
 #: Each command, and the module of ``tradeoff.cli`` that defines it.
 COMMANDS = {
     "demo": "search",
@@ -46,6 +49,12 @@ def main() -> None:
 
         agent_main(argv[1:])
         return
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    try:
+        require_full_install(f"tradeoff {command}" if command in COMMANDS else "tradeoff")
+    except TradeoffError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
     load_commands(argv)(prog_name="tradeoff")
 
 
