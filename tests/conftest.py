@@ -133,6 +133,22 @@ def table_frame(n: int, seed: int) -> pd.DataFrame:
     return frame
 
 
+def searched_bundle(csv, target: str, families: list[str], requirements=None):
+    """A two-trial search of ``families`` on the table ``csv`` (quick latency, no compression)
+    into ``run/`` beside it, and its pick exported to ``bundle/``: ``(run, bundle)``."""
+    run = tradeoff.search(
+        tradeoff.datasets.load(csv, target=target),
+        requirements or tradeoff.Requirements(),
+        out=csv.parent / "run",
+        n_trials=2,
+        families=families,
+        quick_latency=True,
+        compress=False,
+        show_progress=False,
+    )
+    return run, tradeoff.export(run, csv.parent / "bundle")
+
+
 @pytest.fixture(scope="session")
 def table_bundles(tmp_path_factory):
     """``table_bundles(family)``: a search of that family on a table with text columns, a
@@ -145,17 +161,7 @@ def table_bundles(tmp_path_factory):
         frame.loc[3, "size"] = np.nan
         frame.loc[8, "color"] = None
         frame.to_csv(root / "train.csv", index=False)
-        run = tradeoff.search(
-            tradeoff.datasets.load(root / "train.csv", target="label"),
-            tradeoff.Requirements(),
-            out=root / "run",
-            n_trials=2,
-            families=[family],
-            quick_latency=True,
-            compress=False,
-            show_progress=False,
-        )
-        return run, tradeoff.export(run, root / "bundle"), root
+        return (*searched_bundle(root / "train.csv", "label", [family]), root)
 
     return build
 

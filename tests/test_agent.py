@@ -138,6 +138,48 @@ def test_a_text_model_is_timed_on_the_texts_sent_and_never_on_empty_ones(agent):
     assert fitting_texts(texts, 1) == [texts[0, 0]]
 
 
+def _table_model() -> bytes:
+    """A model taking a number and a raw string per row (as a mixed table's bundle does)."""
+    graph = helper.make_graph(
+        [
+            helper.make_node("StringSplit", ["text"], ["words", "counts"]),
+            helper.make_node("Cast", ["counts"], ["n"], to=TensorProto.FLOAT),
+            helper.make_node("Add", ["numeric", "n"], ["out"]),
+        ],
+        "table",
+        [
+            helper.make_tensor_value_info("numeric", TensorProto.FLOAT, ["batch", 1]),
+            helper.make_tensor_value_info("text", TensorProto.STRING, ["batch", 1]),
+        ],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["batch", 1])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)])
+    model.ir_version = 9
+    return model.SerializeToString()
+
+
+def test_a_model_of_several_inputs_is_timed_on_the_rows_sent_for_each(agent):
+    texts = np.array([["a b c"], ["word " * 40], ["x"]], dtype=object)
+    rows = {"numeric": np.array([[1.0], [2.0], [3.0]], np.float32), "text": texts}
+    spec = MeasureSpec((1,), QUICK_PROTOCOL, throughput_batch=4, samples=rows)
+    remote = measure_on_target(Target(agent, TOKEN), _table_model(), spec)
+    timed = remote.latency.method["inputs"]
+    assert timed == measure_model(_table_model(), spec).latency.method["inputs"]
+    assert timed["n"] == 3 and timed["chars"] == {
+        "text": {"chars_p50": 5.0, "chars_p95": pytest.approx(180.5), "chars_max": 200}
+    }
+    assert remote.throughput_rows_per_s > 0
+    with pytest.raises(
+        TargetRejected, match=r"samples: the model's inputs are \['numeric', 'text'\]"
+    ):
+        measure_on_target(
+            Target(agent, TOKEN), _table_model(), replace(spec, samples={"text": texts})
+        )
+    uneven = {"numeric": [[1.0], [2.0]], "text": texts.tolist()}
+    status, body, _ = call(agent, "/measure", _payload(_table_model(), (1,), samples=uneven))
+    assert status == 422 and body["detail"] == "samples: the inputs have different numbers of rows"
+
+
 def test_oversized_corrupt_and_foreign_models_are_refused_and_the_agent_stays_up(agent):
     status, body, _ = call(agent, "/measure", _payload(_big_model(300_000), (300_000,)))
     assert status == 413 and "1 MB" in body["detail"]

@@ -156,3 +156,22 @@ def test_augmentation_changes_training_batches_and_is_chosen_per_modality():
         seq, np.random.default_rng(0)
     )
     assert jittered.shape == seq.shape and not torch.equal(jittered, seq)
+
+
+def test_a_mixed_tables_raw_texts_follow_its_rows_through_deduplication_and_splits():
+    from dataclasses import replace
+
+    from tradeoff.errors import TradeoffError
+
+    X = np.repeat(np.arange(40, dtype=np.float32)[:, None], 2, axis=1)
+    X[2] = X[0]  # a duplicate row (same target too): dropped with its text
+    y = np.arange(40) % 2
+    texts = np.array([[f"text {i}"] for i in range(40)], dtype=object)
+    data = Dataset("t", X, y, "binary", "tabular", ("a", "b"), texts=texts)
+    prepared = prepare(data, seed=0)
+    for split, raw in (("train", prepared.texts.train), ("test", prepared.texts.test)):
+        X_split = getattr(prepared, f"X_{split}")
+        assert [t[0] for t in raw] == [f"text {int(v)}" for v in X_split[:, 0]]
+    assert "text 2" not in np.concatenate([prepared.texts.train, prepared.texts.val]).ravel()
+    with pytest.raises(TradeoffError, match="free text beside other columns needs the test"):
+        prepare(replace(data, X_test=X[:4], y_test=y[:4]), seed=0)

@@ -146,3 +146,39 @@ def test_the_search_measured_cost_on_the_graph_that_ships(table_bundle):
     shipped_mb = (bundle / "model.onnx").stat().st_size / 1e6
     assert card["cost"]["size_mb"] == pytest.approx(shipped_mb, rel=1e-3)
     assert "table encoding" in card["cost"]["measured_on"]
+
+
+def test_the_folded_text_encoding_computes_the_training_features_exactly(tmp_path):
+    """An identity model behind the fold: raw rows in, the prepared TF-IDF, number and
+    one-hot features out, a missing text included."""
+    from onnx import TensorProto, helper
+
+    from text_data import reviews
+    from tradeoff.prepare import prepare
+    from tradeoff.table_input import TEXT_INPUT, fold
+
+    frame = reviews(200).assign(stars=np.arange(200.0), genre=["a", "b"] * 100)
+    frame.loc[3, "review"] = None
+    frame.to_csv(tmp_path / "m.csv", index=False)
+    prepared = prepare(tradeoff.datasets.load(tmp_path / "m.csv", target="sentiment"))
+    schema = TableSchema.of(prepared)
+    width = prepared.input_shape[0]
+    identity = helper.make_model(
+        helper.make_graph(
+            [helper.make_node("Identity", ["input"], ["output"])],
+            "identity",
+            [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", width])],
+            [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", width])],
+        ),
+        opset_imports=[helper.make_opsetid("", 17)],
+        ir_version=8,
+    )
+    folded = fold(identity.SerializeToString(), schema)
+    X = np.concatenate([prepared.X_train, prepared.X_test])
+    texts = np.concatenate([prepared.texts.train, prepared.texts.test])
+    feeds, rows = schema.rows(X, texts)
+    assert len(rows) == len(X) and feeds[TEXT_INPUT].shape == (len(X), 1)
+    got = ort.InferenceSession(folded, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    np.testing.assert_allclose(got, X, atol=1e-6)
+    with pytest.raises(ValueError, match="raw texts"):
+        schema.rows(X)

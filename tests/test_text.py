@@ -13,7 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 import tradeoff
+from conftest import searched_bundle
 from text_data import reviews
+from tradeoff import ngrams
 from tradeoff.errors import TradeoffError
 from tradeoff.families import get_family
 from tradeoff.measure import QUICK_PROTOCOL, measure_latency, predict_outputs
@@ -77,11 +79,28 @@ def test_an_identifier_column_error_quotes_a_short_excerpt(tmp_path):
     assert len(message) < 300 and "x" * 41 not in message
 
 
-def test_text_mixed_with_other_columns_is_refused_naming_them(tmp_path):
-    frame = reviews(40).assign(stars=range(40))
+def test_free_text_beside_other_columns_makes_a_mixed_table(tmp_path):
+    frame = reviews(60).assign(stars=range(60))
+    frame.loc[5, "review"] = None
     frame.to_csv(tmp_path / "mixed.csv", index=False)
-    with pytest.raises(TradeoffError, match="'review' is free text.*'stars'"):
-        tradeoff.datasets.load(tmp_path / "mixed.csv", target="sentiment")
+    data = tradeoff.datasets.load(tmp_path / "mixed.csv", target="sentiment")
+    assert data.modality == "tabular"
+    assert [(c.name, c.kind) for c in data.columns] == [("review", "text"), ("stars", "numeric")]
+    text = data.columns[0]
+    assert 0 < text.width == len(text.grams) == len(text.idf) <= 1_000
+    assert data.feature_names[0].startswith("review~") and data.feature_names[-1] == "stars"
+    # TF-IDF rows are L2-normalised; a missing text is the empty string: no n-gram at all.
+    norms = np.linalg.norm(data.X[:, : text.width], axis=1)
+    assert norms[5] == 0 and np.allclose(np.delete(norms, 5), 1, atol=1e-5)
+    assert (
+        data.texts.shape == (60, 1)
+        and data.texts[5, 0] == ""
+        and data.texts[0, 0] == frame.review[0]
+    )
+    with pytest.raises(
+        TradeoffError, match=r"--modality: mixed.csv has its free text 'review'.*'stars'"
+    ):
+        tradeoff.datasets.load(tmp_path / "mixed.csv", target="sentiment", modality="text")
 
 
 def test_a_folder_of_txt_files_per_class_is_text_data(tmp_path):
@@ -141,16 +160,16 @@ def test_tfidf_graph_takes_raw_strings_and_matches_its_features(text_prepared, p
     from sklearn.feature_extraction.text import CountVectorizer
 
     ngram_range = (1 if params["analyzer"] == "word" else 2, params["max_n"])
-    grams, _, _ = tfidf._text.top_grams(
+    grams, _, _ = ngrams.top_grams(
         text_prepared.X_train, params["analyzer"], ngram_range, params["max_features"]
     )
     g = tfidf._text.Graph()
     counts_model = g.model(
-        tfidf._text.ngram_counts(g, params["analyzer"], grams), 1, ["N", len(grams)], "counts"
+        ngrams.ngram_counts(g, params["analyzer"], grams), 1, ["N", len(grams)], "counts"
     )
     in_graph = tfidf._text.run_front(counts_model, text_prepared.X_val).toarray()
     joiner = " " if params["analyzer"] == "word" else ""
-    extra = {"token_pattern": tfidf._text.TOKEN_PATTERN} if params["analyzer"] == "word" else {}
+    extra = {"token_pattern": ngrams.TOKEN_PATTERN} if params["analyzer"] == "word" else {}
     counter = CountVectorizer(
         analyzer=params["analyzer"],
         ngram_range=ngram_range,
@@ -260,17 +279,7 @@ def test_text_latency_is_measured_on_training_lengths(text_prepared):
 def text_bundle(tmp_path_factory):
     root = tmp_path_factory.mktemp("text-run")
     reviews(300).to_csv(root / "reviews.csv", index=False)
-    run = tradeoff.search(
-        tradeoff.datasets.load(root / "reviews.csv", target="sentiment"),
-        tradeoff.Requirements(),
-        out=root / "run",
-        n_trials=2,
-        families=["tfidf"],
-        quick_latency=True,
-        compress=False,
-        show_progress=False,
-    )
-    return run, tradeoff.export(run, root / "bundle"), root
+    return (*searched_bundle(root / "reviews.csv", "sentiment", ["tfidf"]), root)
 
 
 def test_bundle_card_and_predictor_take_raw_text(text_bundle):
@@ -278,7 +287,7 @@ def test_bundle_card_and_predictor_take_raw_text(text_bundle):
     card = json.loads((bundle / "card.json").read_text())
     assert card["input"]["dtype"] == "string" and card["input"]["modality"] == "text"
     assert card["input"]["max_chars"] >= 32_768
-    assert card["cost"]["method"]["inputs"]["kind"].startswith("texts drawn from the training")
+    assert card["cost"]["method"]["inputs"]["kind"] == "texts, cycled through"
     predictor = tradeoff.load(bundle)
     labels = predictor.predict(["A great, wonderful film", "boring, awful, a waste"])
     assert labels.tolist() == ["pos", "neg"]

@@ -51,7 +51,9 @@ from tradeoff.measure.candidate import (
 from tradeoff.measure.latency import LatencyProtocol
 from tradeoff.measure.machine import machine_info
 
-AGENT_VERSION = "2"  # 2: text models are timed on the texts a request sends (``samples``)
+#: 2: text models are timed on the texts a request sends (``samples``); 3: ``samples`` may
+#: be every input's rows by name (a mixed table's raw columns).
+AGENT_VERSION = "3"
 DEFAULT_PORT = 7070
 DEFAULT_MAX_MODEL_MB = 64.0
 #: At most this many texts to time a text model on (and MAX_SAMPLE_CHARS characters in all).
@@ -98,8 +100,9 @@ class MeasureRequest(BaseModel):
     """One model to measure. ``model_b64``: the ONNX file, base64; ``input_shape``: the
     first input's shape without the batch axis; ``check_rows``: rows whose outputs come back
     (``check_outputs``): the first input's, or every input's by name (a table's raw columns,
-    numbers or strings); ``samples``: for a model that takes text (and
-    only then, and always then), the texts to time it on, cycled through."""
+    numbers or strings); ``samples``: the inputs to time it on, cycled through: for a model
+    whose one input takes text (and then always), a list of texts; for any model, every
+    input's rows by name (a mixed table's raw columns: numbers, categories and texts)."""
 
     model_config = ConfigDict(extra="forbid")
     model_b64: str
@@ -109,7 +112,9 @@ class MeasureRequest(BaseModel):
     memory: bool = True
     throughput_batch: int | None = Field(None, ge=1, le=65536)
     check_rows: list | dict[str, list] | None = None
-    samples: list[str] | None = Field(None, min_length=1, max_length=MAX_SAMPLES)
+    samples: (
+        Annotated[list[str], Field(min_length=1, max_length=MAX_SAMPLES)] | dict[str, list] | None
+    ) = None
 
 
 class _Rejected(Exception):
@@ -232,7 +237,11 @@ def _parse(body: bytes, settings: AgentSettings) -> tuple[bytes, MeasureSpec]:
             f"{settings.max_model_mb:g} MB",
         )
     inputs = check_model(onnx_bytes)
-    samples = _samples(req.samples, inputs[0][1])
+    if isinstance(req.samples, dict):
+        samples = _check_rows(req.samples, inputs, req.input_shape, "samples", MAX_SAMPLES)
+        _check_chars(samples)
+    else:
+        samples = _samples(req.samples, inputs[0][1])
     rows = None if req.check_rows is None else _check_rows(req.check_rows, inputs, req.input_shape)
     protocol = LatencyProtocol(**req.protocol.model_dump())
     if protocol.warmup_max_seconds + 2 * protocol.max_seconds > settings.max_seconds:
@@ -254,13 +263,18 @@ def _parse(body: bytes, settings: AgentSettings) -> tuple[bytes, MeasureSpec]:
 
 
 def _check_rows(
-    given: list | dict, inputs: list[tuple[str, bool]], first_shape: list[int]
+    given: list | dict,
+    inputs: list[tuple[str, bool]],
+    first_shape: list[int],
+    what: str = "check_rows",
+    max_rows: int = MAX_CHECK_ROWS,
 ) -> dict[str, np.ndarray]:
-    """Check rows as feeds for every input of the model; a _Rejected naming what is wrong."""
+    """Rows (check rows, or samples by input) as feeds for every input of the model; a
+    _Rejected naming what is wrong."""
     names = [name for name, _ in inputs]
     by_name = given if isinstance(given, dict) else {names[0]: given}
     if sorted(by_name) != sorted(names):
-        raise _Rejected(422, f"check_rows: the model's inputs are {names}, got {sorted(by_name)}")
+        raise _Rejected(422, f"{what}: the model's inputs are {names}, got {sorted(by_name)}")
     feeds = {}
     for name, text in inputs:
         kind = "texts" if text else "finite numbers"
@@ -268,7 +282,7 @@ def _check_rows(
             rows = np.asarray(by_name[name], dtype=object if text else np.float32)
         except (ValueError, TypeError):
             rows = None
-        valid = rows is not None and rows.ndim >= 2 and len(rows) <= MAX_CHECK_ROWS
+        valid = rows is not None and rows.ndim >= 2 and 1 <= len(rows) <= max_rows
         if valid and text:
             valid = all(isinstance(value, str) for value in rows.ravel())
         elif valid:
@@ -277,13 +291,21 @@ def _check_rows(
         if not valid:
             raise _Rejected(
                 422,
-                f"check_rows: {name!r} is not up to {MAX_CHECK_ROWS} rows of {kind}"
+                f"{what}: {name!r} is not 1 to {max_rows} rows of {kind}"
                 + ("" if text or name != names[0] else f" of shape {first_shape}"),
             )
         feeds[name] = rows
     if len({len(rows) for rows in feeds.values()}) > 1:
-        raise _Rejected(422, "check_rows: the inputs have different numbers of rows")
+        raise _Rejected(422, f"{what}: the inputs have different numbers of rows")
     return feeds
+
+
+def _check_chars(samples: dict[str, np.ndarray]) -> None:
+    chars = sum(len(v) for rows in samples.values() if rows.dtype == object for v in rows.ravel())
+    if chars > MAX_SAMPLE_CHARS:
+        raise _Rejected(
+            413, f"samples: {chars} characters in all, over the agent's cap of {MAX_SAMPLE_CHARS}"
+        )
 
 
 def _samples(texts: list[str] | None, takes_text: bool) -> np.ndarray | None:

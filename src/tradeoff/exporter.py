@@ -378,7 +378,7 @@ def _fold_table(
     """The model taking raw table columns, checked against the model taking features."""
     folded = fold(onnx_bytes, schema)
     _check_onnx(folded, f"trial {record.number} with its table encoding")
-    feeds, rows = schema.rows(prepared.X_test)
+    feeds, rows = schema.rows(prepared.X_test, prepared.texts and prepared.texts.test)
     expected = predict_outputs(onnx_bytes, prepared.X_test[rows])
     sess = session(folded, threads=os.cpu_count() or 1)
     got = sess.run(None, feeds)[0] if len(rows) else expected
@@ -412,7 +412,7 @@ def _check_rows(
     parent_onnx = Path(run.artifact_path(parent, tmp)).read_bytes()
     X = prepared.X_test[:CHECK_ROWS]
     if schema is not None:
-        feeds, rows = schema.rows(X)
+        feeds, rows = schema.rows(X, prepared.texts and prepared.texts.test[:CHECK_ROWS])
         X = X[rows]
     else:
         feeds = {INPUT_NAME: X}

@@ -128,6 +128,16 @@ def balanced_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class RawTexts:
+    """A mixed table's free-text columns as written (``Dataset.texts``), for each split's
+    rows: what its bundle takes, to check the folded graph and to time it on real lengths."""
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+
+
+@dataclass(frozen=True)
 class Prepared:
     """The splits a search works on, plus how they were made."""
 
@@ -146,6 +156,7 @@ class Prepared:
     augmentation: Augmentation | None = None
     folds: tuple[Prepared, ...] = ()  # --cv K: each fold prepared on its own training part
     options: dict = field(default_factory=dict)  # prepare()'s keyword arguments, to redo it
+    texts: RawTexts | None = None  # a mixed table's raw texts, row for row with each split
 
     @property
     def task(self) -> str:
@@ -315,8 +326,16 @@ def prepare(
         "augment": augment if isinstance(augment, str) or augment is None else ",".join(augment),
     }
     classify = data.task != "regression"
-    X, y, n_duplicates = _drop_duplicates(data.X, data.y)
+    keep = _first_of_duplicates(data.X, data.y)
+    X, y = (data.X, data.y) if keep is None else (data.X[keep], data.y[keep])
+    n_duplicates = len(data.y) - len(y)
+    texts = data.texts if keep is None or data.texts is None else data.texts[keep]
     own_test = data.X_test is not None and data.y_test is not None
+    if own_test and texts is not None:
+        raise TradeoffError(
+            f"{data.name}: free text beside other columns needs the test split carved from "
+            "the same table (its raw texts); give the test rows in the table instead"
+        )
     _check_enough_rows(data, y, own_test, cv)
     if own_test:
         X_rest, y_rest, X_test, y_test = X, y, data.X_test, data.y_test
@@ -324,8 +343,11 @@ def prepare(
         rows = np.arange(len(y))
         rest, test = split_rows(rows, y, test_fraction, seed, classify, data.name)
         X_rest, y_rest, X_test, y_test = X[rest], y[rest], X[test], y[test]
+        if texts is not None:
+            texts, texts_test = texts[rest], texts[test]
     rows = np.arange(len(y_rest))
     train, val = split_rows(rows, y_rest, val_fraction, seed + 1, classify, data.name)
+    raw = None if texts is None else RawTexts(texts[train], texts[val], texts_test)
     main, n_imputed = _fit(
         data, X_rest[train], y_rest[train], X_rest[val], y_rest[val], X_test, y_test
     )
@@ -358,6 +380,7 @@ def prepare(
         augmentation=augmentation,
         folds=folds,
         options=options,
+        texts=raw,
     )
 
 
@@ -423,24 +446,24 @@ def _count_missing(X: np.ndarray, data: Dataset) -> int:
     return total
 
 
-def _drop_duplicates(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-    """Keep the first of each set of identical (features, target) rows."""
+def _first_of_duplicates(X: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+    """The rows to keep, the first of each set of identical (features, target) rows, in row
+    order; None when every row is distinct."""
     if X.dtype == object:  # texts
         seen: dict[tuple, int] = {}
         for i, key in enumerate(zip(map(tuple, X), y.tolist(), strict=True)):
             seen.setdefault(key, i)
-        keep = np.fromiter(sorted(seen.values()), dtype=np.int64, count=len(seen))
-        return X[keep], y[keep], len(X) - len(keep)
-    flat = np.ascontiguousarray(X.reshape(len(X), -1))
-    keys = np.concatenate([flat.view(np.uint8).reshape(len(X), -1), _bytes(y)], axis=1)
-    # A 128-bit digest per row: np.unique(axis=0) sorts whole rows, 27 s for 60,000 images.
-    first: dict[bytes, int] = {}
-    for i, row in enumerate(keys):
-        first.setdefault(hashlib.blake2b(row.data, digest_size=16).digest(), i)
+        first = seen
+    else:
+        flat = np.ascontiguousarray(X.reshape(len(X), -1))
+        keys = np.concatenate([flat.view(np.uint8).reshape(len(X), -1), _bytes(y)], axis=1)
+        # A 128-bit digest per row: np.unique(axis=0) sorts whole rows, 27 s for 60,000 images.
+        first = {}
+        for i, row in enumerate(keys):
+            first.setdefault(hashlib.blake2b(row.data, digest_size=16).digest(), i)
     if len(first) == len(X):
-        return X, y, 0
-    keep = np.fromiter(first.values(), np.int64)  # in row order: dicts keep insertion order
-    return X[keep], y[keep], len(X) - len(keep)
+        return None
+    return np.fromiter(sorted(first.values()), np.int64, count=len(first))
 
 
 def _bytes(y: np.ndarray) -> np.ndarray:

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from tradeoff.bundle import FLOAT32_MAX, Predictor, softmax
 from tradeoff.errors import TradeoffError
-from tradeoff.table_input import CATEGORICAL_INPUT, NUMERIC_INPUT
+from tradeoff.table_input import CATEGORICAL_INPUT, NUMERIC_INPUT, TEXT_INPUT
 
 DEFAULT_MAX_BATCH = 1024
 DEFAULT_MAX_BODY_BYTES = 8 * 2**20
@@ -78,27 +78,31 @@ def _instance_type(shape: tuple[int, ...]) -> Any:
     return item
 
 
+def _field_type(feature: dict) -> Any:
+    if feature["type"] == "numeric":
+        return Number
+    if feature["type"] == "text":
+        return Annotated[str, Field(max_length=feature["max_chars"])]
+    return Literal[tuple(feature["categories"])]
+
+
 def _row_type(features: list[dict]) -> Any:
-    """One table row: a field per column (named as in the data), numbers or known categories."""
-    fields = {
-        f"c{i}": (
-            Number if f["type"] == "numeric" else Literal[tuple(f["categories"])],
-            Field(alias=f["name"]),
-        )
-        for i, f in enumerate(features)
-    }
+    """One table row: a field per column (named as in the data): numbers, known categories, or
+    free text up to the bundle's length cap."""
+    fields = {f"c{i}": (_field_type(f), Field(alias=f["name"])) for i, f in enumerate(features)}
     return create_model("Row", __config__=ConfigDict(extra="forbid", strict=True), **fields)
 
 
 def _table_feeds(features: list[dict], rows: list[BaseModel]) -> dict[str, np.ndarray]:
-    numeric = [f"c{i}" for i, f in enumerate(features) if f["type"] == "numeric"]
-    text = [f"c{i}" for i, f in enumerate(features) if f["type"] != "numeric"]
     feeds = {}
-    if numeric:
-        values = [[getattr(r, k) for k in numeric] for r in rows]
-        feeds[NUMERIC_INPUT] = np.asarray(values, dtype=np.float32)
-    if text:
-        feeds[CATEGORICAL_INPUT] = np.asarray([[getattr(r, k) for k in text] for r in rows], object)
+    for name, kind, dtype in (
+        (NUMERIC_INPUT, "numeric", np.float32),
+        (CATEGORICAL_INPUT, "categorical", object),
+        (TEXT_INPUT, "text", object),
+    ):
+        keys = [f"c{i}" for i, f in enumerate(features) if f["type"] == kind]
+        if keys:
+            feeds[name] = np.asarray([[getattr(r, k) for k in keys] for r in rows], dtype)
     return feeds
 
 

@@ -1,11 +1,13 @@
 """Table rows as users have them, folded into an exported model's ONNX graph.
 
-A search trains on numeric features: numbers as they are, each text column one-hot
-(``datasets.tabular``), missing values imputed and constant features dropped
-(``prepare``). An exported bundle takes the raw columns instead: numeric columns in one
-float32 input, text columns in one string input; a small graph in front of the trained
-model imputes, encodes and selects the features it reads, so that any ONNX runtime
-gets the same answer from the same row.
+A search trains on numeric features: numbers as they are, each category column one-hot,
+each free-text column TF-IDF (``datasets.tabular``), missing values imputed and constant
+features dropped (``prepare``). An exported bundle takes the raw columns instead: numeric
+columns in one float32 input, category columns in one string input, free-text columns in
+another; a small graph in front of the trained model imputes, encodes, counts n-grams
+(``tradeoff.ngrams``) and selects the features it reads, so that any ONNX runtime gets
+the same answer from the same row. The search measures cost on that whole graph, timed
+on raw training rows (:func:`cost_samples`) since a text's cost grows with its length.
 
 >>> schema = TableSchema.of(prepared)  # doctest: +SKIP
 >>> bundle_bytes = fold(onnx_bytes, schema)  # doctest: +SKIP
@@ -20,7 +22,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from tradeoff import ngrams
 from tradeoff.errors import TradeoffError
+from tradeoff.text_input import DEFAULT_MAX_CHARS, latency_samples
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,7 +32,7 @@ if TYPE_CHECKING:
     from tradeoff.datasets import Column
     from tradeoff.prepare import Prepared
 
-NUMERIC_INPUT, CATEGORICAL_INPUT = "numeric", "categorical"
+NUMERIC_INPUT, CATEGORICAL_INPUT, TEXT_INPUT = "numeric", "categorical", "text"
 _PREFIX = "table_input."  # names of the folded nodes and tensors, apart from the model's
 
 
@@ -64,6 +68,10 @@ class TableSchema:
     def categorical(self) -> list[Column]:
         return [c for c in self.columns if c.kind == "categorical"]
 
+    @property
+    def text(self) -> list[Column]:
+        return [c for c in self.columns if c.kind == "text"]
+
     def _offsets(self) -> list[int]:
         return list(np.cumsum([0] + [c.width for c in self.columns])[:-1])
 
@@ -84,30 +92,45 @@ class TableSchema:
         if self.categorical:
             names = [c.name for c in self.categorical]
             inputs.append({"name": CATEGORICAL_INPUT, "dtype": "string", "columns": names})
+        if self.text:
+            names = [c.name for c in self.text]
+            inputs.append({"name": TEXT_INPUT, "dtype": "string", "columns": names})
         modes = self.modes()
+        features = []
+        for c in self.columns:
+            feature = {"name": c.name, "type": c.kind}
+            if c.kind == "categorical":
+                feature |= {"categories": list(c.categories), "missing_becomes": modes[c.name]}
+            elif c.kind == "text":
+                feature |= {"ngrams": len(c.grams), "max_chars": DEFAULT_MAX_CHARS}
+            features.append(feature)
+        text = (
+            "each free-text column becomes TF-IDF of its most frequent word 1-2-grams "
+            "(vocabulary and idf counted on all rows' texts at load, labels unused; a missing "
+            "text is empty); "
+            if self.text
+            else ""
+        )
         return {
             "inputs": inputs,
-            "features": [
-                {"name": c.name, "type": c.kind}
-                | (
-                    {"categories": list(c.categories), "missing_becomes": modes[c.name]}
-                    if c.kind == "categorical"
-                    else {}
-                )
-                for c in self.columns
-            ],
+            "features": features,
             "preprocessing": "inside model.onnx: missing numbers become the training median; "
-            "each text column is one-hot encoded (a missing or unseen value counts as the "
-            "training split's most frequent category); constant features are dropped; "
+            "each category column is one-hot encoded (a missing or unseen value counts as the "
+            f"training split's most frequent category); {text}constant features are dropped; "
             "standardisation fitted on the training split",
         }
 
-    def rows(self, X: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    def rows(
+        self, X: np.ndarray, texts: np.ndarray | None = None
+    ) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Prepared feature rows ``X`` turned back into raw columns, for checking the fold.
 
         Returns the inputs of the rows whose categories can be read back (one 1 per
-        one-hot block), and those rows' indices.
+        one-hot block), and those rows' indices. TF-IDF cannot be read back: a mixed
+        table's raw ``texts`` (``Prepared.texts``, row for row with ``X``) are needed.
         """
+        if self.text and (texts is None or len(texts) != len(X)):
+            raise ValueError("a mixed table's rows need its raw texts, row for row")
         full = np.tile(self.fill, (len(X), 1))
         full[:, list(self.kept)] = X
         ok = np.ones(len(X), bool)
@@ -116,14 +139,18 @@ class TableSchema:
             block = full[:, start : start + column.width]
             if column.kind == "numeric":
                 numeric.append(block[:, 0])
-                continue
-            ok &= ((block == 0) | (block == 1)).all(axis=1) & (block.sum(axis=1) == 1)
-            categorical.append(np.asarray(column.categories, dtype=object)[block.argmax(axis=1)])
+            elif column.kind == "categorical":
+                ok &= ((block == 0) | (block == 1)).all(axis=1) & (block.sum(axis=1) == 1)
+                categorical.append(
+                    np.asarray(column.categories, dtype=object)[block.argmax(axis=1)]
+                )
         feeds = {}
         if numeric:
             feeds[NUMERIC_INPUT] = np.stack(numeric, axis=1).astype(np.float32)[ok]
         if categorical:
             feeds[CATEGORICAL_INPUT] = np.stack(categorical, axis=1)[ok]
+        if self.text:
+            feeds[TEXT_INPUT] = np.asarray(texts, dtype=object)[ok]
         return feeds, np.flatnonzero(ok)
 
 
@@ -153,21 +180,30 @@ def fold(onnx_bytes: bytes, schema: TableSchema) -> bytes:
         medians = np.array([[schema.fill[offsets[c]] for c in schema.numeric]], np.float32)
         missing = node("IsNaN", [NUMERIC_INPUT], "missing")
         numbers = node("Where", [missing, constant("medians", medians), NUMERIC_INPUT], "numbers")
-    if schema.categorical:
-        inputs.append(
-            helper.make_tensor_value_info(
-                CATEGORICAL_INPUT, TensorProto.STRING, ["N", len(schema.categorical)]
+    for name, columns in ((CATEGORICAL_INPUT, schema.categorical), (TEXT_INPUT, schema.text)):
+        if columns:
+            inputs.append(
+                helper.make_tensor_value_info(name, TensorProto.STRING, ["N", len(columns)])
             )
-        )
     modes = schema.modes()
-    n_numeric = n_text = 0
+    n_numeric = n_categorical = n_text = 0
     for column in schema.columns:
         if column.kind == "numeric":
             at = constant(f"at.{column.name}", np.array([n_numeric], np.int64))
             parts.append(node("Gather", [numbers, at], f"col.{column.name}", axis=1))
             n_numeric += 1
             continue
-        at = constant(f"at.{column.name}", np.array([n_text], np.int64))
+        if column.kind == "text":
+            at = constant(f"at.{column.name}", np.array([n_text], np.int64))
+            raw = node("Gather", [TEXT_INPUT, at], f"raw.{column.name}", axis=1)
+            g = ngrams.Graph(prefix=f"{_PREFIX}tfidf.{column.name}.", source=raw)
+            counts = ngrams.ngram_counts(g, "word", list(column.grams))
+            parts.append(ngrams.weighted(g, counts, np.asarray(column.idf, np.float32), True))
+            nodes.extend(g.nodes)
+            constants.extend(g.constants)
+            n_text += 1
+            continue
+        at = constant(f"at.{column.name}", np.array([n_categorical], np.int64))
         text = node("Gather", [CATEGORICAL_INPUT, at], f"text.{column.name}", axis=1)
         codes = node(
             "LabelEncoder",
@@ -180,7 +216,7 @@ def fold(onnx_bytes: bytes, schema: TableSchema) -> bytes:
         positions = constant(f"positions.{column.name}", np.arange(column.width, dtype=np.int64))
         hot = node("Equal", [codes, positions], f"hot.{column.name}")
         parts.append(node("Cast", [hot], f"col.{column.name}", to=TensorProto.FLOAT))
-        n_text += 1
+        n_categorical += 1
     features = node("Concat", parts, "features", axis=1)
     kept = constant("kept", np.array(schema.kept, np.int64))
     selected = node("Gather", [features, kept], "selected", axis=1)
@@ -196,7 +232,12 @@ def fold(onnx_bytes: bytes, schema: TableSchema) -> bytes:
             helper.make_opsetid("", opsets.get("", 17)),
             # LabelEncoder-2 (string keys): opsets 2 and 3 of ai.onnx.ml; gbdt models use 3.
             helper.make_opsetid("ai.onnx.ml", opsets.get("ai.onnx.ml", 3)),
-        ],
+        ]
+        + (
+            [helper.make_opsetid("com.microsoft", ngrams.OPSETS["com.microsoft"])]
+            if schema.text
+            else []
+        ),
         ir_version=model.ir_version,
     )
     merged = onnx.compose.merge_models(head, model, io_map=[(selected, model.graph.input[0].name)])
@@ -212,7 +253,22 @@ def as_shipped(onnx_bytes: bytes, prepared: Prepared) -> tuple[bytes, tuple[int,
     schema = TableSchema.of(prepared)
     if schema is None:
         return onnx_bytes, prepared.input_shape
-    return fold(onnx_bytes, schema), (len(schema.numeric) or len(schema.categorical),)
+    first = len(schema.numeric) or len(schema.categorical) or len(schema.text)
+    return fold(onnx_bytes, schema), (first,)
+
+
+def cost_samples(prepared: Prepared) -> np.ndarray | dict[str, np.ndarray] | None:
+    """Real inputs to time a shipped model on, where its cost depends on them: training texts
+    (a text data set), or raw training rows of a mixed table, every input by name; None
+    where any input of the right shape costs the same."""
+    if prepared.modality == "text":
+        return latency_samples(prepared.X_train)
+    schema = TableSchema.of(prepared)
+    if schema is None or not schema.text or prepared.texts is None:
+        return None
+    picked = latency_samples(np.arange(len(prepared.X_train)).reshape(-1, 1)).ravel()
+    feeds, _ = schema.rows(prepared.X_train[picked], prepared.texts.train[picked])
+    return feeds
 
 
 def feeds_from_frame(
@@ -232,10 +288,13 @@ def feeds_from_frame(
             + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         )
     problems: dict[int, str] = {}
-    numeric, categorical = [], []
+    numeric, categorical, texts = [], [], []
     for feature in features:
         name, raw = feature["name"], frame[feature["name"]]
         absent = raw.isna().to_numpy()
+        if feature["type"] == "text":
+            texts.append(_free_text(raw, feature, problems))
+            continue
         if feature["type"] == "numeric":
             values = pd.to_numeric(raw, errors="coerce").astype("float64").to_numpy()
             for row in np.flatnonzero(absent | ~np.isfinite(values)):
@@ -264,7 +323,23 @@ def feeds_from_frame(
             feeds[NUMERIC_INPUT] = np.stack(numeric, axis=1).astype(np.float32)
     if categorical:
         feeds[CATEGORICAL_INPUT] = np.stack(categorical, axis=1)
+    if texts:
+        feeds[TEXT_INPUT] = np.stack(texts, axis=1)
     return feeds, dict(sorted(problems.items()))
+
+
+def _free_text(raw: pd.Series, feature: dict, problems: dict[int, str]) -> np.ndarray:
+    """A free-text column's cells as strings (a missing one empty, as in training); a cell
+    over the bundle's length cap is a problem row, with an empty placeholder."""
+    absent = raw.isna().to_numpy()
+    text = np.array(["" if a else str(v) for v, a in zip(raw, absent, strict=True)], object)
+    cap = feature.get("max_chars", DEFAULT_MAX_CHARS)
+    for row in np.flatnonzero([len(t) > cap for t in text]):
+        problems.setdefault(
+            int(row), f"column {feature['name']!r}: {len(text[row])} characters, over {cap}"
+        )
+        text[row] = ""
+    return text
 
 
 def _category_text(value) -> str:

@@ -30,7 +30,7 @@ def describe_lengths(samples: np.ndarray) -> dict:
     chars = np.array([len(t) for t in samples.ravel()])
     p50, p95 = np.percentile(chars, [50, 95])
     return {
-        "kind": "texts drawn from the training split, cycled through",
+        "kind": "texts, cycled through",
         "n": len(chars),
         "chars_p50": float(p50),
         "chars_p95": float(p95),

@@ -166,3 +166,20 @@ def test_cv_flag_garbage_is_one_line_exit_2(tmp_path):
     assert result.exit_code == 2
     assert "--cv: expected a number of folds from 2 to 20, auto or off, got 'lots'" in result.output
     assert not (tmp_path / "r").exists()
+
+
+def test_folds_stop_at_the_deadline_rather_than_rank_on_some_of_them():
+    import time
+
+    from tradeoff.families import get_family
+    from tradeoff.searcher.cv import FoldsOutOfTime, fold_scores
+
+    data = load("iris")
+    prepared = prepare(data, seed=0, cv=3)
+    params = {**get_family("gbdt").defaults(prepared.input_shape), "max_iter": 20}
+    done = fold_scores(prepared, "gbdt", params, {}, seed=0, metric="accuracy")
+    assert len(done.scores) == 3
+    with pytest.raises(FoldsOutOfTime, match="after 0 of 3 folds"):
+        fold_scores(
+            prepared, "gbdt", params, {}, seed=0, metric="accuracy", deadline=time.monotonic()
+        )

@@ -72,35 +72,50 @@ def input_shape_of(onnx_path: Path) -> tuple[int, ...]:
     return tuple(d.dim_value for d in dims)
 
 
-def text_samples(target: Path, onnx_path: Path, texts: Path | None):
-    """The texts to time a text model on (None for other models)."""
+def cost_inputs(target: Path, onnx_path: Path, texts: Path | None):
+    """The inputs to time a model on where its cost depends on them: a text model's texts, or
+    a mixed table's raw rows (every input by name); None for other models."""
     import numpy as np
 
-    takes_text = onnx.load(str(onnx_path), load_external_data=False).graph.input[0].type
-    if takes_text.tensor_type.elem_type != onnx.TensorProto.STRING:
+    from tradeoff.table_input import CATEGORICAL_INPUT, TEXT_INPUT
+
+    inputs = onnx.load(str(onnx_path), load_external_data=False).graph.input
+    names = [i.name for i in inputs]
+    text_model = len(inputs) == 1 and names != [CATEGORICAL_INPUT]
+    text_model = text_model and inputs[0].type.tensor_type.elem_type == onnx.TensorProto.STRING
+    if not (text_model or TEXT_INPUT in names):
         if texts is not None:
             raise TradeoffError(f"--texts: {onnx_path} does not take text")
         return None
     if texts is None:
         if (target / "run.json").is_file():
-            from tradeoff.text_input import latency_samples
+            from tradeoff.table_input import cost_samples
 
-            return latency_samples(Run.open(target).prepared.X_train)
+            return cost_samples(Run.open(target).prepared)
         raise TradeoffError(
-            f"--texts: {target} is a text model, whose latency depends on its input; give a "
-            ".txt file (one text a line) or a table of texts to time it on"
+            f"--texts: {target} takes text, whose latency depends on its length; give "
+            + (
+                "a .txt file (one text a line) or a table of texts to time it on"
+                if text_model
+                else "a .csv/.parquet of rows with the card's columns to time it on"
+            )
         )
     from tradeoff.bundle import Predictor
 
     if not (target / BUNDLE_CARD).is_file():
+        if not text_model:
+            raise TradeoffError(
+                f"--texts: {onnx_path} takes table rows, read through a bundle's card; bench "
+                "its bundle folder"
+            )
         lines = texts.read_text(encoding="utf-8", errors="replace").splitlines()
         return np.asarray([t for t in lines if t], dtype=object).reshape(-1, 1)
     feeds, problems = Predictor(target).read_file(texts)
-    rows = next(iter(feeds.values()))
-    keep = np.setdiff1d(np.arange(len(rows)), list(problems))
+    keep = np.setdiff1d(np.arange(len(next(iter(feeds.values())))), list(problems))
     if not len(keep):
-        raise TradeoffError(f"--texts: {texts}: no usable text")
-    return rows[keep]
+        raise TradeoffError(f"--texts: {texts}: no usable row")
+    rows = {name: values[keep] for name, values in feeds.items()}
+    return next(iter(rows.values())) if text_model else rows
 
 
 @app.command()
@@ -139,9 +154,9 @@ def bench(
     texts: Annotated[
         Path | None,
         typer.Option(
-            help="A text model's inputs to time, cycled through: a .txt file (one text a line) "
-            "or a .csv/.parquet whose text column the card names (default for a run folder: "
-            "256 texts of its training split)."
+            help="Inputs to time a model taking text on, cycled through: a .txt file (one "
+            "text a line) or a .csv/.parquet with the card's columns (a table with free-text "
+            "columns: whole rows). Default for a run folder: 256 rows of its training split."
         ),
     ] = None,
     on: Annotated[
@@ -178,7 +193,7 @@ def bench(
         protocol = replace(
             QUICK_PROTOCOL if quick else LatencyProtocol(), threads=threads, batch=batch
         )
-        samples = text_samples(target, onnx_path, texts)
+        samples = cost_inputs(target, onnx_path, texts)
         spec = MeasureSpec(
             shape,
             protocol,

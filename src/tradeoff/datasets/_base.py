@@ -26,23 +26,32 @@ class Column:
     named ``column=category``); a missing value is NaN in all of them, and
     ``prepare`` imputes it with the training split's most frequent category.
     An exported model folds this encoding in by mapping each category string
-    to its one-hot position. A ``text`` column is free text, kept as strings
-    (``Dataset.X`` of a text data set), tokenized inside the model.
+    to its one-hot position. A ``text`` column is free text. In a text data set it is
+    the only column, kept as strings (``Dataset.X``) and tokenized inside each text
+    model. Beside other columns (a *mixed* table) it becomes TF-IDF features, one per
+    n-gram in ``grams`` weighted by ``idf``, and an exported model computes them from the
+    raw string inside its graph (``tradeoff.ngrams``).
     """
 
     name: str
     kind: Literal["numeric", "categorical", "text"]
     categories: tuple[str, ...] = ()
+    grams: tuple[tuple[str, ...], ...] = ()
+    idf: tuple[float, ...] = ()
 
     @property
     def width(self) -> int:
         """How many features this column becomes."""
-        return len(self.categories) if self.kind == "categorical" else 1
+        if self.kind == "categorical":
+            return len(self.categories)
+        return len(self.grams) if self.grams else 1
 
     def feature_names(self) -> tuple[str, ...]:
-        if self.kind == "numeric":
-            return (self.name,)
-        return tuple(f"{self.name}={c}" for c in self.categories)
+        if self.kind == "categorical":
+            return tuple(f"{self.name}={c}" for c in self.categories)
+        if self.grams:
+            return tuple(f"{self.name}~{' '.join(g)}" for g in self.grams)
+        return (self.name,)
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,9 @@ class Dataset:
     (a built-in name, or a file path with its loader options); a run stores
     it so that a resumed or reopened run reloads the same data. ``columns``
     describes a table's encoding (empty for arrays); ``target`` names the
-    target column, for messages.
+    target column, for messages. ``texts`` holds a mixed table's free-text columns as
+    written (object ``[N, n_text]``, row for row with ``X``): what a bundle takes, kept
+    to check its graph and time it on real lengths.
     """
 
     name: str
@@ -77,6 +88,7 @@ class Dataset:
     target: str = "target"
     columns: tuple[Column, ...] = ()
     n_missing_target_dropped: int = 0
+    texts: np.ndarray | None = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:

@@ -2,7 +2,9 @@
 
 Numeric columns become float32 features; text, boolean and category columns
 are one-hot encoded (the category lists are kept in ``Dataset.columns`` so an
-export can fold the encoding in). Missing values stay NaN for ``prepare`` to
+export can fold the encoding in). A table of one free-text column is a text data set
+(``datasets.text``); free text beside other columns becomes TF-IDF features
+(:func:`text_features`), its raw strings kept in ``Dataset.texts``. Missing values stay NaN for ``prepare`` to
 impute from the training split; rows without a target are dropped and counted.
 """
 
@@ -14,13 +16,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tradeoff import ngrams
 from tradeoff.datasets._base import Column, Dataset, register_format
 from tradeoff.datasets._target import encode_target
-from tradeoff.datasets.text import excerpt, is_free_text, text_table
+from tradeoff.datasets.text import as_texts, excerpt, is_free_text, text_table
 from tradeoff.errors import TradeoffError
 
 #: A text column with more distinct values than this (and than half its rows) is refused.
 MAX_CATEGORIES = 256
+#: A mixed table's free-text column becomes TF-IDF features of its most frequent word
+#: n-grams: at most this many, of these lengths (a text data set's own families search both).
+TEXT_FEATURES = 1_000
+TEXT_NGRAMS = (1, 2)
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -85,44 +92,57 @@ def load_table(
         raise TradeoffError(f"{path}: holds only the target column {target!r}, no features")
     has_target = frame[target].notna()
     labelled = frame[has_target]
-    texts = (
-        [text_column]
-        if text_column
-        else [c for c in labelled.columns if c != target and is_free_text(labelled[c])]
-    )
-    if len(texts) > 1:
-        raise TradeoffError(
-            f"{path.name}: several free-text columns ({', '.join(map(repr, texts))}); one text "
-            f"column is supported: drop the others, or name it with --text-column"
-        )
-    if texts:
+    named = [text_column] if text_column else []
+    texts = named + [
+        c for c in labelled.columns if c not in (target, *named) and is_free_text(labelled[c])
+    ]
+    others = [c for c in frame.columns if c not in (target, *texts)]
+    source = {"name": str(path), "target": target, "task": task}
+    if text_column is not None:
+        source["text_column"] = text_column
+    if len(texts) == 1 and not others:
         return text_table(
             labelled,
             text_column=texts[0],
             target=target,
             task=task,
             name=path.name,
-            source={"name": str(path), "target": target, "task": task, "text_column": text_column},
+            source=source,
             n_missing_target=int((~has_target).sum()),
         )
     if modality == "text":
-        raise TradeoffError(
-            f"--modality: {path.name} has no free-text column; name one with --text-column"
+        why = (
+            f"its free text {', '.join(map(repr, texts))} comes with other columns "
+            f"({', '.join(map(repr, others[:5]))}); leave --modality out to search them together"
+            if texts
+            else "no free-text column; name one with --text-column"
         )
-    data = table_dataset(frame, target=target, task=task, culprit=path.name)
-    return replace(data, source={"name": str(path), "target": target, "task": task})
+        raise TradeoffError(f"--modality: {path.name} has {why}")
+    data = table_dataset(frame, target=target, task=task, culprit=path.name, text_columns=texts)
+    return replace(data, source=source)
 
 
 def table_dataset(
-    frame: pd.DataFrame, *, target: str, culprit: str, task: str | None = None
+    frame: pd.DataFrame,
+    *,
+    target: str,
+    culprit: str,
+    task: str | None = None,
+    text_columns: list[str] | tuple[str, ...] = (),
 ) -> Dataset:
-    """A read table as a Dataset: ``target`` encoded, every other column a feature."""
+    """A read table as a Dataset: ``target`` encoded, every other column a feature
+    (``text_columns`` as TF-IDF features; their raw texts kept in ``Dataset.texts``)."""
     has_target = frame[target].notna()
     n_missing_target = int((~has_target).sum())
     frame = frame[has_target]
     encoded = encode_target(frame[target], culprit=f"{culprit}: target {target!r}", task=task)
     features = frame.drop(columns=[target])
-    X, described = encode_features(features, culprit=culprit)
+    X, described = encode_features(features, culprit=culprit, text_columns=text_columns)
+    in_order = [c.name for c in described if c.kind == "text"]  # as the features are
+    texts = None
+    if in_order:
+        texts = np.concatenate([as_texts(features[c]) for c in in_order], axis=1)
+    free = f", free text in {', '.join(map(repr, in_order))}" if in_order else ""
     return Dataset(
         name=culprit,
         X=X,
@@ -130,24 +150,32 @@ def table_dataset(
         task=encoded.task,
         modality="tabular",
         classes=encoded.classes,
-        description=f"{culprit}: {len(frame)} rows, {features.shape[1]} columns, target {target!r}",
+        description=f"{culprit}: {len(frame)} rows, {features.shape[1]} columns{free}, "
+        f"target {target!r}",
         feature_names=tuple(n for c in described for n in c.feature_names()),
         target=target,
         columns=described,
         n_missing_target_dropped=n_missing_target,
+        texts=texts,
     )
 
 
 def encode_features(
-    features: pd.DataFrame, *, culprit: str
+    features: pd.DataFrame, *, culprit: str, text_columns: list[str] | tuple[str, ...] = ()
 ) -> tuple[np.ndarray, tuple[Column, ...]]:
-    """Numeric float32 features: numbers as they are, categoricals one-hot (NaN when missing)."""
+    """Numeric float32 features: numbers as they are, categoricals one-hot (NaN when missing),
+    ``text_columns`` as TF-IDF (see :func:`text_features`)."""
     blocks: list[np.ndarray] = []
     described: list[Column] = []
     for name in features.columns:
         values = features[name]
         if values.isna().all():
             raise TradeoffError(f"{culprit}: column {name!r} has no values (all missing)")
+        if name in text_columns:
+            block, column = text_features(name, as_texts(values), culprit)
+            blocks.append(block)
+            described.append(column)
+            continue
         if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
             column = values.to_numpy(dtype=np.float32, na_value=np.nan)
             if np.isinf(column).any():
@@ -171,6 +199,22 @@ def encode_features(
         blocks.append(onehot)
         described.append(Column(name=name, kind="categorical", categories=categories))
     return np.concatenate(blocks, axis=1), tuple(described)
+
+
+def text_features(name: str, texts: np.ndarray, culprit: str) -> tuple[np.ndarray, Column]:
+    """A mixed table's free-text column as TF-IDF features ``[N, grams]``: the
+    :data:`TEXT_FEATURES` most frequent word 1- and 2-grams (in at least two texts),
+    sublinear tf, smoothed idf, L2-normalised rows, as the exported graph computes them.
+
+    The vocabulary and idf are counted on every row's text, labels unused, as a categorical
+    column's categories are: at load, before any split. A missing text is the empty string.
+    """
+    grams, counts, _ = ngrams.top_grams(texts, "word", TEXT_NGRAMS, TEXT_FEATURES)
+    if not grams:
+        raise TradeoffError(f"{culprit}: free-text column {name!r} holds no words")
+    idf = ngrams.idf(counts)
+    block = ngrams.normalised(counts, idf, sublinear=True).toarray().astype(np.float32)
+    return block, Column(name=name, kind="text", grams=tuple(grams), idf=tuple(idf.tolist()))
 
 
 def _first_line(error: BaseException) -> str:

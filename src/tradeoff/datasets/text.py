@@ -8,7 +8,9 @@ The rule for a table column (``is_free_text``): a column that is not numeric is 
 text* when the median value has at least :data:`MIN_MEDIAN_WORDS` words and more than
 half of its non-missing values are distinct. A label-like column ("New York", "gold")
 stays a category; an identifier ("user_0193") is one word and is refused as before.
-``--text-column COL`` makes ``COL`` the text whatever the rule says.
+``--text-column COL`` makes ``COL`` the text whatever the rule says. A table whose only
+feature is one free-text column is a text data set; free text beside other columns is a
+mixed table (``datasets.tabular``: TF-IDF features beside the numbers and categories).
 """
 
 from __future__ import annotations
@@ -65,13 +67,6 @@ def text_table(
     n_missing_target: int,
 ) -> Dataset:
     """The data set of a table whose features are one free-text column."""
-    others = [c for c in frame.columns if c not in (text_column, target)]
-    if others:
-        raise TradeoffError(
-            f"{name}: column {text_column!r} is free text and the table has other feature "
-            f"columns too ({', '.join(map(repr, others[:5]))}); tables mixing text with other "
-            f"columns are not supported yet: drop them, or name the only text with --text-column"
-        )
     encoded = encode_target(frame[target], culprit=f"{name}: target {target!r}", task=task)
     X = as_texts(frame[text_column])
     return Dataset(

@@ -17,6 +17,7 @@ import numpy as np
 from onnx import TensorProto
 from scipy import sparse
 
+from tradeoff import ngrams
 from tradeoff.errors import TradeoffError
 from tradeoff.families import _text
 from tradeoff.families._base import FittedFamily, FittedModel, register_family
@@ -50,7 +51,7 @@ class HashedNgrams(FittedFamily):
 
     def fit(self, params, prepared, seed):
         start = time.perf_counter()
-        grams, counts_by_gram, n_rows = _text.top_grams(
+        grams, counts_by_gram, n_rows = ngrams.top_grams(
             prepared.X_train, "word", (1, params["max_n"]), params["pool"]
         )
         if not grams:
@@ -63,16 +64,16 @@ class HashedNgrams(FittedFamily):
         )
         train_counts = (counts_by_gram @ to_bucket).tocsr()
         g = _text.Graph()
-        counts = _text.ngram_counts(g, "word", grams, indexes=columns)
+        counts = ngrams.ngram_counts(g, "word", grams, indexes=columns)
         if max(columns) < buckets - 1:  # TfIdfVectorizer's width is the largest index + 1
             counts = g.node(
                 "Pad",
                 [counts, g.const("pads", np.array([0, 0, 0, buckets - 1 - max(columns)]))],
                 "counts_padded",
             )
-        idf = _text.idf(train_counts)
-        features = _text.weighted(g, counts, idf, params["sublinear_tf"])
-        X = _text.normalised(train_counts, idf, params["sublinear_tf"])
+        idf = ngrams.idf(train_counts)
+        features = ngrams.weighted(g, counts, idf, params["sublinear_tf"])
+        X = ngrams.normalised(train_counts, idf, params["sublinear_tf"])
         coef, intercept = _text.fit_linear(params, X, prepared.y_train[:n_rows], seed)
         logits = _text.logits_head(g, features, coef, intercept)
         onnx_model = g.model(logits, TensorProto.FLOAT, ["N", prepared.n_outputs])

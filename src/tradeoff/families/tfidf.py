@@ -5,7 +5,7 @@ vocabulary size, sublinear term frequency, naive-Bayes log-count-ratio scaling (
 Manning 2012's NB-SVM, binary tasks), and the head: logistic regression or a linear
 SVM (squared hinge), with its regularisation strength. The shipped graph computes the
 counts with ``TfIdfVectorizer``, then weighting, L2 normalisation and the linear map.
-Character n-gram models are fitted on at most ``_text.MAX_CHAR_DOCS`` training texts.
+Character n-gram models are fitted on at most ``ngrams.MAX_CHAR_DOCS`` training texts.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import time
 import numpy as np
 from onnx import TensorProto
 
+from tradeoff import ngrams
 from tradeoff.errors import TradeoffError
 from tradeoff.families import _text
 from tradeoff.families._base import FittedFamily, FittedModel, register_family
@@ -73,17 +74,17 @@ class TfIdfLinear(FittedFamily):
         start = time.perf_counter()
         analyzer = params["analyzer"]
         low = 1 if analyzer == "word" else 2
-        grams, train_counts, n_rows = _text.top_grams(
+        grams, train_counts, n_rows = ngrams.top_grams(
             prepared.X_train, analyzer, (low, params["max_n"]), params["max_features"]
         )
         if not grams:
             raise TradeoffError(f"{prepared.data.name}: the training texts hold no tokens")
         y = prepared.y_train[:n_rows]
         g = _text.Graph()
-        counts = _text.ngram_counts(g, analyzer, grams)
-        idf = _text.idf(train_counts)
-        features = _text.weighted(g, counts, idf, params["sublinear_tf"])
-        X = _text.normalised(train_counts, idf, params["sublinear_tf"])
+        counts = ngrams.ngram_counts(g, analyzer, grams)
+        idf = ngrams.idf(train_counts)
+        features = ngrams.weighted(g, counts, idf, params["sublinear_tf"])
+        X = ngrams.normalised(train_counts, idf, params["sublinear_tf"])
         scale = np.ones(len(grams), np.float32)
         if params["nb_scaling"] and prepared.n_outputs == 2:
             scale = _text.log_count_ratio(X, y)

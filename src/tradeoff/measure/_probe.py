@@ -36,11 +36,19 @@ def main() -> None:
         shape = (protocol["batch"], *(request["input_shape"] if i == 0 else spec.shape[1:]))
         string = spec.type == "tensor(string)"
         feeds[spec.name] = np.full(shape, "", object) if string else np.zeros(shape, np.float32)
-    texts = None
-    if request.get("texts_file"):
-        with open(request["texts_file"], encoding="utf-8") as file:
-            texts = np.asarray(json.load(file), dtype=object).reshape(-1, 1)
-        feeds = {sess.get_inputs()[0].name: texts[: protocol["batch"]]}
+    samples = None
+    if request.get("samples_file"):  # real inputs: the first input's rows, or each input's
+        with open(request["samples_file"], encoding="utf-8") as file:
+            given = json.load(file)
+        inputs = [(i.name, i.type == "tensor(string)") for i in sess.get_inputs()]
+        by_name = given if isinstance(given, dict) else {inputs[0][0]: given}
+        arrays = {
+            name: np.asarray(by_name[name], dtype=object if text else np.float32)
+            for name, text in inputs
+            if name in by_name
+        }
+        samples = arrays if isinstance(given, dict) else arrays[inputs[0][0]]
+        feeds = {name: rows[: protocol["batch"]] for name, rows in arrays.items()}
     for _ in range(20):
         sess.run(None, feeds)
     peak = _status_mb("VmHWM")
@@ -67,7 +75,7 @@ def main() -> None:
             request["model"],
             tuple(request["input_shape"]),
             LatencyProtocol(**protocol),
-            samples=texts,
+            samples=samples,
         )
         result["latency"] = latency.to_dict()
     if request.get("throughput_batch"):
@@ -76,6 +84,7 @@ def main() -> None:
             tuple(request["input_shape"]),
             request["throughput_batch"],
             LatencyProtocol(**protocol),
+            samples,
         )
     if request.get("machine"):
         from tradeoff.measure.machine import machine_info

@@ -52,8 +52,9 @@ class MeasureSpec:
     throughput_batch: int | None = None
     check_rows: np.ndarray | dict[str, np.ndarray] | None = None
     #: Inputs to time, cycled through (texts ``[n, 1]``: a text model's cost depends on their
-    #: length); here, in a fresh process and on an agent, which receives them.
-    samples: np.ndarray | None = None
+    #: length; or every input's rows by name, a mixed table's raw columns); here, in a fresh
+    #: process and on an agent, which receives them.
+    samples: np.ndarray | dict[str, np.ndarray] | None = None
     #: A p95 limit: in this process, timing stops once "within it?" is decisive (sequential
     #: screening, LatencyProtocol.screen_first_calls); elsewhere the full protocol runs.
     limit_ms: float | None = None
@@ -68,7 +69,9 @@ class MeasureSpec:
             "throughput_batch": self.throughput_batch,
             "check_rows": jsonable_rows(self.check_rows),
         }
-        if self.samples is not None:
+        if isinstance(self.samples, dict):
+            out["samples"] = jsonable_rows(fitting_rows(self.samples, MAX_SAMPLE_CHARS))
+        elif self.samples is not None:
             out["samples"] = fitting_texts(self.samples, MAX_SAMPLE_CHARS)
         return out
 
@@ -102,6 +105,18 @@ def fitting_texts(samples: np.ndarray, max_chars: int) -> list[str]:
     texts = [str(text) for text in samples.ravel()]
     total = np.cumsum([len(text) for text in texts])
     return texts[: max(1, int(np.searchsorted(total, max_chars, side="right")))]
+
+
+def fitting_rows(samples: dict[str, np.ndarray], max_chars: int) -> dict[str, np.ndarray]:
+    """The first rows (at least one) of every input whose strings add up to ``max_chars``."""
+    chars = np.zeros(len(next(iter(samples.values()))), np.int64)
+    for rows in samples.values():
+        if rows.dtype == object:
+            chars += np.array(
+                [sum(len(str(v)) for v in row) for row in rows.reshape(len(rows), -1)]
+            )
+    n = max(1, int(np.searchsorted(np.cumsum(chars), max_chars, side="right")))
+    return {name: rows[:n] for name, rows in samples.items()}
 
 
 @dataclass(frozen=True)
@@ -197,7 +212,11 @@ def measure_model(
         )
     memory = None
     if spec.memory:
-        memory = run_probe(onnx_model, MeasureSpec(spec.input_shape, spec.protocol, False), limits)
+        memory = run_probe(
+            onnx_model,
+            MeasureSpec(spec.input_shape, spec.protocol, False, samples=spec.samples),
+            limits,
+        )
     latency = (
         measure_latency(
             onnx_model,
@@ -212,7 +231,7 @@ def measure_model(
     throughput = None
     if spec.throughput_batch:
         throughput = measure_throughput(
-            onnx_model, spec.input_shape, spec.throughput_batch, spec.protocol
+            onnx_model, spec.input_shape, spec.throughput_batch, spec.protocol, spec.samples
         )
     outputs = None
     if spec.check_rows is not None:
@@ -257,9 +276,9 @@ def run_probe(onnx_model: bytes, spec: MeasureSpec, limits: Limits, *, machine: 
             "machine": machine,
         }
         if spec.samples is not None:  # too large for a command line: a file beside the request
-            request["texts_file"] = os.path.join(tmp, "texts.json")
-            with open(request["texts_file"], "w", encoding="utf-8") as file:
-                json.dump([str(t) for t in spec.samples.ravel()], file)
+            request["samples_file"] = os.path.join(tmp, "samples.json")
+            with open(request["samples_file"], "w", encoding="utf-8") as file:
+                json.dump(jsonable_rows(spec.samples), file)
         src = str(Path(__file__).resolve().parents[2])
         env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
         out_path, err_path = os.path.join(tmp, "out"), os.path.join(tmp, "err")

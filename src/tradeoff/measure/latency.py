@@ -175,7 +175,7 @@ def _runner(
     onnx_model: bytes | str,
     input_shape: tuple[int, ...],
     protocol: LatencyProtocol,
-    samples: np.ndarray | None = None,
+    samples: np.ndarray | dict[str, np.ndarray] | None = None,
 ):
     sess = session(onnx_model, protocol.threads)
     run = sess.run
@@ -186,12 +186,17 @@ def _runner(
             run(None, feed)
 
         return call
-    # Real inputs (texts): each call takes the next batch, so percentiles span their lengths.
-    name, batch = sess.get_inputs()[0].name, protocol.batch
-    rows = (
-        np.concatenate([samples] * -(-batch // len(samples))) if batch > len(samples) else samples
-    )
-    feeds = [{name: np.roll(rows, -i, axis=0)[:batch]} for i in range(len(samples))]
+    # Real inputs (texts, raw table rows): each call takes the next batch, so percentiles span
+    # their lengths. ``samples``: the first input's rows, or every input's rows by name.
+    given = samples if isinstance(samples, dict) else {sess.get_inputs()[0].name: samples}
+    n, batch = len(next(iter(given.values()))), protocol.batch
+    tiled = {
+        name: np.concatenate([rows] * -(-batch // n)) if batch > n else rows
+        for name, rows in given.items()
+    }
+    feeds = [
+        {name: np.roll(rows, -i, axis=0)[:batch] for name, rows in tiled.items()} for i in range(n)
+    ]
     position = [0]
 
     def call_next() -> None:
@@ -277,13 +282,14 @@ def measure_latency(
     onnx_model: bytes | str,
     input_shape: tuple[int, ...],
     protocol: LatencyProtocol = LatencyProtocol(),
-    samples: np.ndarray | None = None,
+    samples: np.ndarray | dict[str, np.ndarray] | None = None,
     limit_ms: float | None = None,
 ) -> Latency:
     """Time single inference calls of ``onnx_model`` on random inputs, next to the reference model.
 
     ``samples`` are real inputs to cycle through instead (texts, whose cost depends on
-    their length); the method record then says which lengths were used.
+    their length: the first input's rows, or every input's by name, e.g. a mixed table's
+    raw columns); the method record then says which lengths were used.
 
     With ``limit_ms`` (a p95 limit) and ``protocol.screen_first_calls``, measuring stops as
     soon as the answer to "within the limit?" is decisive (see :class:`LatencyProtocol`);
@@ -377,11 +383,21 @@ def measure_call(
     )
 
 
-def _describe_samples(samples: np.ndarray) -> dict:
-    if samples.dtype != object:
-        return {"kind": "rows given", "n": len(samples)}
+def _describe_samples(samples: np.ndarray | dict[str, np.ndarray]) -> dict:
     from tradeoff.text_input import describe_lengths
 
+    if isinstance(samples, dict):  # raw rows by input: the lengths of each string input
+        lengths = {n: describe_lengths(r) for n, r in samples.items() if r.dtype == object}
+        return {
+            "kind": "rows given, every input, cycled through",
+            "n": len(next(iter(samples.values()))),
+            "chars": {
+                name: {k: v for k, v in described.items() if k.startswith("chars_")}
+                for name, described in lengths.items()
+            },
+        }
+    if samples.dtype != object:
+        return {"kind": "rows given", "n": len(samples)}
     return describe_lengths(samples)
 
 
@@ -403,14 +419,16 @@ def compare_latency(
     b: bytes | str,
     input_shape: tuple[int, ...],
     protocol: LatencyProtocol = LatencyProtocol(),
+    samples: np.ndarray | dict[str, np.ndarray] | None = None,
 ) -> tuple[float, tuple[float, float]]:
-    """Median latency of ``a`` over ``b``, from alternating blocks, with a 95 % bootstrap interval.
+    """Median latency of ``a`` over ``b``, from alternating blocks, with a 95 % bootstrap interval
+    (both on ``samples`` when given, as :func:`measure_latency`).
 
     Used to tell whether a compressed variant is faster than its parent beyond
     the measurement noise: it is when the interval's upper end is below 1.
     """
-    call_a = _runner(a, tuple(input_shape), protocol)
-    call_b = _runner(b, tuple(input_shape), protocol)
+    call_a = _runner(a, tuple(input_shape), protocol, samples)
+    call_b = _runner(b, tuple(input_shape), protocol, samples)
     return interleaved_ratio(call_a, call_b, protocol)
 
 
@@ -451,10 +469,12 @@ def measure_throughput(
     input_shape: tuple[int, ...],
     batch: int,
     protocol: LatencyProtocol = LatencyProtocol(),
+    samples: np.ndarray | dict[str, np.ndarray] | None = None,
 ) -> float:
-    """Rows per second at batch ``batch``: ``batch`` over the median call time."""
+    """Rows per second at batch ``batch``: ``batch`` over the median call time (batches of
+    ``samples`` when given, as :func:`measure_latency`)."""
     bigger = LatencyProtocol(**{**asdict(protocol), "batch": batch})
-    call = _runner(onnx_model, tuple(input_shape), bigger)
+    call = _runner(onnx_model, tuple(input_shape), bigger, samples)
     warm_up(call, bigger)
     blocks, start = [], time.perf_counter()
     while True:

@@ -95,7 +95,7 @@ def measure_cost(
     protocol: LatencyProtocol,
     req: Requirements,
     targets: tuple[Target, ...] | list[Target] = (),
-    samples: np.ndarray | None = None,
+    samples: np.ndarray | dict[str, np.ndarray] | None = None,
     limit_ms: float | None = None,
 ) -> SiteCost:
     """Measure a candidate here, or on every target; see :class:`SiteCost`.

@@ -38,7 +38,7 @@ class Status(str, Enum):
 
     TRAINED = "trained"
     INFEASIBLE = "infeasible"  # broke a cost limit on the untrained model; never trained
-    PRUNED = "pruned"  # stopped early by halving
+    PRUNED = "pruned"  # stopped early by halving, or by the time budget while cross-validated
     SKIPPED = "skipped"  # an ensemble with nothing to combine yet
     REJECTED = "rejected"  # a compressed variant that lost too much quality or gained nothing
     FAILED = "failed"
@@ -54,7 +54,8 @@ class TrialRecord:
     """A trial's outcome.
 
     ``status`` is ``trained``, ``infeasible`` (broke a cost limit; never trained),
-    ``pruned`` (stopped early by halving; ``val_metric`` is its best so far),
+    ``pruned`` (stopped early by halving, ``val_metric`` its best so far; or by the time
+    budget before its folds were done, ``stopped_by`` says so),
     ``skipped`` (an ensemble with nothing to combine yet), ``failed``, ``running``
     or ``queued`` (enqueued, not started; :func:`records` leaves these out). ``curve`` holds per-epoch train/val loss and metric.
     ``rejected``: a compressed variant that lost too much quality or gained nothing. A

@@ -37,7 +37,7 @@ from tradeoff.records.attrs import COMPRESSION_ERRORS, WORKER
 from tradeoff.searcher.context import TrialContext
 from tradeoff.searcher.settings import CompressionSettings, worth_training
 from tradeoff.searcher.workers import worker_id
-from tradeoff.table_input import as_shipped
+from tradeoff.table_input import as_shipped, cost_samples
 
 # Kept importable from here (their home before searcher/settings.py).
 __all__ = ["COMPRESSION_ERRORS", "CompressionSettings", "compress_trained", "worth_training"]
@@ -117,10 +117,15 @@ def _record_variant(trial, ctx, parent: Parent, name: str, variant, val_pred, va
     # Measured as a bundle would ship them (a table's encoding folded in front).
     shipped, shipped_shape = as_shipped(variant.onnx, prepared)
     parent_shipped, _ = as_shipped(parent.onnx, prepared)
+    samples = cost_samples(prepared)
     with ctx.cost_lock.measuring():
-        measured = measure_cost(shipped, shipped_shape, ctx.protocol, req, ctx.targets)
+        measured = measure_cost(
+            shipped, shipped_shape, ctx.protocol, req, ctx.targets, samples=samples
+        )
         latency = measured.latency
-        ratio, interval = compare_latency(shipped, parent_shipped, shipped_shape, ctx.protocol)
+        ratio, interval = compare_latency(
+            shipped, parent_shipped, shipped_shape, ctx.protocol, samples
+        )
     verdict = judge(
         prepared.y_val,
         reference_pred,

@@ -20,6 +20,7 @@ validation split holds fewer than :data:`AUTO_BELOW_ROWS` rows.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING
 
@@ -56,11 +57,32 @@ AUTO_BELOW_ROWS = 300
 AUTO_FOLDS, AUTO_REPEATS = 5, 2
 
 
+class FoldsOutOfTime(Exception):
+    """The search's time budget ran out before every fold was retrained: the fold mean of the
+    folds done is not comparable with complete ones, so the trial is not ranked."""
+
+    def __init__(self, done: int, total: int) -> None:
+        super().__init__(
+            f"time budget: ran out while cross-validating, after {done} of {total} folds"
+        )
+
+
 def fold_scores(
-    prepared: Prepared, family: str, params: dict, strategy: dict, *, seed: int, metric: str
+    prepared: Prepared,
+    family: str,
+    params: dict,
+    strategy: dict,
+    *,
+    seed: int,
+    metric: str,
+    deadline: float | None = None,
 ) -> CrossValidation:
     """Retrain ``family(params)`` (with ``strategy`` for networks) on each of ``prepared.folds``
-    through the family's ``produce``, and score ``metric`` on each fold's held-out part."""
+    through the family's ``produce``, and score ``metric`` on each fold's held-out part.
+
+    With ``deadline`` (``time.monotonic()``), a network's fold training stops there, and a
+    :class:`FoldsOutOfTime` is raised once it has passed with folds left or cut short.
+    """
     from tradeoff.families import get_family
     from tradeoff.measure.quality import score
 
@@ -69,14 +91,12 @@ def fold_scores(
     builder = get_family(family)
     if builder.combines_trials:
         raise TradeoffError(f"--cv: {family!r} combines other trials; it has no folds of its own")
-    scores = [
-        score(
-            metric,
-            fold.y_val,
-            outputs_of(_produce(builder, params, strategy, fold, seed), fold.X_val),
-        )
-        for fold in prepared.folds
-    ]
+    scores = []
+    for fold in prepared.folds:
+        candidate = _produce(builder, params, strategy, fold, seed, deadline)
+        if deadline is not None and time.monotonic() >= deadline:
+            raise FoldsOutOfTime(len(scores), len(prepared.folds))
+        scores.append(score(metric, fold.y_val, outputs_of(candidate, fold.X_val)))
     k = int(prepared.options.get("cv") or len(prepared.folds))
     return CrossValidation(metric=metric, scores=tuple(scores), folds_per_repeat=k)
 
@@ -110,12 +130,14 @@ def refit(
 
     # The splits are already imputed and cleaned (on train): stack them, rescale on the union.
     X_whole = np.concatenate([prepared.X_train, prepared.X_val])
+    texts = prepared.texts  # a mixed table's raw texts stay row for row with the splits
     whole = replace(
         prepared,
         X_train=X_whole,
         y_train=np.concatenate([prepared.y_train, prepared.y_val]),
         scaling=fit_scaling(X_whole, prepared.modality),
         folds=(),
+        texts=texts and replace(texts, train=np.concatenate([texts.train, texts.val])),
     )
     epochs = _best_epoch(curve) or int(strategy.get("max_epochs", 60))
     fixed = {**strategy, "max_epochs": epochs, "patience": epochs + 1}
@@ -130,13 +152,21 @@ def refit_outputs(
     return outputs_of(fitted.candidate, prepared.X_test)
 
 
-def _produce(builder, params: dict, strategy: dict, fold: Prepared, seed: int) -> Candidate:
-    """The model ``builder.produce`` makes on ``fold`` with ``strategy`` (for networks)."""
+def _produce(
+    builder,
+    params: dict,
+    strategy: dict,
+    fold: Prepared,
+    seed: int,
+    deadline: float | None = None,
+) -> Candidate:
+    """The model ``builder.produce`` makes on ``fold`` with ``strategy`` (for networks),
+    trained until ``deadline`` at the latest."""
     from tradeoff.train import Strategy
 
     known = {f.name for f in fields(Strategy)}
     chosen = Strategy(**{k: v for k, v in strategy.items() if k in known})
-    return builder.produce(params, _FoldServices(fold, chosen, seed))
+    return builder.produce(params, _FoldServices(fold, chosen, seed, deadline))
 
 
 def outputs_of(candidate: Candidate, X: np.ndarray) -> np.ndarray:
@@ -160,8 +190,10 @@ def _best_epoch(curve: list) -> int | None:
 class _FoldServices:
     """:class:`tradeoff.families.TrialServices` for one fold: train, never screen."""
 
-    def __init__(self, fold: Prepared, strategy: Strategy, seed: int) -> None:
-        self.prepared, self.strategy, self.seed = fold, strategy, seed
+    def __init__(
+        self, fold: Prepared, strategy: Strategy, seed: int, deadline: float | None = None
+    ) -> None:
+        self.prepared, self.strategy, self.seed, self.deadline = fold, strategy, seed, deadline
 
     def draw_strategy(self) -> None:
         """The strategy is the trial's, given."""
@@ -172,7 +204,7 @@ class _FoldServices:
     def train(self, model: torch.nn.Module) -> None:
         from tradeoff.train import train
 
-        train(model, self.prepared, self.strategy, seed=self.seed)
+        train(model, self.prepared, self.strategy, seed=self.seed, deadline=self.deadline)
 
     def members(self, n: int) -> list[bytes]:
         raise TradeoffError("--cv: a family combining other trials has no folds of its own")

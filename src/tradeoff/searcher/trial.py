@@ -44,13 +44,12 @@ from tradeoff.records import attrs as rec
 from tradeoff.records.attrs import WORKER
 from tradeoff.searcher import compression
 from tradeoff.searcher.context import TrialContext
-from tradeoff.searcher.cv import fold_scores
+from tradeoff.searcher.cv import FoldsOutOfTime, fold_scores
 from tradeoff.searcher.halving import RungReporter, nested_subsamples
 from tradeoff.searcher.seeding import queue_smaller
 from tradeoff.searcher.settings import worth_training
 from tradeoff.searcher.workers import DiskFull, TargetDown, disk_full, worker_id
-from tradeoff.table_input import as_shipped
-from tradeoff.text_input import latency_samples
+from tradeoff.table_input import as_shipped, cost_samples
 from tradeoff.train import Strategy, suggest_strategy, train
 
 
@@ -278,8 +277,8 @@ def _measure_cost(
     """
     req = ctx.requirements
     shipped, shape = as_shipped(onnx_bytes, ctx.prepared)
-    # A text model's cost depends on the length of its input: time it on training texts.
-    samples = latency_samples(ctx.prepared.X_train) if ctx.prepared.modality == "text" else None
+    # A text's cost depends on its length: a model taking text is timed on training rows.
+    samples = cost_samples(ctx.prepared)
     # Cost depends on the architecture, not the weights: an identical graph is not timed twice.
     key = architecture_key(shipped)
     if key in ctx.latency_cache:
@@ -373,14 +372,20 @@ def _finish(
     if ctx.cv_ranking and prepared.folds and not family.combines_trials:
         # Small validation split: rank on the fold mean; the split's own figure is kept.
         started = time.perf_counter()
-        folds = fold_scores(
-            prepared,
-            family.name,
-            trial.user_attrs.get(rec.FAMILY_PARAMS, {}),
-            _fold_strategy(trial),
-            seed=trial_seed(ctx.seed, trial.number),
-            metric=req.metric,
-        )
+        try:
+            folds = fold_scores(
+                prepared,
+                family.name,
+                trial.user_attrs.get(rec.FAMILY_PARAMS, {}),
+                _fold_strategy(trial),
+                seed=trial_seed(ctx.seed, trial.number),
+                metric=req.metric,
+                deadline=ctx.deadline,
+            )
+        except FoldsOutOfTime as stopped:  # not ranked: pruned, its hold-out figure kept
+            trial.set_user_attr(rec.HOLDOUT_VAL_METRIC, val_metric)
+            trial.set_user_attr(rec.STOPPED_BY, str(stopped))
+            raise optuna.TrialPruned(str(stopped)) from None
         trial.set_user_attr(rec.HOLDOUT_VAL_METRIC, val_metric)
         trial.set_user_attr(
             rec.CV,
