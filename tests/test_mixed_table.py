@@ -95,3 +95,12 @@ def test_bench_times_a_mixed_bundle_on_raw_rows(mixed):
     assert result.exit_code == 0, result.output
     timed = json.loads(result.output)["latency"]["method"]["inputs"]
     assert timed["n"] == 400 and set(timed["chars"]) == {CATEGORICAL_INPUT, TEXT_INPUT}
+
+
+def test_the_report_times_the_pick_as_shipped_on_raw_rows(mixed, tmp_path):
+    from tradeoff.report import build_report
+
+    run, _, _ = mixed
+    page = build_report(run, tmp_path / "report.html").read_text()
+    assert "inputs: 256 rows cycled through (categorical p95" in page
+    assert "text p95" in page

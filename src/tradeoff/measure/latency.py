@@ -171,12 +171,15 @@ def sample_feeds(
     return feeds
 
 
-def _runner(
+def model_call(
     onnx_model: bytes | str,
     input_shape: tuple[int, ...],
     protocol: LatencyProtocol,
     samples: np.ndarray | dict[str, np.ndarray] | None = None,
-):
+) -> Callable[[], None]:
+    """One inference call of ``onnx_model`` at ``protocol.batch``, ready to time: on random
+    inputs of ``input_shape`` (see :func:`sample_feeds`), or on the next batch of ``samples``
+    each call (the first input's rows, or every input's by name)."""
     sess = session(onnx_model, protocol.threads)
     run = sess.run
     if samples is None:
@@ -300,11 +303,11 @@ def measure_latency(
     (0.031, 1.8, 'onnxruntime 1.32.0')
     """
     latency = measure_call(
-        _runner(onnx_model, tuple(input_shape), protocol, samples), protocol, limit_ms=limit_ms
+        model_call(onnx_model, tuple(input_shape), protocol, samples), protocol, limit_ms=limit_ms
     )
     if samples is None:
         return latency
-    return replace(latency, method=latency.method | {"inputs": _describe_samples(samples)})
+    return replace(latency, method=latency.method | {"inputs": describe_samples(samples)})
 
 
 def measure_call(
@@ -324,7 +327,7 @@ def measure_call(
     use_reference = protocol.reference_every > 0
     if use_reference:
         ref_bytes, ref_shape = reference_model()
-        ref_call = _runner(ref_bytes, ref_shape, protocol)
+        ref_call = model_call(ref_bytes, ref_shape, protocol)
         warm_up(ref_call, protocol)
     warmup_calls = warm_up(call, protocol)
 
@@ -383,7 +386,8 @@ def measure_call(
     )
 
 
-def _describe_samples(samples: np.ndarray | dict[str, np.ndarray]) -> dict:
+def describe_samples(samples: np.ndarray | dict[str, np.ndarray]) -> dict:
+    """What a latency figure timed on ``samples`` was timed on, for its method record."""
     from tradeoff.text_input import describe_lengths
 
     if isinstance(samples, dict):  # raw rows by input: the lengths of each string input
@@ -427,8 +431,8 @@ def compare_latency(
     Used to tell whether a compressed variant is faster than its parent beyond
     the measurement noise: it is when the interval's upper end is below 1.
     """
-    call_a = _runner(a, tuple(input_shape), protocol, samples)
-    call_b = _runner(b, tuple(input_shape), protocol, samples)
+    call_a = model_call(a, tuple(input_shape), protocol, samples)
+    call_b = model_call(b, tuple(input_shape), protocol, samples)
     return interleaved_ratio(call_a, call_b, protocol)
 
 
@@ -474,7 +478,7 @@ def measure_throughput(
     """Rows per second at batch ``batch``: ``batch`` over the median call time (batches of
     ``samples`` when given, as :func:`measure_latency`)."""
     bigger = LatencyProtocol(**{**asdict(protocol), "batch": batch})
-    call = _runner(onnx_model, tuple(input_shape), bigger, samples)
+    call = model_call(onnx_model, tuple(input_shape), bigger, samples)
     warm_up(call, bigger)
     blocks, start = [], time.perf_counter()
     while True:
@@ -495,7 +499,25 @@ def describe_method(method: dict) -> str:
         f"warm-up, CPU: {method['cpu']}"
         + (f" [{' '.join(flags)}]" if flags else "")
         + (f", on {method['where']}" if method.get("where") else "")
+        + (f", inputs: {_inputs_line(method['inputs'])}" if method.get("inputs") else "")
     )
+
+
+def _inputs_line(inputs: dict) -> str:
+    """The inputs a figure was timed on (:func:`describe_samples`), in a few words."""
+    n = inputs.get("n")
+    if isinstance(inputs.get("chars"), dict):  # rows by input
+        texts = ", ".join(
+            f"{name} p95 {lengths['chars_p95']:.0f} characters"
+            for name, lengths in inputs["chars"].items()
+        )
+        return f"{n} rows cycled through" + (f" ({texts})" if texts else "")
+    if "chars_p95" in inputs:
+        return (
+            f"{n} texts cycled through (p50 {inputs['chars_p50']:.0f}, "
+            f"p95 {inputs['chars_p95']:.0f} characters)"
+        )
+    return f"{n} rows given"
 
 
 def run_onnx(sess: ort.InferenceSession, X: np.ndarray, batch: int = 1024) -> np.ndarray:

@@ -19,10 +19,18 @@ from plotly.offline import get_plotlyjs
 
 from tradeoff.errors import TradeoffError
 from tradeoff.frontier import Run, describe_selection, explain_selection, hypervolume
-from tradeoff.measure import LatencyProtocol, cpu_model, describe_method, predict_classes, session
+from tradeoff.measure import (
+    LatencyProtocol,
+    cpu_model,
+    describe_method,
+    describe_samples,
+    model_call,
+    predict_classes,
+)
 from tradeoff.price import describe_price, price_curve, price_of_constraint, priced_axes
 from tradeoff.records import TrialRecord, write_atomic
 from tradeoff.report import figures
+from tradeoff.table_input import as_shipped, cost_samples
 
 REPORT_FILE = "report.html"
 #: Trial user attributes written by compression (lineage); read defensively.
@@ -158,15 +166,13 @@ def build_report(run: Run, path: str | os.PathLike | None = None) -> Path:
 def _measure_pick(run: Run, pick: TrialRecord) -> tuple[np.ndarray, LatencySamples]:
     prepared = run.prepared
     with tempfile.TemporaryDirectory() as tmp:
-        artifact = run.artifact_path(pick, tmp)
+        artifact = Path(run.artifact_path(pick, tmp)).read_bytes()
         predicted = predict_classes(artifact, prepared.X_test)
         protocol = LatencyProtocol(**run.info.get("latency_protocol", {}))
-        texts = None
-        if prepared.modality == "text":  # timed on real lengths, as the search timed it
-            from tradeoff.text_input import latency_samples as training_texts
-
-            texts = training_texts(prepared.X_train)
-        latency = latency_samples(artifact, prepared.input_shape, protocol, texts)
+        # Timed as the search timed it: the graph a bundle ships (a table's encoding in
+        # front), on real rows where the cost depends on them (texts).
+        shipped, shape = as_shipped(artifact, prepared)
+        latency = latency_samples(shipped, shape, protocol, cost_samples(prepared))
     k = max(prepared.data.n_classes, int(predicted.max()) + 1, int(prepared.y_test.max()) + 1)
     matrix = np.zeros((k, k), dtype=np.int64)
     np.add.at(matrix, (prepared.y_test, predicted), 1)
@@ -177,26 +183,17 @@ def latency_samples(
     onnx_model: bytes | str,
     input_shape: tuple[int, ...],
     protocol: LatencyProtocol,
-    texts: np.ndarray | None = None,
+    samples: np.ndarray | dict[str, np.ndarray] | None = None,
 ) -> LatencySamples:
-    """Every single-call latency of ``onnx_model`` under ``protocol`` (the summary keeps only percentiles).
-
-    ``texts`` (a text model's inputs, object ``[n, 1]``) are cycled through, one batch a call.
-    """
-    sess = session(onnx_model, protocol.threads)
-    name = sess.get_inputs()[0].name
-    if texts is None:
-        random = np.random.default_rng(0).standard_normal((protocol.batch, *input_shape))
-        feeds = [{name: random.astype(np.float32)}]
-    else:
-        feeds = [{name: np.roll(texts, -i, axis=0)[: protocol.batch]} for i in range(len(texts))]
-    for i in range(protocol.warmup_calls):
-        sess.run(None, feeds[i % len(feeds)])
+    """Every single-call latency of ``onnx_model`` under ``protocol`` (the summary keeps only
+    percentiles), on random inputs or cycling through ``samples`` as :func:`model_call` does."""
+    call = model_call(onnx_model, input_shape, protocol, samples)
+    for _ in range(protocol.warmup_calls):
+        call()
     times, start = [], time.perf_counter_ns()
     while True:
-        feed = feeds[len(times) % len(feeds)]
         t0 = time.perf_counter_ns()
-        sess.run(None, feed)
+        call()
         t1 = time.perf_counter_ns()
         times.append(t1 - t0)
         elapsed_s = (t1 - start) / 1e9
@@ -212,6 +209,8 @@ def latency_samples(
         "calls": len(times),
         "cpu": cpu_model(),
     }
+    if samples is not None:
+        method["inputs"] = describe_samples(samples)
     return LatencySamples(np.asarray(times, dtype=np.float64) / 1e6, method)
 
 
