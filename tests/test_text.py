@@ -87,16 +87,13 @@ def test_free_text_beside_other_columns_makes_a_mixed_table(tmp_path):
     assert data.modality == "tabular"
     assert [(c.name, c.kind) for c in data.columns] == [("review", "text"), ("stars", "numeric")]
     text = data.columns[0]
-    assert 0 < text.width == len(text.grams) == len(text.idf) <= 1_000
-    assert data.feature_names[0].startswith("review~") and data.feature_names[-1] == "stars"
-    # TF-IDF rows are L2-normalised; a missing text is the empty string: no n-gram at all.
-    norms = np.linalg.norm(data.X[:, : text.width], axis=1)
-    assert norms[5] == 0 and np.allclose(np.delete(norms, 5), 1, atol=1e-5)
-    assert (
-        data.texts.shape == (60, 1)
-        and data.texts[5, 0] == ""
-        and data.texts[0, 0] == frame.review[0]
-    )
+    assert text.width == text.scores == 1  # a binary target: one score
+    assert 0 < len(text.grams) == len(text.idf) <= 20_000
+    assert data.feature_names == ("review~score0", "stars")
+    # The score is filled by prepare on the training split; the raw texts are kept.
+    assert not data.X[:, 0].any()
+    assert data.texts.shape == (60, 1) and data.texts[5, 0] == ""
+    assert data.texts[0, 0] == frame.review[0]
     with pytest.raises(
         TradeoffError, match=r"--modality: mixed.csv has its free text 'review'.*'stars'"
     ):

@@ -33,6 +33,7 @@ from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold, trai
 
 from tradeoff.datasets import Dataset, load
 from tradeoff.errors import TradeoffError
+from tradeoff.text_scores import TextHead, fit_scores
 
 #: Augmentations each modality allows, and those ``augment="auto"`` uses.
 #: Flips are not on by default: a mirrored digit or letter is another class. Jitter is
@@ -157,6 +158,8 @@ class Prepared:
     folds: tuple[Prepared, ...] = ()  # --cv K: each fold prepared on its own training part
     options: dict = field(default_factory=dict)  # prepare()'s keyword arguments, to redo it
     texts: RawTexts | None = None  # a mixed table's raw texts, row for row with each split
+    #: A mixed table's text models by column, fitted on this training split (text_scores).
+    text_heads: dict[str, TextHead] = field(default_factory=dict)
 
     @property
     def task(self) -> str:
@@ -326,7 +329,7 @@ def prepare(
         "augment": augment if isinstance(augment, str) or augment is None else ",".join(augment),
     }
     classify = data.task != "regression"
-    keep = _first_of_duplicates(data.X, data.y)
+    keep = _first_of_duplicates(data.X, data.y, data.texts)
     X, y = (data.X, data.y) if keep is None else (data.X[keep], data.y[keep])
     n_duplicates = len(data.y) - len(y)
     texts = data.texts if keep is None or data.texts is None else data.texts[keep]
@@ -349,7 +352,7 @@ def prepare(
     train, val = split_rows(rows, y_rest, val_fraction, seed + 1, classify, data.name)
     raw = None if texts is None else RawTexts(texts[train], texts[val], texts_test)
     main, n_imputed = _fit(
-        data, X_rest[train], y_rest[train], X_rest[val], y_rest[val], X_test, y_test
+        data, X_rest[train], y_rest[train], X_rest[val], y_rest[val], X_test, y_test, raw
     )
     jitter = (main.scaling.std * 0.05).astype(np.float32) if "jitter" in kinds else None
     augmentation = Augmentation(data.modality, kinds, jitter)
@@ -360,7 +363,16 @@ def prepare(
         )
         folds = tuple(
             replace(
-                _fit(data, X_rest[a], y_rest[a], X_rest[b], y_rest[b], X_test, y_test)[0],
+                _fit(
+                    data,
+                    X_rest[a],
+                    y_rest[a],
+                    X_rest[b],
+                    y_rest[b],
+                    X_test,
+                    y_test,
+                    None if texts is None else RawTexts(texts[a], texts[b], texts_test),
+                )[0],
                 seed=seed,
                 augmentation=augmentation,
             )
@@ -380,12 +392,14 @@ def prepare(
         augmentation=augmentation,
         folds=folds,
         options=options,
-        texts=raw,
     )
 
 
-def _fit(data, X_train, y_train, X_val, y_val, X_test, y_test) -> tuple[Prepared, int]:
-    """Impute, drop constant columns, and standardise: every statistic from ``X_train`` only."""
+def _fit(
+    data, X_train, y_train, X_val, y_val, X_test, y_test, texts: RawTexts | None = None
+) -> tuple[Prepared, int]:
+    """Score a mixed table's texts, impute, drop constant columns, and standardise: every
+    statistic and model from the training split only."""
     if data.modality == "text":
         # Texts stay strings: a missing one is already "", and tokenization, vocabulary and
         # weighting are fitted by each text family on the training split, inside its graph.
@@ -403,6 +417,9 @@ def _fit(data, X_train, y_train, X_val, y_val, X_test, y_test) -> tuple[Prepared
             augmentation=Augmentation(data.modality),
         )
         return prepared, 0
+    heads = {}
+    if texts is not None and any(c.kind == "text" for c in data.columns):
+        heads = _score_texts(data, (X_train, X_val, X_test), texts, y_train)
     imputation = fit_imputation(X_train, data)
     n_missing = sum(_count_missing(X, data) for X in (X_train, X_val, X_test))
     X_train, X_val, X_test = (impute(X, imputation) for X in (X_train, X_val, X_test))
@@ -430,8 +447,35 @@ def _fit(data, X_train, y_train, X_val, y_val, X_test, y_test) -> tuple[Prepared
         kept_features=kept,
         cleaning=Cleaning(len(y_train), 0, 0, n_missing, dropped),
         augmentation=Augmentation(data.modality),
+        texts=texts,
+        text_heads=heads,
     )
     return prepared, n_missing
+
+
+def _score_texts(
+    data: Dataset, splits: tuple[np.ndarray, ...], texts: RawTexts, y_train: np.ndarray
+) -> dict[str, TextHead]:
+    """Fill each text column's score features in ``splits`` (train, val, test, in place):
+    out-of-fold on train, from the model fitted on all of train elsewhere."""
+    heads, start, index = {}, 0, 0
+    for column in data.columns:
+        if column.kind == "text":
+            head, train, (val, test) = fit_scores(
+                texts.train[:, index],
+                y_train,
+                [texts.val[:, index], texts.test[:, index]],
+                column.grams,
+                np.asarray(column.idf, np.float32),
+                data.task,
+                data.n_classes,
+            )
+            for X, scores in zip(splits, (train, val, test), strict=True):
+                X[:, start : start + column.width] = scores
+            heads[column.name] = head
+            index += 1
+        start += column.width
+    return heads
 
 
 def _count_missing(X: np.ndarray, data: Dataset) -> int:
@@ -446,9 +490,11 @@ def _count_missing(X: np.ndarray, data: Dataset) -> int:
     return total
 
 
-def _first_of_duplicates(X: np.ndarray, y: np.ndarray) -> np.ndarray | None:
-    """The rows to keep, the first of each set of identical (features, target) rows, in row
-    order; None when every row is distinct."""
+def _first_of_duplicates(
+    X: np.ndarray, y: np.ndarray, texts: np.ndarray | None = None
+) -> np.ndarray | None:
+    """The rows to keep, the first of each set of identical (features, target) rows (raw
+    ``texts`` too, where a mixed table has them), in row order; None when all are distinct."""
     if X.dtype == object:  # texts
         seen: dict[tuple, int] = {}
         for i, key in enumerate(zip(map(tuple, X), y.tolist(), strict=True)):
@@ -457,6 +503,13 @@ def _first_of_duplicates(X: np.ndarray, y: np.ndarray) -> np.ndarray | None:
     else:
         flat = np.ascontiguousarray(X.reshape(len(X), -1))
         keys = np.concatenate([flat.view(np.uint8).reshape(len(X), -1), _bytes(y)], axis=1)
+        if texts is not None:  # the text's own digest: its features are filled in later
+            digests = [
+                hashlib.blake2b("\x00".join(row).encode(), digest_size=16).digest() for row in texts
+            ]
+            keys = np.concatenate(
+                [keys, np.frombuffer(b"".join(digests), np.uint8).reshape(len(X), 16)], axis=1
+            )
         # A 128-bit digest per row: np.unique(axis=0) sorts whole rows, 27 s for 60,000 images.
         first = {}
         for i, row in enumerate(keys):

@@ -1,12 +1,13 @@
 """Table rows as users have them, folded into an exported model's ONNX graph.
 
-A search trains on numeric features: numbers as they are, each category column one-hot,
-each free-text column TF-IDF (``datasets.tabular``), missing values imputed and constant
-features dropped (``prepare``). An exported bundle takes the raw columns instead: numeric
-columns in one float32 input, category columns in one string input, free-text columns in
-another; a small graph in front of the trained model imputes, encodes, counts n-grams
-(``tradeoff.ngrams``) and selects the features it reads, so that any ONNX runtime gets
-the same answer from the same row. The search measures cost on that whole graph, timed
+A search trains on numeric features: numbers as they are, each category column one-hot
+(``datasets.tabular``), each free-text column the scores of a linear model on its TF-IDF
+(``text_scores``), missing values imputed and constant features dropped (``prepare``). An
+exported bundle takes the raw columns instead: numeric columns in one float32 input,
+category columns in one string input, free-text columns in another; a small graph in front
+of the trained model imputes, encodes, counts n-grams and scores them (``tradeoff.ngrams``)
+and selects the features it reads, so that any ONNX runtime gets the same answer from the
+same row. The search measures cost on that whole graph, timed
 on raw training rows (:func:`cost_samples`) since a text's cost grows with its length.
 
 >>> schema = TableSchema.of(prepared)  # doctest: +SKIP
@@ -15,7 +16,7 @@ on raw training rows (:func:`cost_samples`) since a text's cost grows with its l
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,6 +26,7 @@ from onnx import TensorProto, helper, numpy_helper
 from tradeoff import ngrams
 from tradeoff.errors import TradeoffError
 from tradeoff.text_input import DEFAULT_MAX_CHARS, latency_samples
+from tradeoff.text_scores import TextHead
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,6 +49,8 @@ class TableSchema:
     columns: tuple[Column, ...]
     kept: tuple[int, ...]
     fill: np.ndarray
+    #: Each free-text column's linear model on its TF-IDF (``Prepared.text_heads``).
+    text_heads: dict[str, TextHead] = field(default_factory=dict)
 
     @classmethod
     def of(cls, prepared: Prepared) -> TableSchema | None:
@@ -58,7 +62,8 @@ class TableSchema:
         kept = prepared.kept_features or tuple(range(width))
         if all(c.kind == "numeric" for c in columns) and len(kept) == width:
             return None
-        return cls(tuple(columns), tuple(kept), np.asarray(prepared.imputation.fill, np.float32))
+        fill = np.asarray(prepared.imputation.fill, np.float32)
+        return cls(tuple(columns), tuple(kept), fill, dict(prepared.text_heads))
 
     @property
     def numeric(self) -> list[Column]:
@@ -102,12 +107,17 @@ class TableSchema:
             if c.kind == "categorical":
                 feature |= {"categories": list(c.categories), "missing_becomes": modes[c.name]}
             elif c.kind == "text":
-                feature |= {"ngrams": len(c.grams), "max_chars": DEFAULT_MAX_CHARS}
+                feature |= {
+                    "ngrams": len(c.grams),
+                    "scores": c.width,
+                    "max_chars": DEFAULT_MAX_CHARS,
+                }
             features.append(feature)
         text = (
-            "each free-text column becomes TF-IDF of its most frequent word 1-2-grams "
-            "(vocabulary and idf counted on all rows' texts at load, labels unused; a missing "
-            "text is empty); "
+            "each free-text column becomes the scores of a linear model (logistic regression, "
+            "or ridge for regression) on TF-IDF of its most frequent word 1-2-grams, fitted on "
+            "the training split (vocabulary and idf counted on all rows' texts at load, labels "
+            "unused; a missing text is empty); "
             if self.text
             else ""
         )
@@ -197,8 +207,7 @@ def fold(onnx_bytes: bytes, schema: TableSchema) -> bytes:
             at = constant(f"at.{column.name}", np.array([n_text], np.int64))
             raw = node("Gather", [TEXT_INPUT, at], f"raw.{column.name}", axis=1)
             g = ngrams.Graph(prefix=f"{_PREFIX}tfidf.{column.name}.", source=raw)
-            counts = ngrams.ngram_counts(g, "word", list(column.grams))
-            parts.append(ngrams.weighted(g, counts, np.asarray(column.idf, np.float32), True))
+            parts.append(text_scores_graph(g, column, schema.text_heads[column.name]))
             nodes.extend(g.nodes)
             constants.extend(g.constants)
             n_text += 1
@@ -242,6 +251,15 @@ def fold(onnx_bytes: bytes, schema: TableSchema) -> bytes:
     )
     merged = onnx.compose.merge_models(head, model, io_map=[(selected, model.graph.input[0].name)])
     return merged.SerializeToString()
+
+
+def text_scores_graph(g: ngrams.Graph, column: Column, head: TextHead) -> str:
+    """The scores ``[N, column.width]`` of a text column's linear model, from its raw string:
+    TF-IDF over its vocabulary (``ngrams``), then ``@ coef.T + intercept``."""
+    counts = ngrams.ngram_counts(g, "word", list(column.grams))
+    features = ngrams.weighted(g, counts, np.asarray(column.idf, np.float32), True)
+    product = g.node("MatMul", [features, g.const("coef", head.coef.T.copy())], "product")
+    return g.node("Add", [product, g.const("intercept", head.intercept)], "scores")
 
 
 def as_shipped(onnx_bytes: bytes, prepared: Prepared) -> tuple[bytes, tuple[int, ...]]:

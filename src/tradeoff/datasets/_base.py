@@ -28,9 +28,10 @@ class Column:
     An exported model folds this encoding in by mapping each category string
     to its one-hot position. A ``text`` column is free text. In a text data set it is
     the only column, kept as strings (``Dataset.X``) and tokenized inside each text
-    model. Beside other columns (a *mixed* table) it becomes TF-IDF features, one per
-    n-gram in ``grams`` weighted by ``idf``, and an exported model computes them from the
-    raw string inside its graph (``tradeoff.ngrams``).
+    model. Beside other columns (a *mixed* table) it becomes ``scores`` features: a
+    linear model's scores on its TF-IDF over the n-grams ``grams`` weighted by ``idf``
+    (``tradeoff.text_scores``, fitted by ``prepare`` on the training split; zeros in
+    ``Dataset.X`` until then), which an exported model computes from the raw string.
     """
 
     name: str
@@ -38,19 +39,20 @@ class Column:
     categories: tuple[str, ...] = ()
     grams: tuple[tuple[str, ...], ...] = ()
     idf: tuple[float, ...] = ()
+    scores: int = 0
 
     @property
     def width(self) -> int:
         """How many features this column becomes."""
         if self.kind == "categorical":
             return len(self.categories)
-        return len(self.grams) if self.grams else 1
+        return self.scores if self.grams else 1
 
     def feature_names(self) -> tuple[str, ...]:
         if self.kind == "categorical":
             return tuple(f"{self.name}={c}" for c in self.categories)
         if self.grams:
-            return tuple(f"{self.name}~{' '.join(g)}" for g in self.grams)
+            return tuple(f"{self.name}~score{i}" for i in range(self.scores))
         return (self.name,)
 
 

@@ -3,8 +3,9 @@
 Numeric columns become float32 features; text, boolean and category columns
 are one-hot encoded (the category lists are kept in ``Dataset.columns`` so an
 export can fold the encoding in). A table of one free-text column is a text data set
-(``datasets.text``); free text beside other columns becomes TF-IDF features
-(:func:`text_features`), its raw strings kept in ``Dataset.texts``. Missing values stay NaN for ``prepare`` to
+(``datasets.text``); free text beside other columns becomes the scores of a linear model on
+its TF-IDF (:func:`text_features`, ``tradeoff.text_scores``), its raw strings kept in
+``Dataset.texts``. Missing values stay NaN for ``prepare`` to
 impute from the training split; rows without a target are dropped and counted.
 """
 
@@ -21,12 +22,13 @@ from tradeoff.datasets._base import Column, Dataset, register_format
 from tradeoff.datasets._target import encode_target
 from tradeoff.datasets.text import as_texts, excerpt, is_free_text, text_table
 from tradeoff.errors import TradeoffError
+from tradeoff.text_scores import n_scores
 
 #: A text column with more distinct values than this (and than half its rows) is refused.
 MAX_CATEGORIES = 256
-#: A mixed table's free-text column becomes TF-IDF features of its most frequent word
-#: n-grams: at most this many, of these lengths (a text data set's own families search both).
-TEXT_FEATURES = 1_000
+#: A mixed table's free-text column is scored on TF-IDF of its most frequent word n-grams:
+#: at most this many, of these lengths (a text data set's own families search both).
+TEXT_FEATURES = 20_000
 TEXT_NGRAMS = (1, 2)
 
 
@@ -137,7 +139,10 @@ def table_dataset(
     frame = frame[has_target]
     encoded = encode_target(frame[target], culprit=f"{culprit}: target {target!r}", task=task)
     features = frame.drop(columns=[target])
-    X, described = encode_features(features, culprit=culprit, text_columns=text_columns)
+    scores = n_scores(encoded.task, len(encoded.classes))
+    X, described = encode_features(
+        features, culprit=culprit, text_columns=text_columns, text_scores=scores
+    )
     in_order = [c.name for c in described if c.kind == "text"]  # as the features are
     texts = None
     if in_order:
@@ -161,10 +166,14 @@ def table_dataset(
 
 
 def encode_features(
-    features: pd.DataFrame, *, culprit: str, text_columns: list[str] | tuple[str, ...] = ()
+    features: pd.DataFrame,
+    *,
+    culprit: str,
+    text_columns: list[str] | tuple[str, ...] = (),
+    text_scores: int = 1,
 ) -> tuple[np.ndarray, tuple[Column, ...]]:
     """Numeric float32 features: numbers as they are, categoricals one-hot (NaN when missing),
-    ``text_columns`` as TF-IDF (see :func:`text_features`)."""
+    ``text_columns`` as ``text_scores`` scores each (see :func:`text_features`)."""
     blocks: list[np.ndarray] = []
     described: list[Column] = []
     for name in features.columns:
@@ -172,7 +181,7 @@ def encode_features(
         if values.isna().all():
             raise TradeoffError(f"{culprit}: column {name!r} has no values (all missing)")
         if name in text_columns:
-            block, column = text_features(name, as_texts(values), culprit)
+            block, column = text_features(name, as_texts(values), culprit, text_scores)
             blocks.append(block)
             described.append(column)
             continue
@@ -201,10 +210,13 @@ def encode_features(
     return np.concatenate(blocks, axis=1), tuple(described)
 
 
-def text_features(name: str, texts: np.ndarray, culprit: str) -> tuple[np.ndarray, Column]:
-    """A mixed table's free-text column as TF-IDF features ``[N, grams]``: the
-    :data:`TEXT_FEATURES` most frequent word 1- and 2-grams (in at least two texts),
-    sublinear tf, smoothed idf, L2-normalised rows, as the exported graph computes them.
+def text_features(
+    name: str, texts: np.ndarray, culprit: str, scores: int
+) -> tuple[np.ndarray, Column]:
+    """A mixed table's free-text column: its vocabulary, the :data:`TEXT_FEATURES` most
+    frequent word 1- and 2-grams (in at least two texts), and their idf; its ``scores``
+    feature columns are zeros here, filled by ``prepare`` with a linear model's scores on the
+    TF-IDF, fitted on the training split (``tradeoff.text_scores``).
 
     The vocabulary and idf are counted on every row's text, labels unused, as a categorical
     column's categories are: at load, before any split. A missing text is the empty string.
@@ -212,9 +224,9 @@ def text_features(name: str, texts: np.ndarray, culprit: str) -> tuple[np.ndarra
     grams, counts, _ = ngrams.top_grams(texts, "word", TEXT_NGRAMS, TEXT_FEATURES)
     if not grams:
         raise TradeoffError(f"{culprit}: free-text column {name!r} holds no words")
-    idf = ngrams.idf(counts)
-    block = ngrams.normalised(counts, idf, sublinear=True).toarray().astype(np.float32)
-    return block, Column(name=name, kind="text", grams=tuple(grams), idf=tuple(idf.tolist()))
+    idf = tuple(ngrams.idf(counts).tolist())
+    column = Column(name=name, kind="text", grams=tuple(grams), idf=idf, scores=scores)
+    return np.zeros((len(texts), scores), np.float32), column
 
 
 def _first_line(error: BaseException) -> str:
