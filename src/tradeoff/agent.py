@@ -31,6 +31,7 @@ import hmac
 import ipaddress
 import json
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -239,7 +240,7 @@ def _parse(body: bytes, settings: AgentSettings) -> tuple[bytes, MeasureSpec]:
     inputs = check_model(onnx_bytes)
     if isinstance(req.samples, dict):
         samples = _check_rows(req.samples, inputs, req.input_shape, "samples", MAX_SAMPLES)
-        _check_chars(samples)
+        _check_chars(v for rows in samples.values() if rows.dtype == object for v in rows.ravel())
     else:
         samples = _samples(req.samples, inputs[0][1])
     rows = None if req.check_rows is None else _check_rows(req.check_rows, inputs, req.input_shape)
@@ -300,8 +301,9 @@ def _check_rows(
     return feeds
 
 
-def _check_chars(samples: dict[str, np.ndarray]) -> None:
-    chars = sum(len(v) for rows in samples.values() if rows.dtype == object for v in rows.ravel())
+def _check_chars(texts: Iterable[str]) -> None:
+    """A 413 when the texts to time a model on hold more than MAX_SAMPLE_CHARS in all."""
+    chars = sum(map(len, texts))
     if chars > MAX_SAMPLE_CHARS:
         raise _Rejected(
             413, f"samples: {chars} characters in all, over the agent's cap of {MAX_SAMPLE_CHARS}"
@@ -320,11 +322,7 @@ def _samples(texts: list[str] | None, takes_text: bool) -> np.ndarray | None:
             "samples: the model takes text, whose latency depends on its length: send the "
             "texts to time it on",
         )
-    chars = sum(map(len, texts))
-    if chars > MAX_SAMPLE_CHARS:
-        raise _Rejected(
-            413, f"samples: {chars} characters in all, over the agent's cap of {MAX_SAMPLE_CHARS}"
-        )
+    _check_chars(texts)
     return np.asarray(texts, dtype=object).reshape(-1, 1)
 
 

@@ -133,7 +133,7 @@ def table_dataset(
     text_columns: list[str] | tuple[str, ...] = (),
 ) -> Dataset:
     """A read table as a Dataset: ``target`` encoded, every other column a feature
-    (``text_columns`` as TF-IDF features; their raw texts kept in ``Dataset.texts``)."""
+    (``text_columns`` as text scores; their raw texts kept in ``Dataset.texts``)."""
     has_target = frame[target].notna()
     n_missing_target = int((~has_target).sum())
     frame = frame[has_target]

@@ -10,7 +10,7 @@ half of its non-missing values are distinct. A label-like column ("New York", "g
 stays a category; an identifier ("user_0193") is one word and is refused as before.
 ``--text-column COL`` makes ``COL`` the text whatever the rule says. A table whose only
 feature is one free-text column is a text data set; free text beside other columns is a
-mixed table (``datasets.tabular``: TF-IDF features beside the numbers and categories).
+mixed table (``datasets.tabular``: text scores beside the numbers and categories).
 """
 
 from __future__ import annotations

@@ -37,7 +37,9 @@ def main() -> None:
         string = spec.type == "tensor(string)"
         feeds[spec.name] = np.full(shape, "", object) if string else np.zeros(shape, np.float32)
     samples = None
-    if request.get("samples_file"):  # real inputs: the first input's rows, or each input's
+    # Real inputs: the first input's rows, or each input's by name (as candidate.check_feeds
+    # reads them, without importing tradeoff before the peak memory is read).
+    if request.get("samples_file"):
         with open(request["samples_file"], encoding="utf-8") as file:
             given = json.load(file)
         inputs = [(i.name, i.type == "tensor(string)") for i in sess.get_inputs()]

@@ -102,9 +102,7 @@ def model_inputs(sess) -> list[tuple[str, bool]]:
 
 def fitting_texts(samples: np.ndarray, max_chars: int) -> list[str]:
     """The first texts of ``samples`` (at least one) whose lengths add up to ``max_chars``."""
-    texts = [str(text) for text in samples.ravel()]
-    total = np.cumsum([len(text) for text in texts])
-    return texts[: max(1, int(np.searchsorted(total, max_chars, side="right")))]
+    return [str(text) for text in fitting_rows({"texts": samples}, max_chars)["texts"].ravel()]
 
 
 def fitting_rows(samples: dict[str, np.ndarray], max_chars: int) -> dict[str, np.ndarray]:
