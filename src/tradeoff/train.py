@@ -16,6 +16,7 @@ import optuna
 import torch
 from torch import nn
 
+from tradeoff.heap import HeapTrim
 from tradeoff.prepare import Prepared, balanced_weights
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "adagrad")
@@ -172,6 +173,7 @@ def _epoch(
     optimizer: torch.optim.Optimizer,
     augmentation,
     rng: np.random.Generator,
+    trim: HeapTrim,
 ) -> tuple[float, list[torch.Tensor]]:
     """One pass over the training split in ``order``: its mean loss and the batches' outputs."""
     model.train()
@@ -191,6 +193,7 @@ def _epoch(
         total_loss += loss.item() * len(batch)
         seen += len(batch)
         outputs_seen.append(outputs.detach())
+        trim()
     return total_loss / max(seen, 1), outputs_seen
 
 
@@ -252,7 +255,8 @@ def train(
     strategy's loss on the labels of a training batch (distillation mixes in a teacher's
     soft targets for those rows); the validation loss stays the strategy's. ``time_limit_s``:
     no epoch after the first starts once training has taken this long (a fine-tune's bound). Validation runs in batches of
-    ``EVAL_BATCH`` so that a big split never sits in memory as one activation tensor.
+    ``EVAL_BATCH`` so that a big split never sits in memory as one activation tensor, and the
+    heap memory batches free goes back to the system as training grows (``tradeoff.heap``).
 
     >>> result = train(model, prepared, Strategy(max_epochs=5))  # doctest: +SKIP
     >>> result.curve[-1]["val_loss"]  # doctest: +SKIP
@@ -267,6 +271,7 @@ def train(
         strategy.optimizer, model.parameters(), strategy.lr, strategy.weight_decay
     )
     schedule = make_schedule(strategy.schedule, optimizer, strategy.max_epochs)
+    trim = HeapTrim()
 
     start = time.perf_counter()
     best_metric, best_epoch, best_state = -np.inf, 0, copy.deepcopy(model.state_dict())
@@ -280,7 +285,7 @@ def train(
         order = torch.from_numpy(rng.permutation(len(y) if rows is None else rows))
         augmentation = prepared.augmentation if strategy.augment else None
         train_loss, train_outputs = _epoch(
-            model, X, order, strategy.batch_size, fit_loss, optimizer, augmentation, rng
+            model, X, order, strategy.batch_size, fit_loss, optimizer, augmentation, rng, trim
         )
         schedule.step()
         if not np.isfinite(train_loss):
