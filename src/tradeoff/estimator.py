@@ -48,16 +48,16 @@ from tradeoff.records import TrialRecord, load_run_info, trial_records
 from tradeoff.requirements import Requirements
 from tradeoff.searcher import SearchSettings, run_search
 from tradeoff.searcher.settings import CompressionSettings
+from tradeoff.train import SHORT_RUN_STRATEGY
 
 #: A short latency protocol: an estimator's search is small and its ranking coarse.
 ESTIMATOR_PROTOCOL = LatencyProtocol(warmup_calls=20, min_calls=100, min_seconds=0.05)
-#: Tried first, so that even a 1-3 trial budget starts from sound training settings.
-_SOUND_START = {"optimizer": "adam", "lr": 1e-2, "batch_size": 32, "weight_decay": 1e-6}
+#: Tried first, so that even a 1-3 trial budget starts from training settings that learn.
 FIRST_TRIALS = (
-    {**get_family("linear").point(), **_SOUND_START},
+    {**get_family("linear").point(), **SHORT_RUN_STRATEGY},
     {
         **get_family("mlp").point(depth=1, width=64, activation="relu", dropout=0.0),
-        **_SOUND_START,
+        **SHORT_RUN_STRATEGY,
     },
 )
 
