@@ -204,6 +204,43 @@ def test_a_default_too_big_here_is_tried_again_smaller_until_it_fits(tmp_path):
     assert len(run.study.trials) < 3 or "seeded_as" not in run.study.trials[2].user_attrs
 
 
+def test_a_rocket_far_inside_the_latency_limit_is_tried_again_larger(tmp_path):
+    from tradeoff.families import get_family
+    from tradeoff.measure import measure_latency
+
+    data = load("gunpoint")
+    rocket = get_family("rocket")
+    default = rocket.defaults(data.X.shape[1:])
+    graph, _ = rocket.unfitted_onnx(default, data.X.shape[1:], 2)
+    # A limit derived from this machine: ten times the default's p95, so twice it fits.
+    limit_ms = 10 * measure_latency(graph, data.X.shape[1:], QUICK_PROTOCOL).p95_ms
+    run = _search(
+        tmp_path, data, Requirements(max_latency_ms=limit_ms), n_trials=2, families=("rocket",)
+    )
+    first, second = run.study.trials[:2]
+    assert first.user_attrs["seeded_as"] == "defaults"
+    assert second.user_attrs["seeded_as"] == "larger than trial 0"
+    assert second.params == {
+        **first.params,
+        "rocket.n_features": 2 * first.params["rocket.n_features"],
+    }
+
+
+def test_a_growth_is_larger_inside_the_space_and_ends_at_its_top():
+    from tradeoff.families import get_family
+
+    rocket = get_family("rocket")
+    params, steps = rocket.defaults((40, 1)), 0
+    while (larger := rocket.grow(params)) is not None:
+        assert larger["n_features"] > params["n_features"]
+        study = optuna.create_study()
+        study.enqueue_trial(rocket.point(**larger))
+        assert rocket.suggest(study.ask(), (40, 1)) == larger
+        params, steps = larger, steps + 1
+    assert 1 <= steps <= 8 and params["n_features"] == 10_000
+    assert get_family("mlp").grow(get_family("mlp").defaults((30,))) is None
+
+
 @pytest.mark.parametrize("name", ["cnn", "mlp", "gru", "transformer", "rocket", "tfidf"])
 def test_a_shrink_is_narrower_and_inside_the_space(name):
     from tradeoff.families import get_family

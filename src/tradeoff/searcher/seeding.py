@@ -3,7 +3,9 @@
 Each family first gets one trial at its defaults. When such a trial breaks a cost limit on the
 machine at hand, the same architecture made smaller (:meth:`Family.shrink`) is queued next, and
 so on until one fits or nothing smaller exists: a family's default is the best first guess of
-what works, and on a slower machine its narrower version is the best guess of what fits.
+what works, and on a slower machine its narrower version is the best guess of what fits. A
+family whose default size is itself a guess at what fits (:meth:`Family.grow`) is grown the
+same way while it costs under half the latency limit.
 """
 
 from __future__ import annotations
@@ -48,16 +50,23 @@ def queue_smaller(trial: optuna.Trial, params: dict) -> bool:
     whether it queued one."""
     if trial.user_attrs.get(SEEDED) is None:
         return False
-    family = get_family(trial.params["family"])
-    smaller = family.shrink(params)
-    if smaller is None:
+    smaller = get_family(trial.params["family"]).shrink(params)
+    return smaller is not None and _queue(trial, smaller, f"smaller than trial {trial.number}")
+
+
+def queue_larger(trial: optuna.Trial, params: dict) -> bool:
+    """If ``trial`` was seeded and its family grows (:meth:`Family.grow`), queue the larger
+    version of ``params``, the rest of its draws unchanged; returns whether it queued one.
+    The caller asks only when ``trial`` costs under half the latency limit."""
+    if trial.user_attrs.get(SEEDED) is None:
         return False
+    larger = get_family(trial.params["family"]).grow(params)
+    return larger is not None and _queue(trial, larger, f"larger than trial {trial.number}")
+
+
+def _queue(trial: optuna.Trial, params: dict, seeded_as: str) -> bool:
     # Its own parameters under the study's names; the rest (strategy, class_weight) as drawn.
-    shrunk = family.point(**smaller)
-    point = {k: shrunk.get(k, v) for k, v in trial.params.items()}
-    trial.study.enqueue_trial(
-        point,
-        user_attrs={SEEDED: f"smaller than trial {trial.number}"},
-        skip_if_exists=True,
-    )
+    own = get_family(trial.params["family"]).point(**params)
+    point = {k: own.get(k, v) for k, v in trial.params.items()}
+    trial.study.enqueue_trial(point, user_attrs={SEEDED: seeded_as}, skip_if_exists=True)
     return True

@@ -46,7 +46,7 @@ from tradeoff.searcher import compression
 from tradeoff.searcher.context import TrialContext
 from tradeoff.searcher.cv import FoldsOutOfTime, fold_scores
 from tradeoff.searcher.halving import RungReporter, nested_subsamples
-from tradeoff.searcher.seeding import queue_smaller
+from tradeoff.searcher.seeding import queue_larger, queue_smaller
 from tradeoff.searcher.settings import worth_training
 from tradeoff.searcher.workers import DiskFull, TargetDown, disk_full, worker_id
 from tradeoff.table_input import as_shipped, cost_samples
@@ -309,6 +309,8 @@ def _measure_cost(
     violations = measured.violations(req)
     if violations:  # a seeded architecture too costly here: its smaller version is tried next
         queue_smaller(trial, trial.user_attrs[rec.FAMILY_PARAMS])
+    elif req.max_latency_ms is not None and latency.p95_high_ms <= req.max_latency_ms / 2:
+        queue_larger(trial, trial.user_attrs[rec.FAMILY_PARAMS])  # twice the cost still fits
     limits = req.constraint_values(latency.p95_high_ms, size_mb, None)
     set_constraints(trial, limits, "latency", "size")
     trial.set_user_attr(rec.TRAIN_SECONDS, train_seconds)
