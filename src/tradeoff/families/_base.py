@@ -158,7 +158,7 @@ class Family(ABC):
     def grow(self, params: dict[str, Any]) -> dict[str, Any] | None:
         """The same model about twice as costly, within the space; ``None`` (the default) when
         a bigger one is no better guess. A search tries it next when ``params``, its defaults
-        (or a growth of them), cost under half the latency limit: for a family whose default
+        (or a growth of them), fit a latency limit: for a family whose default
         size is a guess at what fits (``rocket``'s number of features), a fast machine or a
         generous limit affords more of what makes it accurate."""
         return None

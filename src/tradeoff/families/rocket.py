@@ -164,7 +164,7 @@ class MiniRocketFeatures(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.transpose(1, 2)  # [B, T, C] -> [B, C, T]
-        x = torch.cat([x, x[:, :1] * 0.0 + 1.0], 1)  # and a channel of ones
+        x = torch.cat([x, torch.ones_like(x[:, :1])], 1)  # and a channel of ones
         ppv, mpv, mipv = [], [], []
         for group in self.groups:
             columns = torch.stack([taps(x) for taps in group.taps], 1)  # [B, D, 9C + 1, T]
@@ -274,9 +274,9 @@ class Rocket(FittedFamily):
 
     def defaults(self, input_shape):
         # Work grows with features x steps: ~500 features at 150 steps fits sub-millisecond
-        # limits even on a busy core; the search shrinks it from there, or grows it when it
-        # costs under half the latency limit (MiniRocket's own default, ~10,000, takes
-        # several milliseconds here).
+        # limits even on a busy core; the search shrinks it from there, or grows it while
+        # it fits a latency limit (MiniRocket's own default, ~10,000, takes several
+        # milliseconds here).
         low, high = FEATURES_RANGE
         n_features = int(np.clip(75_000 // max(int(input_shape[0]), 1), low, 2_000))
         return {"n_features": n_features, "pooling": "ppv", "head": "ridge"}

@@ -5,7 +5,9 @@ machine at hand, the same architecture made smaller (:meth:`Family.shrink`) is q
 so on until one fits or nothing smaller exists: a family's default is the best first guess of
 what works, and on a slower machine its narrower version is the best guess of what fits. A
 family whose default size is itself a guess at what fits (:meth:`Family.grow`) is grown the
-same way while it costs under half the latency limit.
+same way while it fits the limits, when a latency limit is set: the first growth that
+breaks one is rejected by its screening, before any fit, and the largest size that fit stays
+the family's seeded best guess.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def queue_smaller(trial: optuna.Trial, params: dict) -> bool:
 def queue_larger(trial: optuna.Trial, params: dict) -> bool:
     """If ``trial`` was seeded and its family grows (:meth:`Family.grow`), queue the larger
     version of ``params``, the rest of its draws unchanged; returns whether it queued one.
-    The caller asks only when ``trial`` costs under half the latency limit."""
+    The caller asks only when ``trial`` fits every limit and a latency limit is set."""
     if trial.user_attrs.get(SEEDED) is None:
         return False
     larger = get_family(trial.params["family"]).grow(params)

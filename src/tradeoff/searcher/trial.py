@@ -309,8 +309,8 @@ def _measure_cost(
     violations = measured.violations(req)
     if violations:  # a seeded architecture too costly here: its smaller version is tried next
         queue_smaller(trial, trial.user_attrs[rec.FAMILY_PARAMS])
-    elif req.max_latency_ms is not None and latency.p95_high_ms <= req.max_latency_ms / 2:
-        queue_larger(trial, trial.user_attrs[rec.FAMILY_PARAMS])  # twice the cost still fits
+    elif req.max_latency_ms is not None:  # it fits: its larger version may too (screened first)
+        queue_larger(trial, trial.user_attrs[rec.FAMILY_PARAMS])
     limits = req.constraint_values(latency.p95_high_ms, size_mb, None)
     set_constraints(trial, limits, "latency", "size")
     trial.set_user_attr(rec.TRAIN_SECONDS, train_seconds)
