@@ -151,6 +151,7 @@ def test_export_and_predict_read_a_read_only_run_and_refuse_to_write_into_it(
     assert one_error_line(result) == f"error: --out: cannot write {into}: Read-only file system"
 
 
+@pytest.mark.slow  # 19 s; export and predict on a read-only run stay in the default suite
 def test_report_of_a_read_only_run_writes_elsewhere_or_says_it_cannot(read_only_run, tmp_path):
     result = tradeoff_cli("report", str(read_only_run))
     assert one_error_line(result) == (
@@ -218,9 +219,11 @@ def test_a_full_artifact_disk_ends_the_search_in_one_line(tmp_path):
 
 # study.db starts at about 130 KB; each trial adds its record and 8 KB of files. Here the
 # disk filled while a trial recorded its results at 240 KB, and as Optuna recorded the
-# trial's end (its "tell") at 244 KB. The second is slow (CI runs it): each takes ~22 s, and
-# the default suite must stay under 10 minutes.
-@pytest.mark.parametrize("size_kb", [240, pytest.param(244, marks=pytest.mark.slow)])
+# trial's end (its "tell") at 244 KB. Both are slow (CI's slow step runs them): each takes
+# 22-28 s, and the default suite must stay under 10 minutes; a full artifact disk and a disk
+# too full to create the run stay in the default suite.
+@pytest.mark.slow
+@pytest.mark.parametrize("size_kb", [240, 244])
 def test_a_full_run_folder_ends_the_search_and_resume_goes_on_once_there_is_room(tmp_path, size_kb):
     with small_disk(tmp_path / "small", size_kb) as small:
         out = small / "run"
