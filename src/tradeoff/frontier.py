@@ -82,8 +82,9 @@ def select(candidates: list[TrialRecord], requirements: Requirements) -> TrialRe
     latency is measured, hence noisy), then to the faster p95 latency, then to the earlier trial.
 
     Candidates ranked by cross-validation (``--cv``) tie when their fold mean is within
-    one standard error of the best one's (the one-standard-error rule): the fastest of
-    those is picked, since the folds cannot tell them apart.
+    one standard error of the best one's (the one-standard-error rule), the error of their
+    fold-by-fold difference from the best (both were scored on the same folds): the
+    fastest of those is picked, since the folds cannot tell them apart.
     """
     fitting = [r for r in candidates if meets(r, requirements)]
     if not fitting:
@@ -93,11 +94,17 @@ def select(candidates: list[TrialRecord], requirements: Requirements) -> TrialRe
         fitting, key=lambda r: (sign * r.val_metric, -(r.n_params or 0), -r.p95_ms, -r.number)
     )
     folds = best.cross_validation
-    if folds is None or not folds.standard_error > 0:
+    if folds is None:
         return best
-    floor = sign * best.val_metric - folds.standard_error
-    tied = [r for r in fitting if r.cv and sign * r.val_metric >= floor]
-    return min(tied, key=lambda r: (r.p95_ms, -sign * r.val_metric, r.n_params or 0, r.number))
+
+    def tied(r: TrialRecord) -> bool:
+        error = folds.standard_error_of_difference(r.cross_validation)
+        return r is best or sign * (best.val_metric - r.val_metric) <= error
+
+    candidates = [r for r in fitting if r.cv and tied(r)]
+    return min(
+        candidates, key=lambda r: (r.p95_ms, -sign * r.val_metric, r.n_params or 0, r.number)
+    )
 
 
 @dataclass(frozen=True)

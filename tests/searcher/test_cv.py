@@ -56,6 +56,19 @@ def test_ties_within_one_standard_error_go_to_the_faster_candidate():
     assert select([sure_best, close_fast], Requirements()).number == 3
 
 
+def test_a_candidate_worse_on_every_fold_does_not_tie_however_hard_the_folds():
+    # Folds from 0.55 to 0.9 put either mean's error near 0.07, but the same folds score
+    # both: the faster one loses 0.03 on every fold, which is no tie.
+    hard_folds = np.array([0.6, 0.9, 0.7, 0.55, 0.85, 0.65, 0.9, 0.6, 0.75, 0.8])
+    best = folded(0, hard_folds + 0.03, p95=0.5)
+    worse = folded(1, hard_folds, p95=0.1)
+    assert best.val_metric - worse.val_metric < best.cross_validation.standard_error
+    assert select([best, worse], Requirements()).number == 0
+    # The same loss on some folds and a gain on others is noise: the faster one wins.
+    noisy = folded(2, hard_folds + 0.03 * np.array([1, -1] * 5) + 0.0299, p95=0.1)
+    assert select([best, noisy], Requirements()).number == 2
+
+
 def _small_series(n_train=30, steps=32, seed=0) -> Dataset:
     """Two classes of noisy sines, 30 training series: a validation split of 6."""
     rng = np.random.default_rng(seed)
