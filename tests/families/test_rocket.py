@@ -16,8 +16,10 @@ from tradeoff.families import get_family, to_onnx
 from tradeoff.families.rocket import (
     N_KERNELS,
     MiniRocketFeatures,
+    default_stride,
     fit_dilations,
     fit_rocket,
+    kernel_weights,
     transform,
 )
 from tradeoff.measure import session
@@ -100,12 +102,57 @@ def test_multivariate_features_match_sktime_minirocket_multivariate():
     _agree_with(expected, mine, X.shape[2] - 8 * int(dilations.max()))
 
 
+def _ppv_by_hand(x, dilations, counts, biases, stride):
+    """PPV of univariate ``x`` [T] over every ``stride``-th step, straight from the definition,
+    in sktime's order (dilation, kernel, bias); unpadded kernels visit only steps whose
+    whole window lies inside the series."""
+    n_steps, weights, out = len(x), kernel_weights(), []
+    steps = np.arange(0, n_steps, stride)
+    for i, (dilation, count) in enumerate(zip(dilations, counts, strict=True)):
+        padded = np.concatenate([np.zeros(4 * dilation), x, np.zeros(4 * dilation)])
+        taps = np.stack([padded[j * dilation : j * dilation + n_steps] for j in range(9)])
+        for k in range(N_KERNELS):
+            c = (weights[k] @ taps)[steps]
+            if (i + k) % 2 == 1:
+                c = c[(steps >= 4 * dilation) & (steps < n_steps - 4 * dilation)]
+            first = len(out)
+            out += [np.mean(c > b) for b in biases[first : first + count]]
+    return np.array(out)
+
+
+@pytest.mark.parametrize("stride", [1, 3, 4])
+def test_strided_pooling_is_the_share_over_every_strideth_step(stride):
+    rng = np.random.default_rng(0)
+    n_steps = 70
+    dilations, counts = fit_dilations(n_steps, 400)
+    biases = rng.standard_normal(N_KERNELS * int(counts.sum())).astype(np.float32)
+    mask = np.ones((len(dilations) * N_KERNELS, 1), np.float32)
+    features = MiniRocketFeatures(n_steps, 1, dilations, counts, biases, mask, "ppv", stride)
+    x = rng.standard_normal((2, n_steps, 1)).astype(np.float32)
+    mine = _sktime_order(features, transform(features, x))
+    for row in range(2):
+        expected = _ppv_by_hand(x[row, :, 0], dilations, counts, biases, stride)
+        _agree_with(expected[None], mine[row][None], -(-(n_steps - 8 * dilations.max()) // stride))
+
+
+def test_long_series_pool_over_fewer_steps_by_default():
+    family = get_family("rocket")
+    assert default_stride(150) == 1 and family.defaults((150, 1))["stride"] == 1
+    assert default_stride(1460) == 4 and family.defaults((1460, 1))["stride"] == 4
+    # The default's work (features x visited steps) stays about the same.
+    short, long = family.defaults((365, 1)), family.defaults((1460, 1))
+    assert short["stride"] == 1 and abs(short["n_features"] - long["n_features"]) <= 1
+    # A strided graph is another architecture: its cost is never reused from the unstrided one.
+    full, strided = (family.unfitted_onnx({**long, "stride": s}, (1460, 1), 10)[0] for s in (1, 4))
+    assert architecture_key(full) != architecture_key(strided)
+
+
 @pytest.mark.parametrize("pooling", ["ppv", "multi"])
 @pytest.mark.parametrize("head", ["ridge", "logistic"])
 def test_fitted_rocket_onnx_matches_torch_and_learns(pooling, head):
     data = load(DATA / "BasicMotions" / "BasicMotions_TRAIN.ts")
     prepared = prepare(data, seed=0)
-    params = {"n_features": 300, "pooling": pooling, "head": head}
+    params = {"n_features": 300, "pooling": pooling, "head": head, "stride": 2}
     model = fit_rocket(
         params, prepared.X_train, prepared.y_train, prepared.task, prepared.n_outputs, 0
     )
@@ -124,7 +171,7 @@ def test_cost_is_measured_on_the_same_graph_as_the_fitted_model():
     family = get_family("rocket")
     data = load(DATA / "BasicMotions" / "BasicMotions_TRAIN.ts")
     prepared = prepare(data, seed=0)
-    params = {"n_features": 400, "pooling": "ppv", "head": "ridge"}
+    params = {"n_features": 400, "pooling": "ppv", "head": "ridge", "stride": 1}
     unfitted, n_params = family.unfitted_onnx(params, prepared.input_shape, prepared.n_outputs)
     fitted = family.fit(params, prepared, seed=0)
     assert architecture_key(unfitted) == architecture_key(fitted.onnx_model)
@@ -138,7 +185,7 @@ def test_cost_is_measured_on_the_same_graph_as_the_fitted_model():
 def test_too_short_series_are_refused_in_one_line():
     with pytest.raises(TradeoffError, match="at least 9 steps"):
         get_family("rocket").unfitted_onnx(
-            {"n_features": 200, "pooling": "ppv", "head": "ridge"}, (6, 1), 2
+            {"n_features": 200, "pooling": "ppv", "head": "ridge", "stride": 1}, (6, 1), 2
         )
 
 
