@@ -32,19 +32,26 @@ class CrossValidation:
     @property
     def standard_error(self) -> float:
         """Nadeau-Bengio corrected standard error of the fold mean."""
-        return _corrected_standard_error(self.scores, self.folds_per_repeat)
+        n = len(self.scores)
+        if n < 2:
+            return float("nan")
+        ratio = 1.0 / max(self.folds_per_repeat - 1, 1)  # n_test / n_train of one fold
+        return float(np.sqrt(np.var(self.scores, ddof=1) * (1.0 / n + ratio)))
 
     def standard_error_of_difference(self, other: CrossValidation) -> float:
-        """Corrected standard error of the mean of ``self - other``, fold by fold.
+        """Standard error of the mean of ``self - other``, fold by fold (not inflated).
 
         Candidates of one run are scored on the same folds, so a hard fold is hard for
-        both: the paired difference is far less noisy than either mean. Scores on other
-        folds (a different count or split) are not paired: this one's own error then.
+        both: the paired difference is far less noisy than either mean. Its plain error
+        (sd / sqrt(n)) says how much the folds disagree about the difference; the
+        Nadeau-Bengio inflation, right for an interval on what either model would score
+        on new data, made ties of real differences (see :func:`tradeoff.frontier.select`).
+        NaN for scores on other folds (another count), which cannot be paired.
         """
         if len(other.scores) != len(self.scores) or other.folds_per_repeat != self.folds_per_repeat:
-            return self.standard_error
+            return float("nan")
         diff = np.subtract(self.scores, other.scores)
-        return _corrected_standard_error(tuple(diff), self.folds_per_repeat)
+        return float(np.std(diff, ddof=1) / np.sqrt(len(diff))) if len(diff) >= 2 else float("nan")
 
     @property
     def interval(self) -> tuple[float, float]:
@@ -61,11 +68,3 @@ class CrossValidation:
             f"{self.mean:.4f} [95% CI {low:.4f}, {high:.4f}] over {len(self.scores)} folds "
             f"({self.folds_per_repeat}-fold x {len(self.scores) // max(self.folds_per_repeat, 1)})"
         )
-
-
-def _corrected_standard_error(scores: tuple[float, ...], folds_per_repeat: int) -> float:
-    n = len(scores)
-    if n < 2:
-        return float("nan")
-    ratio = 1.0 / max(folds_per_repeat - 1, 1)  # n_test / n_train of one fold
-    return float(np.sqrt(np.var(scores, ddof=1) * (1.0 / n + ratio)))
