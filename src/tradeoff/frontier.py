@@ -105,10 +105,8 @@ def select(candidates: list[TrialRecord], requirements: Requirements) -> TrialRe
         error = folds.standard_error_of_difference(r.cross_validation)
         return r is best or sign * (best.val_metric - r.val_metric) <= error
 
-    candidates = [r for r in fitting if r.cv and tied(r)]
-    return min(
-        candidates, key=lambda r: (r.p95_ms, -sign * r.val_metric, r.n_params or 0, r.number)
-    )
+    ties = [r for r in fitting if r.cv and tied(r)]
+    return min(ties, key=lambda r: (r.p95_ms, -sign * r.val_metric, r.n_params or 0, r.number))
 
 
 @dataclass(frozen=True)
