@@ -327,19 +327,26 @@ def test_halving_records_the_rows_of_each_rung(tmp_path, mnist1d_small):
         protocol=QUICK_PROTOCOL,
         compression=None,
         families=("mlp",),
+        first_trials=(get_family("mlp").point(depth=1, width=16),),
     )
     _, prepared = run_search(
         mnist1d_small, tradeoff.Requirements(), tmp_path / "run", settings, show_progress=False
     )
     run = tradeoff.Run.open(tmp_path / "run", prepared=prepared)
     n_train = len(run.prepared.y_train)
-    reached = [r for r in run.trials() if r.rung_rows]
+    seeded = {t.number: t.user_attrs.get("seeded_as") for t in run.study.trials}
+    assert [seeded[0], seeded[1]] == ["given", "defaults"]
+    seeded = {n for n, why in seeded.items() if why}
+    reached = [r for r in run.trials() if r.rung_rows and r.number not in seeded]
     assert reached
     for record in reached:
         assert record.rung_rows["3"] < n_train / 8 and record.curve[0]["rows"] < n_train / 8
         for point in record.curve:  # 1/9 up to rung 3, 1/3 up to rung 9, then all rows
             share = 1 / 9 if point["epoch"] <= 3 else 1 / 3 if point["epoch"] <= 9 else 1
             assert abs(point["rows"] - share * n_train) <= 10
+    # Seeded trials cannot be stopped (they have no peers): they train on all rows throughout.
+    for record in (r for r in run.trials() if r.number in seeded):
+        assert record.rung_rows["3"] == n_train and {p["rows"] for p in record.curve} == {n_train}
     assert all(r.peak_rss_mb and r.peak_rss_mb > 10 for r in run.trials())
 
 

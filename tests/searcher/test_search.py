@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
 import optuna
 import pytest
 
@@ -119,12 +122,15 @@ def test_resume_refuses_other_requirements(tmp_path, mnist1d):
 
 
 def test_time_budget_stops_the_search(tmp_path, mnist1d):
-    # 200 epochs take far longer than 4 s on any machine: only the budget can end these trials.
+    # 25 shifted copies of MNIST-1D (125,000 distinct rows): early stopping needs 11 epochs,
+    # which take far longer than 4 s on any machine, so only the budget can end these trials.
+    copies = np.concatenate([mnist1d.X + 1e-3 * k for k in range(25)]).astype(np.float32)
+    data = dataclasses.replace(mnist1d, X=copies, y=np.tile(mnist1d.y, 25))
     settings = SearchSettings(
         time_budget_s=4.0, protocol=QUICK_PROTOCOL, max_epochs=200, families=("mlp",)
     )
     study, _ = run_search(
-        mnist1d, tradeoff.Requirements(), tmp_path / "r", settings, show_progress=False
+        data, tradeoff.Requirements(), tmp_path / "r", settings, show_progress=False
     )
     assert len(study.trials) >= 1
     stopped = [t.user_attrs.get("stopped_by") for t in study.trials]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import optuna
 import pytest
+from optuna.trial import create_trial
 from typer.testing import CliRunner
 
 from tradeoff.cli import app
@@ -14,7 +15,7 @@ from tradeoff.frontier import Run
 from tradeoff.measure import QUICK_PROTOCOL
 from tradeoff.requirements import Requirements
 from tradeoff.searcher import SearchSettings, run_search
-from tradeoff.searcher.halving import Halving
+from tradeoff.searcher.halving import BAND, RUNG_ROWS, RUNGS, Halving, RungReporter
 
 
 def _search(tmp_path, data, req, **settings):
@@ -82,6 +83,19 @@ def test_halving_stops_laggards_within_a_cost_band():
     assert not halving.should_stop(0.5, [0.9])  # too few peers to judge
     assert halving.should_stop(0.5, [0.6, 0.9])  # below the band's median
     assert not halving.should_stop(0.95, [0.6, 0.9])
+
+
+def test_halving_compares_a_trial_only_with_peers_trained_on_as_many_rows():
+    study = optuna.create_study(direction="maximize")
+    for rows in (1000, 1000, 1000):  # seeded trials: all rows
+        attrs = {BAND: 0, RUNGS: {"3": 0.9}, RUNG_ROWS: {"3": rows}}
+        study.add_trial(create_trial(value=0.9, user_attrs=attrs))
+    halving = Halving(min_epochs=3, eta=3, min_peers=3)
+    on_a_ninth = RungReporter(halving, study.ask(), 0, 27, higher_is_better=True)
+    assert not on_a_ninth(3, {"val_metric": 0.5, "rows": 111})  # no peer on 111 rows
+    on_all = RungReporter(halving, study.ask(), 0, 27, higher_is_better=True)
+    assert on_all(3, {"val_metric": 0.5, "rows": 1000})  # three peers on 1000 rows, all better
+    assert not RungReporter(halving, study.ask(), 1, 27, True)(3, {"val_metric": 0.5, "rows": 1000})
 
 
 def test_halving_saves_epochs_and_records_pruned_trials(tmp_path, mnist1d_small):

@@ -27,5 +27,6 @@ PEAK_RSS_MB, RUNG_ROWS = "peak_rss_mb", "rung_rows"
 #: A combining trial's best trained candidates when it was drawn (trial numbers, best first):
 #: the same combination is not drawn twice.
 FRONT_AT_DRAW = "front_at_draw"
-#: Why a trial was queued before the sampler's draws: ``defaults``, or ``smaller than trial N``.
+#: Why a trial was queued before the sampler's draws: ``defaults``, ``given`` (the search's
+#: ``first_trials``), ``smaller than trial N`` or ``larger than trial N``.
 SEEDED = "seeded_as"

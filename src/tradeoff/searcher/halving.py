@@ -13,13 +13,15 @@ trial is compared only with trials of similar cost.
   second on ``data_fractions[1]`` (1/3, holding the 1/9), then on all of it;
   so the trials that halving stops early cost a fraction of an epoch each.
   ``rungs`` and ``rung_rows`` (trial attributes) say which rungs a trial
-  reached and on how many rows.
+  reached and on how many rows. Seeded trials (queued before the sampler's
+  draws) train on all rows: there are no peers yet to stop them with.
 - At a rung, a trial's best validation value so far is compared with the values
-  every other trial of its band reached at the same rung (finished, pruned or
-  still running); if at least ``min_peers`` are known and it is below their
-  ``1 - 1/eta`` quantile, the trial stops and is recorded as ``pruned`` with
-  its partial learning curve. Only about the best ``1/eta`` of a band go on
-  at each rung.
+  every other trial of its band reached at the same rung on as many rows
+  (finished, pruned or still running; a seeded trial, having trained on more
+  rows, is no peer of a sampled one there); if at least ``min_peers`` are
+  known and it is below their ``1 - 1/eta`` quantile, the trial stops and is
+  recorded as ``pruned`` with its partial learning curve. Only about the best
+  ``1/eta`` of a band go on at each rung.
 
 >>> Halving().rungs(60)
 [3, 9, 27]
@@ -116,24 +118,27 @@ class RungReporter:
             self.best = max(self.best, self.sign * value)
         if epoch not in self.rungs:
             return False
-        peers = self._peers(epoch)
+        rows = int(point["rows"]) if "rows" in point else None
+        peers = self._peers(epoch, rows)
         self.reached[str(epoch)] = self.best
         self.trial.set_user_attr(RUNGS, self.reached)
-        if "rows" in point:
-            self.rows[str(epoch)] = int(point["rows"])
+        if rows is not None:
+            self.rows[str(epoch)] = rows
             self.trial.set_user_attr(RUNG_ROWS, self.rows)
         if self.halving.should_stop(self.best, peers):
             self.pruned_at = epoch
             return True
         return False
 
-    def _peers(self, epoch: int) -> list[float]:
+    def _peers(self, epoch: int, rows: int | None) -> list[float]:
+        """The values of the band's other trials at rung ``epoch``, reached on ``rows`` rows."""
         values = []
         states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
         for other in self.trial.study.get_trials(deepcopy=False, states=states):
             if other.number == self.trial.number or other.user_attrs.get(BAND) != self.band:
                 continue
             reached = other.user_attrs.get(RUNGS, {})
-            if str(epoch) in reached:
+            on_rows = other.user_attrs.get(RUNG_ROWS, {}).get(str(epoch), rows)
+            if str(epoch) in reached and on_rows == rows:
                 values.append(reached[str(epoch)])
         return values

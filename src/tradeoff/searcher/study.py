@@ -37,7 +37,7 @@ from tradeoff.requirements import Requirements
 from tradeoff.searcher.distributed import run_on_ray
 from tradeoff.searcher.optimize import finished_count, optimize, run_worker
 from tradeoff.searcher.progress import SearchProgress
-from tradeoff.searcher.seeding import queue_default_trials
+from tradeoff.searcher.seeding import queue_default_trials, queue_given_trials
 from tradeoff.searcher.settings import SearchSettings, check_budget, recorded_settings
 from tradeoff.searcher.workers import disk_full, disk_full_error, reclaim_orphans
 
@@ -205,9 +205,7 @@ def _record_run(
     )
     write_run_info(out, local.to_dict())
     families = list(run.families)
-    for params in settings.first_trials:
-        if params.get("family", families[0]) in families:
-            study.enqueue_trial(params, skip_if_exists=True)
+    queue_given_trials(study, settings.first_trials, families)
     queue_default_trials(study, families, prepared)
 
 

@@ -46,7 +46,7 @@ from tradeoff.searcher import compression
 from tradeoff.searcher.context import TrialContext
 from tradeoff.searcher.cv import FoldsOutOfTime, fold_scores
 from tradeoff.searcher.halving import RungReporter, nested_subsamples
-from tradeoff.searcher.seeding import queue_larger, queue_smaller
+from tradeoff.searcher.seeding import is_seeded, queue_larger, queue_smaller
 from tradeoff.searcher.settings import worth_training
 from tradeoff.searcher.workers import DiskFull, TargetDown, disk_full, worker_id
 from tradeoff.table_input import as_shipped, cost_samples
@@ -174,6 +174,9 @@ class _Services:
         trial, ctx, strategy = self.trial, self.ctx, self.strategy
         halving, rows_for_epoch = None, None
         if ctx.halving is not None:
+            # A seeded trial trains on all rows from its first epoch: queued before the
+            # sampler's draws, it has no peers for halving to stop it with.
+            seeded = is_seeded(trial)
             subsets = nested_subsamples(
                 self.prepared.y_train,
                 ctx.halving.data_fractions,
@@ -183,7 +186,7 @@ class _Services:
 
             def rows_for_epoch(epoch: int) -> np.ndarray | None:
                 fraction = ctx.halving.fraction_at(epoch, strategy.max_epochs)
-                return None if fraction >= 1.0 else subsets[fraction]
+                return None if fraction >= 1.0 or seeded else subsets[fraction]
 
             halving = RungReporter(
                 ctx.halving,

@@ -63,7 +63,10 @@ def reclaim_orphans(study: optuna.Study, storage: optuna.storages.BaseStorage) -
         trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
         storage.set_trial_user_attr(trial_id, rec.ERROR, f"worker {owner} died mid-trial")
         if storage.set_trial_state_values(trial_id, state=TrialState.FAIL):
-            study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+            retry = {"retry_of": trial.number}
+            if rec.SEEDED in trial.user_attrs:  # a seeded trial's retry trains on all rows too
+                retry[rec.SEEDED] = trial.user_attrs[rec.SEEDED]
+            study.enqueue_trial(trial.params, user_attrs=retry)
             failed.append(trial.number)
     return failed
 
