@@ -66,7 +66,7 @@ def queue_smaller(trial: optuna.Trial, params: dict) -> bool:
     """If ``trial`` was seeded from its family's defaults (they, or a shrink of them), queue
     its family's smaller version of ``params``, with the rest of its draws (the strategy)
     unchanged; returns whether it queued one."""
-    if trial.user_attrs.get(SEEDED) in (None, GIVEN):
+    if not _from_defaults(trial):
         return False
     smaller = get_family(trial.params["family"]).shrink(params)
     return smaller is not None and _queue(trial, smaller, f"smaller than trial {trial.number}")
@@ -77,7 +77,7 @@ def queue_larger(trial: optuna.Trial, params: dict) -> bool:
     (:meth:`Family.grow`), queue the larger version of ``params``, the rest of its draws
     unchanged; returns whether it queued one. The caller asks only when ``trial`` fits every
     limit and a latency limit is set."""
-    if trial.user_attrs.get(SEEDED) in (None, GIVEN):
+    if not _from_defaults(trial):
         return False
     larger = get_family(trial.params["family"]).grow(params)
     return larger is not None and _queue(trial, larger, f"larger than trial {trial.number}")
@@ -89,6 +89,11 @@ def _queue(trial: optuna.Trial, params: dict, seeded_as: str) -> bool:
     point = {k: own.get(k, v) for k, v in trial.params.items()}
     trial.study.enqueue_trial(point, user_attrs={SEEDED: seeded_as}, skip_if_exists=True)
     return True
+
+
+def _from_defaults(trial: optuna.Trial) -> bool:
+    """Whether ``trial`` is a family's defaults or a shrunk or grown version of them."""
+    return trial.user_attrs.get(SEEDED) not in (None, GIVEN)
 
 
 def is_seeded(trial: optuna.Trial) -> bool:

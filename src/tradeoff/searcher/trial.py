@@ -17,6 +17,7 @@ import io
 import resource
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, replace
 
 import numpy as np
@@ -172,22 +173,8 @@ class _Services:
     def train(self, model: torch.nn.Module) -> None:
         """Train with early stopping (and halving) under the machine's cost lock."""
         trial, ctx, strategy = self.trial, self.ctx, self.strategy
-        halving, rows_for_epoch = None, None
+        halving = None
         if ctx.halving is not None:
-            # A seeded trial trains on all rows from its first epoch: queued before the
-            # sampler's draws, it has no peers for halving to stop it with.
-            seeded = is_seeded(trial)
-            subsets = nested_subsamples(
-                self.prepared.y_train,
-                ctx.halving.data_fractions,
-                self.seed,
-                stratified=self.prepared.task != "regression",
-            )
-
-            def rows_for_epoch(epoch: int) -> np.ndarray | None:
-                fraction = ctx.halving.fraction_at(epoch, strategy.max_epochs)
-                return None if fraction >= 1.0 or seeded else subsets[fraction]
-
             halving = RungReporter(
                 ctx.halving,
                 trial,
@@ -212,7 +199,7 @@ class _Services:
                 seed=self.seed,
                 deadline=ctx.deadline,
                 on_epoch=report_epoch,
-                rows_for_epoch=rows_for_epoch,
+                rows_for_epoch=self._rows_for_epoch(),
             )
         trial.set_user_attr(rec.TRAIN_SECONDS, result.seconds)
         trial.set_user_attr(rec.CURVE, result.curve)
@@ -223,6 +210,26 @@ class _Services:
             trial.set_user_attr(rec.STATUS, Status.PRUNED.value)
             trial.set_user_attr(rec.VIOLATIONS, [v.to_dict() for v in self.violations])
             raise optuna.TrialPruned(f"halving: below its cost band at epoch {halving.pruned_at}")
+
+    def _rows_for_epoch(self) -> Callable[[int], np.ndarray | None] | None:
+        """The training rows of each epoch under halving's data-size rungs; None: all rows at
+        every epoch (no halving, or a seeded trial: queued before the sampler's draws, it has
+        no peers for halving to stop it with, and a subsample would only weaken it)."""
+        halving, max_epochs = self.ctx.halving, self.strategy.max_epochs
+        if halving is None or is_seeded(self.trial):
+            return None
+        subsets = nested_subsamples(
+            self.prepared.y_train,
+            halving.data_fractions,
+            self.seed,
+            stratified=self.prepared.task != "regression",
+        )
+
+        def rows_for_epoch(epoch: int) -> np.ndarray | None:
+            fraction = halving.fraction_at(epoch, max_epochs)
+            return None if fraction >= 1.0 else subsets[fraction]
+
+        return rows_for_epoch
 
     def members(self, n: int) -> list[bytes]:
         """The best ``n`` candidates so far by Pareto rank; fewer than 2: the trial is skipped."""
