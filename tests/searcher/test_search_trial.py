@@ -85,6 +85,33 @@ def test_halving_stops_laggards_within_a_cost_band():
     assert not halving.should_stop(0.95, [0.6, 0.9])
 
 
+def test_halving_judges_a_trial_by_peers_as_cheap_or_cheaper():
+    halving = Halving(min_epochs=3, eta=3, min_peers=3)
+    bands_values = ((0, 0.9), (-1, 0.9), (-2, 0.9), (1, 0.99), (1, 0.99), (1, 0.99))
+
+    def stopped(band: int, value: float) -> bool:
+        study = optuna.create_study(direction="maximize")
+        for other_band, other_value in bands_values:  # trials that reached rung 3 on 100 rows
+            attrs = {BAND: other_band, RUNGS: {"3": other_value}, RUNG_ROWS: {"3": 100}}
+            study.add_trial(create_trial(value=other_value, user_attrs=attrs))
+        reporter = RungReporter(halving, study.ask(), band, 27, higher_is_better=True)
+        return reporter(3, {"val_metric": value, "rows": 100})
+
+    # Band 0: its own peer and two cheaper ones are more accurate, so it is likely dominated.
+    assert stopped(0, 0.5) and not stopped(0, 0.95)
+    # Band -1 has only two peers as cheap or cheaper; band 1's three costlier trials never judge.
+    assert not stopped(-1, 0.5)
+    assert stopped(1, 0.95) and not stopped(1, 0.995)  # band 1: six peers, 2/3 quantile 0.99
+
+
+def test_halving_anchors_its_first_rung_to_the_epochs_there_are():
+    assert Halving().rungs(60) == [3, 9, 27] and Halving().rungs(27) == [3, 9]
+    assert Halving().rungs(20) == [2, 6, 18] and Halving().rungs(8) == [1, 3]
+    assert Halving().rungs(2) == [1] and Halving().rungs(1) == []
+    assert Halving().fraction_at(1, 8) == 1 / 9 and Halving().fraction_at(3, 8) == 1 / 3
+    assert Halving().fraction_at(4, 8) == 1.0
+
+
 def test_halving_compares_a_trial_only_with_peers_trained_on_as_many_rows():
     study = optuna.create_study(direction="maximize")
     for _ in range(3):  # three seeded trials of band 0: rung 3 reached on all 1000 rows
@@ -95,7 +122,8 @@ def test_halving_compares_a_trial_only_with_peers_trained_on_as_many_rows():
     assert not on_a_ninth(3, {"val_metric": 0.5, "rows": 111})  # no peer on 111 rows
     on_all = RungReporter(halving, study.ask(), 0, 27, higher_is_better=True)
     assert on_all(3, {"val_metric": 0.5, "rows": 1000})  # three peers on 1000 rows, all better
-    assert not RungReporter(halving, study.ask(), 1, 27, True)(3, {"val_metric": 0.5, "rows": 1000})
+    cheaper = RungReporter(halving, study.ask(), -1, 27, higher_is_better=True)
+    assert not cheaper(3, {"val_metric": 0.5, "rows": 1000})  # band 0's trials cost more
 
 
 def test_halving_saves_epochs_and_records_pruned_trials(tmp_path, mnist1d_small):

@@ -1,13 +1,16 @@
-"""Successive halving of whole trials within cost bands: early stopping for a multi-objective study.
+"""Successive halving of whole trials by cost band: early stopping for a multi-objective study.
 
 Optuna's pruners refuse multi-objective studies (``NotImplementedError``), and
 a plain quality cut-off would be wrong there: a small, fast model learns to a
 lower accuracy than a big one, yet it may well be on the Pareto front. So a
-trial is compared only with trials of similar cost.
+trial is compared only with trials that cost about as much or less.
 
 - Cost band: trials whose untrained p95 latency falls in the same factor-of-
   ``band_factor`` interval (``floor(log(p95_ms) / log(band_factor))``).
-- Rungs: epochs ``min_epochs * eta**k`` (3, 9, 27, ... by default).
+- Rungs: epochs ``first * eta**k`` below ``max_epochs`` (3, 9, 27 by default). ``first``
+  is ``min_epochs`` unless ``max_epochs`` leaves no room for two rungs from there; then it
+  is ``max_epochs // eta**2`` (at least 1), as Hyperband anchors its smallest budget to the
+  largest: 8 epochs give rungs 1 and 3, not a lone 3.
 - Data size is a fidelity too: up to the first rung a trial trains on a
   stratified ``data_fractions[0]`` of the training split (1/9), up to the
   second on ``data_fractions[1]`` (1/3, holding the 1/9), then on all of it;
@@ -16,15 +19,16 @@ trial is compared only with trials of similar cost.
   reached and on how many rows. Seeded trials (queued before the sampler's
   draws) train on all rows: there are no peers yet to stop them with.
 - At a rung, a trial's best validation value so far is compared with the values
-  every other trial of its band reached at the same rung on as many rows
-  (finished, pruned or still running; a seeded trial, having trained on more
-  rows, is no peer of a sampled one there); if at least ``min_peers`` are
-  known and it is below their ``1 - 1/eta`` quantile, the trial stops and is
-  recorded as ``pruned`` with its partial learning curve. Only about the best
-  ``1/eta`` of a band go on at each rung.
+  that trials of its band or of a cheaper one reached at the same rung on as many
+  rows (finished, pruned or still running; a seeded trial, having trained on more
+  rows, is no peer of a sampled one there). If at least ``min_peers`` are known
+  and it is below their ``1 - 1/eta`` quantile, ``1/eta`` of them are about as
+  cheap or cheaper and more accurate so far: the trial is likely dominated, so it stops and
+  is recorded as ``pruned`` with its partial learning curve. A trial is never
+  judged by costlier ones: the cheapest band's trials only by each other.
 
->>> Halving().rungs(60)
-[3, 9, 27]
+>>> Halving().rungs(60), Halving().rungs(8)
+([3, 9, 27], [1, 3])
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ class Halving:
     data_fractions: tuple[float, ...] = (1 / 9, 1 / 3)
 
     def rungs(self, max_epochs: int) -> list[int]:
-        out, epoch = [], self.min_epochs
+        out, epoch = [], max(1, min(self.min_epochs, max_epochs // self.eta**2))
         while epoch < max_epochs:
             out.append(epoch)
             epoch *= self.eta
@@ -131,11 +135,13 @@ class RungReporter:
         return False
 
     def _peers(self, epoch: int, rows: int | None) -> list[float]:
-        """The values of the band's other trials at rung ``epoch``, reached on ``rows`` rows."""
+        """The values that other trials of this band or a cheaper one reached at rung ``epoch``
+        on ``rows`` rows."""
         values = []
         states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
         for other in self.trial.study.get_trials(deepcopy=False, states=states):
-            if other.number == self.trial.number or other.user_attrs.get(BAND) != self.band:
+            band = other.user_attrs.get(BAND)
+            if other.number == self.trial.number or band is None or band > self.band:
                 continue
             reached = other.user_attrs.get(RUNGS, {})
             on_rows = other.user_attrs.get(RUNG_ROWS, {}).get(str(epoch), rows)
