@@ -99,7 +99,7 @@ def test_halving_judges_a_trial_by_peers_as_cheap_or_cheaper():
 
     # Band 0: its own peer and two cheaper ones are more accurate, so it is likely dominated.
     assert stopped(0, 0.5) and not stopped(0, 0.95)
-    # Band -1 has only two peers as cheap or cheaper; band 1's three costlier trials never judge.
+    # Band -1 has only two peers as cheap or cheaper: the four costlier trials never judge it.
     assert not stopped(-1, 0.5)
     assert stopped(1, 0.95) and not stopped(1, 0.995)  # band 1: six peers, 2/3 quantile 0.99
 
