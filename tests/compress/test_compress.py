@@ -92,10 +92,10 @@ def _ops(onnx_bytes: bytes) -> set[str]:
     return {n.op_type for n in onnx.load_from_string(onnx_bytes).graph.node}
 
 
-def _agreement(parent: bytes, variant: bytes, rows: np.ndarray) -> tuple[float, float]:
-    """Class agreement of ``variant`` with ``parent`` on all ``rows``, and on the rows where
-    the parent's top-2 margin is above its lower quartile."""
-    ours, theirs = predict_outputs(parent, rows), predict_outputs(variant, rows)
+def _agreement(ours: np.ndarray, variant: bytes, rows: np.ndarray) -> tuple[float, float]:
+    """Class agreement of ``variant`` with the parent's outputs ``ours`` on all ``rows``, and
+    on the rows where the parent's top-2 margin is above its lower quartile."""
+    theirs = predict_outputs(variant, rows)
     top2 = np.sort(ours, axis=1)[:, -2:]
     margin = top2[:, 1] - top2[:, 0]
     same = ours.argmax(1) == theirs.argmax(1)
@@ -123,11 +123,10 @@ def test_int8_variant_exists_and_agrees_with_its_parent(parents, name, family, i
     assert int8_weights, "the weights are stored as int8"
     assert len(variant.onnx) < len(parent.onnx)
     rows = np.concatenate([prepared.X_val, prepared.X_test])  # more rows: a finer check
-    parent_pred = predict_classes(parent.onnx, rows)
-    assert (
-        np.mean(parent_pred[: len(prepared.y_val)] == prepared.y_val) > 0.5
-    )  # a real model (chance: 0.1 or 0.5)
-    agreement, sure = _agreement(parent.onnx, variant.onnx, rows)
+    ours = predict_outputs(parent.onnx, rows)
+    parent_pred = ours[: len(prepared.y_val)].argmax(1)
+    assert np.mean(parent_pred == prepared.y_val) > 0.5  # a real model (chance: 0.1 or 0.5)
+    agreement, sure = _agreement(ours, variant.onnx, rows)
     assert agreement >= INT8_AGREEMENT and sure >= INT8_AGREEMENT_SURE, (agreement, sure)
     # The recipe and the ISA it was chosen for are recorded with the variant.
     assert variant.settings["recipe"] == int8_recipe().to_dict()
@@ -147,7 +146,7 @@ def test_int8_static_recipe_holds_the_parents_classes(parents, recipe):
     calibration = prepared.X_train[:512].astype(np.float32)
     variant = quantize_static_bytes(parent.onnx, calibration, recipe)
     rows = np.concatenate([prepared.X_val, prepared.X_test])
-    agreement, sure = _agreement(parent.onnx, variant, rows)
+    agreement, sure = _agreement(predict_outputs(parent.onnx, rows), variant, rows)
     assert agreement >= INT8_AGREEMENT and sure >= INT8_AGREEMENT_SURE, (agreement, sure)
 
 
@@ -283,13 +282,13 @@ def test_variants_are_trials_with_lineage(tmp_path, prepared):
         time_budget_s=None,
         n_trials=1,
         families=("mlp",),
-        protocol=QUICK_PROTOCOL,
+        # Long enough that screening stops first: far under a 1 s limit, on any machine.
+        protocol=dataclasses.replace(QUICK_PROTOCOL, min_calls=5000),
         compression=CompressionSettings(passes=("int8_dynamic", "prune")),
     )
     out = tmp_path / "run"
-    run_search(
-        small.data, tradeoff.Requirements(), out, settings, prepared=small, show_progress=False
-    )
+    req = tradeoff.Requirements(max_latency_ms=1000.0)
+    run_search(small.data, req, out, settings, prepared=small, show_progress=False)
     run = tradeoff.Run.open(out, prepared=small)
     trials = run.trials()
     variants = [r for r in trials if r.parent_trial is not None]
@@ -301,6 +300,9 @@ def test_variants_are_trials_with_lineage(tmp_path, prepared):
         assert v.compression["pass"] in {"int8_dynamic", "prune"}
         verdict = v.compression["verdict"]
         assert {"drop_high", "allowed_drop", "agreement", "speed_ratio", "kept"} <= set(verdict)
+        # Screened like every candidate: cost and speed ratio say how they were measured.
+        assert v.latency_method["protocol"].startswith("sequential (under 1000 ms"), v
+        assert verdict["speed_ratio_measured"].startswith(("full", "sequential (decisive"))
         assert v.val_metric is not None and v.p95_ms is not None and v.size_mb is not None
         assert v.family == parent.family
         if verdict["kept"]:
