@@ -109,7 +109,7 @@ def eager_vs_ort(prepared, protocol: LatencyProtocol) -> list[dict]:
         def ort_call(sess=sess, feed=feed):
             sess.run(None, feed)
 
-        ratio, (low, high) = interleaved_ratio(eager, ort_call, protocol)
+        ratio, (low, high), _ = interleaved_ratio(eager, ort_call, protocol)
         rows.append({"model": name, "artifact": how, "speedup": ratio, "interval": [low, high]})
         print(f"  {name:22s} {how:36s} ORT is {ratio:.2f}x faster [95% CI {low:.2f}, {high:.2f}]")
     return rows

@@ -75,10 +75,21 @@ def test_ratio_to_reference_orders_models_by_work(small, large):
 
 
 def test_side_by_side_comparison_sees_a_real_speed_up(small, large):
-    ratio, (low, high) = compare_latency(small, large, (40, 1), QUICK_PROTOCOL)
-    assert low <= ratio <= high < 1.0
-    ratio, (low, high) = compare_latency(small, small, (40, 1), QUICK_PROTOCOL)
+    ratio, (low, high), how = compare_latency(small, large, (40, 1), QUICK_PROTOCOL)
+    assert low <= ratio <= high < 1.0 and how == "full"
+    ratio, (low, high), _ = compare_latency(small, small, (40, 1), QUICK_PROTOCOL)
     assert 0.7 < ratio < 1.4
+
+
+def test_side_by_side_comparison_stops_once_decisive(small, large):
+    """Screened, a clear speed-up is decided after the first check; a tie runs in full."""
+    long = dataclasses.replace(QUICK_PROTOCOL, min_calls=800, min_seconds=0.0)
+    ratio, (low, high), how = compare_latency(small, large, (40, 1), long, screen=True)
+    assert how == "sequential (decisive after 200 calls of each)"
+    assert low <= ratio <= high < 1 / long.screen_margin
+    ratio, _, how = compare_latency(small, small, (40, 1), long, screen=True)
+    assert how == "full" and 0.7 < ratio < 1.4
+    assert compare_latency(small, large, (40, 1), long)[2] == "full"  # not screened: in full
 
 
 def test_reference_can_be_turned_off(small):

@@ -424,30 +424,40 @@ def compare_latency(
     input_shape: tuple[int, ...],
     protocol: LatencyProtocol = LatencyProtocol(),
     samples: np.ndarray | dict[str, np.ndarray] | None = None,
-) -> tuple[float, tuple[float, float]]:
+    *,
+    screen: bool = False,
+) -> tuple[float, tuple[float, float], str]:
     """Median latency of ``a`` over ``b``, from alternating blocks, with a 95 % bootstrap interval
-    (both on ``samples`` when given, as :func:`measure_latency`).
+    and how it was measured (both on ``samples`` when given, as :func:`measure_latency`;
+    ``screen``: see :func:`interleaved_ratio`).
 
     Used to tell whether a compressed variant is faster than its parent beyond
     the measurement noise: it is when the interval's upper end is below 1.
     """
     call_a = model_call(a, tuple(input_shape), protocol, samples)
     call_b = model_call(b, tuple(input_shape), protocol, samples)
-    return interleaved_ratio(call_a, call_b, protocol)
+    return interleaved_ratio(call_a, call_b, protocol, screen=screen)
 
 
-def interleaved_ratio(call_a, call_b, protocol: LatencyProtocol = LatencyProtocol()):
+def interleaved_ratio(
+    call_a, call_b, protocol: LatencyProtocol = LatencyProtocol(), *, screen: bool = False
+) -> tuple[float, tuple[float, float], str]:
     """Median time of ``call_a()`` over ``call_b()``, timed in alternating blocks.
 
     Any two callables (an ORT session, a torch model): each pair of adjacent
     blocks gives one ratio, so drift over the measurement cancels out. Returns
-    the median ratio and its 95 % bootstrap interval.
+    the median ratio, its 95 % bootstrap interval, and how it was measured: ``full``, or, with
+    ``screen`` and ``protocol.screen_first_calls``, ``sequential (...)`` when it stopped as
+    soon as the interval was decisively on one side of 1 (its upper end times
+    ``screen_margin`` at most 1, or its lower end at least ``screen_margin``), checked after
+    ``screen_first_calls`` calls of each and each time they double.
     """
     warm_up(call_a, protocol)
     warm_up(call_b, protocol)
     ratios: list[float] = []
     start = time.perf_counter_ns()
-    calls = 0
+    calls, how = 0, "full"
+    next_check = protocol.screen_first_calls if screen else 0
     while True:
         med_a = np.median(_timed_block(call_a, protocol.block_calls))
         med_b = np.median(_timed_block(call_b, protocol.block_calls))
@@ -459,13 +469,21 @@ def interleaved_ratio(call_a, call_b, protocol: LatencyProtocol = LatencyProtoco
             elapsed >= protocol.max_seconds * 1e9 and len(ratios) >= 3
         ):
             break
+        if 0 < next_check <= calls and len(ratios) >= 5:
+            next_check *= 2
+            low, high = _ratio_interval(np.asarray(ratios), min(protocol.n_boot, 200))
+            if high * protocol.screen_margin <= 1.0 or low >= protocol.screen_margin:
+                how = f"sequential (decisive after {calls} calls of each)"
+                break
     values = np.asarray(ratios)
+    return float(np.median(values)), _ratio_interval(values, protocol.n_boot), how
+
+
+def _ratio_interval(values: np.ndarray, n_boot: int) -> tuple[float, float]:
+    """95 % bootstrap interval of the median of ``values``."""
     rng = np.random.default_rng(2)
-    boot = np.median(values[rng.integers(0, len(values), (protocol.n_boot, len(values)))], 1)
-    return float(np.median(values)), (
-        float(np.percentile(boot, 2.5)),
-        float(np.percentile(boot, 97.5)),
-    )
+    boot = np.median(values[rng.integers(0, len(values), (n_boot, len(values)))], 1)
+    return float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))
 
 
 def measure_throughput(

@@ -119,12 +119,19 @@ def _record_variant(trial, ctx, parent: Parent, name: str, variant, val_pred, va
     parent_shipped, _ = as_shipped(parent.onnx, prepared)
     samples = cost_samples(prepared)
     with ctx.cost_lock.measuring():
+        # Screened against the limit and decided sequentially, as candidates are (docs/cost.md).
         measured = measure_cost(
-            shipped, shipped_shape, ctx.protocol, req, ctx.targets, samples=samples
+            shipped,
+            shipped_shape,
+            ctx.protocol,
+            req,
+            ctx.targets,
+            samples=samples,
+            limit_ms=req.max_latency_ms,
         )
         latency = measured.latency
-        ratio, interval = compare_latency(
-            shipped, parent_shipped, shipped_shape, ctx.protocol, samples
+        ratio, interval, speed_measured = compare_latency(
+            shipped, parent_shipped, shipped_shape, ctx.protocol, samples, screen=True
         )
     verdict = judge(
         prepared.y_val,
@@ -159,7 +166,7 @@ def _record_variant(trial, ctx, parent: Parent, name: str, variant, val_pred, va
         "pass": name,
         "parent": parent.trial,
         "settings": variant.settings,
-        "verdict": verdict.to_dict(),
+        "verdict": verdict.to_dict() | {"speed_ratio_measured": speed_measured},
         "judged_against": variant.reference_trial
         if variant.reference_trial is not None
         else parent.trial,
