@@ -82,10 +82,11 @@ def test_side_by_side_comparison_sees_a_real_speed_up(small, large):
 
 
 def test_side_by_side_comparison_stops_once_decisive(small, large):
-    """Screened, a clear speed-up is decided after the first check; a tie runs in full."""
+    """Screened, a clear speed-up is decided before the full count; a tie runs in full."""
     long = dataclasses.replace(QUICK_PROTOCOL, min_calls=800, min_seconds=0.0)
     ratio, (low, high), how = compare_latency(small, large, (40, 1), long, screen=True)
-    assert how == "sequential (decisive after 200 calls of each)"
+    # Checked after 200 calls of each, then 400 (a noisy machine may need the second look).
+    assert how in {f"sequential (decisive after {n} calls of each)" for n in (200, 400)}, how
     assert low <= ratio <= high < 1 / long.screen_margin
     ratio, _, how = compare_latency(small, small, (40, 1), long, screen=True)
     assert how == "full" and 0.7 < ratio < 1.4
