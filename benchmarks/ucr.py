@@ -152,8 +152,9 @@ def main() -> None:
     rows, ranking, summary = [], [], {}
     for name in [s.strip() for s in args.sets.split(",") if s.strip()]:
         # Interleaved per data set, so that both protocols see the same machine load.
-        full = search(name, out / name / "full", budget_s, False, args.seed, cv)
-        screened = search(name, out / name / "screened", budget_s, True, args.seed, cv)
+        for_set = {"budget_s": budget_s, "seed": args.seed, "cv": cv}
+        full = search(name, out / name / "full", screened=False, **for_set)
+        screened = search(name, out / name / "screened", screened=True, **for_set)
         wrong, checked = false_feasible(screened, args.recheck)
         pick, test = screened["pick"], screened["test"]
         published = [
