@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 
-import optuna
 import pytest
 
 import tradeoff
@@ -26,12 +27,20 @@ def _env(tmp_path) -> dict:
 
 
 def _finished(out) -> int:
-    try:
-        study = optuna.load_study(study_name="tradeoff", storage=f"sqlite:///{out / 'study.db'}")
-    except Exception:
+    """Trials the search in ``out`` has ended (complete or pruned), read without writing.
+
+    ``optuna.load_study`` would create the file and its tables if the search had not yet,
+    racing the search's own schema creation; a read-only connection cannot.
+    """
+    path = out / "study.db"
+    if not path.exists():
         return 0
-    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    return len(study.get_trials(deepcopy=False, states=states))
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as db:
+            query = "SELECT count(*) FROM trials WHERE state IN ('COMPLETE', 'PRUNED')"
+            return db.execute(query).fetchone()[0]
+    except sqlite3.OperationalError:  # the tables are not there yet
+        return 0
 
 
 def test_a_memory_limit_rejects_every_model_before_training(tmp_path):
@@ -120,6 +129,7 @@ def test_an_agent_killed_mid_search_ends_it_in_one_line_and_resume_goes_on(tmp_p
         deadline = time.monotonic() + 300
         while _finished(out) < 2 and time.monotonic() < deadline and search.poll() is None:
             time.sleep(0.2)
+        assert search.poll() is None, search.communicate()[1]  # it ended before the agent went
         assert _finished(out) >= 2
         stop_agent(agent)  # the target goes away mid-search
         stderr = search.communicate(timeout=300)[1]
