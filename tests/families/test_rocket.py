@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import optuna
 import pytest
 import sktime.datasets
 import torch
@@ -20,6 +21,7 @@ from tradeoff.families.rocket import (
     fit_dilations,
     fit_rocket,
     kernel_weights,
+    searched_strides,
     transform,
 )
 from tradeoff.measure import session
@@ -145,6 +147,16 @@ def test_long_series_pool_over_fewer_steps_by_default():
     # A strided graph is another architecture: its cost is never reused from the unstrided one.
     full, strided = (family.unfitted_onnx({**long, "stride": s}, (1460, 1), 10)[0] for s in (1, 4))
     assert architecture_key(full) != architecture_key(strided)
+
+
+def test_the_search_draws_only_strides_that_visit_enough_steps():
+    family = get_family("rocket")
+    assert searched_strides(29) == [1]  # JapaneseVowels: every step
+    assert searched_strides(150) == [1, 2]  # GunPoint: 75 steps at most every 2nd
+    assert searched_strides(1460) == [1, 2, 4, 8]  # ACSF1: 183 steps at every 8th
+    trial = optuna.create_study().ask()
+    family.suggest(trial, (150, 1))
+    assert trial.distributions[family.key("stride")].choices == (1, 2)
 
 
 @pytest.mark.parametrize("pooling", ["ppv", "multi"])

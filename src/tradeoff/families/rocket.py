@@ -55,6 +55,8 @@ FEATURES_RANGE = (2 * N_KERNELS, 10_000)
 STRIDES = (1, 2, 4, 8)
 #: A default stride keeps at least this many visited steps per pooling.
 MIN_VISITED_STEPS = 256
+#: A searched stride keeps at least this many (stride 1 is always searched).
+MIN_SEARCHED_STEPS = 64
 
 
 def default_stride(n_steps: int) -> int:
@@ -69,6 +71,18 @@ def default_stride(n_steps: int) -> int:
     """
     fits = [s for s in STRIDES if n_steps // s >= MIN_VISITED_STEPS]
     return max(fits, default=1)
+
+
+def searched_strides(n_steps: int) -> list[int]:
+    """The strides the search draws from: those that still visit :data:`MIN_SEARCHED_STEPS`.
+
+    Fewer visited steps cost accuracy on every set tried that had any to lose (one fit each
+    on train, mean of seeds 0-2, 500 / 1,000 features, PPV, logistic): GunPoint at stride 8
+    (19 steps) 0.993 -> 0.969 / 0.967, ArrowHead at 8 (32 steps) 0.836 -> 0.775 / 0.857 ->
+    0.804, OSULeaf at 8 (54 steps) 0.933 -> 0.899 / 0.944 -> 0.915, JapaneseVowels at 4 (8
+    steps) 0.980 -> 0.962 / 0.983 -> 0.973. Visiting 63-107 steps cost at most 1.3 points.
+    """
+    return [s for s in STRIDES if s == 1 or -(-n_steps // s) >= MIN_SEARCHED_STEPS]
 
 
 def fit_dilations(n_steps: int, n_features: int) -> tuple[np.ndarray, np.ndarray]:
@@ -299,7 +313,9 @@ class Rocket(FittedFamily):
             "n_features": trial.suggest_int(self.key("n_features"), low, high, log=True),
             "pooling": trial.suggest_categorical(self.key("pooling"), ["ppv", "multi"]),
             "head": trial.suggest_categorical(self.key("head"), ["ridge", "logistic"]),
-            "stride": trial.suggest_categorical(self.key("stride"), list(STRIDES)),
+            "stride": trial.suggest_categorical(
+                self.key("stride"), searched_strides(int(input_shape[0]))
+            ),
         }
 
     def defaults(self, input_shape):
