@@ -19,6 +19,7 @@ from tradeoff.compress import (
     get_pass,
     judge,
     pass_names,
+    quality_holds,
 )
 from tradeoff.compress._int8 import int8_recipe, recipe_for
 from tradeoff.compress.int8_static import quantize_static_bytes
@@ -258,6 +259,18 @@ def test_a_variant_that_loses_too_much_is_rejected(parents, prepared):
     noisy = {"speed_ratio": 0.99, "speed_ratio_interval": (0.95, 1.03), "size_ratio": 1.0}
     verdict = judge(prepared.y_val, parent_pred, parent_pred, **common, **noisy)
     assert not verdict.kept and "noise" in verdict.reason
+    # Surely under 1 but by less than SPEED_GAIN: an equal model timed against itself can
+    # look like this, so it is no gain.
+    barely = {"speed_ratio": 0.97, "speed_ratio_interval": (0.965, 0.975), "size_ratio": 1.0}
+    assert not judge(prepared.y_val, parent_pred, parent_pred, **common, **barely).kept
+    # Quality is tested first: a variant it rejects need not be timed at all.
+    assert not quality_holds(prepared.y_val, parent_pred, crippled_pred, **common)
+    assert quality_holds(prepared.y_val, parent_pred, parent_pred, **common)
+    untimed = {"speed_ratio": None, "speed_ratio_interval": None, "size_ratio": 0.2}
+    verdict = judge(prepared.y_val, parent_pred, crippled_pred, **common, **untimed)
+    assert not verdict.kept and verdict.to_dict()["speed_ratio_interval"] is None
+    with pytest.raises(ValueError, match="speed ratio"):
+        judge(prepared.y_val, parent_pred, parent_pred, **common, **untimed)
     # Smaller but slower: kept only when the parent breaks a size limit.
     slower_smaller = {"speed_ratio": 1.3, "speed_ratio_interval": (1.25, 1.35), "size_ratio": 0.3}
     assert not judge(prepared.y_val, parent_pred, parent_pred, **common, **slower_smaller).kept
@@ -302,7 +315,11 @@ def test_variants_are_trials_with_lineage(tmp_path, prepared):
         assert {"drop_high", "allowed_drop", "agreement", "speed_ratio", "kept"} <= set(verdict)
         # Screened like every candidate: cost and speed ratio say how they were measured.
         assert v.latency_method["protocol"].startswith("sequential (under 1000 ms"), v
-        assert verdict["speed_ratio_measured"].startswith(("full", "sequential (decisive"))
+        how = verdict["speed_ratio_measured"]
+        assert how.startswith(("full", "sequential (faster,", "sequential (not faster,", "not "))
+        if how.startswith("not measured"):  # timed against its parent only if quality holds
+            assert not verdict["kept"] and "quality drop" in verdict["reason"]
+            assert verdict["speed_ratio"] is None
         assert v.val_metric is not None and v.p95_ms is not None and v.size_mb is not None
         assert v.family == parent.family
         if verdict["kept"]:

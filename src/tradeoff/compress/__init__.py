@@ -5,6 +5,7 @@ from tradeoff.compress import int8_dynamic as _int8_dynamic  # noqa: F401
 from tradeoff.compress import int8_static as _int8_static  # noqa: F401
 from tradeoff.compress import prune as _prune  # noqa: F401
 from tradeoff.compress._base import (
+    SPEED_GAIN,
     CompressionPass,
     Parent,
     QualityTolerance,
@@ -14,10 +15,12 @@ from tradeoff.compress._base import (
     get_pass,
     judge,
     pass_names,
+    quality_holds,
     register_pass,
 )
 
 __all__ = [
+    "SPEED_GAIN",
     "CompressionPass",
     "Parent",
     "QualityTolerance",
@@ -27,5 +30,6 @@ __all__ = [
     "get_pass",
     "judge",
     "pass_names",
+    "quality_holds",
     "register_pass",
 ]

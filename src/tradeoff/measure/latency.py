@@ -425,7 +425,7 @@ def compare_latency(
     protocol: LatencyProtocol = LatencyProtocol(),
     samples: np.ndarray | dict[str, np.ndarray] | None = None,
     *,
-    screen: bool = False,
+    screen: float | None = None,
 ) -> tuple[float, tuple[float, float], str]:
     """Median latency of ``a`` over ``b``, from alternating blocks, with a 95 % bootstrap interval
     and how it was measured (both on ``samples`` when given, as :func:`measure_latency`;
@@ -440,24 +440,30 @@ def compare_latency(
 
 
 def interleaved_ratio(
-    call_a, call_b, protocol: LatencyProtocol = LatencyProtocol(), *, screen: bool = False
+    call_a,
+    call_b,
+    protocol: LatencyProtocol = LatencyProtocol(),
+    *,
+    screen: float | None = None,
 ) -> tuple[float, tuple[float, float], str]:
     """Median time of ``call_a()`` over ``call_b()``, timed in alternating blocks.
 
     Any two callables (an ORT session, a torch model): each pair of adjacent
     blocks gives one ratio, so drift over the measurement cancels out. Returns
     the median ratio, its 95 % bootstrap interval, and how it was measured: ``full``, or, with
-    ``screen`` and ``protocol.screen_first_calls``, ``sequential (...)`` when it stopped as
-    soon as the interval was decisively on one side of 1 (its upper end times
-    ``screen_margin`` at most 1, or its lower end at least ``screen_margin``), checked after
-    ``screen_first_calls`` calls of each and each time they double.
+    ``screen`` (the ratio below which ``a`` counts as faster, e.g. 0.95) and
+    ``protocol.screen_first_calls``, ``sequential (...)`` when it stopped as soon as the
+    answer to "is ``a`` faster?" was decisive: yes when the interval's upper end times
+    ``screen_margin`` is at most 1, no when its lower end is at least ``screen`` (stopping
+    there can only miss a speed-up, never claim one). Checked after ``screen_first_calls``
+    calls of each and each time they double.
     """
     warm_up(call_a, protocol)
     warm_up(call_b, protocol)
     ratios: list[float] = []
     start = time.perf_counter_ns()
     calls, how = 0, "full"
-    next_check = protocol.screen_first_calls if screen else 0
+    next_check = protocol.screen_first_calls if screen is not None else 0
     while True:
         med_a = np.median(_timed_block(call_a, protocol.block_calls))
         med_b = np.median(_timed_block(call_b, protocol.block_calls))
@@ -472,8 +478,9 @@ def interleaved_ratio(
         if 0 < next_check <= calls and len(ratios) >= 5:
             next_check *= 2
             low, high = _ratio_interval(np.asarray(ratios), min(protocol.n_boot, 200))
-            if high * protocol.screen_margin <= 1.0 or low >= protocol.screen_margin:
-                how = f"sequential (decisive after {calls} calls of each)"
+            if high * protocol.screen_margin <= 1.0 or low >= screen:
+                answer = "faster" if high < screen else "not faster"
+                how = f"sequential ({answer}, decisive after {calls} calls of each)"
                 break
     values = np.asarray(ratios)
     return float(np.median(values)), _ratio_interval(values, protocol.n_boot), how

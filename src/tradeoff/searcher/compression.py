@@ -21,7 +21,7 @@ from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState, create_trial
 from torch import nn
 
-from tradeoff.compress import Parent, Student, get_pass, judge
+from tradeoff.compress import SPEED_GAIN, Parent, Student, get_pass, judge, quality_holds
 from tradeoff.errors import TradeoffError
 from tradeoff.measure import (
     accuracy,
@@ -130,15 +130,30 @@ def _record_variant(trial, ctx, parent: Parent, name: str, variant, val_pred, va
             limit_ms=req.max_latency_ms,
         )
         latency = measured.latency
-        ratio, interval, speed_measured = compare_latency(
-            shipped, parent_shipped, shipped_shape, ctx.protocol, samples, screen=True
-        )
+        # Timed against its parent only when its quality holds: otherwise it is rejected anyway.
+        ratio, interval, speed_measured = None, None, "not measured: the quality test failed"
+        tolerance = ctx.compression.tolerance
+        if quality_holds(
+            prepared.y_val,
+            reference_pred,
+            pred,
+            reference_metric=reference_metric,
+            tolerance=tolerance,
+        ):
+            ratio, interval, speed_measured = compare_latency(
+                shipped,
+                parent_shipped,
+                shipped_shape,
+                ctx.protocol,
+                samples,
+                screen=SPEED_GAIN,
+            )
     verdict = judge(
         prepared.y_val,
         reference_pred,
         pred,
         reference_metric=reference_metric,
-        tolerance=ctx.compression.tolerance,
+        tolerance=tolerance,
         speed_ratio=ratio,
         speed_ratio_interval=interval,
         size_ratio=len(shipped) / len(parent_shipped),
