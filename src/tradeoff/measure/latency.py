@@ -432,7 +432,8 @@ def compare_latency(
     ``screen``: see :func:`interleaved_ratio`).
 
     Used to tell whether a compressed variant is faster than its parent beyond
-    the measurement noise: it is when the interval's upper end is below 1.
+    the measurement noise: it is when the interval's upper end is below 0.95
+    (``tradeoff.compress.SPEED_GAIN``).
     """
     call_a = model_call(a, tuple(input_shape), protocol, samples)
     call_b = model_call(b, tuple(input_shape), protocol, samples)
