@@ -74,7 +74,7 @@ def default_stride(n_steps: int) -> int:
 
 
 def searched_strides(n_steps: int) -> list[int]:
-    """The strides the search draws from: those that still visit :data:`MIN_SEARCHED_STEPS`.
+    """The strides the search uses: those that still visit :data:`MIN_SEARCHED_STEPS`.
 
     Fewer visited steps cost accuracy on every set tried that had any to lose (one fit each
     on train, mean of seeds 0-2, 500 / 1,000 features, PPV, logistic): GunPoint at stride 8
@@ -83,6 +83,13 @@ def searched_strides(n_steps: int) -> list[int]:
     steps) 0.980 -> 0.962 / 0.983 -> 0.973. Visiting 63-107 steps cost at most 1.3 points.
     """
     return [s for s in STRIDES if s == 1 or -(-n_steps // s) >= MIN_SEARCHED_STEPS]
+
+
+def _stride(drawn: int, input_shape) -> int:
+    """``drawn`` from every one of :data:`STRIDES`, so that a study's choices never change
+    (Optuna refuses a categorical parameter whose choices do, as on ``--resume`` of a run made
+    before :func:`searched_strides`), brought down to the largest searched stride."""
+    return min(drawn, max(searched_strides(int(input_shape[0]))))
 
 
 def fit_dilations(n_steps: int, n_features: int) -> tuple[np.ndarray, np.ndarray]:
@@ -313,8 +320,8 @@ class Rocket(FittedFamily):
             "n_features": trial.suggest_int(self.key("n_features"), low, high, log=True),
             "pooling": trial.suggest_categorical(self.key("pooling"), ["ppv", "multi"]),
             "head": trial.suggest_categorical(self.key("head"), ["ridge", "logistic"]),
-            "stride": trial.suggest_categorical(
-                self.key("stride"), searched_strides(int(input_shape[0]))
+            "stride": _stride(
+                trial.suggest_categorical(self.key("stride"), list(STRIDES)), input_shape
             ),
         }
 
