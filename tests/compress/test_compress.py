@@ -26,7 +26,12 @@ from tradeoff.compress.int8_static import quantize_static_bytes
 from tradeoff.compress.prune import prune_structured
 from tradeoff.errors import TradeoffError
 from tradeoff.families import count_parameters, deployable, get_family, to_onnx
-from tradeoff.measure import QUICK_PROTOCOL, predict_classes, predict_outputs
+from tradeoff.measure import (
+    QUICK_PROTOCOL,
+    paired_accuracy_drop,
+    predict_classes,
+    predict_outputs,
+)
 from tradeoff.prepare import prepare
 from tradeoff.searcher import SearchSettings, run_search
 from tradeoff.searcher.compression import CompressionSettings
@@ -252,31 +257,31 @@ def test_a_variant_that_loses_too_much_is_rejected(parents, prepared):
     metric = float(np.mean(parent_pred == prepared.y_val))
     common = {"reference_metric": metric, "tolerance": QualityTolerance(0.01, relative=True)}
     faster = {"speed_ratio": 0.5, "speed_ratio_interval": (0.45, 0.55), "size_ratio": 0.2}
-    verdict = judge(prepared.y_val, parent_pred, crippled_pred, **common, **faster)
+    crippled = paired_accuracy_drop(prepared.y_val, parent_pred, crippled_pred)
+    same = paired_accuracy_drop(prepared.y_val, parent_pred, parent_pred)
+    verdict = judge(crippled, **common, **faster)
     assert not verdict.kept and "quality drop" in verdict.reason
     # The same predictions are kept when faster beyond noise, rejected when not.
-    assert judge(prepared.y_val, parent_pred, parent_pred, **common, **faster).kept
+    assert judge(same, **common, **faster).kept
     noisy = {"speed_ratio": 0.99, "speed_ratio_interval": (0.95, 1.03), "size_ratio": 1.0}
-    verdict = judge(prepared.y_val, parent_pred, parent_pred, **common, **noisy)
+    verdict = judge(same, **common, **noisy)
     assert not verdict.kept and "noise" in verdict.reason
     # Surely under 1 but by less than SPEED_GAIN: an equal model timed against itself can
     # look like this, so it is no gain.
     barely = {"speed_ratio": 0.97, "speed_ratio_interval": (0.965, 0.975), "size_ratio": 1.0}
-    assert not judge(prepared.y_val, parent_pred, parent_pred, **common, **barely).kept
+    assert not judge(same, **common, **barely).kept
     # Quality is tested first: a variant it rejects need not be timed at all.
-    assert not quality_holds(prepared.y_val, parent_pred, crippled_pred, **common)
-    assert quality_holds(prepared.y_val, parent_pred, parent_pred, **common)
+    assert not quality_holds(crippled, **common)
+    assert quality_holds(same, **common)
     untimed = {"speed_ratio": None, "speed_ratio_interval": None, "size_ratio": 0.2}
-    verdict = judge(prepared.y_val, parent_pred, crippled_pred, **common, **untimed)
+    verdict = judge(crippled, **common, **untimed)
     assert not verdict.kept and verdict.to_dict()["speed_ratio_interval"] is None
     with pytest.raises(ValueError, match="speed ratio"):
-        judge(prepared.y_val, parent_pred, parent_pred, **common, **untimed)
+        judge(same, **common, **untimed)
     # Smaller but slower: kept only when the parent breaks a size limit.
     slower_smaller = {"speed_ratio": 1.3, "speed_ratio_interval": (1.25, 1.35), "size_ratio": 0.3}
-    assert not judge(prepared.y_val, parent_pred, parent_pred, **common, **slower_smaller).kept
-    assert judge(
-        prepared.y_val, parent_pred, parent_pred, **common, **slower_smaller, size_binds=True
-    ).kept
+    assert not judge(same, **common, **slower_smaller).kept
+    assert judge(same, **common, **slower_smaller, size_binds=True).kept
 
 
 def test_quality_tolerance_parses_relative_and_absolute():

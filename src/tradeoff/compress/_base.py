@@ -15,12 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import numpy as np
 import onnx
 from torch import nn
 
 from tradeoff.errors import TradeoffError
-from tradeoff.measure import PairedDrop, paired_accuracy_drop
+from tradeoff.measure import PairedDrop
 from tradeoff.prepare import Prepared
 
 
@@ -187,22 +186,15 @@ SPEED_GAIN = 0.95
 
 
 def quality_holds(
-    y_val: np.ndarray,
-    reference_pred: np.ndarray,
-    variant_pred: np.ndarray,
-    *,
-    reference_metric: float,
-    tolerance: QualityTolerance,
+    quality: PairedDrop, *, reference_metric: float, tolerance: QualityTolerance
 ) -> bool:
-    """Whether the variant's quality passes :func:`judge`'s paired test: worth timing it."""
-    drop = paired_accuracy_drop(y_val, reference_pred, variant_pred)
-    return drop.drop_high <= tolerance.allowed(reference_metric)
+    """Whether the variant's paired accuracy drop (:func:`~tradeoff.measure.paired_accuracy_drop`
+    on the validation rows) passes :func:`judge`'s test: worth timing it."""
+    return quality.drop_high <= tolerance.allowed(reference_metric)
 
 
 def judge(
-    y_val: np.ndarray,
-    reference_pred: np.ndarray,
-    variant_pred: np.ndarray,
+    quality: PairedDrop,
     *,
     reference_metric: float,
     tolerance: QualityTolerance,
@@ -213,7 +205,8 @@ def judge(
 ) -> Verdict:
     """Keep a variant when its quality holds (paired test) and it is measurably cheaper.
 
-    Quality holds when the one-sided 95 % upper bound of the accuracy drop is
+    ``quality`` is :func:`~tradeoff.measure.paired_accuracy_drop` of the variant against
+    its reference on the validation rows. Quality holds when the one-sided 95 % upper bound of the accuracy drop is
     within ``tolerance``. Cheaper means faster beyond the noise (the upper end
     of the side-by-side latency ratio's interval below ``SPEED_GAIN``), or at most
     ``SIZE_GAIN`` of the parent's size without being slower beyond the noise.
@@ -222,9 +215,10 @@ def judge(
     requirements like any candidate's. The speed figures may be ``None`` only when
     quality fails (:func:`quality_holds`: then they need not be measured).
     """
-    quality = paired_accuracy_drop(y_val, reference_pred, variant_pred)
     allowed = tolerance.allowed(reference_metric)
-    if quality.drop_high <= allowed and speed_ratio_interval is None:
+    if quality_holds(quality, reference_metric=reference_metric, tolerance=tolerance) and (
+        speed_ratio_interval is None
+    ):
         raise ValueError("judge: a variant whose quality holds needs its speed ratio")
     low, high = speed_ratio_interval or (float("nan"), float("nan"))
     faster = high < SPEED_GAIN

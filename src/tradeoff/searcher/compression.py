@@ -27,6 +27,7 @@ from tradeoff.measure import (
     accuracy,
     compare_latency,
     cost_record,
+    paired_accuracy_drop,
     predict_classes,
     predict_outputs,
 )
@@ -133,13 +134,8 @@ def _record_variant(trial, ctx, parent: Parent, name: str, variant, val_pred, va
         # Timed against its parent only when its quality holds: otherwise it is rejected anyway.
         ratio, interval, speed_measured = None, None, "not measured: the quality test failed"
         tolerance = ctx.compression.tolerance
-        if quality_holds(
-            prepared.y_val,
-            reference_pred,
-            pred,
-            reference_metric=reference_metric,
-            tolerance=tolerance,
-        ):
+        quality = paired_accuracy_drop(prepared.y_val, reference_pred, pred)
+        if quality_holds(quality, reference_metric=reference_metric, tolerance=tolerance):
             ratio, interval, speed_measured = compare_latency(
                 shipped,
                 parent_shipped,
@@ -149,9 +145,7 @@ def _record_variant(trial, ctx, parent: Parent, name: str, variant, val_pred, va
                 screen=SPEED_GAIN,
             )
     verdict = judge(
-        prepared.y_val,
-        reference_pred,
-        pred,
+        quality,
         reference_metric=reference_metric,
         tolerance=tolerance,
         speed_ratio=ratio,
