@@ -74,6 +74,19 @@ def meets(record: TrialRecord, requirements: Requirements) -> bool:
     )
 
 
+def most_accurate(candidates: list[TrialRecord], requirements: Requirements) -> TrialRecord | None:
+    """The candidate meeting ``requirements`` with the best ``val_metric`` (ties: fewer
+    parameters, then faster p95, then the earlier trial), before :func:`select` treats fold
+    means within noise as tied."""
+    fitting = [r for r in candidates if meets(r, requirements)]
+    if not fitting:
+        return None
+    sign = 1.0 if requirements.higher_is_better else -1.0
+    return max(
+        fitting, key=lambda r: (sign * r.val_metric, -(r.n_params or 0), -r.p95_ms, -r.number)
+    )
+
+
 def select(candidates: list[TrialRecord], requirements: Requirements) -> TrialRecord | None:
     """The most accurate candidate meeting ``requirements``: the one selection rule, used by
     ``tradeoff select``/``export``, :class:`Run` and the scikit-learn estimators.
@@ -90,16 +103,12 @@ def select(candidates: list[TrialRecord], requirements: Requirements) -> TrialRe
     the Nadeau-Bengio inflated error of the difference and 0.916 with the inflated error
     of the best's mean alone (the rule before).
     """
-    fitting = [r for r in candidates if meets(r, requirements)]
-    if not fitting:
-        return None
-    sign = 1.0 if requirements.higher_is_better else -1.0
-    best = max(
-        fitting, key=lambda r: (sign * r.val_metric, -(r.n_params or 0), -r.p95_ms, -r.number)
-    )
-    folds = best.cross_validation
+    best = most_accurate(candidates, requirements)
+    folds = None if best is None else best.cross_validation
     if folds is None:
         return best
+    fitting = [r for r in candidates if meets(r, requirements)]
+    sign = 1.0 if requirements.higher_is_better else -1.0
 
     def tied(r: TrialRecord) -> bool:
         error = folds.standard_error_of_difference(r.cross_validation)
@@ -389,6 +398,7 @@ class Run:
             record.params,
             record.strategy,
             seed=trial_seed(self.info["seed"], record.number),
+            curve=record.curve,
         )
         self._keep(key, {"metric": result.metric, "scores": list(result.scores)})
         return result

@@ -14,7 +14,7 @@ import tradeoff
 from tradeoff import Requirements
 from tradeoff.cli._app import app
 from tradeoff.datasets import Dataset, load
-from tradeoff.frontier import select
+from tradeoff.frontier import most_accurate, select
 from tradeoff.measure import LatencyProtocol
 from tradeoff.prepare import prepare
 from tradeoff.searcher import SearchSettings, TrialRecord, run_search
@@ -51,6 +51,9 @@ def test_ties_within_one_standard_error_go_to_the_faster_candidate():
     far_faster = folded(2, [0.5, 0.6, 0.5, 0.6, 0.5, 0.6, 0.5, 0.6, 0.5, 0.6], p95=0.01)
     pick = select([noisy_best, close_fast, far_faster], Requirements())
     assert pick.number == 1  # within one SE of the best (fold by fold), and faster; 2 is worse
+    # Before the tie rule: the best fold mean (what benchmarks/ucr.py reports beside the pick).
+    assert most_accurate([noisy_best, close_fast, far_faster], Requirements()).number == 0
+    assert most_accurate([noisy_best], Requirements(max_latency_ms=0.2)) is None
     # Unambiguous folds: the best stays the pick even though it is slower.
     sure_best = folded(3, [1.0] * 9 + [0.99], p95=0.5)
     assert select([sure_best, close_fast], Requirements()).number == 3
