@@ -336,16 +336,6 @@ def _measure_cost(
     return latency.p95_ms, violations
 
 
-def _fold_strategy(trial: optuna.Trial) -> dict:
-    """The candidate's strategy for its fold retraining: a network trains on each fold for
-    no more epochs than it trained on the training split (which bounds what CV costs)."""
-    strategy = dict(trial.user_attrs.get(rec.STRATEGY, {}))
-    curve = trial.user_attrs.get(rec.CURVE)
-    if curve:
-        strategy["max_epochs"] = len(curve)
-    return strategy
-
-
 def architecture_key(onnx_bytes: bytes) -> str:
     """A hash of an ONNX graph without its weights' values: operators, attributes, shapes.
 
@@ -389,9 +379,10 @@ def _finish(
                 prepared,
                 family.name,
                 trial.user_attrs.get(rec.FAMILY_PARAMS, {}),
-                _fold_strategy(trial),
+                trial.user_attrs.get(rec.STRATEGY, {}),
                 seed=trial_seed(ctx.seed, trial.number),
                 metric=req.metric,
+                curve=trial.user_attrs.get(rec.CURVE),
                 deadline=ctx.deadline,
             )
         except FoldsOutOfTime as stopped:  # not ranked: pruned, its hold-out figure kept
