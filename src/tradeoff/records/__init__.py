@@ -6,6 +6,8 @@ Names load on first use (:mod:`tradeoff._lazy`): the records need Optuna, never 
 writing a file atomically (``write_atomic``) needs neither.
 """
 
+import importlib
+
 from tradeoff._lazy import lazy_names
 
 _WHERE = {
@@ -46,9 +48,9 @@ _lazy = lazy_names(__name__, {name: f"tradeoff.records.{m}" for name, m in _WHER
 
 def __getattr__(name: str):
     if name == "attrs":  # the submodule of user-attribute names
-        from tradeoff.records import attrs
-
-        return attrs
+        # import_module, not ``from tradeoff.records import attrs``: that looks the name up
+        # here again before the submodule is loaded, and recursed without end.
+        return importlib.import_module("tradeoff.records.attrs")
     return _lazy(name)
 
 
