@@ -380,17 +380,19 @@ class Run:
             raise TradeoffError(f"{location}: {what} is missing") from None
 
     def cross_validation(self, record: TrialRecord) -> CrossValidation:
-        """The candidate's configuration retrained on each ``--cv`` fold; computed once, kept in the study."""
+        """The candidate's configuration retrained on each ``--cv`` fold; computed once, kept in the
+        study. A candidate that fold racing stopped is retrained on every fold: whether it was
+        rightly stopped can be checked against the fold mean of ``record.cv["raced_against"]``."""
         from tradeoff.records import CrossValidation
         from tradeoff.searcher.cv import cross_validate
 
-        if record.cross_validation is not None:  # ranked on folds during the search
+        if record.trained and record.cross_validation is not None:  # ranked during the search
             return replace(record.cross_validation, metric=self.requirements.metric)
         key = f"cv:{record.number}"
         stored = self.study.user_attrs.get(key)
         if stored is not None:
             return CrossValidation(stored["metric"], tuple(stored["scores"]))
-        if record.family is None or not record.trained:
+        if record.family is None or not (record.trained or "raced_against" in record.cv):
             raise TradeoffError(f"trial {record.number} was not trained (status {record.status})")
         result = cross_validate(
             self.prepared,

@@ -155,8 +155,8 @@ def print_report(run: Run, pick: TrialRecord | None, test) -> None:
     counts = run.counts()
     out_console.print(
         f"Trials: {counts['trials']} ({counts['trained']} trained, {counts['infeasible_untrained']} "
-        f"rejected on cost before training, {counts['pruned']} stopped early (by halving, or "
-        "by the time budget while cross-validating), "
+        f"rejected on cost before training, {counts['pruned']} stopped early (by halving, by "
+        "racing on folds, or by the time budget while cross-validating), "
         f"{counts['skipped']} skipped, {counts['failed']} failed). Training seconds spent "
         f"on trials found infeasible: {counts['train_seconds_on_cost_infeasible']:.1f} s "
         f"(networks: never trained; gradient boosting and ensembles, whose cost is known only "

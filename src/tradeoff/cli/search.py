@@ -249,7 +249,8 @@ def search(
         bool,
         typer.Option(
             help="Stop trials that fall behind others of similar latency at epochs 3, 9, 27 "
-            "(successive halving within cost bands)."
+            "(successive halving within cost bands), and, under --cv, stop retraining a "
+            "candidate on folds once it is surely worse than one as cheap (fold racing)."
         ),
     ] = True,
     compress: Annotated[

@@ -38,7 +38,7 @@ class Status(str, Enum):
 
     TRAINED = "trained"
     INFEASIBLE = "infeasible"  # broke a cost limit on the untrained model; never trained
-    PRUNED = "pruned"  # stopped early by halving, or by the time budget while cross-validated
+    PRUNED = "pruned"  # stopped early by halving, by fold racing, or by the time budget in folds
     SKIPPED = "skipped"  # an ensemble with nothing to combine yet
     REJECTED = "rejected"  # a compressed variant that lost too much quality or gained nothing
     FAILED = "failed"
@@ -54,8 +54,9 @@ class TrialRecord:
     """A trial's outcome.
 
     ``status`` is ``trained``, ``infeasible`` (broke a cost limit; never trained),
-    ``pruned`` (stopped early by halving, ``val_metric`` its best so far; or by the time
-    budget before its folds were done, ``stopped_by`` says so),
+    ``pruned`` (stopped early by halving, ``val_metric`` its best so far; or by fold racing,
+    ``cv`` holding the folds it was scored on and ``raced_against`` its peer; or by the time
+    budget before its folds were done; ``stopped_by`` says which),
     ``skipped`` (an ensemble with nothing to combine yet), ``failed``, ``running``
     or ``queued`` (enqueued, not started; :func:`records` leaves these out). ``curve`` holds per-epoch train/val loss and metric.
     ``rejected``: a compressed variant that lost too much quality or gained nothing. A

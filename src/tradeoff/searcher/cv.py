@@ -23,6 +23,7 @@ validation split holds fewer than :data:`AUTO_BELOW_ROWS` rows.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING
 
@@ -70,6 +71,15 @@ class FoldsOutOfTime(Exception):
         )
 
 
+class FoldsRaced(Exception):
+    """A candidate surely worse than a peer as cheap, on the folds done (a
+    :class:`~tradeoff.searcher.halving.FoldRace`): the folds left are not trained."""
+
+    def __init__(self, why: str, scores: list[float], total: int) -> None:
+        super().__init__(f"{why}; {total - len(scores)} of {total} folds not trained")
+        self.scores = tuple(scores)
+
+
 def fold_scores(
     prepared: Prepared,
     family: str,
@@ -80,6 +90,7 @@ def fold_scores(
     metric: str,
     curve: list | None = None,
     deadline: float | None = None,
+    race: Callable[[list[float]], str | None] | None = None,
 ) -> CrossValidation:
     """Retrain ``family(params)`` (with ``strategy`` for networks) on each of ``prepared.folds``
     through the family's ``produce``, and score ``metric`` on each fold's held-out part.
@@ -91,6 +102,8 @@ def fold_scores(
 
     With ``deadline`` (``time.monotonic()``), a network's fold training stops there, and a
     :class:`FoldsOutOfTime` is raised once it has passed with folds left or cut short.
+    With ``race`` (the scores so far -> why to stop, or None), :class:`FoldsRaced` is raised
+    as soon as it gives a reason with folds left.
     """
     from tradeoff.families import get_family
     from tradeoff.measure.quality import score
@@ -107,6 +120,9 @@ def fold_scores(
         if deadline is not None and time.monotonic() >= deadline:
             raise FoldsOutOfTime(len(scores), len(prepared.folds))
         scores.append(score(metric, fold.y_val, outputs_of(candidate, fold.X_val)))
+        why = race(scores) if race is not None and len(scores) < len(prepared.folds) else None
+        if why:
+            raise FoldsRaced(why, scores, len(prepared.folds))
     k = int(prepared.options.get("cv") or len(prepared.folds))
     return CrossValidation(metric=metric, scores=tuple(scores), folds_per_repeat=k)
 

@@ -45,8 +45,8 @@ from tradeoff.records import attrs as rec
 from tradeoff.records.attrs import WORKER
 from tradeoff.searcher import compression
 from tradeoff.searcher.context import TrialContext
-from tradeoff.searcher.cv import FoldsOutOfTime, fold_scores
-from tradeoff.searcher.halving import RungReporter, nested_subsamples
+from tradeoff.searcher.cv import FoldsOutOfTime, FoldsRaced, fold_scores
+from tradeoff.searcher.halving import FoldRace, RungReporter, nested_subsamples
 from tradeoff.searcher.seeding import is_seeded, queue_larger, queue_smaller
 from tradeoff.searcher.settings import worth_training
 from tradeoff.searcher.workers import DiskFull, TargetDown, disk_full, worker_id
@@ -374,6 +374,8 @@ def _finish(
     if ctx.cv_ranking and prepared.folds and not family.combines_trials:
         # Small validation split: rank on the fold mean; the split's own figure is kept.
         started = time.perf_counter()
+        trial.set_user_attr(rec.HOLDOUT_VAL_METRIC, val_metric)
+        race = _fold_race(trial, ctx, p95_ms)
         try:
             folds = fold_scores(
                 prepared,
@@ -384,20 +386,19 @@ def _finish(
                 metric=req.metric,
                 curve=trial.user_attrs.get(rec.CURVE),
                 deadline=ctx.deadline,
+                race=race,
             )
         except FoldsOutOfTime as stopped:  # not ranked: pruned, its hold-out figure kept
-            trial.set_user_attr(rec.HOLDOUT_VAL_METRIC, val_metric)
             trial.set_user_attr(rec.STOPPED_BY, str(stopped))
             raise optuna.TrialPruned(str(stopped)) from None
-        trial.set_user_attr(rec.HOLDOUT_VAL_METRIC, val_metric)
-        trial.set_user_attr(
-            rec.CV,
-            {
-                "scores": list(folds.scores),
-                "folds_per_repeat": folds.folds_per_repeat,
-                "seconds": time.perf_counter() - started,  # retraining on the folds
-            },
-        )
+        except FoldsRaced as raced:  # not ranked: its partial folds and their time are kept
+            k = int(prepared.options.get("cv") or len(prepared.folds))
+            seconds = time.perf_counter() - started
+            _record_folds(trial, raced.scores, k, seconds, raced_against=race.peer[0])
+            trial.set_user_attr(rec.STOPPED_BY, str(raced))
+            trial.set_user_attr(rec.STATUS, Status.PRUNED.value)
+            raise optuna.TrialPruned(str(raced)) from None
+        _record_folds(trial, folds.scores, folds.folds_per_repeat, time.perf_counter() - started)
         val_metric = folds.mean
     trial.set_user_attr(rec.VAL_METRIC, val_metric)
     quality_violation = req.quality_violation(val_metric)
@@ -413,6 +414,29 @@ def _finish(
         # and check the ONNX artifact against it (read back with weights_only=True).
         trial.set_user_attr(rec.WEIGHTS, store_artifact(trial, store, weights, name + ".pt"))
     return val_metric, outputs
+
+
+def _fold_race(trial: optuna.Trial, ctx: TrialContext, p95_ms: float) -> FoldRace | None:
+    """The race that may stop ``trial``'s folds early (halving on), or None."""
+    if ctx.halving is None or ctx.halving.race_confidence is None:
+        return None
+    folds = ctx.prepared.folds
+    # One held-out row: the smallest difference a fold's accuracy (or F1, ...) can show.
+    resolution = 0.0 if ctx.prepared.task == "regression" else 1 / min(len(f.y_val) for f in folds)
+    return FoldRace(
+        ctx.halving, trial, p95_ms, len(folds), ctx.requirements.higher_is_better, resolution
+    )
+
+
+def _record_folds(
+    trial: optuna.Trial,
+    scores: tuple[float, ...],
+    folds_per_repeat: int,
+    seconds: float,
+    **raced_against: int,
+) -> None:
+    folds = {"scores": list(scores), "folds_per_repeat": folds_per_repeat, "seconds": seconds}
+    trial.set_user_attr(rec.CV, {**folds, **raced_against})  # seconds: retraining on the folds
 
 
 def _state_dict_bytes(model: torch.nn.Module) -> bytes:
