@@ -31,9 +31,10 @@ trial is compared only with trials that cost about as much or less.
   of its band or a cheaper one, on the same folds: after at least ``race_min_folds``, the
   one-sided ``race_confidence`` upper bound of the paired fold-by-fold difference is below
   0, its spread floored at one held-out row of a fold (so a model one row behind on every
-  fold runs 9 folds before it is sure to be worse, rather than 3). As SMAC's intensification and F-Race do, a candidate that
-  cannot catch up is not trained on the folds left; it is recorded as ``pruned`` with the
-  fold scores it has, and, being worse than a peer about as cheap, it would not be picked.
+  fold runs 9 folds before it is sure to be worse, rather than 3). As SMAC's
+  intensification and F-Race do, a candidate that cannot catch up is not trained on the
+  folds left; it is recorded as ``pruned`` with the fold scores it has, and, being worse
+  than a peer about as cheap, it would not be picked.
 
 >>> Halving().rungs(60), Halving().rungs(8)
 ([3, 9, 27], [1, 3])

@@ -7,7 +7,8 @@ first, in seconds, because their size is only known once fitted.
 
 While a network trains, successive halving within cost bands
 (:mod:`tradeoff.searcher.halving`) may stop it early; it is then recorded as
-``pruned`` with its partial learning curve.
+``pruned`` with its partial learning curve. Under ``--cv``, fold racing may stop retraining
+any candidate on the folds (:class:`~tradeoff.searcher.halving.FoldRace`), likewise recorded.
 """
 
 from __future__ import annotations
