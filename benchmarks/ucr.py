@@ -15,7 +15,8 @@ show what screening saves where training does not dominate the wall clock):
   and every cross-validated candidate retrained on all folds;
 - ``screened``: the sequential protocol (stops once p95's interval is 1.5x clear of the
   limit), an identical architecture measured once, and fold racing (a candidate surely
-  worse than a peer as cheap, on the folds done, is not retrained on the rest).
+  worse than a peer as cheap, on the folds done, is not retrained on the rest; ``--no-race``
+  leaves racing out, to show what the latency protocol alone saves).
 
 It reports the pick's test accuracy (refitted on train+validation, 95 % bootstrap
 interval) beside that of the candidate with the best fold mean (what selection's tie
@@ -65,12 +66,14 @@ HIVE_COTE_2 = {"GunPoint": 1.000, "ACSF1": 0.910, "BasicMotions": None, "Japanes
 LIMIT_MS = 1.0
 
 
-def search(name: str, out: Path, budget_s: float, screened: bool, seed: int, cv: bool) -> dict:
+def search(
+    name: str, out: Path, budget_s: float, screened: bool, seed: int, cv: bool, race: bool = True
+) -> dict:
     data = tradeoff.datasets.load(DATA / name / f"{name}_TRAIN.ts")
     folds = {"cv": AUTO_FOLDS, "cv_repeats": AUTO_REPEATS} if cv else {}
     prepared = prepare(data, seed=seed, **folds)
     protocol = LatencyProtocol() if screened else LatencyProtocol(screen_first_calls=0)
-    halving = Halving() if screened else Halving(race_confidence=None)
+    halving = Halving() if screened and race else Halving(race_confidence=None)
     settings = SearchSettings(time_budget_s=budget_s, seed=seed, protocol=protocol, halving=halving)
     requirements = tradeoff.Requirements(max_latency_ms=LIMIT_MS)
     start = time.monotonic()
@@ -179,6 +182,11 @@ def main() -> None:
         default="auto",
         help="off: rank on the validation split, as before issue 18 (what screening alone saves)",
     )
+    parser.add_argument(
+        "--no-race",
+        action="store_true",
+        help="screened searches without fold racing (what the latency protocol alone saves)",
+    )
     args = parser.parse_args()
     cv = args.cv == "auto"
     out = Path(args.out)
@@ -190,9 +198,11 @@ def main() -> None:
         # Interleaved per data set, so that both protocols see the same machine load.
         for_set = {"budget_s": budget_s, "seed": args.seed, "cv": cv}
         full = search(name, out / name / "full", screened=False, **for_set)
-        screened = search(name, out / name / "screened", screened=True, **for_set)
+        screened = search(
+            name, out / name / "screened", screened=True, race=not args.no_race, **for_set
+        )
         wrong, checked = false_feasible(screened, args.recheck)
-        raced_wrong, raced_checked = wrongly_raced(screened, args.recheck) if cv else (0, 0)
+        raced_wrong, raced_checked = wrongly_raced(screened, args.recheck)
         pick, test = screened["pick"], screened["test"]
         published = [
             "-" if figures[name] is None else f"{figures[name]:.3f}"

@@ -386,7 +386,7 @@ class Run:
         from tradeoff.records import CrossValidation
         from tradeoff.searcher.cv import cross_validate
 
-        if record.trained and record.cross_validation is not None:  # ranked during the search
+        if record.cross_validation is not None:  # ranked on folds during the search
             return replace(record.cross_validation, metric=self.requirements.metric)
         key = f"cv:{record.number}"
         stored = self.study.user_attrs.get(key)

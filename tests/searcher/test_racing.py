@@ -117,6 +117,7 @@ def test_a_search_races_a_hopeless_candidate_out_and_never_picks_it(tmp_path):
     learns, stuck = sorted(run.trials(), key=lambda r: r.number)
     assert learns.trained and len(learns.cv["scores"]) == 9
     assert stuck.status == "pruned" and stuck.val_metric is None
+    assert stuck.cross_validation is None  # not ranked: its few folds are no fold mean
     assert stuck.stopped_by.startswith("racing: after") and "#0" in stuck.stopped_by
     # What it did score is kept, and the time it took counts as training.
     assert 3 <= len(stuck.cv["scores"]) < 9 and stuck.cv["seconds"] > 0

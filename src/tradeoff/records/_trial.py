@@ -106,8 +106,9 @@ class TrialRecord:
 
     @property
     def cross_validation(self) -> CrossValidation | None:
-        """The fold scores as a :class:`CrossValidation`, or ``None``."""
-        if not self.cv:
+        """The fold scores it was ranked on, as a :class:`CrossValidation`; ``None`` when it was
+        not ranked on folds (or was stopped before its last fold: ``cv`` keeps those it ran)."""
+        if not self.cv or not self.trained:
             return None
         return CrossValidation("", tuple(self.cv["scores"]), self.cv["folds_per_repeat"])
 
