@@ -121,7 +121,7 @@ def test_a_search_races_a_hopeless_candidate_out_and_never_picks_it(tmp_path):
     assert stuck.stopped_by.startswith("racing: after") and "#0" in stuck.stopped_by
     # What it did score is kept, and the time it took counts as training.
     assert 3 <= len(stuck.cv["scores"]) < 9 and stuck.cv["seconds"] > 0
-    assert stuck.cv["raced_against"] == learns.number
+    assert stuck.cv["raced_against"] == learns.number and stuck.cv["folds_per_repeat"] == 3
     assert np.mean(stuck.cv["scores"]) < np.mean(learns.cv["scores"][: len(stuck.cv["scores"])])
     assert run.select().number == learns.number
     # Its verdict can be checked: retrained on every fold, it stays behind its peer.

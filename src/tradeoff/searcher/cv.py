@@ -75,9 +75,9 @@ class FoldsRaced(Exception):
     """A candidate surely worse than a peer as cheap, on the folds done (a
     :class:`~tradeoff.searcher.halving.FoldRace`): the folds left are not trained."""
 
-    def __init__(self, why: str, scores: list[float], total: int) -> None:
+    def __init__(self, why: str, scores: list[float], total: int, folds_per_repeat: int) -> None:
         super().__init__(f"{why}; {total - len(scores)} of {total} folds not trained")
-        self.scores = tuple(scores)
+        self.scores, self.folds_per_repeat = tuple(scores), folds_per_repeat
 
 
 def fold_scores(
@@ -114,6 +114,7 @@ def fold_scores(
     if builder.combines_trials:
         raise TradeoffError(f"--cv: {family!r} combines other trials; it has no folds of its own")
     scores = []
+    k = int(prepared.options.get("cv") or len(prepared.folds))
     fixed = fixed_epochs(strategy, curve)
     for fold in prepared.folds:
         candidate = train_on_fold(builder, params, fixed, fold, seed, deadline)
@@ -122,8 +123,7 @@ def fold_scores(
         scores.append(score(metric, fold.y_val, outputs_of(candidate, fold.X_val)))
         why = race(scores) if race is not None and len(scores) < len(prepared.folds) else None
         if why:
-            raise FoldsRaced(why, scores, len(prepared.folds))
-    k = int(prepared.options.get("cv") or len(prepared.folds))
+            raise FoldsRaced(why, scores, len(prepared.folds), k)
     return CrossValidation(metric=metric, scores=tuple(scores), folds_per_repeat=k)
 
 

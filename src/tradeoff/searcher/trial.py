@@ -393,9 +393,10 @@ def _finish(
             trial.set_user_attr(rec.STOPPED_BY, str(stopped))
             raise optuna.TrialPruned(str(stopped)) from None
         except FoldsRaced as raced:  # not ranked: its partial folds and their time are kept
-            k = int(prepared.options.get("cv") or len(prepared.folds))
             seconds = time.perf_counter() - started
-            _record_folds(trial, raced.scores, k, seconds, raced_against=race.peer[0])
+            _record_folds(
+                trial, raced.scores, raced.folds_per_repeat, seconds, raced_against=race.peer[0]
+            )
             trial.set_user_attr(rec.STOPPED_BY, str(raced))
             trial.set_user_attr(rec.STATUS, Status.PRUNED.value)
             raise optuna.TrialPruned(str(raced)) from None
