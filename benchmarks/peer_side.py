@@ -20,6 +20,7 @@ part of what shipping its predictor costs, and is reported separately too.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
@@ -48,10 +49,16 @@ def folder_mb(path: str | os.PathLike) -> float:
 # --------------------------------------------------------------------------- fit
 
 
-def _frame(X, y=None):
+def _frame(X, y=None, categorical=None):
+    """A table of flat rows; ``categorical`` maps a column's index to its number of categories
+    (the column holds integer codes): those become pandas categories with the same category
+    list in every split, so that a peer uses its own categorical handling."""
     import pandas as pd
 
     table = pd.DataFrame(X.reshape(len(X), -1), columns=[f"x{i}" for i in range(X[0].size)])
+    for index, count in (categorical or {}).items():
+        codes = table[f"x{index}"].astype(np.int64)
+        table[f"x{index}"] = pd.Categorical(codes, categories=range(int(count)))
     if y is not None:
         table["label"] = y
     return table
@@ -69,6 +76,7 @@ def fit(request: dict) -> dict:
     budget_s, limit_s = request["budget_s"], request["latency_limit_ms"] / 1000
     X_train, y_train = arrays["X_train"], arrays["y_train"]
     X_val, y_val, X_test = arrays["X_val"], arrays["y_val"], arrays["X_test"]
+    categorical = {int(k): v for k, v in (request.get("categorical") or {}).items()}
     start = time.perf_counter()
     info: dict = {}
     if kind.startswith("autogluon"):
@@ -112,9 +120,9 @@ def fit(request: dict) -> dict:
 
         automl = AutoML()
         automl.fit(
-            X_train.reshape(len(X_train), -1),
+            _frame(X_train, categorical=categorical),
             y_train,
-            X_val=X_val.reshape(len(X_val), -1),
+            X_val=_frame(X_val, categorical=categorical),
             y_val=y_val,
             task="regression" if task == "regression" else "classification",
             metric=FLAML_METRIC[metric],
@@ -130,7 +138,7 @@ def fit(request: dict) -> dict:
         model_path = str(out / "automl.pkl")
         with open(model_path, "wb") as file:  # FLAML's documented way to save a model
             pickle.dump(automl, file, pickle.HIGHEST_PROTOCOL)
-        flat = X_test.reshape(len(X_test), -1)
+        flat = _frame(X_test, categorical=categorical)
         outputs_fn = (
             (lambda: automl.predict(flat).astype(np.float64))
             if task == "regression"
@@ -145,10 +153,13 @@ def fit(request: dict) -> dict:
             if task == "regression"
             else lightgbm.LGBMClassifier(verbose=-1)
         )
-        flat = X_train.reshape(len(X_train), -1)
-        estimator.fit(flat, y_train)  # defaults: 100 trees of 31 leaves, no early stopping
+        # A baseline has nothing to tune on the validation rows: it trains on them too.
+        X_fit, y_fit = _train_and_validation(X_train, y_train, X_val, y_val)
+        flat = X_fit.reshape(len(X_fit), -1)
+        # Defaults: 100 trees of 31 leaves, no early stopping; categories handled natively.
+        estimator.fit(flat, y_fit, categorical_feature=[int(i) for i in categorical] or "auto")
         info["fit_s"] = time.perf_counter() - start
-        info["pick"] = "LGBM defaults"
+        info["pick"] = "LGBM defaults, train+validation"
         info["models"] = 1
         model_path = str(out / "model.txt")
         estimator.booster_.save_model(model_path)
@@ -160,6 +171,26 @@ def fit(request: dict) -> dict:
         )
         info["val"] = None
         info["onnx"] = _lightgbm_onnx(estimator, flat.shape[1], out / "model.onnx")
+    elif kind in ("linear", "hgb"):
+        estimator = _sklearn_baseline(kind, task, categorical, request.get("n_features"))
+        X_fit, y_fit = _train_and_validation(X_train, y_train, X_val, y_val)
+        estimator.fit(X_fit.reshape(len(X_fit), -1), y_fit)
+        info["fit_s"] = time.perf_counter() - start
+        info["pick"] = f"{type(estimator[-1]).__name__}, train+validation"
+        info["models"] = 1
+        info["val"] = None
+        flat_test = X_test.reshape(len(X_test), -1).astype(np.float32)
+        outputs_fn = (
+            (lambda: estimator.predict(flat_test).astype(np.float64))
+            if task == "regression"
+            else (lambda: estimator.predict_proba(flat_test).astype(np.float64))
+        )
+        import pickle
+
+        model_path = str(out / "model.pkl")
+        with open(model_path, "wb") as file:  # read back only by this harness's own probe
+            pickle.dump(estimator, file, pickle.HIGHEST_PROTOCOL)
+        info["onnx"] = _sklearn_onnx(estimator, flat_test.shape[1], out / "model.onnx")
     else:
         raise SystemExit(f"unknown peer {kind!r}")
     outputs_fn()  # warm: the first call pays for lazy imports and caches
@@ -167,12 +198,84 @@ def fit(request: dict) -> dict:
     outputs = outputs_fn()
     info["own_ms_per_row"] = (time.perf_counter() - t0) * 1e3 / len(X_test)
     info["own_batch"] = len(X_test)
+    if info.get("onnx"):
+        _check_onnx(info, outputs, X_test)
     if task != "regression":
         outputs = np.log(np.clip(outputs, 1e-12, 1.0))  # softmax(log p) = p for our metrics
     np.save(out / "test_outputs.npy", outputs.reshape(len(X_test), -1))
     info["model_path"] = model_path
     info["size_mb"] = folder_mb(model_path)
     return info
+
+
+def _check_onnx(info: dict, outputs: np.ndarray, X_test: np.ndarray) -> None:
+    """Keep a converted model only if it computes what the peer's own predict does on the test
+    rows (a converter can silently miss a preprocessing step, e.g. FLAML's own column
+    transform); otherwise say by how much it differs."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(info["onnx"], providers=["CPUExecutionProvider"])
+    feed = {sess.get_inputs()[0].name: X_test.reshape(len(X_test), -1).astype(np.float32)}
+    got = sess.run(None, feed)
+    got = got[-1] if outputs.ndim == 2 and len(got) > 1 else got[0]
+    diff = float(np.abs(np.asarray(got, np.float64).reshape(outputs.shape) - outputs).max())
+    scale = 1.0 if outputs.ndim == 2 else max(1.0, float(np.abs(outputs).max()))
+    info["onnx_max_abs_diff"] = diff
+    if diff > 1e-3 * scale:
+        info["onnx_error"] = f"converted model differs from its own predict by {diff:.3g}"
+        info["onnx"] = None
+
+
+def _train_and_validation(X_train, y_train, X_val, y_val):
+    return np.concatenate([X_train, X_val]), np.concatenate([y_train, y_val])
+
+
+def _sklearn_baseline(kind: str, task: str, categorical: dict, n_features: int | None):
+    """The baselines a user writes in a few lines: a linear model with its penalty chosen by
+    internal cross-validation (on standardised one-hot features), or gradient boosting at its
+    defaults (categories natively)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.linear_model import LogisticRegressionCV, RidgeCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    regression = task == "regression"
+    if kind == "linear":
+        model = (
+            RidgeCV(alphas=np.logspace(-3, 3, 13))
+            if regression
+            else LogisticRegressionCV(Cs=10, max_iter=2000)
+        )
+        return make_pipeline(StandardScaler(), model)
+    mask = None
+    if categorical and n_features:
+        mask = [i in categorical for i in range(n_features)]
+    model = (
+        HistGradientBoostingRegressor(categorical_features=mask, random_state=0)
+        if regression
+        else HistGradientBoostingClassifier(categorical_features=mask, random_state=0)
+    )
+    return make_pipeline(model)
+
+
+def _sklearn_onnx(estimator, n_features: int, path: Path) -> str | None:
+    """A scikit-learn pipeline in ONNX (skl2onnx), probabilities as a plain tensor, or None."""
+    try:
+        from skl2onnx import convert_sklearn
+        from skl2onnx.common.data_types import FloatTensorType
+
+        options = {id(estimator[-1]): {"zipmap": False}} if hasattr(estimator, "classes_") else None
+        model = convert_sklearn(
+            estimator,
+            initial_types=[("input", FloatTensorType([None, n_features]))],
+            options=options,
+            target_opset=15,
+        )
+        path.write_bytes(model.SerializeToString())
+        return str(path)
+    except Exception as error:  # a converter gap is a figure we report, not a failure
+        print(f"onnx conversion failed: {error}", file=sys.stderr)
+        return None
 
 
 def _lightgbm_onnx(estimator, n_features: int, path: Path) -> str | None:
@@ -204,10 +307,13 @@ def _flaml_onnx(automl, n_features: int, out: Path) -> str | None:
     if name == "lgbm":
         return _lightgbm_onnx(estimator, n_features, path)
     try:
-        if name == "xgboost":
+        if name in ("xgboost", "xgb_limitdepth"):
             import onnxmltools
             from onnxmltools.convert.common.data_types import FloatTensorType
 
+            # onnxmltools reads features as f0, f1, ...: drop the frame's column names.
+            booster = estimator.get_booster()
+            booster.feature_names, booster.feature_types = None, None
             model = onnxmltools.convert_xgboost(
                 estimator,
                 initial_types=[("input", FloatTensorType([None, n_features]))],
@@ -236,8 +342,14 @@ def _flaml_onnx(automl, n_features: int, out: Path) -> str | None:
 # --------------------------------------------------------------------------- probe
 
 
-def _loader(kind: str, model_path: str, row: np.ndarray):
-    """A function predicting ``row`` with the shipped predictor, as its user would call it."""
+def _loader(kind: str, model_path: str, row: np.ndarray, request: dict | None = None):
+    """A function predicting ``row`` with the shipped predictor, as its user would call it.
+
+    ``request["feeds"]``: an ``.npz`` of a bundle's real inputs by name (a table's raw
+    columns, row for row); each call then takes the next row, as ``tradeoff bench`` does.
+    ``request["categorical"]``: the peer's categorical columns (see :func:`_frame`)."""
+    request = request or {}
+    categorical = {int(k): v for k, v in (request.get("categorical") or {}).items()}
     if kind.startswith("autogluon"):
         from autogluon.tabular import TabularPredictor
 
@@ -250,8 +362,15 @@ def _loader(kind: str, model_path: str, row: np.ndarray):
 
         with open(model_path, "rb") as file:  # written by our own fit step, never a user's file
             automl = pickle.load(file)
-        flat = row.reshape(1, -1)
-        return lambda: automl.predict(flat)
+        frame = _frame(row.reshape(1, -1), categorical=categorical)
+        return lambda: automl.predict(frame)
+    if kind in ("linear", "hgb"):
+        import pickle
+
+        with open(model_path, "rb") as file:  # written by our own fit step, never a user's file
+            estimator = pickle.load(file)
+        flat = row.reshape(1, -1).astype(np.float32)
+        return lambda: estimator.predict(flat)
     if kind == "lightgbm":
         import lightgbm
 
@@ -267,6 +386,16 @@ def _loader(kind: str, model_path: str, row: np.ndarray):
         options.log_severity_level = 3
         sess = ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
         inputs = sess.get_inputs()
+        if request.get("feeds"):
+            stored = np.load(request["feeds"], allow_pickle=False)
+            arrays = {i.name: stored[i.name] for i in inputs}
+            # Strings are stored as unicode arrays (no pickle); ORT takes them as objects.
+            arrays = {k: v.astype(object) if v.dtype.kind == "U" else v for k, v in arrays.items()}
+            count = len(arrays[inputs[0].name])
+            cycle = itertools.cycle(
+                [{k: v[r : r + 1] for k, v in arrays.items()} for r in range(count)]
+            )
+            return lambda: sess.run(None, next(cycle))
         if len(inputs) == 1 and inputs[0].type == "tensor(float)":
             # A converted tree model takes flat rows; tradeoff's series models [1, length, 1].
             shape = (1, -1) if len(inputs[0].shape) == 2 else (1, *row.shape[1:])
@@ -282,7 +411,13 @@ def _loader(kind: str, model_path: str, row: np.ndarray):
 def _runtime(kind: str) -> str:
     from importlib.metadata import version
 
-    package = {"autogluon": "autogluon.tabular", "flaml": "flaml", "lightgbm": "lightgbm"}
+    package = {
+        "autogluon": "autogluon.tabular",
+        "flaml": "flaml",
+        "lightgbm": "lightgbm",
+        "linear": "scikit-learn",
+        "hgb": "scikit-learn",
+    }
     if kind == "onnx":
         return f"onnxruntime {version('onnxruntime')}"
     name = package["autogluon" if kind.startswith("autogluon") else kind]
@@ -295,7 +430,7 @@ def probe(request: dict) -> dict:
 
     baseline = _status_mb("VmRSS")
     row = np.load(request["row"], allow_pickle=False)
-    call = _loader(request["kind"], request["model"], row)
+    call = _loader(request["kind"], request["model"], row, request)
     loaded = _status_mb("VmRSS")
     for _ in range(20):
         call()

@@ -54,7 +54,15 @@ START, END = "<!-- benchmarks.peers:start -->", "<!-- benchmarks.peers:end -->"
 ENVIRONMENTS = {
     "autogluon": ["autogluon.tabular[lightgbm]==1.6.3", "onnx", "onnxruntime"],
     "flaml": ["flaml[automl]==2.7.0", "onnxmltools", "skl2onnx", "onnx", "onnxruntime"],
-    "lightgbm": ["lightgbm==4.7.0", "onnxmltools", "onnx", "onnxruntime", "pandas", "scikit-learn"],
+    "lightgbm": [
+        "lightgbm==4.7.0",
+        "onnxmltools",
+        "skl2onnx",
+        "onnx",
+        "onnxruntime",
+        "pandas",
+        "scikit-learn",
+    ],
 }
 #: Contender -> the environment it runs in (None: tradeoff's own).
 CONTENDERS = {

@@ -1,0 +1,140 @@
+"""The suite's data sets, in two collections, declared once.
+
+*dev*: defaults, rules and thresholds may be tuned on these. *eval*: never used to choose
+anything; only reported. A set moves from eval to dev only with a note in RESULTS.md (its
+eval figures are then no longer held-out evidence).
+
+Every set loads from what a package we install ships or generates locally: scikit-learn's
+bundled sets, mnist1d (generated), the UCR/UEA ``.ts`` files in sktime's wheel, and the CSVs
+inside the ISLP wheel. A seed changes the splits of a set without a given test split, the
+sampler and training; a set with the archive's own test split keeps it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+COLLECTIONS = ("dev", "eval")
+
+
+@dataclass(frozen=True)
+class SuiteSet:
+    """One data set of the suite: where it loads from and which collection it is in."""
+
+    name: str
+    collection: str  # "dev" or "eval"
+    load: Callable[[int, Path], object]  # (seed, cache folder) -> tradeoff Dataset
+    metric: str | None = None  # None: tradeoff's default for the task
+    note: str = ""
+    big: bool = False  # minutes per run even in a smoke run: left out of --smoke
+
+
+def _builtin(name: str) -> Callable[[int, Path], object]:
+    def load(seed: int, cache: Path):
+        import tradeoff
+
+        return tradeoff.datasets.load(name, seed=seed)
+
+    return load
+
+
+def _ucr(name: str) -> Callable[[int, Path], object]:
+    """A UCR/UEA set from sktime's wheel, with the archive's own train/test split."""
+
+    def load(seed: int, cache: Path):
+        import sktime
+
+        import tradeoff
+
+        path = Path(sktime.__file__).parent / "datasets" / "data" / name / f"{name}_TRAIN.ts"
+        return tradeoff.datasets.load(str(path), seed=seed)
+
+    return load
+
+
+def _islp(file: str, target: str, drop: tuple[str, ...] = ()) -> Callable[[int, Path], object]:
+    """A CSV from the ISLP wheel, with leaking or identifying columns dropped and rows without
+    a target left out; written to the cache as the table a user would hand tradeoff."""
+
+    def load(seed: int, cache: Path):
+        import tradeoff
+        from tradeoff.datasets.islp import islp_csv
+
+        frame = pd.read_csv(islp_csv(file, file)).drop(columns=list(drop))
+        frame = frame[frame[target].notna()]
+        cache.mkdir(parents=True, exist_ok=True)
+        path = cache / file
+        frame.to_csv(path, index=False)
+        return tradeoff.datasets.load(str(path), target=target, seed=seed)
+
+    return load
+
+
+def _khan(seed: int, cache: Path):
+    """ISLP's Khan gene expression: 63 training and 20 test tissues (the book's split), 2,308
+    genes, 4 tumour classes."""
+    import tradeoff
+    from tradeoff.datasets.islp import islp_csv
+
+    def read(part: str) -> pd.DataFrame:
+        return pd.read_csv(islp_csv(f"Khan_{part}.csv", "khan"))
+
+    train = read("xtrain").assign(tumour=read("ytrain").iloc[:, 0].astype(str))
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / "Khan_train.csv"
+    train.to_csv(path, index=False)
+    data = tradeoff.datasets.load(str(path), target="tumour", seed=seed)
+    X_test = read("xtest").to_numpy(np.float32)
+    labels = read("ytest").iloc[:, 0].astype(str).to_numpy()
+    y_test = np.asarray([data.classes.index(label) for label in labels], np.int64)
+    return replace(data, name="khan", X_test=X_test, y_test=y_test)
+
+
+SETS: tuple[SuiteSet, ...] = (
+    # dev: where defaults and rules have been and may be tuned.
+    SuiteSet("mnist1d", "dev", _builtin("mnist1d")),
+    SuiteSet("digits", "dev", _builtin("digits")),
+    SuiteSet("breast_cancer", "dev", _builtin("breast_cancer")),
+    SuiteSet("gunpoint", "dev", _ucr("GunPoint")),
+    SuiteSet("acsf1", "dev", _ucr("ACSF1")),
+    SuiteSet("basicmotions", "dev", _ucr("BasicMotions")),
+    SuiteSet("japanesevowels", "dev", _ucr("JapaneseVowels")),
+    SuiteSet("caravan", "dev", _builtin("caravan"), metric="roc_auc", note="6 % positives"),
+    SuiteSet("bikeshare", "dev", _builtin("bikeshare")),
+    SuiteSet("credit_default", "dev", _builtin("credit_default"), metric="roc_auc"),
+    SuiteSet("hitters", "dev", _islp("Hitters.csv", "Salary")),
+    SuiteSet("auto", "dev", _islp("Auto.csv", "mpg", drop=("name",)), note="car name dropped"),
+    SuiteSet("imdb", "dev", _builtin("imdb"), big=True),
+    SuiteSet("fashion_mnist", "dev", _builtin("fashion_mnist"), big=True),
+    # eval: never used to choose a default, a rule or a run; only reported.
+    SuiteSet("plaid", "eval", _ucr("PLAID"), note="unequal-length series, 11 appliances"),
+    SuiteSet("oj", "eval", _islp("OJ.csv", "Purchase")),
+    SuiteSet("carseats", "eval", _islp("Carseats.csv", "Sales")),
+    SuiteSet("wage", "eval", _islp("Wage.csv", "wage", drop=("logwage",)), note="logwage dropped"),
+    SuiteSet("khan", "eval", _khan, note="63 training rows, 2,308 columns, given test split"),
+    SuiteSet("college", "eval", _islp("College.csv", "Private")),
+    SuiteSet("credit_balance", "eval", _islp("Credit.csv", "Balance", drop=("ID",))),
+)
+
+
+def sets(collection: str, names: list[str] | None = None, smoke: bool = False) -> list[SuiteSet]:
+    """The sets of ``collection`` (or those named, from either), big ones left out of a smoke run."""
+    if collection not in COLLECTIONS:
+        raise SystemExit(
+            f"--collection: expected one of {', '.join(COLLECTIONS)}, got {collection!r}"
+        )
+    chosen = [s for s in SETS if s.collection == collection]
+    if names:
+        known = {s.name: s for s in SETS}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise SystemExit(
+                f"--sets: unknown set(s) {', '.join(unknown)}; known: {', '.join(known)}"
+            )
+        chosen = [known[n] for n in names]
+    return [s for s in chosen if not (smoke and s.big)]
