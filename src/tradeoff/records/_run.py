@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-from tradeoff.records._storage import ARTIFACT_DIR, STUDY_NAME
+from tradeoff.records._storage import ARTIFACT_DIR, SCHEMA_VERSION, STUDY_NAME
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,9 @@ class RunSettings:
     artifacts: str = ARTIFACT_DIR
     #: Where cost is measured: each target's URL and machine (its agent's /info), no token.
     targets: tuple[dict, ...] = ()
+    #: The run folder's layout and record version (:data:`SCHEMA_VERSION`); 0: written before
+    #: versions were (those runs read as version 1 does).
+    schema_version: int = SCHEMA_VERSION
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -50,6 +53,7 @@ class RunSettings:
         kwargs["families"] = tuple(kwargs.get("families", ()))
         kwargs["objectives"] = tuple(kwargs.get("objectives", ()))
         kwargs["targets"] = tuple(kwargs.get("targets", ()))
+        kwargs.setdefault("schema_version", 0)
         return cls(**kwargs, extra={k: v for k, v in info.items() if k not in known})
 
 

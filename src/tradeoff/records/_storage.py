@@ -19,6 +19,10 @@ from tradeoff.errors import TradeoffError
 from tradeoff.records._files import write_atomic
 
 RUN_FILE, STUDY_FILE, ARTIFACT_DIR, STUDY_NAME = "run.json", "study.db", "artifacts", "tradeoff"
+#: The version of the run folder (run.json, the study's user attributes, each trial's record)
+#: this tradeoff writes and the newest it reads. Raise it when a change would make an older
+#: tradeoff misread a run, and keep reading the older ones (tests/fixtures/run-v*/).
+SCHEMA_VERSION = 1
 #: Seconds between a running trial's heartbeats, and after which a silent trial counts as dead.
 HEARTBEAT_S, GRACE_S = 10, 60
 
@@ -69,27 +73,55 @@ def write_run_info(out: str | os.PathLike, info: dict) -> None:
 
 
 def load_run_info(out: str | os.PathLike) -> dict:
+    """A run folder's ``run.json``, or a one-line error: missing, unreadable, or written by a
+    newer tradeoff than this one (its schema version names which)."""
     path = Path(out) / RUN_FILE
     try:
-        return json.loads(path.read_text())
+        info = json.loads(path.read_text())
     except FileNotFoundError:
         raise TradeoffError(f"{out}: not a tradeoff run folder (no {RUN_FILE})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise TradeoffError(f"{path}: unreadable run description ({error})") from None
+    check_schema(info.get("schema_version", 0), str(out))
+    return info
+
+
+def check_schema(version: object, where: str) -> None:
+    """Refuse, in one line, a run written in a schema this tradeoff does not know."""
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise TradeoffError(f"{where}: run folder schema version {version!r} is not a version")
+    if version > SCHEMA_VERSION:
+        raise TradeoffError(
+            f"{where}: written by a newer tradeoff (run folder schema version {version}; this "
+            f"tradeoff reads versions 0 to {SCHEMA_VERSION}): upgrade tradeoff to read it"
+        )
+
+
+def run_storage_url(out: str | os.PathLike, info: dict) -> str:
+    """Where the study of run folder ``out`` (described by ``info``) lives: the folder's own
+    study file when it has one, even where run.json names another path (the folder was moved
+    or copied; the original's study is another run), else the storage run.json names."""
+    url = info.get("storage", storage_url(Path(out)))
+    if url.startswith("sqlite:///") and (Path(out) / STUDY_FILE).is_file():
+        return storage_url(Path(out))
+    return url
 
 
 def open_study(out: str | os.PathLike) -> optuna.Study:
     """The study of run folder ``out``, wherever its storage lives."""
     info = load_run_info(out)
-    url = info.get("storage", storage_url(Path(out)))
+    url = run_storage_url(out, info)
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         raise TradeoffError(f"{out}: the study file {url.removeprefix('sqlite:///')} is missing")
     try:
-        return optuna.load_study(
+        study = optuna.load_study(
             study_name=info.get("study", STUDY_NAME), storage=make_storage(url)
         )
     except KeyError:
         raise TradeoffError(f"{out}: its storage holds no study {info.get('study')!r}") from None
+    # A shared storage can be written by another machine's tradeoff: the study says its version.
+    check_schema(study.user_attrs.get("schema_version", 0), f"{out} (its study)")
+    return study
 
 
 def redact_password(url: str) -> str:

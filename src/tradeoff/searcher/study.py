@@ -30,6 +30,7 @@ from tradeoff.records import (
     load_run_info,
     make_storage,
     redact_password,
+    run_storage_url,
     storage_url,
     write_run_info,
 )
@@ -73,7 +74,7 @@ def run_search(
         families = [f for f in families if not get_family(f).combines_trials]
         settings = replace(settings, compression=None)
     previous = load_run_info(out) if resume else {}
-    url = settings.storage or previous.get("storage") or storage_url(out)
+    url = settings.storage or (run_storage_url(out, previous) if resume else storage_url(out))
     run = _describe_run(data, requirements, families, settings, prepared, out, url)
     if resume:
         _check_same_run(out, previous, run)
