@@ -27,6 +27,21 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
+def agent_urls(agents: list[str] | None, legacy: list[str] | None) -> list[str]:
+    """The agents to measure on: the ``--agent`` values, then ``legacy``, the values meant as
+    agents but given with the old spelling ``--target URL`` (kept for one release), each of
+    those with a deprecation line on stderr."""
+    for url in legacy or []:
+        err_console.print(
+            f"warning: `--target {url}` for an agent is deprecated and goes in the next "
+            f"release; write `--agent {url}` (--target is the column to predict)",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
+    return [*(agents or []), *(legacy or [])]
+
+
 @contextmanager
 def user_errors() -> Iterator[None]:
     """Turn a TradeoffError raised inside the block into one line and exit 2."""
