@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, NoReturn
@@ -17,8 +18,18 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out_console = Console()
-err_console = Console(stderr=True)
+#: The width of output that is not a terminal's (a CI log, `| grep`, `| tee`): nothing to fit,
+#: so that no table is squeezed to Rich's default 80 columns, which cut names short ("fashio…").
+PIPED_WIDTH = 10_000
+
+
+def _console(stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else PIPED_WIDTH)
+
+
+out_console = _console()
+err_console = _console(stderr=True)
 
 
 def fail(message: str) -> NoReturn:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -390,7 +391,10 @@ def _protocol(threads: int, quick: bool = False) -> LatencyProtocol:
 @app.command("families")
 def list_families() -> None:
     """List the registered model families, the data modalities each serves, and how it trains."""
-    table = Table("family", "modalities", "trained by", "search space")
+    table = Table()
+    table.add_column("family", no_wrap=True)  # names stay whole; the descriptions wrap
+    for column in ("modalities", "trained by", "search space"):
+        table.add_column(column, overflow="fold")
     for name in family_names():
         family = get_family(name)
         table.add_row(
@@ -402,29 +406,32 @@ def list_families() -> None:
 @app.command("datasets")
 def list_datasets() -> None:
     """List the built-in data sets (shape, task, modality) and the file formats DATA can be."""
-    table = Table(
-        "name", "examples", "shape of one", "task", "classes", "modality", "description", "source"
-    )
+    # Names and figures in a table narrow enough for an 80-column terminal, never cut; the
+    # descriptions below it, one line each, wrap at words.
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for column in ("name", "examples + test", "shape of one", "task (classes)", "modality"):
+        table.add_column(column, no_wrap=True)
+    about = []
     for name in builtin_names():
         try:
             data = load(name)
         except TradeoffError as error:  # a data set from a package that is not installed
-            table.add_row(
-                name, "-", "-", "-", "-", "-", f"not available: {error}", builtin_origin(name)
-            )
+            table.add_row(name, "-", "-", "-", "-")
+            about.append(f"{name}: not available: {error}; source: {builtin_origin(name)}")
             continue
-        test = "" if data.y_test is None else f" + {len(data.y_test)} test"
+        test = "" if data.y_test is None else f" + {len(data.y_test)}"
+        classes = f" ({data.n_classes})" if data.n_classes else ""
         table.add_row(
             name,
             f"{len(data.y)}{test}",
             str(list(data.input_shape)),
-            data.task,
-            str(data.n_classes or "-"),
+            data.task + classes,
             data.modality,
-            data.description,
-            builtin_origin(name),
         )
+        about.append(f"{name}: {data.description}; source: {builtin_origin(name)}")
     out_console.print(table)
+    for line in about:
+        out_console.print(escape(line), highlight=False)
     out_console.print(
         "Files: " + ", ".join(supported_formats()) + " (see docs/data.md)", highlight=False
     )
