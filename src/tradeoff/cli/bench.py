@@ -410,7 +410,11 @@ def _print(result: dict) -> None:
             "/ --min-throughput)."
         )
         return
-    table = Table("requirement", "measured", "where", "holds?")
+    table = Table()  # figures whole; on a narrow terminal a long word folds, never cut
+    table.add_column("requirement", overflow="fold")
+    table.add_column("measured", no_wrap=True)
+    table.add_column("where", overflow="fold")
+    table.add_column("holds?", no_wrap=True)
     for check in result["checks"]:
         holds = {True: "[green]yes[/]", False: "[red]no[/]", None: "-"}[check["holds"]]
         table.add_row(check["requirement"], check["measured"], check["where"], holds)
