@@ -281,7 +281,7 @@ def test_an_unreachable_target_is_retried_then_one_error(monkeypatch):
         target.info()
     monkeypatch.setenv("TRADEOFF_TARGET_TOKEN", "from-env")
     assert resolve_token(None) == "from-env"
-    with pytest.raises(Exception, match="--target"):
+    with pytest.raises(Exception, match="--agent: 'edge:7070' is not an http"):
         Target("edge:7070")
 
 
@@ -296,7 +296,7 @@ def test_bench_on_a_target_checks_memory_and_throughput_there(agent, tmp_path):
     model.write_bytes(reference_model()[0])
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN)
-    args = ["bench", str(model), "--target", agent, "--target-token-file", str(token_file)]
+    args = ["bench", str(model), "--agent", agent, "--agent-token-file", str(token_file)]
     args += ["--quick", "--json", "--max-memory-mb", "10000", "--min-throughput", "1"]
     result = CliRunner().invoke(app, [*args, "--throughput-batch", "4"])
     assert result.exit_code == 0, result.output
@@ -320,7 +320,7 @@ def test_bench_on_an_unreachable_target_ends_in_one_line(tmp_path):
     model.write_bytes(reference_model()[0])
     url = f"http://127.0.0.1:{free_port()}"
     done = subprocess.run(
-        [sys.executable, "-m", "tradeoff", "bench", str(model), "--target", url, "--quick"],
+        [sys.executable, "-m", "tradeoff", "bench", str(model), "--agent", url, "--quick"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -328,3 +328,53 @@ def test_bench_on_an_unreachable_target_ends_in_one_line(tmp_path):
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: target {url}: not answering after 5")
+
+
+def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tradeoff", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TRADEOFF_TARGET_TOKEN": TOKEN, **(env or {})},
+    )
+
+
+@pytest.mark.parametrize("command", ["search", "bench"])
+def test_an_agent_that_is_not_a_url_is_one_line_and_exit_2(command, tmp_path):
+    model = tmp_path / "ref.onnx"
+    model.write_bytes(reference_model()[0])
+    first = ["search", "iris", "--out", str(tmp_path / "run")] if command == "search" else []
+    done = _cli(*(first or ["bench", str(model)]), "--agent", "edge:7070")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "error: --agent: 'edge:7070' is not an http(s):// URL of an agent"
+    ]
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+def test_the_old_spelling_target_url_still_names_an_agent_with_a_deprecation_line(agent, tmp_path):
+    import json
+
+    model = tmp_path / "ref.onnx"
+    model.write_bytes(reference_model()[0])
+    done = _cli("bench", str(model), "--target", agent, "--quick", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["where"] == f"agent {agent}"
+    [warning] = done.stderr.strip().splitlines()
+    assert warning.startswith(f"warning: `--target {agent}` for an agent is deprecated")
+    assert f"write `--agent {agent}`" in warning
+
+    # In a search, `--target COL --target URL` still means the column and an agent.
+    from sklearn.datasets import load_iris
+
+    load_iris(as_frame=True).frame.to_csv(tmp_path / "iris.csv", index=False)
+    out = tmp_path / "run"
+    search = ["search", str(tmp_path / "iris.csv"), "--target", "target", "--target", agent]
+    search += ["--trials", "1"]
+    search += ["--families", "linear", "--quick-latency", "--no-compress", "--cv", "off"]
+    done = _cli(*search, "--max-epochs", "2", "--out", str(out), "--json")
+    assert done.returncode in (0, 1), done.stderr  # 1: the one trial met no requirement
+    assert [t["url"] for t in json.loads((out / "run.json").read_text())["targets"]] == [agent]
+    assert sum("deprecated" in line for line in done.stderr.splitlines()) == 1
+    assert json.loads(done.stdout)["run"] == str(out)  # stdout stays one JSON object

@@ -100,13 +100,134 @@ def test_bad_limits_are_one_line_errors(bundle):
         create_app(bundle, max_batch=0)
 
 
+# --- category columns: the card's fallback, or strict enums ----------------------------------
+
+
+ROW = {"color": "green", "size": 0.4, "plant": "berlin", "shape": "round"}
+
+
+@pytest.fixture(scope="module")
+def table_bundle_linear(table_bundles):
+    return table_bundles("linear")[1]
+
+
+def test_an_unseen_or_missing_category_counts_as_the_most_frequent_and_is_reported(
+    table_bundle_linear,
+):
+    card = json.loads((table_bundle_linear / "card.json").read_text())
+    color = next(f for f in card["input"]["features"] if f["name"] == "color")
+    mode = color["missing_becomes"]
+    assert mode == "red" and "purple" not in color["categories"]  # red: half of the rows
+    rows = [ROW, {**ROW, "color": "purple"}, {**ROW, "color": None}, {**ROW, "color": mode}]
+    client = TestClient(create_app(table_bundle_linear))
+    response = client.post("/predict", json={"instances": rows})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    # The unseen and the missing colour answer as the most frequent one does...
+    assert body["probabilities"][1] == body["probabilities"][2] == body["probabilities"][3]
+    assert body["probabilities"][0] != body["probabilities"][3]  # (colour matters to the model)
+    # ... which is what model.onnx itself does with the raw string (its encoder's default).
+    predictor = tradeoff.load(table_bundle_linear)
+    raw = predictor.session.run(
+        None,
+        {
+            "numeric": np.array([[0.4]], np.float32),
+            "categorical": np.array([["purple", "berlin", "round"]], dtype=object),
+        },
+    )[0]
+    np.testing.assert_allclose(body["probabilities"][1], tradeoff.bundle.softmax(raw)[0], rtol=1e-6)
+    # Each such cell is reported, per row; a known category is not.
+    assert body["warnings"] == [
+        {
+            "instance": 1,
+            "column": "color",
+            "value": "purple",
+            "counted_as": "red",
+            "msg": "column 'color': unseen category 'purple' counted as 'red', the training "
+            "split's most frequent category",
+        },
+        {
+            "instance": 2,
+            "column": "color",
+            "value": None,
+            "counted_as": "red",
+            "msg": "column 'color': missing value counted as 'red', the training split's "
+            "most frequent category",
+        },
+    ]
+    assert client.post("/predict", json={"instances": [ROW]}).json()["warnings"] == []
+
+
+def test_strict_categories_restore_the_422(table_bundle_linear):
+    client = TestClient(create_app(table_bundle_linear, strict_categories=True))
+    assert client.post("/predict", json={"instances": [ROW]}).status_code == 200
+    for value in ("purple", None):
+        response = client.post("/predict", json={"instances": [ROW, {**ROW, "color": value}]})
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["loc"] == ["body", "instances", 1, "color"]
+
+
+def test_the_openapi_schema_says_which_categories_are_accepted(table_bundle_linear):
+    def color_schema(strict: bool) -> dict:
+        app = create_app(table_bundle_linear, strict_categories=strict)
+        return (
+            TestClient(app)
+            .get("/openapi.json")
+            .json()["components"]["schemas"]["Row"]["properties"]["color"]
+        )
+
+    lenient, strict = color_schema(False), color_schema(True)
+    assert "enum" not in json.dumps(lenient)
+    assert {"type": "null"} in lenient["anyOf"] and {"type": "string"} in lenient["anyOf"]
+    assert "counts as 'red'" in lenient["description"] and "warnings" in lenient["description"]
+    assert sorted(strict["enum"]) == ["blue", "green", "red"]
+    assert "422" in strict["description"]
+
+
+def test_serve_cli_strict_categories_on_a_real_server(table_bundle_linear):
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+
+    from agent_process import free_port
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tradeoff", "serve", str(table_bundle_linear), "--port", str(port)]
+        + ["--strict-categories"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(url + "/health", timeout=1).close()
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "did not start"
+                time.sleep(0.2)
+        body = json.dumps({"instances": [{**ROW, "color": "purple"}]}).encode()
+        request = urllib.request.Request(
+            url + "/predict", data=body, headers={"content-type": "application/json"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 422
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 # --- schemathesis against a real uvicorn server on loopback ---------------------------------
 
 
 @pytest.fixture(scope="module", params=["sequence", "table"])
 def served_schema(request):
     """A real server on loopback for a bundle of MNIST-1D series, and for one of table rows
-    with text columns (objects with a field per column, categories as enums)."""
+    with text columns (objects with a field per column; any string or null for a category)."""
     if request.param == "sequence":
         bundle = request.getfixturevalue("bundle")
     else:

@@ -1,9 +1,13 @@
 """HTTP inference on ONNX Runtime: FastAPI + uvicorn over one bundle.
 
 ``POST /predict`` takes ``{"instances": [...]}`` (a batch of raw inputs: for a
-table bundle, objects with one field per column, text columns as one of their
-known categories; for a text bundle, strings up to the card's ``max_chars``) and returns labels and probabilities; ``GET /health``; ``GET /metadata`` returns the
-cost card. The request schema carries the model's exact input shape, so a
+table bundle, objects with one field per column; for a text bundle, strings up to the
+card's ``max_chars``) and returns labels and probabilities; ``GET /health``; ``GET /metadata``
+returns the cost card. A category column takes any string or null, as ``model.onnx`` does: a
+value never seen in training, or null, counts as the training split's most frequent category
+(the card's rule, applied by the model's own graph), and the response lists each such cell in
+``warnings``; with ``strict_categories`` the schema is an enum of the training categories and
+any other value is a 422. The request schema carries the model's exact input shape, so a
 wrong shape, a non-number, a non-finite value or too big a batch is a 422
 naming the field; too big a body is a 413. The ONNX Runtime session is created
 once, when the app is built.
@@ -36,18 +40,31 @@ DEFAULT_MAX_BODY_BYTES = 8 * 2**20
 Number = Annotated[float, Field(strict=True, allow_inf_nan=False, ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
 
 
+class CategoryWarning(BaseModel):
+    """A category cell the model did not see in training (or null): what it counted as."""
+
+    instance: int
+    column: str
+    value: str | None
+    counted_as: str
+    msg: str
+
+
 class Classification(BaseModel):
-    """Labels and class probabilities, one per instance, in request order."""
+    """Labels and class probabilities, one per instance, in request order; ``warnings``:
+    the category cells that counted as the training split's most frequent category."""
 
     labels: list[str]
     probabilities: list[list[float]]
     classes: list[str]
+    warnings: list[CategoryWarning] = []
 
 
 class Regression(BaseModel):
-    """One predicted value per instance, in request order."""
+    """One predicted value per instance, in request order; ``warnings`` as for classes."""
 
     predictions: list[float]
+    warnings: list[CategoryWarning] = []
 
 
 class Health(BaseModel):
@@ -78,32 +95,82 @@ def _instance_type(shape: tuple[int, ...]) -> Any:
     return item
 
 
-def _field_type(feature: dict) -> Any:
+def _field(feature: dict, strict_categories: bool) -> tuple[Any, Any]:
+    """The type of one column's field, and its Field (the column's name, and for a category
+    column what the schema accepts, in words)."""
     if feature["type"] == "numeric":
-        return Number
+        return Number, Field(alias=feature["name"])
     if feature["type"] == "text":
-        return Annotated[str, Field(max_length=feature["max_chars"])]
-    return Literal[tuple(feature["categories"])]
+        return Annotated[str, Field(max_length=feature["max_chars"])], Field(alias=feature["name"])
+    known = ", ".join(feature["categories"])
+    if strict_categories:
+        described = f"One of the training categories ({known}); any other value is a 422."
+        return Literal[tuple(feature["categories"])], Field(
+            alias=feature["name"], description=described
+        )
+    described = (
+        f"A category: one of the training categories ({known}); any other value, or null, "
+        f"counts as {feature['missing_becomes']!r}, the training split's most frequent "
+        "category, and is reported in the response's warnings."
+    )
+    return str | None, Field(alias=feature["name"], description=described)
 
 
-def _row_type(features: list[dict]) -> Any:
-    """One table row: a field per column (named as in the data): numbers, known categories, or
+def _row_type(features: list[dict], strict_categories: bool) -> Any:
+    """One table row: a field per column (named as in the data): numbers, categories, or
     free text up to the bundle's length cap."""
-    fields = {f"c{i}": (_field_type(f), Field(alias=f["name"])) for i, f in enumerate(features)}
+    fields = {f"c{i}": _field(f, strict_categories) for i, f in enumerate(features)}
     return create_model("Row", __config__=ConfigDict(extra="forbid", strict=True), **fields)
 
 
 def _table_feeds(features: list[dict], rows: list[BaseModel]) -> dict[str, np.ndarray]:
+    """The model's inputs for table rows; a null category is fed as the category it counts as
+    (an unseen one goes in as it is: the model's encoder maps it, by the same rule)."""
     feeds = {}
     for name, kind, dtype in (
         (NUMERIC_INPUT, "numeric", np.float32),
         (CATEGORICAL_INPUT, "categorical", object),
         (TEXT_INPUT, "text", object),
     ):
-        keys = [f"c{i}" for i, f in enumerate(features) if f["type"] == kind]
-        if keys:
-            feeds[name] = np.asarray([[getattr(r, k) for k in keys] for r in rows], dtype)
+        columns = [(f"c{i}", f) for i, f in enumerate(features) if f["type"] == kind]
+        if columns:
+            feeds[name] = np.asarray(
+                [
+                    [
+                        f["missing_becomes"] if getattr(r, k) is None else getattr(r, k)
+                        for k, f in columns
+                    ]
+                    for r in rows
+                ],
+                dtype,
+            )
     return feeds
+
+
+def _category_warnings(features: list[dict], rows: list[BaseModel]) -> list[dict]:
+    """Each category cell of ``rows`` not among the training categories (or null), with the
+    category it counts as: the card's rule, which the model applies."""
+    warnings = []
+    for i, feature in enumerate(features):
+        if feature["type"] != "categorical":
+            continue
+        known, fallback = set(feature["categories"]), feature["missing_becomes"]
+        for instance, row in enumerate(rows):
+            value = getattr(row, f"c{i}")
+            if value in known:
+                continue
+            what = "missing value" if value is None else f"unseen category {value!r}"
+            warnings.append(
+                {
+                    "instance": instance,
+                    "column": feature["name"],
+                    "value": value,
+                    "counted_as": fallback,
+                    "msg": f"column {feature['name']!r}: {what} counted as {fallback!r}, "
+                    "the training split's most frequent category",
+                }
+            )
+    return sorted(warnings, key=lambda w: w["instance"])
 
 
 class _BodyLimit:
@@ -164,7 +231,7 @@ class _ServerTiming:
         return await self.app(scope, receive, timed_send)
 
 
-def _instance_schema(predictor: Predictor) -> tuple[Any, str]:
+def _instance_schema(predictor: Predictor, strict_categories: bool) -> tuple[Any, str]:
     """The type of one instance in a request, and how it is shaped, in words."""
     if predictor.text:
         # A length cap in the schema: a huge text is a 422 at parsing, never a slow answer.
@@ -174,7 +241,7 @@ def _instance_schema(predictor: Predictor) -> tuple[Any, str]:
         shaped = "an object with a field per column: " + ", ".join(
             f["name"] for f in predictor.features
         )
-        return _row_type(predictor.features), shaped
+        return _row_type(predictor.features, strict_categories), shaped
     return _instance_type(predictor.input_shape), f"shaped {list(predictor.input_shape)}"
 
 
@@ -192,8 +259,13 @@ def create_app(
     *,
     max_batch: int = DEFAULT_MAX_BATCH,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    strict_categories: bool = False,
 ) -> FastAPI:
-    """The FastAPI app serving one bundle; its ONNX Runtime session is created here, once."""
+    """The FastAPI app serving one bundle; its ONNX Runtime session is created here, once.
+
+    ``strict_categories``: a table's category columns accept only the training categories
+    (an enum in the schema; anything else a 422) instead of the card's fallback.
+    """
     if max_batch < 1:
         raise TradeoffError(f"--max-batch: must be >= 1, got {max_batch}")
     if max_body_bytes < 1:
@@ -201,7 +273,7 @@ def create_app(
     predictor = bundle if isinstance(bundle, Predictor) else Predictor(bundle)
     card = predictor.card
     classification = predictor.task != "regression"
-    instance, shaped = _instance_schema(predictor)
+    instance, shaped = _instance_schema(predictor, strict_categories)
     request_model = create_model(
         "PredictRequest",
         __config__=ConfigDict(extra="forbid"),
@@ -234,8 +306,9 @@ def create_app(
         413: {"model": Problem, "description": "Body too large."},
         422: {
             "model": Invalid,
-            "description": "Invalid instances (shape, type, non-finite, batch size), or "
-            "values so large that the model's output is not finite.",
+            "description": "Invalid instances (shape, type, non-finite, batch size"
+            + (", a category not seen in training" if strict_categories else "")
+            + "), or values so large that the model's output is not finite.",
         },
     }
 
@@ -251,6 +324,11 @@ def create_app(
     @app.post("/predict", response_model=response_model, responses=problems)
     async def predict(request: request_model):  # type: ignore[valid-type]
         feeds = _request_feeds(predictor, input_name, request.instances)
+        warnings = (
+            _category_warnings(predictor.features, request.instances)
+            if predictor.table and not strict_categories
+            else []
+        )
         # A tiny model answers in microseconds: run it inline rather than in a thread.
         out = session.run(None, feeds)[0]
         finite = np.isfinite(out).all(axis=1)
@@ -262,12 +340,13 @@ def create_app(
         # A JSONResponse skips re-validating our own output against response_model
         # (which only documents it): it is built from the model's arrays, right by construction.
         if not classification:
-            return JSONResponse({"predictions": out[:, 0].tolist()})
+            return JSONResponse({"predictions": out[:, 0].tolist(), "warnings": warnings})
         return JSONResponse(
             {
                 "labels": predictor.classes[out.argmax(axis=1)].tolist(),
                 "probabilities": softmax(out).tolist(),
                 "classes": predictor.classes.tolist(),
+                "warnings": warnings,
             }
         )
 
@@ -289,9 +368,15 @@ def serve(
     port: int = 8000,
     max_batch: int = DEFAULT_MAX_BATCH,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    strict_categories: bool = False,
 ) -> None:
     """Serve ``bundle`` with uvicorn until interrupted."""
     import uvicorn
 
-    app = create_app(bundle, max_batch=max_batch, max_body_bytes=max_body_bytes)
+    app = create_app(
+        bundle,
+        max_batch=max_batch,
+        max_body_bytes=max_body_bytes,
+        strict_categories=strict_categories,
+    )
     uvicorn.run(app, host=host, port=port, log_level="warning")

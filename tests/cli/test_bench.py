@@ -186,7 +186,7 @@ def test_bench_on_a_target_rechecks_the_classes_there(compressed_bundle, tmp_pat
     token.write_text("t" * 32)
     tampered = _with_flipped_classes(compressed_bundle, tmp_path / "model")
     with agent_process(tmp_path / "agent") as (url, _):
-        target = ["--target", url, "--target-token-file", str(token), "--quick"]
+        target = ["--agent", url, "--agent-token-file", str(token), "--quick"]
         result = runner.invoke(app, ["bench", str(compressed_bundle), *target, "--json"])
         assert result.exit_code == 0, result.output
         [there] = json.loads(result.output)["agreements"]
@@ -220,7 +220,7 @@ def test_bench_on_a_target_rechecks_a_table_bundle_of_raw_columns_there(tmp_path
     token = tmp_path / "token"
     token.write_text("t" * 32)
     with agent_process(tmp_path / "agent") as (url, _):
-        target = ["--target", url, "--target-token-file", str(token), "--quick", "--json"]
+        target = ["--agent", url, "--agent-token-file", str(token), "--quick", "--json"]
         result = runner.invoke(app, ["bench", str(bundle), *target])
     assert result.exit_code == 0, result.output
     [there] = json.loads(result.output)["agreements"]

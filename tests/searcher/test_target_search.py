@@ -76,7 +76,7 @@ def test_a_search_on_two_agents_picks_a_model_that_meets_every_requirement_there
         requirements = ["--max-latency-ms", "50", "--max-memory-mb", "500"]
         requirements += ["--min-throughput", "100", "--throughput-batch", "8"]
         done = subprocess.run(
-            [*SEARCH, "--trials", "3", *requirements, "--target", url_a, "--target", url_b]
+            [*SEARCH, "--trials", "3", *requirements, "--agent", url_a, "--agent", url_b]
             + ["--out", str(out), "--json"],
             capture_output=True,
             text=True,
@@ -102,7 +102,7 @@ def test_a_search_on_two_agents_picks_a_model_that_meets_every_requirement_there
 
         # Re-benched through the same agent, in a fresh process: every requirement holds.
         bench = subprocess.run(
-            [sys.executable, "-m", "tradeoff", "bench", str(bundle), "--target", url_a, "--json"],
+            [sys.executable, "-m", "tradeoff", "bench", str(bundle), "--agent", url_a, "--json"],
             capture_output=True,
             text=True,
             timeout=600,
@@ -119,7 +119,7 @@ def test_an_agent_killed_mid_search_ends_it_in_one_line_and_resume_goes_on(tmp_p
     port = int(url.rsplit(":", 1)[1])
     out = tmp_path / "run"
     search = subprocess.Popen(
-        [*SEARCH, "--trials", "30", "--target", url, "--out", str(out)],
+        [*SEARCH, "--trials", "30", "--agent", url, "--out", str(out)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, NoReturn
@@ -17,14 +18,39 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out_console = Console()
-err_console = Console(stderr=True)
+#: The width of output that is not a terminal's (a CI log, `| grep`, `| tee`): nothing to fit,
+#: so that no table is squeezed to Rich's default 80 columns, which cut names short ("fashio…").
+PIPED_WIDTH = 10_000
+
+
+def _console(stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else PIPED_WIDTH)
+
+
+out_console = _console()
+err_console = _console(stderr=True)
 
 
 def fail(message: str) -> NoReturn:
     """Print ``error: message`` on stderr and exit with status 2."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
+
+
+def agent_urls(agents: list[str] | None, legacy: list[str] | None) -> list[str]:
+    """The agents to measure on: the ``--agent`` values, then ``legacy``, the values meant as
+    agents but given with the old spelling ``--target URL`` (kept for one release), each of
+    those with a deprecation line on stderr."""
+    for url in legacy or []:
+        err_console.print(
+            f"warning: `--target {url}` for an agent is deprecated and goes in the next "
+            f"release; write `--agent {url}` (--target is the column to predict)",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
+    return [*(agents or []), *(legacy or [])]
 
 
 @contextmanager

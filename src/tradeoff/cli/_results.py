@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -119,12 +120,18 @@ def print_report(run: Run, pick: TrialRecord | None, test) -> None:
     ranked_by = (
         "fold mean of cross-validation" if any(r.cv for r in trials) else f"validation {metric}"
     )
-    board = Table(title=f"Leaderboard (top 15 of {len(trials)}; val = {ranked_by})")
-    # Figures never wrap; the configuration takes what is left of the terminal's width.
-    widths = {"#": 2, "family": 8, "val": 6, "p95 ms": 6, "MB": 5, "rows": 5, "feasible?": 9}
-    for column, width in widths.items():
-        board.add_column(column, no_wrap=True, min_width=width)
-    board.add_column("key params", overflow="ellipsis", no_wrap=True, max_width=22)
+    board = Table(
+        title=f"Leaderboard (top 15 of {len(trials)}; val = {ranked_by})",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        padding=(0, 1, 0, 0),  # two spaces between columns: more of 80 for the configuration
+    )
+    # Trial numbers, names and figures are never cut; the verdict and the configuration wrap
+    # at words in what is left of a terminal's width (whole on one line when piped).
+    for column in ("#", "family", "val", "p95 ms", "MB", "rows"):
+        board.add_column(column, no_wrap=True)
+    board.add_column("feasible?", overflow="fold")
+    board.add_column("key params", overflow="fold")
     for r in trials[:15]:
         board.add_row(
             str(r.number),
@@ -138,9 +145,13 @@ def print_report(run: Run, pick: TrialRecord | None, test) -> None:
         )
     out_console.print(board)
 
-    front = Table(title="Pareto front (validation quality vs p95 latency, trained candidates)")
+    front = Table(
+        title="Pareto front (validation quality vs p95 latency, trained candidates)",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+    )
     for column in ("#", "family", f"val {metric}", "p95 ms", "MB", "meets requirements?"):
-        front.add_column(column)
+        front.add_column(column, no_wrap=True)
     for r in run.front():
         front.add_row(
             str(r.number),

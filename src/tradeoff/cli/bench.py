@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tradeoff.bundle import agreement_with_parent, check_agreement, read_card, read_check
-from tradeoff.cli._app import app, err_console, out_console, user_errors
+from tradeoff.cli._app import agent_urls, app, err_console, out_console, user_errors
 from tradeoff.errors import TradeoffError
 from tradeoff.frontier import Run
 from tradeoff.measure import QUICK_PROTOCOL, LatencyProtocol, cpu_model, describe_method
@@ -159,16 +159,23 @@ def bench(
             "columns: whole rows). Default for a run folder: 256 rows of its training split."
         ),
     ] = None,
-    on: Annotated[
+    agent: Annotated[
         list[str] | None,
         typer.Option(
-            "--target",
-            help="Measure on this target's agent (`tradeoff agent`) instead of here; repeatable.",
+            help="Measure on this URL's agent (`tradeoff agent`) instead of here; repeatable.",
         ),
     ] = None,
-    target_token_file: Annotated[
+    legacy_agent: Annotated[
+        list[str] | None,
+        typer.Option("--target", hidden=True, help="Deprecated spelling of --agent."),
+    ] = None,
+    agent_token_file: Annotated[
         Path | None,
-        typer.Option(help="File with the agents' token (default: $TRADEOFF_TARGET_TOKEN)."),
+        typer.Option(
+            "--agent-token-file",
+            "--target-token-file",
+            help="File with the agents' token (default: $TRADEOFF_TARGET_TOKEN).",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
 ) -> None:
@@ -179,7 +186,7 @@ def bench(
             raise TradeoffError(f"--threads: must be >= 1, got {threads}")
         if batch < 1:
             raise TradeoffError(f"--batch: must be >= 1, got {batch}")
-        targets = targets_from(on, target_token_file)
+        targets = targets_from(agent_urls(agent, legacy_agent), agent_token_file)
         onnx_path, stated, kind = resolve_target(target, workdir)
         req = _with_overrides(
             stated or Requirements(),
@@ -403,7 +410,11 @@ def _print(result: dict) -> None:
             "/ --min-throughput)."
         )
         return
-    table = Table("requirement", "measured", "where", "holds?")
+    table = Table()  # figures whole; on a narrow terminal a long word folds, never cut
+    table.add_column("requirement", overflow="fold")
+    table.add_column("measured", no_wrap=True)
+    table.add_column("where", overflow="fold")
+    table.add_column("holds?", no_wrap=True)
     for check in result["checks"]:
         holds = {True: "[green]yes[/]", False: "[red]no[/]", None: "-"}[check["holds"]]
         table.add_row(check["requirement"], check["measured"], check["where"], holds)

@@ -126,6 +126,15 @@ def serve(
     ] = "127.0.0.1",
     max_batch: Annotated[int, typer.Option(help="Most instances in one request.")] = 1024,
     max_body_mb: Annotated[float, typer.Option(help="Largest request body accepted (MB).")] = 8.0,
+    strict_categories: Annotated[
+        bool,
+        typer.Option(
+            "--strict-categories",
+            help="Refuse (422) a category not seen in training, or null, instead of counting "
+            "it as the training split's most frequent category (the card's rule) with a "
+            "warning in the response.",
+        ),
+    ] = False,
 ) -> None:
     """Serve a bundle over HTTP: POST /predict, GET /health, GET /metadata (the cost card)."""
     from tradeoff.serve import create_app
@@ -135,7 +144,12 @@ def serve(
             raise TradeoffError(f"--port: must be in 1..65535, got {port}")
         if max_body_mb <= 0:
             raise TradeoffError(f"--max-body-mb: must be > 0, got {max_body_mb}")
-        application = create_app(bundle, max_batch=max_batch, max_body_bytes=int(max_body_mb * 1e6))
+        application = create_app(
+            bundle,
+            max_batch=max_batch,
+            max_body_bytes=int(max_body_mb * 1e6),
+            strict_categories=strict_categories,
+        )
     import uvicorn
 
     err_console.print(f"serving {bundle} on http://{host}:{port} (docs at /docs)")

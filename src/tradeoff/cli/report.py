@@ -68,7 +68,7 @@ def select_command(
         float | None,
         typer.Option(
             help="What-if limit on inference memory (MB); only candidates whose memory was "
-            "measured (a run searched with --max-memory-mb or --target) can meet it."
+            "measured (a run searched with --max-memory-mb or --agent) can meet it."
         ),
     ] = None,
     min_throughput: Annotated[

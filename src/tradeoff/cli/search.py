@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from tradeoff.cli._app import app, fail, out_console, user_errors
+from tradeoff.cli._app import agent_urls, app, fail, out_console, user_errors
 from tradeoff.cli._results import (
     data_summary,
     no_pick_dict,
@@ -134,14 +135,23 @@ def search(
     target: Annotated[
         list[str] | None,
         typer.Option(
-            help="Column to predict in a table; for an .npy of inputs, the .npy file of labels. "
-            "An http(s):// URL is a target agent (`tradeoff agent`) to measure cost on instead "
-            "of this machine; repeatable: the requirements must hold on every one."
+            help="Column to predict in a table; for an .npy of inputs, the .npy file of labels."
         ),
     ] = None,
-    target_token_file: Annotated[
+    agent: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="URL of a target's agent (`tradeoff agent`) to measure cost on instead of this "
+            "machine; repeatable: the requirements must hold on every one."
+        ),
+    ] = None,
+    agent_token_file: Annotated[
         Path | None,
-        typer.Option(help="File with the target agents' token (default: $TRADEOFF_TARGET_TOKEN)."),
+        typer.Option(
+            "--agent-token-file",
+            "--target-token-file",
+            help="File with the agents' token (default: $TRADEOFF_TARGET_TOKEN).",
+        ),
     ] = None,
     task: Annotated[
         str | None,
@@ -292,8 +302,10 @@ def search(
         budget = parse_duration(time_budget) if time_budget else None
         compression = _compression(compress, passes, max_quality_drop)
         protocol = _protocol(threads, quick_latency)
-        urls = [t for t in target or [] if t.startswith(("http://", "https://"))]
-        labels = [t for t in target or [] if t not in urls]
+        # Before --agent, a --target value that is a URL named an agent: kept for one release.
+        legacy = [t for t in target or [] if t.startswith(("http://", "https://"))]
+        labels = [t for t in target or [] if t not in legacy]
+        urls = agent_urls(agent, legacy)
         if len(labels) > 1:
             fail(f"--target: one column or labels file to predict, got {', '.join(labels)}")
         if resume is not None:
@@ -303,13 +315,14 @@ def search(
             settings = recorded_settings(
                 info, time_budget_s=budget, n_trials=trials, workers=workers
             )
-            if urls and sorted(urls) != sorted(t.url for t in settings.targets):
-                fail(f"--target: {resume} measures on the targets it began with; drop --target")
-            if target_token_file is not None:
+            given = {t.url for t in targets_from(urls, None)} if urls else set()
+            if given and given != {t.url for t in settings.targets}:
+                fail(f"--agent: {resume} measures on the agents it began with; drop --agent")
+            if agent_token_file is not None:
                 settings = replace(
                     settings,
                     targets=tuple(
-                        targets_from([t.url for t in settings.targets], target_token_file)
+                        targets_from([t.url for t in settings.targets], agent_token_file)
                     ),
                 )
             prepared = prepare_from_description(info["prepare"], info["seed"])
@@ -319,7 +332,7 @@ def search(
             fail("DATA: give a built-in data set name or a data file path, or --resume RUN")
         if out is None:
             fail("--out: give a run folder to create")
-        targets = tuple(targets_from(urls, target_token_file))
+        targets = tuple(targets_from(urls, agent_token_file))
         dataset = load(
             data,
             seed=seed,
@@ -378,7 +391,10 @@ def _protocol(threads: int, quick: bool = False) -> LatencyProtocol:
 @app.command("families")
 def list_families() -> None:
     """List the registered model families, the data modalities each serves, and how it trains."""
-    table = Table("family", "modalities", "trained by", "search space")
+    table = Table()
+    table.add_column("family", no_wrap=True)  # names stay whole; the descriptions wrap
+    for column in ("modalities", "trained by", "search space"):
+        table.add_column(column, overflow="fold")
     for name in family_names():
         family = get_family(name)
         table.add_row(
@@ -390,29 +406,32 @@ def list_families() -> None:
 @app.command("datasets")
 def list_datasets() -> None:
     """List the built-in data sets (shape, task, modality) and the file formats DATA can be."""
-    table = Table(
-        "name", "examples", "shape of one", "task", "classes", "modality", "description", "source"
-    )
+    # Names and figures in a table narrow enough for an 80-column terminal, never cut; the
+    # descriptions below it, one line each, wrap at words.
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for column in ("name", "examples + test", "shape of one", "task (classes)", "modality"):
+        table.add_column(column, no_wrap=True)
+    about = []
     for name in builtin_names():
         try:
             data = load(name)
         except TradeoffError as error:  # a data set from a package that is not installed
-            table.add_row(
-                name, "-", "-", "-", "-", "-", f"not available: {error}", builtin_origin(name)
-            )
+            table.add_row(name, "-", "-", "-", "-")
+            about.append(f"{name}: not available: {error}; source: {builtin_origin(name)}")
             continue
-        test = "" if data.y_test is None else f" + {len(data.y_test)} test"
+        test = "" if data.y_test is None else f" + {len(data.y_test)}"
+        classes = f" ({data.n_classes})" if data.n_classes else ""
         table.add_row(
             name,
             f"{len(data.y)}{test}",
             str(list(data.input_shape)),
-            data.task,
-            str(data.n_classes or "-"),
+            data.task + classes,
             data.modality,
-            data.description,
-            builtin_origin(name),
         )
+        about.append(f"{name}: {data.description}; source: {builtin_origin(name)}")
     out_console.print(table)
+    for line in about:
+        out_console.print(escape(line), highlight=False)
     out_console.print(
         "Files: " + ", ".join(supported_formats()) + " (see docs/data.md)", highlight=False
     )

@@ -54,7 +54,7 @@ class Target:
     def __post_init__(self) -> None:
         parsed = urlparse(self.url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise TradeoffError(f"--target: {self.url!r} is not an http(s):// URL of an agent")
+            raise TradeoffError(f"--agent: {self.url!r} is not an http(s):// URL of an agent")
         object.__setattr__(self, "url", self.url.rstrip("/"))
 
     def info(self) -> dict:
@@ -86,7 +86,7 @@ class Target:
                 if error.code == 401:
                     raise TradeoffError(
                         f"target {self.url}: the agent refused the token (401); give "
-                        f"--target-token-file or set {TOKEN_ENV}"
+                        f"--agent-token-file or set {TOKEN_ENV}"
                     ) from None
                 if error.code in (413, 422):
                     raise TargetRejected(
@@ -127,17 +127,15 @@ def resolve_token(token_file: str | os.PathLike | None) -> str | None:
         try:
             token = Path(token_file).read_text().strip()
         except (OSError, UnicodeDecodeError) as error:
-            raise TradeoffError(
-                f"--target-token-file: cannot read {token_file} ({error})"
-            ) from None
+            raise TradeoffError(f"--agent-token-file: cannot read {token_file} ({error})") from None
         if not token:
-            raise TradeoffError(f"--target-token-file: {token_file} is empty")
+            raise TradeoffError(f"--agent-token-file: {token_file} is empty")
         return token
     return os.environ.get(TOKEN_ENV) or None
 
 
 def targets_from(urls: list[str] | None, token_file: str | os.PathLike | None) -> list[Target]:
-    """One :class:`Target` per ``--target`` URL (duplicates dropped), sharing one token."""
+    """One :class:`Target` per ``--agent`` URL (duplicates dropped), sharing one token."""
     if not urls:
         return []
     token = resolve_token(token_file)

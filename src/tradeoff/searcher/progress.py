@@ -1,7 +1,13 @@
-"""A Rich progress bar for a running search: trials, feasible count, best feasible quality."""
+"""A running search's progress: trials, feasible count, best feasible quality.
+
+On a terminal (or in Jupyter) a Rich bar on stderr; elsewhere (a CI log, ``2> log``) a plain
+line on stderr every :data:`PLAIN_EVERY_S` seconds and one at the end, since a bar redrawn
+in place is unreadable in a log and Rich would cut it to 80 columns.
+"""
 
 from __future__ import annotations
 
+import sys
 import time
 
 import optuna
@@ -9,6 +15,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from tradeoff.records import Status, trial_records
+
+#: How often a search not on a terminal prints its progress line.
+PLAIN_EVERY_S = 30.0
 
 
 class SearchProgress:
@@ -27,6 +36,9 @@ class SearchProgress:
         self.start = time.monotonic()
         self.trials = self.feasible = self.infeasible = self.pruned = self.failed = 0
         self.best: float | None = None
+        console = Console(stderr=True)
+        live = enabled and (console.is_terminal or console.is_jupyter)
+        self.plain, self.last_line = enabled and not live, float("-inf")
         self.progress = Progress(
             TextColumn("[bold]searching"),
             BarColumn(),
@@ -34,8 +46,8 @@ class SearchProgress:
             TimeElapsedColumn(),
             TextColumn("left"),
             TimeRemainingColumn(),
-            console=Console(stderr=True),
-            disable=not enabled,
+            console=console,
+            disable=not live,
             transient=False,
         )
         total = float(n_trials) if n_trials and not budget_s else (budget_s or 1.0)
@@ -43,10 +55,11 @@ class SearchProgress:
 
     def __enter__(self) -> SearchProgress:
         self.progress.start()
+        self._refresh()
         return self
 
-    def __exit__(self, *exc) -> None:
-        self._refresh(final=True)
+    def __exit__(self, kind, *exc) -> None:
+        self._refresh(final="done after" if kind is None else "stopped after")
         self.progress.stop()
 
     def on_epoch(self, trial_number: int, epoch: int, point: dict) -> None:
@@ -72,7 +85,9 @@ class SearchProgress:
             f"best feasible val {best}"
         )
 
-    def _refresh(self, final: bool = False) -> None:
+    def _refresh(self, final: str = "") -> None:
+        """Redraw the bar; off a terminal, print the line when due or ``final`` (its first
+        words: how the search ended)."""
         if self.budget_s:
             done = min(time.monotonic() - self.start, self.budget_s)
         else:
@@ -80,3 +95,8 @@ class SearchProgress:
         if final:
             done = self.progress.tasks[0].total
         self.progress.update(self.task, completed=done, description=self._text())
+        now = time.monotonic()
+        if self.plain and (final or now - self.last_line >= PLAIN_EVERY_S):
+            self.last_line = now
+            state = final or "searching,"
+            print(f"{state} {now - self.start:.0f} s: {self._text()}", file=sys.stderr, flush=True)
