@@ -53,6 +53,7 @@ class Services:
 
     def __init__(self, prepared, members: list[bytes]):
         self.prepared, self.seed, self.calls, self._members = prepared, 0, [], members
+        self.deadline = None
 
     def draw_strategy(self):
         self.calls.append("draw_strategy")

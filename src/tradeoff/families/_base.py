@@ -45,6 +45,8 @@ class TrialServices(Protocol):
 
     prepared: Prepared
     seed: int
+    #: ``time.monotonic()`` instant at which training stops, mid-fit where a family can.
+    deadline: float | None
 
     def draw_strategy(self) -> None:
         """Draw the training strategy (optimizer, learning rate, ...) for :meth:`train`."""
@@ -212,8 +214,15 @@ class FittedFamily(Family):
         and returns logits (classification) or predictions ``[B, 1]`` under ``OUTPUT_NAME``.
         """
 
+    def fit_until(
+        self, params: dict[str, Any], prepared: Prepared, seed: int, deadline: float | None
+    ) -> FittedModel:
+        """:meth:`fit`, stopped at ``deadline`` (``time.monotonic()``) where the family can
+        stop mid-fit (boosted trees stop adding rounds); by default it cannot."""
+        return self.fit(params, prepared, seed)
+
     def produce(self, params: dict[str, Any], services: TrialServices) -> Candidate:
-        fitted = self.fit(params, services.prepared, services.seed)
+        fitted = self.fit_until(params, services.prepared, services.seed, services.deadline)
         services.screen(fitted.onnx_model, n_params=fitted.n_params, train_seconds=fitted.seconds)
         return Candidate(fitted.onnx_model)
 

@@ -56,6 +56,9 @@ class GradientBoosting(FittedFamily):
         }
 
     def fit(self, params, prepared, seed):
+        return self.fit_until(params, prepared, seed, None)
+
+    def fit_until(self, params, prepared, seed, deadline):
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
         start = time.perf_counter()
@@ -70,9 +73,31 @@ class GradientBoosting(FittedFamily):
             else HistGradientBoostingClassifier
         )(**params, early_stopping=False, random_state=seed)
         X = prepared.X_train.reshape(len(prepared.X_train), -1)
-        estimator.fit(X, prepared.y_train)
+        if deadline is None:
+            estimator.fit(X, prepared.y_train)
+        else:
+            _fit_in_chunks(estimator, X, prepared.y_train, deadline)
         onnx_model, n_params = trees_to_onnx(estimator, X.shape[1], prepared.n_outputs)
         return FittedModel(onnx_model, n_params, time.perf_counter() - start)
+
+
+#: Rounds between two looks at the deadline: HistGradientBoosting has no callback, so a fit
+#: under a deadline grows by warm starts of this many rounds (each re-bins the data, cheap
+#: beside ten rounds).
+_CHUNK_ROUNDS = 10
+
+
+def _fit_in_chunks(estimator, X: np.ndarray, y: np.ndarray, deadline: float) -> None:
+    """Fit ``estimator`` to its ``max_iter`` rounds, ``_CHUNK_ROUNDS`` at a time, stopping
+    between chunks once ``time.monotonic()`` passes ``deadline`` (the rounds built stay)."""
+    total = estimator.max_iter
+    rounds = min(_CHUNK_ROUNDS, total)
+    estimator.set_params(warm_start=True, max_iter=rounds)
+    estimator.fit(X, y)
+    while rounds < total and time.monotonic() < deadline:
+        rounds = min(rounds + _CHUNK_ROUNDS, total)
+        estimator.set_params(max_iter=rounds)
+        estimator.fit(X, y)
 
 
 def _float32_at_most(value: float) -> np.float32:

@@ -51,6 +51,9 @@ class LightGBM(FittedFamily):
         }
 
     def fit(self, params, prepared, seed):
+        return self.fit_until(params, prepared, seed, None)
+
+    def fit_until(self, params, prepared, seed, deadline):
         import lightgbm
         from onnxmltools import convert_lightgbm
         from onnxmltools.convert.common.data_types import FloatTensorType
@@ -73,7 +76,7 @@ class LightGBM(FittedFamily):
             estimator = lightgbm.LGBMClassifier(
                 **common, class_weight="balanced" if class_weight == "balanced" else None
             )
-        estimator.fit(X, prepared.y_train)
+        estimator.fit(X, prepared.y_train, callbacks=[_stop_at(deadline)] if deadline else None)
         onnx_model = convert_lightgbm(
             estimator,
             initial_types=[("input", FloatTensorType([None, X.shape[1]]))],
@@ -82,3 +85,15 @@ class LightGBM(FittedFamily):
         )
         onnx_bytes = as_logits(onnx_model, prepared.n_outputs, prepared.task == "regression")
         return FittedModel(onnx_bytes, tree_parameters(onnx_model), time.perf_counter() - start)
+
+
+def _stop_at(deadline: float):
+    """A LightGBM callback that ends boosting once ``time.monotonic()`` passes ``deadline``;
+    the rounds already built are kept (the model has as many trees as rounds it ran)."""
+    from lightgbm.callback import EarlyStopException
+
+    def callback(env) -> None:
+        if time.monotonic() >= deadline:
+            raise EarlyStopException(env.iteration, env.evaluation_result_list or [])
+
+    return callback

@@ -48,6 +48,9 @@ class XGBoost(FittedFamily):
         }
 
     def fit(self, params, prepared, seed):
+        return self.fit_until(params, prepared, seed, None)
+
+    def fit_until(self, params, prepared, seed, deadline):
         import xgboost
         from onnxmltools import convert_xgboost
         from onnxmltools.convert.common.data_types import FloatTensorType
@@ -56,6 +59,8 @@ class XGBoost(FittedFamily):
         params = dict(params)
         class_weight = params.pop("class_weight", "none")
         common = {**params, "random_state": seed, "n_jobs": 1, "tree_method": "hist"}
+        if deadline is not None:
+            common["callbacks"] = [_stop_at(deadline)]
         X = prepared.X_train.reshape(len(prepared.X_train), -1)
         weights = None
         if prepared.task == "regression":
@@ -73,3 +78,15 @@ class XGBoost(FittedFamily):
         )
         onnx_bytes = as_logits(onnx_model, prepared.n_outputs, prepared.task == "regression")
         return FittedModel(onnx_bytes, tree_parameters(onnx_model), time.perf_counter() - start)
+
+
+def _stop_at(deadline: float):
+    """An XGBoost callback that ends boosting once ``time.monotonic()`` passes ``deadline``;
+    the rounds already built are kept."""
+    from xgboost.callback import TrainingCallback
+
+    class StopAtDeadline(TrainingCallback):
+        def after_iteration(self, model, epoch, evals_log) -> bool:
+            return time.monotonic() >= deadline
+
+    return StopAtDeadline()

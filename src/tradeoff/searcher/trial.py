@@ -144,6 +144,7 @@ class _Services:
         self.trial, self.ctx = trial, ctx
         self.prepared = ctx.prepared
         self.seed = trial_seed(ctx.seed, trial.number)
+        self.deadline = ctx.deadline
         self.strategy: Strategy | None = None
         self.p95_ms: float = float("nan")
         self.violations: list[Violation] = []
