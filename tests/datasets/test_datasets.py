@@ -347,3 +347,26 @@ def test_bad_input_exits_2_with_one_line_naming_the_culprit(tmp_path, case):
 def test_the_api_raises_tradeoff_error_too(tmp_path):
     with pytest.raises(tradeoff.TradeoffError, match="no column 'label'"):
         load(_csv(tmp_path, iris_frame()), target="label")
+
+
+def test_ts_target_label_header_makes_a_regression(tmp_path):
+    from pathlib import Path
+
+    import sktime.datasets
+
+    tecator = Path(sktime.datasets.__file__).parent / "data" / "Tecator" / "Tecator_TRAIN.ts"
+    data = load(tecator)
+    assert data.task == "regression" and data.classes == () and data.y.dtype == np.float32
+    assert data.X.shape == (172, 100, 1) and data.y_test.shape == (43,)
+    header = (
+        "@problemName x\n@timeStamps false\n@missing false\n@univariate true\n@equalLength true\n"
+    )
+    (tmp_path / "r.ts").write_text(header + "@targetLabel true\n@data\n1,2,3:0.5\n2,3,4:1.5\n")
+    small = load(tmp_path / "r.ts")
+    assert small.task == "regression" and small.y.tolist() == [0.5, 1.5]
+    with pytest.raises(tradeoff.TradeoffError, match=r"--task: r.ts declares numeric targets"):
+        load(tmp_path / "r.ts", task="binary")
+    (tmp_path / "c.ts").write_text(header + "@classLabel true 1 2\n@data\n1,2,3:1\n2,3,4:2\n")
+    assert load(tmp_path / "c.ts").task == "binary"
+    with pytest.raises(tradeoff.TradeoffError, match=r"--task: c.ts declares class labels"):
+        load(tmp_path / "c.ts", task="regression")

@@ -165,3 +165,31 @@ def test_image_folder_search_ends_in_a_pick(tmp_path, one_thread):
     summary = json.loads(result.stdout)
     assert summary["data"]["modality"] == "image" and summary["data"]["input_shape"] == [1, 8, 8]
     assert summary["pick"]["test_metric"] > 0.3  # 10 classes: chance is 0.1
+
+
+def test_ts_regression_search_exports_with_parity(tmp_path, one_thread):
+    """sktime's Tecator declares ``@targetLabel true``: searched and shipped as a regression."""
+    from pathlib import Path
+
+    import onnxruntime as ort
+    import sktime.datasets
+
+    data = load(Path(sktime.datasets.__file__).parent / "data" / "Tecator" / "Tecator_TRAIN.ts")
+    assert data.task == "regression"
+    settings = SearchSettings(
+        time_budget_s=None,
+        n_trials=3,
+        families=("rocket", "cnn"),
+        max_epochs=10,
+        protocol=QUICK_PROTOCOL,
+    )
+    run_search(data, ANY, tmp_path / "run", settings, show_progress=False)
+    run = tradeoff.Run.open(tmp_path / "run")
+    pick = run.select()
+    assert pick is not None and pick.trained
+    assert run.test_estimate(pick).value > 0.5  # r2: far above predicting the mean
+    bundle = tradeoff.export(run, tmp_path / "model")
+    session = ort.InferenceSession(str(next(bundle.glob("*.onnx"))))
+    X = run.prepared.X_test[:4].astype(np.float32)
+    out = session.run(None, {session.get_inputs()[0].name: X})[0]
+    assert out.shape[0] == 4 and np.all(np.isfinite(out))

@@ -70,6 +70,43 @@ def pad_series(series: list[np.ndarray], length: int) -> np.ndarray:
     return out
 
 
+def declared_task(path: Path) -> str | None:
+    """``"regression"`` for a header with ``@targetLabel true``, ``"classes"`` for
+    ``@classLabel true ...``, ``None`` when the header declares neither.
+
+    sktime hands both kinds of target back as strings, so the header is the only
+    place that says whether ``0.93`` is a value or a class name.
+    """
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            words = line.strip().lower().split()
+            if not words or words[0].startswith("#"):
+                continue
+            if words[0] == "@data":
+                break
+            if words[0] == "@targetlabel" and words[1:2] == ["true"]:
+                return "regression"
+            if words[0] == "@classlabel" and words[1:2] == ["true"]:
+                return "classes"
+    return None
+
+
+def _task(path: Path, task: str | None) -> str | None:
+    """The task to encode with: the header's, or ``--task`` where it agrees with it."""
+    declared = declared_task(path)
+    if declared == "regression":
+        if task not in (None, "regression"):
+            raise TradeoffError(
+                f"--task: {path.name} declares numeric targets (@targetLabel true), not {task}"
+            )
+        return "regression"
+    if declared == "classes" and task == "regression":
+        raise TradeoffError(
+            f"--task: {path.name} declares class labels (@classLabel true), not regression"
+        )
+    return task
+
+
 def _lengths(X) -> tuple[int, int]:
     if isinstance(X, list):
         return min(len(s) for s in X), max(len(s) for s in X)
@@ -87,11 +124,12 @@ def load_ts(
 ) -> Dataset:
     """Load a ``.ts`` file (and its ``_TEST.ts`` sibling when ``path`` is a ``_TRAIN.ts``)."""
     if target is not None:
-        raise TradeoffError(f"--target: {path.name} carries its class labels; drop --target")
+        raise TradeoffError(f"--target: {path.name} carries its own targets; drop --target")
     if modality not in (None, "sequence"):
         raise TradeoffError(f"--modality: {path.name} holds time series (sequence), not {modality}")
     if image_size is not None:
         raise TradeoffError(f"--image-size: {path.name} holds time series, not images")
+    task = _task(path, task)
     X, labels = read_ts(path)
     X_test = test_labels = None
     test_path = path.with_name(path.name[: -len("_TRAIN.ts")] + "_TEST.ts")
@@ -115,7 +153,7 @@ def load_ts(
         )
     encoded = encode_target(
         pd.Series(labels),
-        culprit=f"{path.name}: class labels",
+        culprit=f"{path.name}: {'targets' if task == 'regression' else 'class labels'}",
         task=task,
         test_values=None if test_labels is None else pd.Series(test_labels),
     )
@@ -131,5 +169,5 @@ def load_ts(
         classes=encoded.classes,
         description=f"{stem}: {len(X)} series of {X.shape[1]} steps, {X.shape[2]} channel(s){padded}",
         source={"name": str(path), "task": task},
-        target="class label",
+        target="target value" if encoded.task == "regression" else "class label",
     )
