@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import optuna
 from optuna.artifacts.exceptions import ArtifactNotFound
 
@@ -74,10 +75,15 @@ def meets(record: TrialRecord, requirements: Requirements) -> bool:
     )
 
 
+#: What ``--prefer`` may ask: the most accurate candidate, or its cheaper twin.
+PREFER = ("accurate", "cheaper")
+
+
 def most_accurate(candidates: list[TrialRecord], requirements: Requirements) -> TrialRecord | None:
-    """The candidate meeting ``requirements`` with the best ``val_metric`` (ties: fewer
-    parameters, then faster p95, then the earlier trial), before :func:`select` treats fold
-    means within noise as tied."""
+    """The candidate meeting ``requirements`` with the best estimate (``val_metric``: the
+    validation figure, or the fold mean under ``--cv``); exact ties go to fewer parameters
+    (a count, so the same trials give the same pick; latency is measured, hence noisy), then
+    to the faster p95, then to the earlier trial."""
     fitting = [r for r in candidates if meets(r, requirements)]
     if not fitting:
         return None
@@ -87,35 +93,76 @@ def most_accurate(candidates: list[TrialRecord], requirements: Requirements) -> 
     )
 
 
-def select(candidates: list[TrialRecord], requirements: Requirements) -> TrialRecord | None:
-    """The most accurate candidate meeting ``requirements``: the one selection rule, used by
-    ``tradeoff select``/``export``, :class:`Run` and the scikit-learn estimators.
+def difference_error(best: TrialRecord, other: TrialRecord) -> float:
+    """The standard error of ``best``'s estimate minus ``other``'s, paired; NaN when the two
+    were not scored on the same rows.
 
-    Ties in quality go to fewer parameters (a count, so the same trials give the same pick;
-    latency is measured, hence noisy), then to the faster p95 latency, then to the earlier trial.
-
-    Candidates ranked by cross-validation (``--cv``) tie when their fold mean is within
-    one standard error of the best one's, the plain error of their fold-by-fold difference
-    from the best (both were scored on the same folds): the fastest of those is picked,
-    since the folds cannot tell them apart. Ties cost accuracy: re-selecting from ten
-    finished UCR searches (GunPoint, BasicMotions, JapaneseVowels, ACSF1), the picks' mean
-    test accuracy was 0.945 taking the best fold mean, 0.938 with this rule, 0.922 with
-    the Nadeau-Bengio inflated error of the difference and 0.916 with the inflated error
-    of the best's mean alone (the rule before).
+    Fold-ranked candidates (``--cv``) pair fold by fold
+    (:meth:`CrossValidation.standard_error_of_difference`); validation-ranked ones through
+    their replicates on the run's shared bootstrap resamples of the validation rows (the
+    spread of the replicates' difference is the bootstrap's standard error of it).
     """
+    ours, theirs = best.cross_validation, other.cross_validation
+    if ours is not None and theirs is not None:
+        return ours.standard_error_of_difference(theirs)
+    if ours is not None or theirs is not None:
+        return float("nan")
+    if not best.val_replicates or len(best.val_replicates) != len(other.val_replicates):
+        return float("nan")
+    diff = np.subtract(best.val_replicates, other.val_replicates)
+    diff = diff[np.isfinite(diff)]
+    return float(np.std(diff, ddof=1)) if len(diff) >= 2 else float("nan")
+
+
+def tied(best: TrialRecord, other: TrialRecord, higher_is_better: bool = True) -> bool:
+    """Whether ``other``'s estimate is within one standard error of the paired difference
+    below ``best``'s (or not below it): the data cannot tell the two apart."""
+    sign = 1.0 if higher_is_better else -1.0
+    gap = sign * (best.val_metric - other.val_metric)
+    return gap <= 0 or gap <= difference_error(best, other)  # NaN error: never tied
+
+
+def cheaper_twin(candidates: list[TrialRecord], requirements: Requirements) -> TrialRecord | None:
+    """The cheapest candidate meeting ``requirements`` whose estimate is tied with the most
+    accurate one's (:func:`tied`) and that is cheaper beyond its own latency noise: the upper
+    bound of its p95 (its p95 where none was recorded) is below the pick's p95. ``None``
+    when no such candidate exists."""
     best = most_accurate(candidates, requirements)
-    folds = None if best is None else best.cross_validation
-    if folds is None:
-        return best
-    fitting = [r for r in candidates if meets(r, requirements)]
-    sign = 1.0 if requirements.higher_is_better else -1.0
+    if best is None:
+        return None
+    higher = requirements.higher_is_better
+    twins = [
+        r
+        for r in candidates
+        if r is not best
+        and meets(r, requirements)
+        and (r.p95_high_ms if r.p95_high_ms is not None else r.p95_ms) < best.p95_ms
+        and tied(best, r, higher)
+    ]
+    sign = 1.0 if higher else -1.0
+    return min(
+        twins,
+        key=lambda r: (r.p95_ms, -sign * r.val_metric, r.n_params or 0, r.number),
+        default=None,
+    )
 
-    def tied(r: TrialRecord) -> bool:
-        error = folds.standard_error_of_difference(r.cross_validation)
-        return r is best or sign * (best.val_metric - r.val_metric) <= error
 
-    ties = [r for r in fitting if r.cv and tied(r)]
-    return min(ties, key=lambda r: (r.p95_ms, -sign * r.val_metric, r.n_params or 0, r.number))
+def select(
+    candidates: list[TrialRecord], requirements: Requirements, prefer: str = "accurate"
+) -> TrialRecord | None:
+    """The pick under ``requirements``: the one selection rule, used by ``tradeoff search``,
+    ``select`` and ``export``, :class:`Run` and the scikit-learn estimators.
+
+    ``prefer="accurate"`` (the default): the most accurate candidate meeting every
+    requirement (:func:`most_accurate`). ``prefer="cheaper"``: its cheaper twin
+    (:func:`cheaper_twin`) where there is one, else the most accurate.
+    """
+    if prefer not in PREFER:
+        raise TradeoffError(f"--prefer: expected one of {', '.join(PREFER)}, got {prefer!r}")
+    best = most_accurate(candidates, requirements)
+    if prefer == "cheaper":
+        return cheaper_twin(candidates, requirements) or best
+    return best
 
 
 @dataclass(frozen=True)
@@ -144,6 +191,9 @@ class Selection:
     margins: tuple[Margin, ...]
     next_better: TrialRecord | None
     needs: tuple[Margin, ...]  # the requirements ``next_better`` breaks, with its values
+    #: The most accurate candidate and its cheaper twin (one of them is ``pick``)
+    most_accurate: TrialRecord | None = None
+    twin: TrialRecord | None = None
 
 
 def margins(record: TrialRecord, requirements: Requirements) -> tuple[Margin, ...]:
@@ -162,13 +212,16 @@ def margins(record: TrialRecord, requirements: Requirements) -> tuple[Margin, ..
     return tuple(Margin(flag, v, limit) for flag, v, limit in pairs if None not in (v, limit))
 
 
-def explain_selection(candidates: list[TrialRecord], requirements: Requirements) -> Selection:
-    """Select under ``requirements`` and say why: margins, and what the next better model needs.
+def explain_selection(
+    candidates: list[TrialRecord], requirements: Requirements, prefer: str = "accurate"
+) -> Selection:
+    """Select under ``requirements`` and say why: margins, the cheaper twin, and what the
+    next better model needs.
 
     The next better model is the trained candidate just above the pick in validation
     quality (the best trained one when nothing fits); re-selection never trains.
     """
-    pick = select(candidates, requirements)
+    pick = select(candidates, requirements, prefer)
     sign = 1.0 if requirements.higher_is_better else -1.0
     trained = [r for r in candidates if r.trained and r.val_metric is not None]
     floor = sign * pick.val_metric if pick else float("-inf")
@@ -181,7 +234,33 @@ def explain_selection(candidates: list[TrialRecord], requirements: Requirements)
     if next_better is not None:
         needs = tuple(m for m in margins(next_better, requirements) if m.slack < 0)
     return Selection(
-        requirements, pick, margins(pick, requirements) if pick else (), next_better, needs
+        requirements,
+        pick,
+        margins(pick, requirements) if pick else (),
+        next_better,
+        needs,
+        most_accurate(candidates, requirements),
+        cheaper_twin(candidates, requirements),
+    )
+
+
+def describe_twin(
+    best: TrialRecord, twin: TrialRecord | None, metric: str, picked: TrialRecord | None
+) -> str:
+    """One line on the most accurate pick's cheaper twin, whichever of the two was picked."""
+    if twin is None:
+        return "No cheaper candidate is tied with it within noise."
+    ratio = best.p95_ms / twin.p95_ms if twin.p95_ms else float("inf")
+    if picked is twin:
+        return (
+            f"Picked as the cheaper twin (--prefer cheaper) of #{best.number} ({best.family}), "
+            f"validation {metric} {best.val_metric:.4f} at p95 {best.p95_ms:.4f} ms: "
+            f"{ratio:.1f}x cheaper, the same quality within noise."
+        )
+    return (
+        f"Same quality within noise: #{twin.number} ({twin.family}), validation {metric} "
+        f"{twin.val_metric:.4f} at p95 {twin.p95_ms:.4f} ms, {ratio:.1f}x cheaper "
+        "(--prefer cheaper ships it)."
     )
 
 
@@ -215,6 +294,9 @@ def describe_selection(selection: Selection) -> list[str]:
             )
         if not selection.margins:
             lines.append("  no requirement set: the most accurate trained model overall")
+        if selection.most_accurate is not None:
+            twin = describe_twin(selection.most_accurate, selection.twin, metric, pick)
+            lines.append("  " + twin)
     if nxt is None:
         if pick is not None:
             lines.append(
@@ -322,9 +404,15 @@ class Run:
     def front(self) -> list[TrialRecord]:
         return pareto_front(self.trials(), self.requirements.higher_is_better)
 
-    def select(self, requirements: Requirements | None = None) -> TrialRecord | None:
+    def select(
+        self, requirements: Requirements | None = None, prefer: str = "accurate"
+    ) -> TrialRecord | None:
         """Re-select under ``requirements`` (default: the run's own) without training anything."""
-        return select(self.trials(), requirements or self.requirements)
+        return select(self.trials(), requirements or self.requirements, prefer)
+
+    def cheaper_twin(self, requirements: Requirements | None = None) -> TrialRecord | None:
+        """The most accurate pick's cheaper twin under ``requirements`` (see :func:`cheaper_twin`)."""
+        return cheaper_twin(self.trials(), requirements or self.requirements)
 
     def counts(self) -> dict:
         from tradeoff.families import get_family

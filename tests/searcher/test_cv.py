@@ -14,7 +14,8 @@ import tradeoff
 from tradeoff import Requirements
 from tradeoff.cli._app import app
 from tradeoff.datasets import Dataset, load
-from tradeoff.frontier import most_accurate, select
+from tradeoff.errors import TradeoffError
+from tradeoff.frontier import cheaper_twin, most_accurate, select
 from tradeoff.measure import LatencyProtocol
 from tradeoff.prepare import prepare
 from tradeoff.searcher import SearchSettings, TrialRecord, run_search
@@ -45,31 +46,36 @@ def test_interval_is_the_corrected_resampled_t_interval():
     )
 
 
-def test_ties_within_one_standard_error_go_to_the_faster_candidate():
+def test_the_pick_is_the_best_fold_mean_and_a_tie_within_one_error_is_its_cheaper_twin():
     noisy_best = folded(0, [1.0, 0.9, 1.0, 0.8, 1.0, 0.9, 1.0, 0.9, 1.0, 1.0], p95=0.5)
     close_fast = folded(1, [0.9, 1.0, 1.0, 0.9, 0.9, 0.9, 1.0, 0.9, 1.0, 0.9], p95=0.1)
     far_faster = folded(2, [0.5, 0.6, 0.5, 0.6, 0.5, 0.6, 0.5, 0.6, 0.5, 0.6], p95=0.01)
-    pick = select([noisy_best, close_fast, far_faster], Requirements())
-    assert pick.number == 1  # within one SE of the best (fold by fold), and faster; 2 is worse
-    # Before the tie rule: the best fold mean (what benchmarks/ucr.py reports beside the pick).
-    assert most_accurate([noisy_best, close_fast, far_faster], Requirements()).number == 0
+    trials = [noisy_best, close_fast, far_faster]
+    assert select(trials, Requirements()).number == 0  # the best fold mean, though slower
+    # Within one SE of the best (fold by fold) and faster: its twin; 2 is faster but worse.
+    assert cheaper_twin(trials, Requirements()).number == 1
+    assert select(trials, Requirements(), prefer="cheaper").number == 1
     assert most_accurate([noisy_best], Requirements(max_latency_ms=0.2)) is None
-    # Unambiguous folds: the best stays the pick even though it is slower.
+    # Unambiguous folds: no twin, and --prefer cheaper keeps the best.
     sure_best = folded(3, [1.0] * 9 + [0.99], p95=0.5)
-    assert select([sure_best, close_fast], Requirements()).number == 3
+    assert cheaper_twin([sure_best, close_fast], Requirements()) is None
+    assert select([sure_best, close_fast], Requirements(), prefer="cheaper").number == 3
+    with pytest.raises(TradeoffError, match="--prefer: expected one of accurate, cheaper"):
+        select(trials, Requirements(), prefer="fastest")
 
 
-def test_a_candidate_worse_on_every_fold_does_not_tie_however_hard_the_folds():
+def test_a_candidate_worse_on_every_fold_is_no_twin_however_hard_the_folds():
     # Folds from 0.55 to 0.9 put either mean's error near 0.07, but the same folds score
     # both: the faster one loses 0.03 on every fold, which is no tie.
     hard_folds = np.array([0.6, 0.9, 0.7, 0.55, 0.85, 0.65, 0.9, 0.6, 0.75, 0.8])
     best = folded(0, hard_folds + 0.03, p95=0.5)
     worse = folded(1, hard_folds, p95=0.1)
     assert best.val_metric - worse.val_metric < best.cross_validation.standard_error
-    assert select([best, worse], Requirements()).number == 0
-    # The same loss on some folds and a gain on others is noise: the faster one wins.
+    assert cheaper_twin([best, worse], Requirements()) is None
+    # The same loss on some folds and a gain on others is noise: the faster one is the twin.
     noisy = folded(2, hard_folds + 0.03 * np.array([1, -1] * 5) + 0.0299, p95=0.1)
-    assert select([best, noisy], Requirements()).number == 2
+    assert select([best, noisy], Requirements()).number == 0
+    assert cheaper_twin([best, noisy], Requirements()).number == 2
 
 
 def _small_series(n_train=30, steps=32, seed=0) -> Dataset:

@@ -185,16 +185,29 @@ def bootstrap(
     """
     y_true, outputs = np.asarray(y_true), np.asarray(outputs)
     value = score(name, y_true, outputs)
+    samples = replicates(name, y_true, outputs, n_boot=n_boot, seed=seed)
+    samples = samples[np.isfinite(samples)]
+    low, high = np.percentile(samples, [2.5, 97.5]) if len(samples) else (np.nan, np.nan)
+    return Estimate(float(value), float(low), float(high), split, len(y_true), name)
+
+
+def replicates(
+    name: str, y_true: np.ndarray, outputs: np.ndarray, *, n_boot: int = 100, seed: int = 0
+) -> np.ndarray:
+    """Metric ``name`` on ``n_boot`` bootstrap resamples of the rows (NaN where undefined).
+
+    The resamples depend only on the row count and ``seed``: two models scored on the same
+    rows get the same resamples, so the spread of their replicates' difference is a paired
+    bootstrap of the difference (what :func:`tradeoff.frontier.tied` reads).
+    """
+    y_true, outputs = np.asarray(y_true), np.asarray(outputs)
     rng = np.random.default_rng(seed)
     fn = _REGISTRY[name]
     samples = []
     for _ in range(n_boot):
         rows = rng.integers(0, len(y_true), size=len(y_true))
         samples.append(fn(y_true[rows], outputs[rows]))
-    samples = np.asarray(samples, dtype=np.float64)
-    samples = samples[np.isfinite(samples)]
-    low, high = np.percentile(samples, [2.5, 97.5]) if len(samples) else (np.nan, np.nan)
-    return Estimate(float(value), float(low), float(high), split, len(y_true), name)
+    return np.asarray(samples, dtype=np.float64)
 
 
 def bootstrap_accuracy(

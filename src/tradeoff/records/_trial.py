@@ -26,6 +26,7 @@ from tradeoff.records.attrs import (
     STRATEGY,
     TRAIN_SECONDS,
     VAL_METRIC,
+    VAL_REPLICATES,
     VIOLATIONS,
     WEIGHTS,
 )
@@ -103,6 +104,8 @@ class TrialRecord:
     #: --cv ranking: {"scores": [...], "folds_per_repeat": K}; ``val_metric`` is their mean
     cv: dict = field(default_factory=dict)
     holdout_val_metric: float | None = None
+    #: ``val_metric`` on the run's bootstrap resamples of the validation rows (see ``replicates``)
+    val_replicates: tuple[float, ...] = ()
 
     @property
     def cross_validation(self) -> CrossValidation | None:
@@ -174,6 +177,7 @@ class TrialRecord:
             throughput_batch=cost.get("throughput_batch"),
             cv=attrs.get(CV, {}),
             holdout_val_metric=attrs.get(HOLDOUT_VAL_METRIC),
+            val_replicates=tuple(attrs.get(VAL_REPLICATES, ())),
         )
 
 

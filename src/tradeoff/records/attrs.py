@@ -17,6 +17,9 @@ STOPPED_BY, VAL_CONFUSION = "stopped_by", "val_confusion_matrix"
 PARENT, COMPRESSION = "parent_trial", "compression"
 #: --cv ranking: fold scores (``val_metric`` is then their mean) and the validation split's figure.
 CV, HOLDOUT_VAL_METRIC = "cv", "holdout_val_metric"
+#: The validation metric on the run's fixed bootstrap resamples of the validation rows (the
+#: same for every trial of a run): paired, so two trials' difference has a known noise.
+VAL_REPLICATES = "val_replicates"
 #: Which process runs a trial: "host:pid".
 WORKER = "worker"
 #: Parent trial attribute listing passes that failed on it (the parent itself is kept).

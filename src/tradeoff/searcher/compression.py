@@ -185,6 +185,7 @@ def _record_variant(trial, ctx, parent: Parent, name: str, variant, val_pred, va
         rec.STRATEGY: parent.strategy,
         rec.COST: cost,
         rec.VAL_METRIC: metric,
+        rec.VAL_REPLICATES: ctx.val_replicates(outputs),
         rec.TRAIN_SECONDS: variant.train_seconds,
         rec.VIOLATIONS: [v.to_dict() for v in violations],
         rec.PARENT: parent.trial,

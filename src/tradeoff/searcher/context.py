@@ -8,7 +8,7 @@ import numpy as np
 from optuna.artifacts import FileSystemArtifactStore
 
 from tradeoff.measure import LatencyProtocol
-from tradeoff.measure.quality import score
+from tradeoff.measure.quality import replicates, score
 from tradeoff.measure.remote import Target
 from tradeoff.prepare import Prepared
 from tradeoff.requirements import Requirements
@@ -42,3 +42,9 @@ class TrialContext:
 
     def score(self, y_true: np.ndarray, outputs: np.ndarray) -> float:
         return score(self.requirements.metric, y_true, outputs)
+
+    def val_replicates(self, outputs: np.ndarray) -> list[float]:
+        """The metric of validation ``outputs`` on the run's bootstrap resamples of the
+        validation rows, the same resamples for every trial (selection's noise: ``tied``)."""
+        samples = replicates(self.requirements.metric, self.prepared.y_val, outputs)
+        return [round(float(v), 6) for v in samples]

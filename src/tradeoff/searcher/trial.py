@@ -368,6 +368,7 @@ def _finish(
     req, prepared = ctx.requirements, ctx.prepared
     outputs = predict_outputs(onnx_bytes, prepared.X_val)
     val_metric = ctx.score(prepared.y_val, outputs)
+    trial.set_user_attr(rec.VAL_REPLICATES, ctx.val_replicates(outputs))
     if prepared.task != "regression":
         trial.set_user_attr(rec.VAL_CONFUSION, confusion_matrix(prepared.y_val, outputs))
     if not np.isfinite(val_metric):
