@@ -98,6 +98,21 @@ def test_tables_give_mean_min_max_and_the_best_peer_that_met_the_limits(tmp_path
     assert "first" not in body and "kept" in body
 
 
+def test_the_rules_table_sets_the_default_pick_beside_its_cheaper_twin(tmp_path):
+    results = results_mod.Results(tmp_path / "r.json")
+    twin = {"pick": "linear #3", "val": 0.9, "search_p95_ms": 0.01, "test": [0.70, 0.6, 0.8]}
+    for seed, (test, has_twin) in enumerate([(0.80, True), (0.90, False)]):
+        run = _run("tradeoff", seed, test, 0.02) | {"search_p95_ms": 0.04}
+        run["twin"] = twin if has_twin else None
+        results.runs.append(run)
+    results.invocations = []
+    lines = tables._rules_table(results.runs, contenders.LIMITS["us"], ["oj"])
+    # Seed 0 ships the twin under --prefer cheaper (0.70), seed 1 has none and keeps 0.90.
+    assert "| oj | 0.850 [0.800, 0.900] | 0.800 [0.700, 0.900] | 1/2 | 0.25 |" in lines
+    assert "| mean accuracy over the 1 accuracy sets | 0.850 | 0.800 | | |" in lines
+    assert tables._rules_table(results.runs, contenders.LIMITS["ms"], ["oj"]) == []
+
+
 def test_peers_get_categories_as_codes_that_read_back_to_the_table(tmp_path):
     frame_path = tmp_path / "t.csv"
     rng = np.random.default_rng(0)

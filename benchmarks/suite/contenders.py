@@ -173,12 +173,23 @@ def fit_tradeoff(case: Case, req) -> dict:
     bundle = export(run, folder / "bundle", requirements=req)
     test = run.test_estimate(pick)
     feeds = bundle_feeds(case.prepared, folder / "feeds.npz")
+    # The second answer (--prefer cheaper): its test figure, for the comparison of the rules.
+    twin = run.cheaper_twin(req)
+    twin_test = None if twin is None else run.test_estimate(twin)
     return {
         "fit_s": wall_s,
         "pick": f"{pick.family} #{pick.number}",
         "val": pick.val_metric,
         "test": (test.value, test.low, test.high),
         "test_split": test.split,
+        "twin": None
+        if twin is None
+        else {
+            "pick": f"{twin.family} #{twin.number}",
+            "val": twin.val_metric,
+            "search_p95_ms": twin.p95_ms,
+            "test": (twin_test.value, twin_test.low, twin_test.high),
+        },
         "counts": counts,
         "search_p95_ms": pick.p95_ms,
         "shipped": [("bundle in ORT", sys.executable, "onnx", str(bundle / "model.onnx"))],

@@ -146,7 +146,47 @@ def render(results) -> list[str]:
                 f"| {sum(e['meets'] for e in seeds)}/{len(seeds)} "
                 f"| {_mean([e['trials'] for e in seeds], 0)} | {'; '.join(picks)[:120]} |"
             )
-        lines.append("")
+        lines += ["", *_rules_table(runs, kind, sets_in_order), ""]
+    return lines
+
+
+def _rules_table(runs: list[dict], kind: Limits, sets_in_order: list[str]) -> list[str]:
+    """tradeoff's test figure under each selection rule: the most accurate pick (the default)
+    and ``--prefer cheaper`` (its cheaper twin where it has one, else the same pick)."""
+    mine = [
+        r
+        for r in runs
+        if r["contender"] == "tradeoff" and r["limits"] == kind.name and r.get("test") is not None
+    ]
+    if not any("twin" in r for r in mine):
+        return []
+    lines = [
+        f"Selection rules under `{kind.name}` (tradeoff's test figure, mean [min, max] over seeds; "
+        "search p95 of the twin over the pick's):",
+        "",
+        "| set | most accurate (default) | --prefer cheaper | twins | twin p95 / pick p95 |",
+        "|---|---|---|---|---|",
+    ]
+    accurate_all, cheaper_all = [], []
+    for set_name in sets_in_order:
+        seeds = [r for r in mine if r["set"] == set_name and "twin" in r]
+        if not seeds:
+            continue
+        accurate = [r["test"][0] for r in seeds]
+        cheaper = [(r["twin"] or r)["test"][0] for r in seeds]
+        ratios = [r["twin"]["search_p95_ms"] / r["search_p95_ms"] for r in seeds if r["twin"]]
+        if seeds[0]["metric"] == "accuracy":  # one mean over sets of one metric
+            accurate_all.append(statistics.fmean(accurate))
+            cheaper_all.append(statistics.fmean(cheaper))
+        lines.append(
+            f"| {set_name} | {_spread(accurate)} | {_spread(cheaper)} "
+            f"| {sum(r['twin'] is not None for r in seeds)}/{len(seeds)} | {_mean(ratios, 2)} |"
+        )
+    if accurate_all:
+        lines.append(
+            f"| mean accuracy over the {len(accurate_all)} accuracy sets "
+            f"| {statistics.fmean(accurate_all):.3f} | {statistics.fmean(cheaper_all):.3f} | | |"
+        )
     return lines
 
 
