@@ -102,8 +102,8 @@ def default_strategy_params(prepared: Prepared) -> dict:
     if prepared.imbalanced:
         params["class_weight"] = "none"
     if prepared.augmentation is not None and prepared.augmentation.enabled:
-        # Shifts help every family on signals and images (MNIST-1D's default CNN: test
-        # accuracy 0.903 without, 0.969 with, in one measured run).
+        # Shifts help networks on signals and images (chosen on one MNIST-1D run's test
+        # figure: docs/benchmarks.md, "Defaults chosen on test figures").
         params["augment"] = True
     return params
 

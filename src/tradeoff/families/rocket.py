@@ -63,11 +63,9 @@ def default_stride(n_steps: int) -> int:
     """The largest of :data:`STRIDES` that still visits :data:`MIN_VISITED_STEPS` steps.
 
     PPV is a share of steps, so a long series estimates it about as well from every 4th
-    step, at a quarter of the work. Test accuracy at 1,000 features, stride 1 -> 4 (one fit
-    each on train, mean of seeds 0-2): GunPoint (150 steps) 0.998 -> 0.987, ArrowHead (251)
-    0.848 -> 0.846, OSULeaf (427) 0.921 -> 0.926, ACSF1 (1,460) 0.907 -> 0.880, while the
-    graph's p95 at 1,460 steps fell from 1.5-2.0 to 0.4-0.7 ms. Short series keep every step:
-    OSULeaf at 500 features lost 0.942 -> 0.913 visiting 107 steps.
+    step, at a quarter of the work; short series keep every step. The figures this rule was
+    chosen on were test figures of dev sets (docs/benchmarks.md, "Defaults chosen on test
+    figures").
     """
     fits = [s for s in STRIDES if n_steps // s >= MIN_VISITED_STEPS]
     return max(fits, default=1)
@@ -76,11 +74,9 @@ def default_stride(n_steps: int) -> int:
 def searched_strides(n_steps: int) -> list[int]:
     """The strides the search uses: those that still visit :data:`MIN_SEARCHED_STEPS`.
 
-    Fewer visited steps cost accuracy on every set tried that had any to lose (one fit each
-    on train, mean of seeds 0-2, 500 / 1,000 features, PPV, logistic): GunPoint at stride 8
-    (19 steps) 0.993 -> 0.969 / 0.967, ArrowHead at 8 (32 steps) 0.836 -> 0.775 / 0.857 ->
-    0.804, OSULeaf at 8 (54 steps) 0.933 -> 0.899 / 0.944 -> 0.915, JapaneseVowels at 4 (8
-    steps) 0.980 -> 0.962 / 0.983 -> 0.973. Visiting 63-107 steps cost at most 1.3 points.
+    Fewer visited steps cost accuracy on every set tried that had any to lose, and 63-107
+    visited steps cost at most about a point (test figures of dev sets: docs/benchmarks.md,
+    "Defaults chosen on test figures").
     """
     return [s for s in STRIDES if s == 1 or -(-n_steps // s) >= MIN_SEARCHED_STEPS]
 
@@ -334,9 +330,8 @@ class Rocket(FittedFamily):
         stride = default_stride(int(input_shape[0]))
         visited = -(-int(input_shape[0]) // stride)
         n_features = int(np.clip(75_000 // max(visited, 1), low, 2_000))
-        # A logistic head: one fit each on train (mean of seeds 0-2), at the default size and
-        # four times it, it scored at least ridge's on GunPoint, ArrowHead and ACSF1 (ACSF1 at
-        # 820 features 0.907 vs 0.867) and within 0.02 of it on OSULeaf.
+        # A logistic head: it scored at least ridge's on three of four dev sets and within
+        # 0.02 on the fourth (test figures: docs/benchmarks.md, "Defaults chosen on test figures").
         return {"n_features": n_features, "pooling": "ppv", "head": "logistic", "stride": stride}
 
     def shrink(self, params):
