@@ -45,6 +45,17 @@ def _run(contender, seed, test, p95_ms, size_mb=0.01, limits="us", set_name="oj"
     }
 
 
+def test_the_big_flights_table_loads_from_its_package_with_its_own_budget(tmp_path):
+    (flights,) = [s for s in sets.sets("eval") if s.name == "flights"]
+    assert flights.big and flights.budget == "8m"
+    assert "flights" not in {s.name for s in sets.sets("eval", smoke=True)}
+    data = flights.load(0, tmp_path)
+    assert data.task == "regression" and len(data.y) == 327_346
+    kinds = {c.name: c.kind for c in data.columns}
+    assert list(kinds) == list(sets.FLIGHT_COLUMNS)
+    assert [n for n, k in kinds.items() if k == "categorical"] == ["carrier", "origin", "dest"]
+
+
 def test_results_file_appends_replaces_and_resumes(tmp_path):
     path = tmp_path / "results.json"
     results = results_mod.Results.open(path)

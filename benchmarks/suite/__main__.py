@@ -110,7 +110,7 @@ def run_set(suite_set, seed: int, args, results: Results, reference_p95_ms: floa
         data,
         prepared,
         seed,
-        parse_duration(args.budget),
+        parse_duration(suite_set.budget or args.budget),
         folder,
         reference_p95_ms,
         protocol,

