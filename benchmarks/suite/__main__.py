@@ -60,6 +60,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--results", default="", help="results file (default per collection)")
     parser.add_argument("--markdown", default="", help="RESULTS.md whose suite section to rewrite")
+    parser.add_argument(
+        "--section", default="", help="the RESULTS.md section to rewrite (default: the collection)"
+    )
     parser.add_argument("--out", default="runs/suite", help="run folders (replaced per run)")
     parser.add_argument("--rerun", action="store_true", help="run again what the file holds")
     parser.add_argument("--smoke", action="store_true", help="CI: 1 seed, 5 s, 3 small sets")
@@ -220,7 +223,8 @@ def main(argv: list[str] | None = None) -> None:
         if broken:  # the smoke run is there to catch a harness that rots
             raise SystemExit("suite smoke run failed: " + "; ".join(broken))
     if args.markdown:
-        tables.write_section(Path(args.markdown), tables.render(results), results.collection())
+        section = args.section or results.collection()
+        tables.write_section(Path(args.markdown), tables.render(results), section)
 
 
 if __name__ == "__main__":
