@@ -38,6 +38,7 @@ def search(
     max_quality_drop: str | float = "1%",
     targets: list[str] | None = None,
     target_token: str | None = None,
+    prefer: str = "accurate",
 ) -> Run:
     """Search for the most accurate models ``requirements`` can afford; returns the run.
 
@@ -56,6 +57,8 @@ def search(
     ``max_quality_drop`` is ``"1%"`` (relative) or an absolute number such as ``0.005``.
     ``targets``: URLs of ``tradeoff agent`` instances to measure cost on (the requirements
     must hold on each), with ``target_token`` (default: ``$TRADEOFF_TARGET_TOKEN``).
+    ``prefer``: the answer the run's ``select()`` and ``export`` give by default, ``"accurate"``
+    (the most accurate candidate meeting the requirements) or ``"cheaper"`` (its cheaper twin).
     """
     if isinstance(data, (str, os.PathLike)):
         data = load(data, seed=seed, target=target, task=task, modality=modality)
@@ -76,6 +79,7 @@ def search(
         targets=tuple(
             Target(url, target_token or resolve_token(None)) for url in dict.fromkeys(targets or [])
         ),
+        prefer=prefer,
     )
     _, prepared = run_search(
         data,

@@ -39,11 +39,11 @@ from tradeoff.bundle import (
 )
 from tradeoff.errors import TradeoffError
 from tradeoff.families import INPUT_NAME, OUTPUT_NAME, deployable, get_family
-from tradeoff.frontier import Run
+from tradeoff.frontier import Run, describe_twin, twin_summary
 from tradeoff.measure import cpu_flags, cpu_model, predict_outputs, score, session
 from tradeoff.prepare import Prepared
 from tradeoff.records import TrialRecord
-from tradeoff.requirements import Requirements
+from tradeoff.requirements import Requirements, check_prefer
 from tradeoff.table_input import TableSchema, fold
 from tradeoff.text_input import max_chars_for
 from tradeoff.train import predict_in_batches
@@ -213,10 +213,13 @@ def export(
     *,
     trial: int | str = "best",
     requirements: Requirements | None = None,
+    prefer: str | None = None,
 ) -> Path:
     """Write the bundle of one trial of ``run`` to the new folder ``out``; return its path.
 
-    ``trial="best"`` takes ``run.select(requirements)``. The export fails (and
+    ``trial="best"`` takes ``run.select(requirements, prefer)`` (default: the run's own
+    requirements and ``--prefer``); the card's ``selection`` names the most accurate pick
+    and its cheaper twin, and which of them was shipped. The export fails (and
     writes nothing) unless the ONNX model passes ``onnx.checker`` and matches
     the trained PyTorch model on the test split, fit to float32 (``compare_outputs``: the same
     classes, probabilities within ``1e-4 + 1e-2 p``, regression within ``1e-4`` relative).
@@ -227,8 +230,10 @@ def export(
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise TradeoffError(f"--out: {out} already exists and is not an empty folder")
+    if prefer is not None:
+        check_prefer(prefer)
     run = run if isinstance(run, Run) else Run.open(run)
-    record = _pick(run, trial, requirements)
+    record = _pick(run, trial, requirements, prefer)
     prepared = run.prepared
     # Ranked by cross-validation: the model tested, and shipped, is refitted on train+validation.
     refitted = run.refit(record) if run.refits(record) else None
@@ -252,6 +257,7 @@ def export(
             f"{TOLERANCE['values']}); not exported"
         )
     card = build_card(run, record, prepared, onnx_bytes, parity, schema, refitted is not None)
+    card["selection"] = _selection(run, record, requirements, trial)
     with tempfile.TemporaryDirectory() as tmp:
         check = _check_rows(run, record, prepared, onnx_bytes, schema, tmp)
     if check is not None:
@@ -280,9 +286,26 @@ def export(
     return out
 
 
-def _pick(run: Run, trial: int | str, requirements: Requirements | None) -> TrialRecord:
+def _selection(run: Run, record: TrialRecord, requirements, trial) -> dict:
+    """The card's account of the choice: the most accurate candidate under the requirements,
+    its cheaper twin (one line, as ``select`` prints it), and which one this bundle is."""
+    best = run.select(requirements, prefer="accurate")
+    twin = run.cheaper_twin(requirements)
+    return {
+        "trial": "given" if trial != "best" else "best",
+        "most_accurate": None if best is None else best.number,
+        "cheaper_twin": twin_summary(best, twin, record),
+        "summary": None
+        if best is None
+        else describe_twin(best, twin, run.requirements.metric, record),
+    }
+
+
+def _pick(
+    run: Run, trial: int | str, requirements: Requirements | None, prefer: str | None = None
+) -> TrialRecord:
     if trial == "best":
-        record = run.select(requirements)
+        record = run.select(requirements, prefer)
         if record is None:
             raise TradeoffError(
                 "--trial best: no trained trial meets the requirements; choose one with --trial ID"

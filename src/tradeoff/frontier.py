@@ -32,7 +32,7 @@ from tradeoff.records import (
     trial_records,
     trial_seed,
 )
-from tradeoff.requirements import Requirements
+from tradeoff.requirements import Requirements, check_prefer
 
 if TYPE_CHECKING:
     from tradeoff.measure import Estimate
@@ -73,10 +73,6 @@ def meets(record: TrialRecord, requirements: Requirements) -> bool:
     return not requirements.cost_violations(p95_ms, record.size_mb, memory, throughput) and (
         requirements.quality_violation(record.val_metric) is None
     )
-
-
-#: What ``--prefer`` may ask: the most accurate candidate, or its cheaper twin.
-PREFER = ("accurate", "cheaper")
 
 
 def most_accurate(candidates: list[TrialRecord], requirements: Requirements) -> TrialRecord | None:
@@ -157,8 +153,7 @@ def select(
     requirement (:func:`most_accurate`). ``prefer="cheaper"``: its cheaper twin
     (:func:`cheaper_twin`) where there is one, else the most accurate.
     """
-    if prefer not in PREFER:
-        raise TradeoffError(f"--prefer: expected one of {', '.join(PREFER)}, got {prefer!r}")
+    check_prefer(prefer)
     best = most_accurate(candidates, requirements)
     if prefer == "cheaper":
         return cheaper_twin(candidates, requirements) or best
@@ -244,6 +239,23 @@ def explain_selection(
     )
 
 
+def twin_summary(best: TrialRecord | None, twin: TrialRecord | None, picked) -> dict | None:
+    """The cheaper twin as ``--json`` and the card give it (``None`` when there is none):
+    ``ratio`` is the most accurate pick's p95 over the twin's, ``shipped`` whether it is the pick."""
+    if best is None or twin is None:
+        return None
+    return {
+        "trial": twin.number,
+        "family": twin.family,
+        "val_metric": twin.val_metric,
+        "p95_ms": twin.p95_ms,
+        "size_mb": twin.size_mb,
+        "ratio": best.p95_ms / twin.p95_ms if twin.p95_ms else None,
+        "twin_of": best.number,
+        "shipped": picked is not None and picked.number == twin.number,
+    }
+
+
 def describe_twin(
     best: TrialRecord, twin: TrialRecord | None, metric: str, picked: TrialRecord | None
 ) -> str:
@@ -251,7 +263,7 @@ def describe_twin(
     if twin is None:
         return "No cheaper candidate is tied with it within noise."
     ratio = best.p95_ms / twin.p95_ms if twin.p95_ms else float("inf")
-    if picked is twin:
+    if picked is not None and picked.number == twin.number:
         return (
             f"Picked as the cheaper twin (--prefer cheaper) of #{best.number} ({best.family}), "
             f"validation {metric} {best.val_metric:.4f} at p95 {best.p95_ms:.4f} ms: "
@@ -347,6 +359,8 @@ class Run:
     ):
         self.out, self.study, self.info = out, study, info
         self.requirements = Requirements(**info["requirements"])
+        #: The run's own answer (``--prefer`` at search time; older runs: the most accurate)
+        self.prefer = info.get("prefer", "accurate")
         self._prepared = prepared
         self._refits: dict[int, Refit] = {}  # by trial number: a refit trains, so once per Run
 
@@ -405,10 +419,11 @@ class Run:
         return pareto_front(self.trials(), self.requirements.higher_is_better)
 
     def select(
-        self, requirements: Requirements | None = None, prefer: str = "accurate"
+        self, requirements: Requirements | None = None, prefer: str | None = None
     ) -> TrialRecord | None:
-        """Re-select under ``requirements`` (default: the run's own) without training anything."""
-        return select(self.trials(), requirements or self.requirements, prefer)
+        """Re-select under ``requirements`` and ``prefer`` (default: the run's own) without
+        training anything."""
+        return select(self.trials(), requirements or self.requirements, prefer or self.prefer)
 
     def cheaper_twin(self, requirements: Requirements | None = None) -> TrialRecord | None:
         """The most accurate pick's cheaper twin under ``requirements`` (see :func:`cheaper_twin`)."""

@@ -146,6 +146,18 @@ class Violation:
 DEFAULT_METRIC = {"binary": "accuracy", "multiclass": "accuracy", "regression": "r2"}
 
 
+#: What ``--prefer`` may ask: the most accurate candidate meeting the requirements, or its
+#: cheaper twin (``tradeoff.frontier.cheaper_twin``).
+PREFER = ("accurate", "cheaper")
+
+
+def check_prefer(prefer: str) -> str:
+    """``prefer`` if it is one of :data:`PREFER`; else one line naming ``--prefer``."""
+    if prefer not in PREFER:
+        raise TradeoffError(f"--prefer: expected one of {', '.join(PREFER)}, got {prefer!r}")
+    return prefer
+
+
 @dataclass(frozen=True)
 class Requirements:
     """What the deployment can afford, checked before any training is spent.

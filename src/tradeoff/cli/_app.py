@@ -32,6 +32,13 @@ out_console = _console()
 err_console = _console(stderr=True)
 
 
+#: ``--prefer``, on every command that selects (search, select, export).
+PREFER_HELP = (
+    "Which answer to ship: accurate (the most accurate candidate meeting every requirement) "
+    "or cheaper (its cheaper twin: the cheapest candidate tied with it within noise)."
+)
+
+
 def fail(message: str) -> NoReturn:
     """Print ``error: message`` on stderr and exit with status 2."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)

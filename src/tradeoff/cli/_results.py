@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tradeoff.cli._app import out_console
+from tradeoff.frontier import describe_twin, twin_summary
 from tradeoff.measure import describe_method
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def print_data(prepared: Prepared) -> None:
     )
 
 
-def summary_dict(run: Run, pick: TrialRecord | None, test) -> dict:
+def summary_dict(run: Run, pick: TrialRecord | None, test, prefer: str | None = None) -> dict:
     return {
         "run": str(run.out),
         "requirements": run.requirements.to_dict(),
@@ -65,6 +66,8 @@ def summary_dict(run: Run, pick: TrialRecord | None, test) -> dict:
             "rows_trained": pick.rows_trained,
             "rung_rows": pick.rung_rows,
         },
+        "prefer": prefer or run.prefer,
+        "cheaper_twin": twin_summary(run.select(prefer="accurate"), run.cheaper_twin(), pick),
         "metric": run.requirements.metric,
         "counts": run.counts(),
         "peak_rss_mb": peak_rss_of(run),
@@ -203,7 +206,8 @@ def print_report(run: Run, pick: TrialRecord | None, test) -> None:
             if pick.parent_trial is not None
             else ""
         )
-        + f"  latency measured with {escape(describe_method(pick.latency_method))}\n"
+        + f"  {describe_twin(run.select(prefer='accurate'), run.cheaper_twin(), metric, pick)}\n"
+        f"  latency measured with {escape(describe_method(pick.latency_method))}\n"
         f"  run folder: {run.out} (resume with: tradeoff search --resume {run.out})",
         highlight=False,
     )

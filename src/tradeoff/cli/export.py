@@ -12,7 +12,7 @@ import numpy as np
 import typer
 
 from tradeoff.bundle import Predictor, softmax
-from tradeoff.cli._app import app, err_console, out_console, user_errors
+from tradeoff.cli._app import PREFER_HELP, app, err_console, out_console, user_errors
 from tradeoff.errors import TradeoffError
 from tradeoff.records import write_atomic
 
@@ -26,12 +26,15 @@ def export_command(
     trial: Annotated[
         str, typer.Option(help="Trial number to export, or 'best' (the run's selection).")
     ] = "best",
+    prefer: Annotated[
+        str | None, typer.Option(help=PREFER_HELP + " Default: the run's own.")
+    ] = None,
 ) -> None:
     """Export a trial as a bundle: model.onnx (preprocessing inside) + card.json (its cost card)."""
     with user_errors():
         from tradeoff.exporter import export  # the training stack: only this command needs it
 
-        bundle = export(run, out, trial=trial)
+        bundle = export(run, out, trial=trial, prefer=prefer)
         card = Predictor(bundle).card
     parity, cost, test = card["parity"], card["cost"], card["metrics"]["test"]
     test_line = (
@@ -53,7 +56,8 @@ def export_command(
         f"  parity vs {parity['reference']} on {parity['split']}: argmax agreement "
         f"{parity['argmax_agreement']}, max |diff| {parity['max_abs_diff']:.2e}"
         + _float32_figures(parity)
-        + raw_line,
+        + raw_line
+        + (f"\n  {card['selection']['summary']}" if card["selection"]["summary"] else ""),
         highlight=False,
     )
 

@@ -9,9 +9,9 @@ from typing import Annotated
 
 import typer
 
-from tradeoff.cli._app import app, out_console, user_errors
+from tradeoff.cli._app import PREFER_HELP, app, out_console, user_errors
 from tradeoff.errors import TradeoffError
-from tradeoff.frontier import Run, describe_selection, explain_selection
+from tradeoff.frontier import Run, describe_selection, explain_selection, twin_summary
 from tradeoff.price import describe_price, price_of_constraint, priced_axes
 from tradeoff.records import TrialRecord
 from tradeoff.requirements import Requirements
@@ -87,6 +87,9 @@ def select_command(
             "(repeatable)."
         ),
     ] = None,
+    prefer: Annotated[
+        str | None, typer.Option(help=PREFER_HELP + " Default: the run's own.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
 ) -> None:
     """Re-select from the recorded trials under new requirements, without training anything.
@@ -107,7 +110,7 @@ def select_command(
             min_throughput=min_throughput,
         )
         records = opened.trials()
-        selection = explain_selection(records, req)
+        selection = explain_selection(records, req, prefer or opened.prefer)
         lines = describe_selection(selection)
         prices = [
             describe_price(price_of_constraint(records, req, a), req.metric)
@@ -118,7 +121,8 @@ def select_command(
             # Only a test figure already computed after selection is shown: never a new look.
             test = opened.study.user_attrs.get(f"test:{selection.pick.number}")
     if as_json:
-        print(json.dumps(_as_json(opened, selection, lines, prices, test), indent=2))
+        answer = _as_json(opened, selection, lines, prices, test)
+        print(json.dumps(answer | {"prefer": prefer or opened.prefer}, indent=2))
         return
     for line in lines:
         out_console.print(line, highlight=False)
@@ -187,6 +191,7 @@ def _as_json(run: Run, selection, lines: list[str], prices: list[str], test) -> 
         "run": str(run.out),
         "requirements": selection.requirements.to_dict(),
         "pick": _brief(selection.pick),
+        "cheaper_twin": twin_summary(selection.most_accurate, selection.twin, selection.pick),
         "test_estimate": test,
         "margins": [asdict(m) | {"slack": m.slack} for m in selection.margins],
         "next_better": _brief(selection.next_better),

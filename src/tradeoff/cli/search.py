@@ -13,7 +13,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from tradeoff.cli._app import agent_urls, app, fail, out_console, user_errors
+from tradeoff.cli._app import PREFER_HELP, agent_urls, app, fail, out_console, user_errors
 from tradeoff.cli._results import (
     data_summary,
     no_pick_dict,
@@ -91,6 +91,7 @@ def demo(
         Path | None, typer.Option(help="Run folder (default: runs/demo-<timestamp>).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for splits, sampler and training.")] = 0,
+    prefer: Annotated[str, typer.Option(help=PREFER_HELP)] = "accurate",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
 ) -> None:
     """Search MNIST-1D under a demo deployment whose limits are derived on this machine.
@@ -101,6 +102,7 @@ def demo(
     out = out or Path("runs") / f"demo-{datetime.now():%Y%m%d-%H%M%S}"
     with user_errors():
         budget = parse_duration(time_budget)
+        settings = SearchSettings(time_budget_s=budget, seed=seed, prefer=prefer)
     req, origin = demo_requirements(measure_reference())
     if not as_json:
         latency = origin["max_latency_ms"]
@@ -115,7 +117,7 @@ def demo(
         prepare(load("mnist1d"), seed=seed),
         req,
         out,
-        SearchSettings(time_budget_s=budget, seed=seed, requirements_origin=origin),
+        replace(settings, requirements_origin=origin),
         resume=False,
         as_json=as_json,
     )
@@ -295,6 +297,9 @@ def search(
     threads: Annotated[
         int, typer.Option(help="ONNX Runtime threads when measuring latency (the deployment's).")
     ] = 1,
+    prefer: Annotated[
+        str | None, typer.Option(help=PREFER_HELP + " Default: accurate (a resumed run: its own).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
 ) -> None:
     """Search model families and training strategies for the best model meeting the requirements."""
@@ -315,6 +320,8 @@ def search(
             settings = recorded_settings(
                 info, time_budget_s=budget, n_trials=trials, workers=workers
             )
+            if prefer is not None:
+                settings = replace(settings, prefer=prefer)
             given = {t.url for t in targets_from(urls, None)} if urls else set()
             if given and given != {t.url for t in settings.targets}:
                 fail(f"--agent: {resume} measures on the agents it began with; drop --agent")
@@ -367,6 +374,7 @@ def search(
             compression=compression,
             protocol=protocol,
             targets=targets,
+            prefer=prefer or "accurate",
         )
         _search_and_report(prepared, req, out, settings, resume=False, as_json=as_json)
 
@@ -466,11 +474,11 @@ def _search_and_report(prepared: Prepared, req, out, settings, *, resume, as_jso
         )
         stopped_early = study.user_attrs.get(STOPPED_EARLY)
         run = Run.open(out, prepared=prepared)
-        pick = run.select()
+        pick = run.select(prefer=settings.prefer)
         test = run.test_estimate(pick) if pick else None
         folds = run.cross_validation(pick) if pick and prepared.folds else None
     if as_json:
-        summary = summary_dict(run, pick, test)
+        summary = summary_dict(run, pick, test, settings.prefer)
         if folds is not None:
             summary["pick"]["cv_scores"] = list(folds.scores)
             summary["pick"]["cv_mean"] = folds.mean

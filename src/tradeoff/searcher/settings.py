@@ -13,7 +13,7 @@ from tradeoff.families import family_names, get_family
 from tradeoff.measure import LatencyProtocol
 from tradeoff.measure.remote import Target, resolve_token
 from tradeoff.records import RunSettings
-from tradeoff.requirements import Requirements
+from tradeoff.requirements import Requirements, check_prefer
 from tradeoff.searcher.halving import Halving
 from tradeoff.train import DEFAULT_MAX_EPOCHS
 
@@ -74,6 +74,12 @@ class SearchSettings:
     #: How the requirements were set, when they were derived rather than given (the demo's, from
     #: a measurement on this machine); recorded in run.json as ``requirements_origin``.
     requirements_origin: dict | None = None
+    #: Which answer the run ships: the most accurate pick or its cheaper twin (``--prefer``);
+    #: recorded in run.json, so that ``select`` and ``export`` answer as the search did.
+    prefer: str = "accurate"
+
+    def __post_init__(self) -> None:
+        check_prefer(self.prefer)
 
     def resolve_families(self, modality: str) -> list[str]:
         serving = family_names(modality)
@@ -125,4 +131,5 @@ def recorded_settings(
         workers=workers,
         # The token is not recorded: it comes from the environment (TRADEOFF_TARGET_TOKEN).
         targets=tuple(Target(t["url"], resolve_token(None)) for t in run.targets),
+        prefer=run.prefer,
     )
