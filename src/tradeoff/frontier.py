@@ -24,7 +24,6 @@ from tradeoff.records import (
     Violation,
     artifact_location,
     artifact_store,
-    dominates,
     download_to,
     load_run_info,
     open_study,
@@ -32,6 +31,7 @@ from tradeoff.records import (
     trial_seed,
 )
 from tradeoff.requirements import Requirements
+from tradeoff.rules import Objective, meets, pareto_fronts
 
 if TYPE_CHECKING:
     from tradeoff.measure import Estimate
@@ -46,32 +46,11 @@ def pareto_front(candidates: list[TrialRecord], higher_is_better: bool = True) -
     Sorted by latency, fastest first.
     """
     trained = [r for r in candidates if r.trained and r.val_metric is not None]
-    sign = 1.0 if higher_is_better else -1.0
-    point = {r.number: (sign * r.val_metric, r.p95_ms) for r in trained}
-    front = [
-        r for r in trained if not any(dominates(point[o.number], point[r.number]) for o in trained)
-    ]
+    if not trained:
+        return []
+    objective = Objective(higher_is_better)
+    front = pareto_fronts(trained, lambda r: (objective.key(r.val_metric), r.p95_ms))[0]
     return sorted(front, key=lambda r: r.p95_ms)
-
-
-def meets(record: TrialRecord, requirements: Requirements) -> bool:
-    """Whether a trained candidate's recorded cost and quality satisfy ``requirements``."""
-    if not record.trained or record.val_metric is None:
-        return False
-    # A hard latency limit holds only if the upper bound of p95 is within it.
-    p95_ms = record.p95_high_ms if record.p95_high_ms is not None else record.p95_ms
-    # A memory or throughput limit holds only where it was measured (at the same batch).
-    memory = record.inference_rss_mb
-    throughput = record.throughput_rows_per_s
-    if record.throughput_batch != requirements.batch_for_throughput:
-        throughput = None
-    if (requirements.max_memory_mb is not None and memory is None) or (
-        requirements.min_throughput is not None and throughput is None
-    ):
-        return False
-    return not requirements.cost_violations(p95_ms, record.size_mb, memory, throughput) and (
-        requirements.quality_violation(record.val_metric) is None
-    )
 
 
 def most_accurate(candidates: list[TrialRecord], requirements: Requirements) -> TrialRecord | None:
@@ -81,7 +60,7 @@ def most_accurate(candidates: list[TrialRecord], requirements: Requirements) -> 
     fitting = [r for r in candidates if meets(r, requirements)]
     if not fitting:
         return None
-    sign = 1.0 if requirements.higher_is_better else -1.0
+    sign = Objective.of(requirements).sign
     return max(
         fitting, key=lambda r: (sign * r.val_metric, -(r.n_params or 0), -r.p95_ms, -r.number)
     )
@@ -108,7 +87,7 @@ def select(candidates: list[TrialRecord], requirements: Requirements) -> TrialRe
     if folds is None:
         return best
     fitting = [r for r in candidates if meets(r, requirements)]
-    sign = 1.0 if requirements.higher_is_better else -1.0
+    sign = Objective.of(requirements).sign
 
     def tied(r: TrialRecord) -> bool:
         error = folds.standard_error_of_difference(r.cross_validation)
@@ -169,14 +148,14 @@ def explain_selection(candidates: list[TrialRecord], requirements: Requirements)
     quality (the best trained one when nothing fits); re-selection never trains.
     """
     pick = select(candidates, requirements)
-    sign = 1.0 if requirements.higher_is_better else -1.0
+    quality = Objective.of(requirements).key
     trained = [r for r in candidates if r.trained and r.val_metric is not None]
-    floor = sign * pick.val_metric if pick else float("-inf")
-    better = [r for r in trained if sign * r.val_metric > floor and r is not pick]
+    floor = quality(pick.val_metric) if pick else float("-inf")
+    better = [r for r in trained if quality(r.val_metric) > floor and r is not pick]
     if pick is None:
-        next_better = max(better, key=lambda r: (sign * r.val_metric, -r.p95_ms), default=None)
+        next_better = max(better, key=lambda r: (quality(r.val_metric), -r.p95_ms), default=None)
     else:
-        next_better = min(better, key=lambda r: (sign * r.val_metric, r.p95_ms), default=None)
+        next_better = min(better, key=lambda r: (quality(r.val_metric), r.p95_ms), default=None)
     needs = ()
     if next_better is not None:
         needs = tuple(m for m in margins(next_better, requirements) if m.slack < 0)
