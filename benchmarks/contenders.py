@@ -35,7 +35,7 @@ from tradeoff.prepare import Prepared
 from tradeoff.records import Status, artifact_store, trial_seed
 from tradeoff.records import attrs as rec
 from tradeoff.requirements import COST_LIMITS, Requirements
-from tradeoff.rules import constraint_values
+from tradeoff.rules import Objective, constraint_values
 from tradeoff.searcher import SearchSettings, records, run_search
 from tradeoff.searcher.context import TrialContext
 from tradeoff.searcher.trial import front_members
@@ -303,8 +303,8 @@ def outcome(
     req = req.for_task(prepared.task)
     trials = records(study)
     feasible = [r for r in trials if meets(r, req)]
-    sign = 1.0 if req.higher_is_better else -1.0
-    points = [(sign * r.val_metric, r.p95_ms) for r in feasible]
+    quality = Objective.of(req).key
+    points = [(quality(r.val_metric), r.p95_ms) for r in feasible]
     box = (1.0 - q_ref) * req.max_latency_ms
     pick = select(trials, req)
     per_family = {}

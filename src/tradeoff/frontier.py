@@ -30,8 +30,8 @@ from tradeoff.records import (
     trial_records,
     trial_seed,
 )
-from tradeoff.requirements import Requirements
-from tradeoff.rules import Objective, meets, pareto_fronts
+from tradeoff.requirements import COST_LIMITS, Requirements
+from tradeoff.rules import Objective, cost_figure, meets, pareto_fronts
 
 if TYPE_CHECKING:
     from tradeoff.measure import Estimate
@@ -107,11 +107,13 @@ class Margin:
 
     @property
     def slack(self) -> float:
-        return (
-            self.value - self.limit
-            if self.requirement in ("--min-quality", "--min-throughput")
-            else self.limit - self.value
-        )
+        return self.value - self.limit if self.requirement in _FLOORS else self.limit - self.value
+
+
+#: The requirements that are floors (a figure above them is inside): throughput, quality.
+_FLOORS = {limit.flag for limit in COST_LIMITS.values() if limit.floor} | {"--min-quality"}
+#: Each cost requirement's unit, by flag.
+_UNITS = {limit.flag: limit.unit for limit in COST_LIMITS.values()}
 
 
 @dataclass(frozen=True)
@@ -128,14 +130,13 @@ class Selection:
 def margins(record: TrialRecord, requirements: Requirements) -> tuple[Margin, ...]:
     """``record`` against each requirement that is set (quality only when it was trained)."""
     pairs = [
-        ("--max-latency-ms", record.p95_ms, requirements.max_latency_ms),
-        ("--max-size-mb", record.size_mb, requirements.max_size_mb),
-        ("--max-memory-mb", record.inference_rss_mb, requirements.max_memory_mb),
-    ]
-    if record.throughput_batch == requirements.batch_for_throughput:
-        pairs.append(
-            ("--min-throughput", record.throughput_rows_per_s, requirements.min_throughput)
+        (
+            limit.flag,
+            cost_figure(record, axis, requirements),  # throughput only at the required batch
+            getattr(requirements, limit.requirement_field),
         )
+        for axis, limit in COST_LIMITS.items()
+    ]
     if requirements.higher_is_better:
         pairs.append(("--min-quality", record.val_metric, requirements.min_quality))
     return tuple(Margin(flag, v, limit) for flag, v, limit in pairs if None not in (v, limit))
@@ -170,12 +171,7 @@ def describe_selection(selection: Selection) -> list[str]:
     metric = req.metric
 
     def unit(flag: str) -> str:
-        return {
-            "--max-latency-ms": " ms",
-            "--max-size-mb": " MB",
-            "--max-memory-mb": " MB",
-            "--min-throughput": " rows/s",
-        }.get(flag, "")
+        return f" {_UNITS[flag]}" if flag in _UNITS else ""
 
     lines = []
     if pick is None:

@@ -232,7 +232,7 @@ def _admitting(records: list[TrialRecord], requirements: Requirements, flag: str
 
 
 #: Each requirement's flag and the cost axis it bounds (quality: none).
-_FLAG_AXES = {"--" + field.replace("_", "-"): axis for axis, (_, field, _, _) in COST_AXES.items()}
+_FLAG_AXES = {limit.flag: axis for axis, limit in COST_LIMITS.items()}
 _FIELDS = {flag: COST_AXES[axis][1] for flag, axis in _FLAG_AXES.items()} | {
     "--min-quality": "min_quality"
 }

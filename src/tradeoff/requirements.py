@@ -49,6 +49,11 @@ class CostLimit(NamedTuple):
     def broken_by(self, figure: float, limit: float) -> bool:
         return figure < limit if self.floor else figure > limit
 
+    @property
+    def flag(self) -> str:
+        """The command-line flag that sets it, e.g. ``--max-latency-ms``."""
+        return _flag(self.requirement_field)
+
 
 #: The cost axes a requirement bounds, and how a sentence names each.
 COST_LIMITS: dict[str, CostLimit] = {
