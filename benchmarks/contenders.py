@@ -34,14 +34,17 @@ from tradeoff.measure import Estimate, LatencyProtocol, bootstrap, measure_laten
 from tradeoff.prepare import Prepared
 from tradeoff.records import Status, artifact_store, trial_seed
 from tradeoff.records import attrs as rec
-from tradeoff.requirements import Requirements
+from tradeoff.requirements import COST_LIMITS, Requirements
+from tradeoff.rules import Objective, constraint_values
 from tradeoff.searcher import SearchSettings, records, run_search
 from tradeoff.searcher.context import TrialContext
 from tradeoff.searcher.trial import front_members
 from tradeoff.train import suggest_strategy, train
 
-#: Trial attribute holding the (latency, size, quality) constraint values, <= 0 when met.
+#: Trial attribute holding the constraint values (each cost axis, then quality), <= 0 when met.
 CONSTRAINTS = "bench_constraints"
+#: What a trial without constraints (a failed one) counts as: within every limit and the floor.
+_WITHIN = (0.0,) * (len(COST_LIMITS) + 1)
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,7 @@ def run_naive(
             warnings.simplefilter("ignore", FutureWarning)
             sampler = optuna.samplers.NSGAIISampler(
                 seed=seed,
-                constraints_func=lambda t: t.user_attrs.get(CONSTRAINTS, (0.0, 0.0, 0.0)),
+                constraints_func=lambda t: t.user_attrs.get(CONSTRAINTS, _WITHIN),
             )
     elif sampler_name == "random":
         sampler = optuna.samplers.RandomSampler(seed=seed)
@@ -271,7 +274,12 @@ def naive_trial(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
     violations = req.violations(latency.p95_ms, size_mb, val_metric)
     trial.set_user_attr(rec.VIOLATIONS, [v.to_dict() for v in violations])
     trial.set_user_attr(
-        CONSTRAINTS, tuple(req.constraint_values(latency.p95_ms, size_mb, val_metric).values())
+        CONSTRAINTS,
+        tuple(
+            constraint_values(
+                req, {"latency": latency.p95_ms, "size": size_mb}, val_metric
+            ).values()
+        ),
     )
     trial.set_user_attr(rec.ARTIFACT, _upload(trial, ctx.artifact_store, onnx_bytes))
     return val_metric, latency.p95_ms
@@ -295,8 +303,8 @@ def outcome(
     req = req.for_task(prepared.task)
     trials = records(study)
     feasible = [r for r in trials if meets(r, req)]
-    sign = 1.0 if req.higher_is_better else -1.0
-    points = [(sign * r.val_metric, r.p95_ms) for r in feasible]
+    quality = Objective.of(req).key
+    points = [(quality(r.val_metric), r.p95_ms) for r in feasible]
     box = (1.0 - q_ref) * req.max_latency_ms
     pick = select(trials, req)
     per_family = {}

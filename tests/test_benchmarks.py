@@ -33,7 +33,7 @@ def test_naive_search_trains_every_candidate_and_counts_the_waste(cancer, tmp_pa
     wasted = sum(t.user_attrs["train_seconds"] for t in broken)
     assert result.wasted_train_s == pytest.approx(wasted) and wasted > 0
     for trial in study.trials:  # what NSGA-II's constraints_func reads: <= 0 within the limits
-        latency, size, _ = trial.user_attrs[contenders.CONSTRAINTS]
+        latency, size, *_ = trial.user_attrs[contenders.CONSTRAINTS]  # each cost axis, quality
         assert (size > 0) == (trial.user_attrs["cost"]["size_mb"] > req.max_size_mb)
     if result.feasible:
         assert result.pick_family == "linear" and 0.5 < result.test.value <= 1.0

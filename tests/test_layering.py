@@ -91,3 +91,8 @@ def test_the_api_functions_survive_importing_the_parts_that_define_them():
     assert tradeoff.search.__module__ == "tradeoff._api"
     assert tradeoff.export.__module__ == "tradeoff.exporter"
     assert searcher.run_search
+
+
+def test_the_rules_sit_just_below_the_requirements():
+    """Every part after the requirements shares tradeoff.rules, so it may import only them."""
+    assert _graph()["tradeoff.rules"] <= {"tradeoff.requirements", "tradeoff.errors"}

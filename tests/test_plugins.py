@@ -9,11 +9,12 @@ import pytest
 from onnx import helper, numpy_helper
 
 from tradeoff.compress import CompressionPass, Variant, register_pass
-from tradeoff.compress import _base as compress_base
+from tradeoff.compress._base import PASSES
 from tradeoff.datasets import load
+from tradeoff.errors import TradeoffError
 from tradeoff.exporter import export
 from tradeoff.families import INPUT_NAME, OUTPUT_NAME, Candidate, Family, register_family
-from tradeoff.families import _base as families_base
+from tradeoff.families._base import FAMILIES
 from tradeoff.frontier import Run
 from tradeoff.records import Status
 from tradeoff.requirements import Requirements
@@ -94,8 +95,8 @@ class HalfPrecisionWeights(CompressionPass):
 @pytest.fixture
 def plugins(monkeypatch):
     """Registered for this test only, so that other tests see the built-in registries."""
-    monkeypatch.setitem(families_base._REGISTRY, "toy_centroid", NearestCentroid)
-    monkeypatch.setitem(compress_base._REGISTRY, "toy_fp16", HalfPrecisionWeights)
+    for registry in (FAMILIES, PASSES):
+        monkeypatch.setattr(registry, "_entries", dict(registry._entries))
     register_family("toy_centroid")(NearestCentroid)
     register_pass("toy_fp16")(HalfPrecisionWeights)
 
@@ -126,3 +127,15 @@ def test_a_new_kind_of_family_and_a_new_pass_search_and_export(plugins, tmp_path
     card = json.loads((out / "card.json").read_text())
     assert card["lineage"]["trial"] == toy[0].number
     assert card["lineage"]["family"] == "toy_centroid"
+
+
+def test_a_name_registered_twice_is_refused_naming_both(plugins):
+    class Another(NearestCentroid):
+        pass
+
+    with pytest.raises(TradeoffError, match=r"family 'toy_centroid' is registered twice.*Another"):
+        register_family("toy_centroid")(Another)
+    register_family("toy_centroid")(NearestCentroid)  # the same class again: nothing changes
+    assert FAMILIES.get("toy_centroid") is NearestCentroid
+    with pytest.raises(TradeoffError, match="compression pass 'int8_dynamic' is registered twice"):
+        register_pass("int8_dynamic")(HalfPrecisionWeights)

@@ -14,8 +14,8 @@ from tradeoff.cli import app
 from tradeoff.exporter import _selection
 from tradeoff.frontier import Run
 from tradeoff.measure import replicates
-from tradeoff.records import make_storage, storage_url, write_run_info
 from tradeoff.records import attrs as rec
+from tradeoff.records import make_storage, storage_url, write_run_info
 from tradeoff.requirements import Requirements
 from tradeoff.searcher import SearchSettings
 
@@ -91,7 +91,9 @@ def test_a_bad_prefer_is_one_line_and_exit_2(tmp_path):
     _run_with_a_twin(out)
     result = _select(str(out), "--prefer", "fastest")
     assert result.exit_code == 2
-    assert result.stderr.strip() == "error: --prefer: expected one of accurate, cheaper, got 'fastest'"
+    assert (
+        result.stderr.strip() == "error: --prefer: expected one of accurate, cheaper, got 'fastest'"
+    )
 
 
 def test_the_run_remembers_its_prefer_and_the_card_says_which_was_shipped(tmp_path):

@@ -25,14 +25,14 @@ from tradeoff.records import (
     Violation,
     artifact_location,
     artifact_store,
-    dominates,
     download_to,
     load_run_info,
     open_study,
     trial_records,
     trial_seed,
 )
-from tradeoff.requirements import Requirements, check_prefer
+from tradeoff.requirements import COST_LIMITS, Requirements, check_prefer
+from tradeoff.rules import Objective, cost_figure, meets, pareto_fronts
 
 if TYPE_CHECKING:
     from tradeoff.measure import Estimate
@@ -47,32 +47,11 @@ def pareto_front(candidates: list[TrialRecord], higher_is_better: bool = True) -
     Sorted by latency, fastest first.
     """
     trained = [r for r in candidates if r.trained and r.val_metric is not None]
-    sign = 1.0 if higher_is_better else -1.0
-    point = {r.number: (sign * r.val_metric, r.p95_ms) for r in trained}
-    front = [
-        r for r in trained if not any(dominates(point[o.number], point[r.number]) for o in trained)
-    ]
+    if not trained:
+        return []
+    objective = Objective(higher_is_better)
+    front = pareto_fronts(trained, lambda r: (objective.key(r.val_metric), r.p95_ms))[0]
     return sorted(front, key=lambda r: r.p95_ms)
-
-
-def meets(record: TrialRecord, requirements: Requirements) -> bool:
-    """Whether a trained candidate's recorded cost and quality satisfy ``requirements``."""
-    if not record.trained or record.val_metric is None:
-        return False
-    # A hard latency limit holds only if the upper bound of p95 is within it.
-    p95_ms = record.p95_high_ms if record.p95_high_ms is not None else record.p95_ms
-    # A memory or throughput limit holds only where it was measured (at the same batch).
-    memory = record.inference_rss_mb
-    throughput = record.throughput_rows_per_s
-    if record.throughput_batch != requirements.batch_for_throughput:
-        throughput = None
-    if (requirements.max_memory_mb is not None and memory is None) or (
-        requirements.min_throughput is not None and throughput is None
-    ):
-        return False
-    return not requirements.cost_violations(p95_ms, record.size_mb, memory, throughput) and (
-        requirements.quality_violation(record.val_metric) is None
-    )
 
 
 def most_accurate(candidates: list[TrialRecord], requirements: Requirements) -> TrialRecord | None:
@@ -83,7 +62,7 @@ def most_accurate(candidates: list[TrialRecord], requirements: Requirements) -> 
     fitting = [r for r in candidates if meets(r, requirements)]
     if not fitting:
         return None
-    sign = 1.0 if requirements.higher_is_better else -1.0
+    sign = Objective.of(requirements).sign
     return max(
         fitting, key=lambda r: (sign * r.val_metric, -(r.n_params or 0), -r.p95_ms, -r.number)
     )
@@ -113,8 +92,7 @@ def difference_error(best: TrialRecord, other: TrialRecord) -> float:
 def tied(best: TrialRecord, other: TrialRecord, higher_is_better: bool = True) -> bool:
     """Whether ``other``'s estimate is within one standard error of the paired difference
     below ``best``'s (or not below it): the data cannot tell the two apart."""
-    sign = 1.0 if higher_is_better else -1.0
-    gap = sign * (best.val_metric - other.val_metric)
+    gap = Objective(higher_is_better).sign * (best.val_metric - other.val_metric)
     return gap <= 0 or gap <= difference_error(best, other)  # NaN error: never tied
 
 
@@ -126,19 +104,18 @@ def cheaper_twin(candidates: list[TrialRecord], requirements: Requirements) -> T
     best = most_accurate(candidates, requirements)
     if best is None:
         return None
-    higher = requirements.higher_is_better
+    objective = Objective.of(requirements)
     twins = [
         r
         for r in candidates
         if r is not best
         and meets(r, requirements)
         and (r.p95_high_ms if r.p95_high_ms is not None else r.p95_ms) < best.p95_ms
-        and tied(best, r, higher)
+        and tied(best, r, requirements.higher_is_better)
     ]
-    sign = 1.0 if higher else -1.0
     return min(
         twins,
-        key=lambda r: (r.p95_ms, -sign * r.val_metric, r.n_params or 0, r.number),
+        key=lambda r: (r.p95_ms, -objective.key(r.val_metric), r.n_params or 0, r.number),
         default=None,
     )
 
@@ -170,11 +147,13 @@ class Margin:
 
     @property
     def slack(self) -> float:
-        return (
-            self.value - self.limit
-            if self.requirement in ("--min-quality", "--min-throughput")
-            else self.limit - self.value
-        )
+        return self.value - self.limit if self.requirement in _FLOORS else self.limit - self.value
+
+
+#: The requirements that are floors (a figure above them is inside): throughput, quality.
+_FLOORS = {limit.flag for limit in COST_LIMITS.values() if limit.floor} | {"--min-quality"}
+#: Each cost requirement's unit, by flag.
+_UNITS = {limit.flag: limit.unit for limit in COST_LIMITS.values()}
 
 
 @dataclass(frozen=True)
@@ -194,14 +173,13 @@ class Selection:
 def margins(record: TrialRecord, requirements: Requirements) -> tuple[Margin, ...]:
     """``record`` against each requirement that is set (quality only when it was trained)."""
     pairs = [
-        ("--max-latency-ms", record.p95_ms, requirements.max_latency_ms),
-        ("--max-size-mb", record.size_mb, requirements.max_size_mb),
-        ("--max-memory-mb", record.inference_rss_mb, requirements.max_memory_mb),
-    ]
-    if record.throughput_batch == requirements.batch_for_throughput:
-        pairs.append(
-            ("--min-throughput", record.throughput_rows_per_s, requirements.min_throughput)
+        (
+            limit.flag,
+            cost_figure(record, axis, requirements),  # throughput only at the required batch
+            getattr(requirements, limit.requirement_field),
         )
+        for axis, limit in COST_LIMITS.items()
+    ]
     if requirements.higher_is_better:
         pairs.append(("--min-quality", record.val_metric, requirements.min_quality))
     return tuple(Margin(flag, v, limit) for flag, v, limit in pairs if None not in (v, limit))
@@ -217,14 +195,14 @@ def explain_selection(
     quality (the best trained one when nothing fits); re-selection never trains.
     """
     pick = select(candidates, requirements, prefer)
-    sign = 1.0 if requirements.higher_is_better else -1.0
+    quality = Objective.of(requirements).key
     trained = [r for r in candidates if r.trained and r.val_metric is not None]
-    floor = sign * pick.val_metric if pick else float("-inf")
-    better = [r for r in trained if sign * r.val_metric > floor and r is not pick]
+    floor = quality(pick.val_metric) if pick else float("-inf")
+    better = [r for r in trained if quality(r.val_metric) > floor and r is not pick]
     if pick is None:
-        next_better = max(better, key=lambda r: (sign * r.val_metric, -r.p95_ms), default=None)
+        next_better = max(better, key=lambda r: (quality(r.val_metric), -r.p95_ms), default=None)
     else:
-        next_better = min(better, key=lambda r: (sign * r.val_metric, r.p95_ms), default=None)
+        next_better = min(better, key=lambda r: (quality(r.val_metric), r.p95_ms), default=None)
     needs = ()
     if next_better is not None:
         needs = tuple(m for m in margins(next_better, requirements) if m.slack < 0)
@@ -282,12 +260,7 @@ def describe_selection(selection: Selection) -> list[str]:
     metric = req.metric
 
     def unit(flag: str) -> str:
-        return {
-            "--max-latency-ms": " ms",
-            "--max-size-mb": " MB",
-            "--max-memory-mb": " MB",
-            "--min-throughput": " rows/s",
-        }.get(flag, "")
+        return f" {_UNITS[flag]}" if flag in _UNITS else ""
 
     lines = []
     if pick is None:

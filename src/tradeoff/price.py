@@ -14,18 +14,12 @@ from dataclasses import dataclass, replace
 from tradeoff.frontier import meets, select
 from tradeoff.records import Status, TrialRecord
 from tradeoff.requirements import COST_LIMITS, Requirements
+from tradeoff.rules import RECORD_FIELDS, Objective, cost_figure, cost_figures
 
-#: The record field holding each cost axis's figure.
-_RECORD_FIELDS = {
-    "latency": "p95_ms",
-    "size": "size_mb",
-    "memory": "inference_rss_mb",
-    "throughput": "throughput_rows_per_s",
-}
 #: The cost axes a requirement can bound (requirements.COST_LIMITS): record field,
 #: requirement field, words, unit.
 COST_AXES = {
-    axis: (_RECORD_FIELDS[axis], limit.requirement_field, limit.words, limit.unit)
+    axis: (RECORD_FIELDS[axis], limit.requirement_field, limit.words, limit.unit)
     for axis, limit in COST_LIMITS.items()
 }
 #: Axes whose requirement is a floor (relaxing it lowers the threshold); the others are caps.
@@ -43,13 +37,6 @@ def priced_axes(candidates: list[TrialRecord], requirements: Requirements) -> li
     if requirements.min_throughput is not None:
         axes.append("throughput")
     return axes
-
-
-def _figure(record: TrialRecord, axis: str, requirements: Requirements) -> float | None:
-    """The record's figure on ``axis`` (throughput only at the batch the requirement names)."""
-    if axis == "throughput" and record.throughput_batch != requirements.batch_for_throughput:
-        return None
-    return getattr(record, COST_AXES[axis][0])
 
 
 @dataclass(frozen=True)
@@ -104,17 +91,21 @@ def price_curve(
     if axis == "throughput":
         freed["throughput_batch"] = None  # a batch without a throughput floor is refused
     free = replace(requirements, **freed)
-    sign = 1.0 if requirements.higher_is_better else -1.0
+    objective = Objective.of(requirements)
     cheaper = -1.0 if axis in FLOOR_AXES else 1.0  # a floor: the higher figure is the harder
     admitted = sorted(
-        (r for r in candidates if meets(r, free) and _figure(r, axis, requirements) is not None),
-        key=lambda r: (cheaper * _figure(r, axis, requirements), -sign * r.val_metric),
+        (
+            r
+            for r in candidates
+            if meets(r, free) and cost_figure(r, axis, requirements) is not None
+        ),
+        key=lambda r: (cheaper * cost_figure(r, axis, requirements), -objective.key(r.val_metric)),
     )
     steps: list[PriceStep] = []
     for r in admitted:
-        if not steps or sign * r.val_metric > sign * steps[-1].quality:
+        if not steps or objective.better(r.val_metric, steps[-1].quality):
             steps.append(
-                PriceStep(_figure(r, axis, requirements), r.val_metric, r.number, r.family)
+                PriceStep(cost_figure(r, axis, requirements), r.val_metric, r.number, r.family)
             )
     return steps
 
@@ -134,7 +125,7 @@ def price_of_constraint(
     upper = d * next_step.threshold if next_step else float("inf")
     untrained = sum(
         r.status is Status.INFEASIBLE
-        and (v := _figure(r, axis, requirements)) is not None
+        and (v := cost_figure(r, axis, requirements)) is not None
         and limit < d * v <= upper
         for r in candidates
     )
@@ -231,26 +222,17 @@ def _admitting(records: list[TrialRecord], requirements: Requirements, flag: str
         values = [r.val_metric for r in records if r.val_metric is not None]
         if not values:
             return None
-        return max(values) if requirements.higher_is_better else min(values)
+        return Objective.of(requirements).best(values)
     axis = _FLAG_AXES[flag]
-    values = [_cost_figures(r, requirements)[axis] for r in records]
+    values = [cost_figures(r, requirements)[axis] for r in records]
     values = [v for v in values if v is not None]
     if not values:
         return None
     return max(values) if axis in FLOOR_AXES else min(values)
 
 
-def _cost_figures(record: TrialRecord, requirements: Requirements) -> dict[str, float | None]:
-    """The record's figure on each cost axis, as selection checks it (latency: p95's upper
-    bound; throughput: only at the batch the requirement names)."""
-    figures = {axis: _figure(record, axis, requirements) for axis in COST_AXES}
-    if record.p95_high_ms is not None:
-        figures["latency"] = record.p95_high_ms
-    return figures
-
-
 #: Each requirement's flag and the cost axis it bounds (quality: none).
-_FLAG_AXES = {"--" + field.replace("_", "-"): axis for axis, (_, field, _, _) in COST_AXES.items()}
+_FLAG_AXES = {limit.flag: axis for axis, limit in COST_LIMITS.items()}
 _FIELDS = {flag: COST_AXES[axis][1] for flag, axis in _FLAG_AXES.items()} | {
     "--min-quality": "min_quality"
 }
@@ -287,22 +269,13 @@ def least_relaxations(
             for r in candidates
             if r.size_mb is not None
             and r.p95_ms is not None
-            and not others.cost_violations(**_as_arguments(_cost_figures(r, requirements)))
+            and not others.cost_violations_in(cost_figures(r, requirements))
         ]
         needed = _admitting(measured, requirements, flag)
         if needed is not None:
             needed = _round_towards_admitting(needed, flag, requirements.higher_is_better)
             relaxations.append(Relaxation(flag, current, needed, None, False))
     return relaxations
-
-
-def _as_arguments(figures: dict[str, float | None]) -> dict[str, float | None]:
-    return {
-        "p95_ms": figures["latency"],
-        "size_mb": figures["size"],
-        "memory_mb": figures["memory"],
-        "throughput": figures["throughput"],
-    }
 
 
 def _round_towards_admitting(value: float, flag: str, higher_is_better: bool) -> float:

@@ -49,6 +49,11 @@ class CostLimit(NamedTuple):
     def broken_by(self, figure: float, limit: float) -> bool:
         return figure < limit if self.floor else figure > limit
 
+    @property
+    def flag(self) -> str:
+        """The command-line flag that sets it, e.g. ``--max-latency-ms``."""
+        return _flag(self.requirement_field)
+
 
 #: The cost axes a requirement bounds, and how a sentence names each.
 COST_LIMITS: dict[str, CostLimit] = {
@@ -251,16 +256,17 @@ class Requirements:
         Memory and throughput (at :attr:`batch_for_throughput`) are checked when measured
         (not ``None``); ``where`` names the machine the figures come from, when it matters.
         """
-        figures = {
-            "latency": p95_ms,
-            "size": size_mb,
-            "memory": memory_mb,
-            "throughput": throughput,
-        }
+        figures = dict(zip(COST_LIMITS, (p95_ms, size_mb, memory_mb, throughput), strict=True))
+        return self.cost_violations_in(figures, where=where)
+
+    def cost_violations_in(
+        self, figures: dict[str, float | None], *, where: str | None = None
+    ) -> list[Violation]:
+        """:meth:`cost_violations` of a figure per cost axis (``COST_LIMITS``'s names)."""
         broken = []
         for axis, cost_limit in COST_LIMITS.items():
             limit = getattr(self, cost_limit.requirement_field)
-            figure = figures[axis]
+            figure = figures.get(axis)
             if limit is not None and figure is not None and cost_limit.broken_by(figure, limit):
                 batch = self.batch_for_throughput if axis == "throughput" else None
                 broken.append(Violation(axis, figure, limit, where=where, batch=batch))
@@ -285,23 +291,6 @@ class Requirements:
         broken = self.cost_violations(p95_ms, size_mb, memory_mb, throughput)
         missed = None if quality is None else self.quality_violation(quality)
         return broken + ([missed] if missed else [])
-
-    def constraint_values(self, p95_ms: float, size_mb: float, quality: float | None) -> dict:
-        """How far a candidate is from each limit, for Optuna's constraints (<= 0: within it;
-        an unknown quality counts as within)."""
-        values = {
-            axis: figure - limit
-            if (limit := getattr(self, COST_LIMITS[axis].requirement_field))
-            else 0.0
-            for axis, figure in (("latency", p95_ms), ("size", size_mb))
-        }
-        if self.min_quality is None or quality is None:
-            values["quality"] = 0.0
-        else:
-            values["quality"] = (self.min_quality - quality) * (
-                1.0 if self.higher_is_better else -1.0
-            )
-        return values
 
     def to_dict(self) -> dict:
         # Memory and throughput only when set: a run recorded before they existed compares equal.

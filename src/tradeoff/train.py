@@ -18,6 +18,7 @@ from torch import nn
 
 from tradeoff.heap import HeapTrim
 from tradeoff.prepare import Prepared, balanced_weights
+from tradeoff.rules import Objective
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "adagrad")
 SCHEDULES = ("constant", "cosine", "step")
@@ -273,7 +274,7 @@ def train(
     X, y, X_val, y_val = _tensors(prepared)
     loss_fn = _loss_for(strategy, prepared)
     fit_loss = training_loss or (lambda outputs, rows: loss_fn(outputs, y[rows]))
-    sign = 1.0 if higher_is_better else -1.0
+    objective = Objective(higher_is_better)
     optimizer = make_optimizer(
         strategy.optimizer, model.parameters(), strategy.lr, strategy.weight_decay
     )
@@ -306,7 +307,7 @@ def train(
             train_out = torch.cat(train_outputs).numpy()
             point["train_metric"] = score(y[order[: len(train_out)]].numpy(), train_out)
             point["val_metric"] = score(prepared.y_val, outputs.numpy())
-            tracked = sign * point["val_metric"]
+            tracked = objective.key(point["val_metric"])
         else:
             tracked = -val_loss
         curve.append(point)

@@ -11,6 +11,7 @@ from rich.table import Table
 from tradeoff.cli._app import out_console
 from tradeoff.frontier import describe_twin, twin_summary
 from tradeoff.measure import describe_method
+from tradeoff.rules import Objective
 
 if TYPE_CHECKING:
     from tradeoff.frontier import Run
@@ -115,10 +116,10 @@ def _fmt(value, spec: str) -> str:
 
 def print_report(run: Run, pick: TrialRecord | None, test) -> None:
     metric = run.requirements.metric
-    sign = 1.0 if run.requirements.higher_is_better else -1.0
+    objective = Objective.of(run.requirements)
     trials = sorted(
         run.trials(),
-        key=lambda r: (r.val_metric is None, -sign * (r.val_metric or 0.0), r.p95_ms or 0.0),
+        key=lambda r: (r.val_metric is None, -objective.key(r.val_metric or 0.0), r.p95_ms or 0.0),
     )
     ranked_by = (
         "fold mean of cross-validation" if any(r.cv for r in trials) else f"validation {metric}"

@@ -21,6 +21,7 @@ from torch import nn
 from tradeoff.errors import TradeoffError
 from tradeoff.measure import PairedDrop
 from tradeoff.prepare import Prepared
+from tradeoff.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -85,31 +86,24 @@ class CompressionPass(ABC):
         """A cheaper variant of ``parent`` (``None`` when there is nothing to gain)."""
 
 
-_REGISTRY: dict[str, type[CompressionPass]] = {}
+#: Every compression pass by name: the built-in ones, and other packages' (entry points
+#: ``tradeoff.passes``).
+PASSES: Registry[type[CompressionPass]] = Registry(
+    "compression pass", "--passes", "tradeoff.passes", named=True
+)
 
 
 def register_pass(name: str) -> Callable[[type[CompressionPass]], type[CompressionPass]]:
     """Class decorator: make a compression pass available under ``name``."""
-
-    def decorate(cls: type[CompressionPass]) -> type[CompressionPass]:
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return decorate
+    return lambda cls: PASSES.register(name, cls)
 
 
 def pass_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return PASSES.names()
 
 
 def get_pass(name: str) -> CompressionPass:
-    try:
-        return _REGISTRY[name]()
-    except KeyError:
-        raise TradeoffError(
-            f"--passes: unknown compression pass {name!r}; known: {', '.join(pass_names())}"
-        ) from None
+    return PASSES.get(name)()
 
 
 @dataclass(frozen=True)

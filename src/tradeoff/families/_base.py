@@ -19,8 +19,8 @@ import optuna
 import torch
 from torch import nn
 
-from tradeoff.errors import TradeoffError
 from tradeoff.prepare import Prepared, Scaling
+from tradeoff.registry import Registry
 
 #: Names of the model's input and output in every exported ONNX graph.
 INPUT_NAME, OUTPUT_NAME = "input", "output"
@@ -267,31 +267,23 @@ def regression_target(prepared: Prepared) -> tuple[float, float] | None:
     return float(prepared.y_train.mean()), float(prepared.y_train.std()) or 1.0
 
 
-_REGISTRY: dict[str, type[Family]] = {}
+#: Every family by name: the built-in ones, and other packages' (entry points
+#: ``tradeoff.families``).
+FAMILIES: Registry[type[Family]] = Registry("family", "--families", "tradeoff.families", named=True)
 
 
 def register_family(name: str) -> Callable[[type[Family]], type[Family]]:
     """Class decorator: make a family available to the search under ``name``."""
-
-    def decorate(cls: type[Family]) -> type[Family]:
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return decorate
+    return lambda cls: FAMILIES.register(name, cls)
 
 
 def family_names(modality: str | None = None) -> list[str]:
     """Registered families, optionally only those serving ``modality``."""
-    return sorted(n for n, c in _REGISTRY.items() if modality is None or modality in c.modalities)
+    return [n for n, c in FAMILIES.items() if modality is None or modality in c.modalities]
 
 
 def get_family(name: str) -> Family:
-    try:
-        return _REGISTRY[name]()
-    except KeyError:
-        known = ", ".join(family_names())
-        raise TradeoffError(f"--families: unknown family {name!r}; known: {known}") from None
+    return FAMILIES.get(name)()
 
 
 class Standardize(nn.Module):

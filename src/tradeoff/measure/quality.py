@@ -19,10 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn import metrics as skm
 
+from tradeoff.registry import Registry
 from tradeoff.requirements import METRICS
 
 Metric = Callable[[np.ndarray, np.ndarray], float]
-_REGISTRY: dict[str, Metric] = {}
+#: The function computing each metric of ``requirements.METRICS``.
+_METRICS: Registry[Metric] = Registry("metric", "--metric")
 
 
 def register_metric(name: str) -> Callable[[Metric], Metric]:
@@ -30,21 +32,17 @@ def register_metric(name: str) -> Callable[[Metric], Metric]:
     if name not in METRICS:
         raise ValueError(f"metric {name!r} is not declared in requirements.METRICS")
 
-    def decorate(fn: Metric) -> Metric:
-        _REGISTRY[name] = fn
-        return fn
-
-    return decorate
+    return lambda fn: _METRICS.register(name, fn)
 
 
 def metric_names(task: str | None = None) -> list[str]:
     """Registered metrics, optionally only those that apply to ``task``."""
-    return [n for n in _REGISTRY if task is None or task in METRICS[n].tasks]
+    return [n for n in _METRICS.names() if task is None or task in METRICS[n].tasks]
 
 
 def score(name: str, y_true: np.ndarray, outputs: np.ndarray) -> float:
     """The value of metric ``name`` for raw model ``outputs`` against ``y_true``."""
-    return float(_REGISTRY[name](np.asarray(y_true), np.asarray(outputs)))
+    return float(_METRICS.get(name)(np.asarray(y_true), np.asarray(outputs)))
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -202,7 +200,7 @@ def replicates(
     """
     y_true, outputs = np.asarray(y_true), np.asarray(outputs)
     rng = np.random.default_rng(seed)
-    fn = _REGISTRY[name]
+    fn = _METRICS.get(name)
     samples = []
     for _ in range(n_boot):
         rows = rng.integers(0, len(y_true), size=len(y_true))

@@ -45,6 +45,17 @@ class SiteCost:
         figures = [m.throughput_rows_per_s for m in self.measurements if m.throughput_rows_per_s]
         return min(figures) if figures else None
 
+    @property
+    def figures(self) -> dict[str, float | None]:
+        """The figure on each cost axis as limits see it: latency the binding p95's upper
+        bound, the worst memory and throughput (``None``: not measured)."""
+        return {
+            "latency": self.latency.p95_high_ms,
+            "size": self.size_mb,
+            "memory": self.memory_mb,
+            "throughput": self.throughput,
+        }
+
     def violations(self, req: Requirements) -> list[Violation]:
         """Each requirement broken on each site (named when there are several), refusals too."""
         several = len(self.measurements) + len(self.refused) > 1

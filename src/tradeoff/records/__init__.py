@@ -38,7 +38,6 @@ _WHERE = {
     "write_run_info": "_storage",
     "Status": "_trial",
     "TrialRecord": "_trial",
-    "dominates": "_trial",
     "trial_records": "_trial",
     "Violation": "_trial",  # defined in tradeoff.requirements, re-exported with the record
 }

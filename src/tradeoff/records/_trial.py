@@ -188,13 +188,3 @@ def trial_records(study: optuna.Study) -> list[TrialRecord]:
         for t in study.get_trials(deepcopy=False)
         if t.state != TrialState.WAITING
     ]
-
-
-def dominates(a: tuple[float, float], b: tuple[float, float]) -> bool:
-    """Whether point ``a`` beats ``b``: (quality, cost) with quality signed so that higher is
-    better and cost lower is better; at least as good on both, strictly better on one.
-
-    The one Pareto rule: the front, ensemble members and compression's "worth it" all use it.
-    """
-    (qa, ca), (qb, cb) = a, b
-    return qa >= qb and ca <= cb and (qa > qb or ca < cb)

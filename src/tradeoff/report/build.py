@@ -30,6 +30,7 @@ from tradeoff.measure import (
 from tradeoff.price import describe_price, price_curve, price_of_constraint, priced_axes
 from tradeoff.records import TrialRecord, write_atomic
 from tradeoff.report import figures
+from tradeoff.rules import Objective
 from tradeoff.table_input import as_shipped, cost_samples
 
 REPORT_FILE = "report.html"
@@ -135,8 +136,8 @@ def build_report(run: Run, path: str | os.PathLike | None = None) -> Path:
         _section(
             "Search progress",
             "<p>Hypervolume of the feasible trained candidates in (validation quality, p95 "
-            "latency), reference point: quality 0 and the latency limit (or 1.1 x the slowest "
-            "trained candidate).</p>",
+            "latency), reference point: quality 0 (a loss or an error: 1.1 x the worst trained "
+            "value) and the latency limit (or 1.1 x the slowest trained candidate).</p>",
             figures.progress_figure(times, hv, best, metric),
             "progress",
         )
@@ -163,16 +164,22 @@ def build_report(run: Run, path: str | os.PathLike | None = None) -> Path:
     return path
 
 
-def _measure_pick(run: Run, pick: TrialRecord) -> tuple[np.ndarray, LatencySamples]:
+def _measure_pick(run: Run, pick: TrialRecord) -> tuple[np.ndarray | None, LatencySamples]:
+    """The pick's confusion matrix on the test split (``None`` for regression: no classes)
+    and its latency samples."""
     prepared = run.prepared
     with tempfile.TemporaryDirectory() as tmp:
         artifact = Path(run.artifact_path(pick, tmp)).read_bytes()
-        predicted = predict_classes(artifact, prepared.X_test)
+        predicted = None
+        if prepared.task != "regression":
+            predicted = predict_classes(artifact, prepared.X_test)
         protocol = LatencyProtocol(**run.info.get("latency_protocol", {}))
         # Timed as the search timed it: the graph a bundle ships (a table's encoding in
         # front), on real rows where the cost depends on them (texts).
         shipped, shape = as_shipped(artifact, prepared)
         latency = latency_samples(shipped, shape, protocol, cost_samples(prepared))
+    if predicted is None:
+        return None, latency
     k = max(prepared.data.n_classes, int(predicted.max()) + 1, int(prepared.y_test.max()) + 1)
     matrix = np.zeros((k, k), dtype=np.int64)
     np.add.at(matrix, (prepared.y_test, predicted), 1)
@@ -269,9 +276,10 @@ def _leaderboard(run: Run, records: list[TrialRecord], labels: dict[int, str]) -
     metric = run.requirements.metric
     columns = ["#", "model", "status", f"val {metric}", "p95 ms", "p50 ms", "MB"]
     columns += ["params", "train s", "train rows", "peak RSS MB", "feasible", "why not", "config"]
-    sign = 1.0 if run.requirements.higher_is_better else -1.0
+    objective = Objective.of(run.requirements)
     ordered = sorted(
-        records, key=lambda r: (r.val_metric is None, -sign * (r.val_metric or 0.0), r.p95_ms or 0)
+        records,
+        key=lambda r: (r.val_metric is None, -objective.key(r.val_metric or 0.0), r.p95_ms or 0),
     )
     rows = []
     for r in ordered:
@@ -350,9 +358,10 @@ def _brief(r: TrialRecord | None) -> str:
 
 
 def _progress(records, frozen, req):
-    sign = 1.0 if req.higher_is_better else -1.0
+    objective = Objective.of(req)
     trained = [r for r in records if r.trained and r.p95_ms is not None]
     latency_ref = req.max_latency_ms or 1.1 * max((r.p95_ms for r in trained), default=1.0)
+    quality_ref = _quality_reference(objective, [r.val_metric for r in trained])
     done = sorted(
         (frozen[r.number].datetime_complete, r)
         for r in records
@@ -364,10 +373,24 @@ def _progress(records, frozen, req):
             feasible.append(r)
         times.append(when)
         hv.append(
-            hypervolume([(sign * f.val_metric, f.p95_ms) for f in feasible], (0.0, latency_ref))
+            hypervolume(
+                [(objective.key(f.val_metric), f.p95_ms) for f in feasible],
+                (quality_ref, latency_ref),
+            )
         )
-        best.append(max((f.val_metric for f in feasible), key=lambda q: sign * q, default=None))
+        best.append(objective.best(f.val_metric for f in feasible))
     return times, hv, best
+
+
+def _quality_reference(objective: Objective, values: list[float | None]) -> float:
+    """The hypervolume's worst quality, signed (:meth:`Objective.key`): 0 for a metric where
+    higher is better (accuracy, R²); for a loss or an error (>= 0, lower is better), 1.1 x the
+    worst trained value, as latency's reference is 1.1 x the slowest, so every trained point
+    adds area."""
+    if objective.higher_is_better:
+        return 0.0
+    worst = max((v for v in values if v is not None), default=1.0)
+    return objective.key(1.1 * worst)
 
 
 def _spending(run: Run, records: list[TrialRecord]):

@@ -32,9 +32,10 @@ from tradeoff.measure import (
     predict_outputs,
 )
 from tradeoff.measure.sites import measure_cost
-from tradeoff.records import Status, dominates, download_to, store_artifact, trial_seed
+from tradeoff.records import Status, TrialRecord, download_to, store_artifact, trial_seed
 from tradeoff.records import attrs as rec
 from tradeoff.records.attrs import COMPRESSION_ERRORS, WORKER
+from tradeoff.rules import Objective, constraint_values, dominates
 from tradeoff.searcher.context import TrialContext
 from tradeoff.searcher.settings import CompressionSettings, worth_training
 from tradeoff.searcher.workers import worker_id
@@ -63,16 +64,17 @@ def compress_trained(
     if settings is None or time.monotonic() >= ctx.deadline:
         return []
     done = [
-        t
+        record
         for t in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if t.user_attrs.get(rec.VAL_METRIC) is not None
+        if (record := TrialRecord.from_trial(t)).val_metric is not None
     ]
-    sign = 1.0 if ctx.requirements.higher_is_better else -1.0
-    if not misses_cost and _dominated(sign * val_metric, p95_ms, done, sign):
+    objective = Objective.of(ctx.requirements)
+    if not misses_cost and _dominated(objective.key(val_metric), p95_ms, done, objective):
         return []
     students = ()
-    if all(val_metric > t.user_attrs[rec.VAL_METRIC] for t in done):
-        students = _students(done, p95_ms, len(onnx_bytes) / 1e6)
+    # Distillation only for the best so far (the teacher), under the metric's direction.
+    if all(objective.better(val_metric, r.val_metric) for r in done):
+        students = _students(done, p95_ms, len(onnx_bytes) / 1e6, objective)
     parent = Parent(
         trial=trial.number,
         family=family,
@@ -202,45 +204,40 @@ def _record_variant(trial, ctx, parent: Parent, name: str, variant, val_pred, va
         params={"family": family},
         distributions={"family": CategoricalDistribution(ctx.families)},
         user_attrs=attrs,
-        constraints=req.constraint_values(latency.p95_high_ms, cost["size_mb"], metric),
+        constraints=constraint_values(req, measured.figures, metric),
     )
     trial.study.add_trial(frozen)
     return trial.study.get_trials(deepcopy=False)[-1].number
 
 
-def _dominated(quality: float, p95_ms: float, done: list, sign: float) -> bool:
+def _dominated(
+    quality: float, p95_ms: float, done: list[TrialRecord], objective: Objective
+) -> bool:
     point = (quality, p95_ms)
-    return any(
-        dominates((sign * t.user_attrs[rec.VAL_METRIC], t.user_attrs[rec.COST]["p95_ms"]), point)
-        for t in done
-    )
+    return any(dominates((objective.key(r.val_metric), r.p95_ms), point) for r in done)
 
 
 def _students(
-    done: list, teacher_p95_ms: float, teacher_size_mb: float, limit: int = 3
+    done: list[TrialRecord],
+    teacher_p95_ms: float,
+    teacher_size_mb: float,
+    objective: Objective,
+    limit: int = 3,
 ) -> tuple[Student, ...]:
     """The most accurate feasible non-variant architectures trained so far that are cheaper
-    than the teacher on both latency and size."""
+    than the teacher on both latency and size, best first."""
     cheaper = [
-        t
-        for t in done
-        if not t.user_attrs.get(rec.VIOLATIONS)
-        and rec.PARENT not in t.user_attrs
-        and t.user_attrs.get(rec.ARTIFACT)
-        and t.user_attrs[rec.COST]["p95_ms"] < teacher_p95_ms
-        and t.user_attrs[rec.COST]["size_mb"] <= teacher_size_mb
-        and "family" in t.params
+        r
+        for r in done
+        if not r.violations
+        and r.parent_trial is None
+        and r.artifact_id
+        and r.p95_ms < teacher_p95_ms
+        and r.size_mb <= teacher_size_mb
+        and r.family is not None
     ]
-    cheaper.sort(key=lambda t: -t.user_attrs[rec.VAL_METRIC])
-    return tuple(
-        Student(
-            t.number,
-            t.params["family"],
-            t.user_attrs[rec.FAMILY_PARAMS],
-            t.user_attrs[rec.VAL_METRIC],
-        )
-        for t in cheaper[:limit]
-    )
+    cheaper.sort(key=lambda r: -objective.key(r.val_metric))
+    return tuple(Student(r.number, r.family, r.params, r.val_metric) for r in cheaper[:limit])
 
 
 def _trial_predictions(study: optuna.Study, ctx, number: int) -> np.ndarray:

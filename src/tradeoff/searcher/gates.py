@@ -19,7 +19,8 @@ from optuna.samplers import BaseSampler
 from tradeoff.families import get_family
 from tradeoff.records import trial_records as records
 from tradeoff.records.attrs import FRONT_AT_DRAW
-from tradeoff.requirements import Requirements
+from tradeoff.requirements import COST_LIMITS, Requirements
+from tradeoff.rules import cost_figure
 from tradeoff.searcher.trial import front_members
 
 #: Study user attribute holding why the search stopped before its budget ("" or absent: it did not).
@@ -94,8 +95,9 @@ class StopWhenNothingFits:
 
     It waits until every family that is measured on its own (ensembles excluded) has at least
     one measured candidate and ``MIN_MEASURED`` are measured in all; then, if every one of
-    them is more than ``FAR_OVER`` times over the latency or size limit and nothing trained
-    fits, it records the reason under ``STOPPED_EARLY`` and stops the study.
+    them is more than ``FAR_OVER`` times over some cost limit (latency, size, memory, or
+    under the throughput floor) and nothing trained fits, it records the reason under
+    ``STOPPED_EARLY`` and stops the study.
     """
 
     def __init__(self, requirements: Requirements, families: list[str]):
@@ -103,7 +105,7 @@ class StopWhenNothingFits:
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         req = self.requirements
-        if req.max_latency_ms is None and req.max_size_mb is None:
+        if not req.limits_cost:
             return
         done = records(study)
         if any(r.feasible for r in done):
@@ -113,19 +115,31 @@ class StopWhenNothingFits:
             return
         if any(not self._far(r) for r in measured):
             return
-        fastest = min(measured, key=lambda r: r.p95_ms)
-        smallest = min(measured, key=lambda r: r.size_mb)
+        best = []
+        for axis, limit in COST_LIMITS.items():
+            figures = [(f, r) for r in measured if (f := cost_figure(r, axis, req)) is not None]
+            if getattr(req, limit.requirement_field) is None or not figures:
+                continue
+            figure, r = (max if limit.floor else min)(figures, key=lambda fr: fr[0])
+            most = "highest" if limit.floor else "lowest"
+            best.append(
+                f"the {most} {limit.words}, #{r.number} ({r.family}), {figure:.4g} {limit.unit}"
+            )
         reason = (
             f"after {len(measured)} candidates measured across every family, none came within "
-            f"{FAR_OVER:g}x of the limits: the fastest, #{fastest.number} ({fastest.family}), "
-            f"has p95 {fastest.p95_ms:.4g} ms; the smallest, #{smallest.number} "
-            f"({smallest.family}), {smallest.size_mb:.4g} MB"
+            f"{FAR_OVER:g}x of the limits: " + "; ".join(best)
         )
         study.set_user_attr(STOPPED_EARLY, reason)
         study.stop()
 
     def _far(self, record) -> bool:
+        """Whether ``record`` is more than ``FAR_OVER`` times over (or under, for a floor) a
+        limit, on any cost axis it was measured on."""
         req = self.requirements
-        if req.max_latency_ms is not None and record.p95_ms > FAR_OVER * req.max_latency_ms:
-            return True
-        return req.max_size_mb is not None and record.size_mb > FAR_OVER * req.max_size_mb
+        for axis, limit in COST_LIMITS.items():
+            bound, figure = getattr(req, limit.requirement_field), cost_figure(record, axis, req)
+            if bound is None or figure is None:
+                continue
+            if limit.broken_by(figure, bound / FAR_OVER if limit.floor else bound * FAR_OVER):
+                return True
+        return False

@@ -50,6 +50,7 @@ import optuna
 from optuna.trial import TrialState
 
 from tradeoff.records import attrs as rec
+from tradeoff.rules import Objective
 
 #: Trial user attributes: the trial's cost band, ``{rung epoch: best value so far}`` and
 #: ``{rung epoch: training rows at that epoch}``.
@@ -133,7 +134,7 @@ class FoldRace:
         resolution: float = 0.0,
     ) -> None:
         self.halving, self.resolution = halving, resolution
-        self.sign = 1.0 if higher_is_better else -1.0
+        self.objective = Objective(higher_is_better)
         band = halving.band(p95_ms)
         self.peer: tuple[int, list[float]] | None = None
         best = -math.inf
@@ -143,7 +144,7 @@ class FoldRace:
             p95 = attrs.get(rec.COST, {}).get("p95_ms")
             if len(scores) != n_folds or attrs.get(rec.VIOLATIONS) or p95 is None:
                 continue
-            mean = self.sign * float(np.mean(scores))
+            mean = self.objective.key(float(np.mean(scores)))
             if halving.band(p95) <= band and mean > best:
                 best, self.peer = mean, (other.number, list(scores))
 
@@ -152,7 +153,7 @@ class FoldRace:
         if self.peer is None or confidence is None:
             return None
         number, peer = self.peer
-        diffs = [self.sign * (s - p) for s, p in zip(scores, peer, strict=False)]
+        diffs = [self.objective.key(s - p) for s, p in zip(scores, peer, strict=False)]
         if not surely_worse(diffs, confidence, self.halving.race_min_folds, self.resolution):
             return None
         return (
@@ -191,8 +192,8 @@ class RungReporter:
     ):
         self.halving, self.trial, self.band = halving, trial, band
         self.rungs = set(halving.rungs(max_epochs))
-        self.sign = 1.0 if higher_is_better else -1.0
-        self.best = -math.inf
+        self.objective = Objective(higher_is_better)
+        self.best = -math.inf  # signed: higher is better (Objective.key)
         self.reached: dict[str, float] = {}
         self.rows: dict[str, int] = {}
         self.pruned_at: int | None = None
@@ -201,7 +202,7 @@ class RungReporter:
     def __call__(self, epoch: int, point: dict) -> bool:
         value = point.get("val_metric")
         if value is not None and math.isfinite(value):
-            self.best = max(self.best, self.sign * value)
+            self.best = max(self.best, self.objective.key(value))
         if epoch not in self.rungs:
             return False
         rows = int(point["rows"]) if "rows" in point else None

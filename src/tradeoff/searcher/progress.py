@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from tradeoff.records import Status, trial_records
+from tradeoff.rules import Objective
 
 #: How often a search not on a terminal prints its progress line.
 PLAIN_EVERY_S = 30.0
@@ -32,7 +33,7 @@ class SearchProgress:
         higher_is_better: bool = True,
     ):
         self.budget_s, self.n_trials = budget_s, n_trials
-        self.sign = 1.0 if higher_is_better else -1.0
+        self.objective = Objective(higher_is_better)
         self.start = time.monotonic()
         self.trials = self.feasible = self.infeasible = self.pruned = self.failed = 0
         self.best: float | None = None
@@ -74,7 +75,7 @@ class SearchProgress:
         self.failed = sum(r.status is Status.FAILED for r in finished)
         feasible = [r.val_metric for r in finished if r.feasible]
         self.feasible = len(feasible)
-        self.best = (max if self.sign > 0 else min)(feasible) if feasible else None
+        self.best = self.objective.best(feasible)
         self._refresh()
 
     def _text(self) -> str:

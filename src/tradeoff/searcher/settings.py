@@ -13,7 +13,7 @@ from tradeoff.families import family_names, get_family
 from tradeoff.measure import LatencyProtocol
 from tradeoff.measure.remote import Target, resolve_token
 from tradeoff.records import RunSettings
-from tradeoff.requirements import Requirements, check_prefer
+from tradeoff.requirements import COST_LIMITS, Requirements, check_prefer
 from tradeoff.searcher.halving import Halving
 from tradeoff.train import DEFAULT_MAX_EPOCHS
 
@@ -28,6 +28,14 @@ class CompressionSettings:
     latency_margin: float = 1.3
     #: ... or the size limit by at most this factor (int8 weights are up to ~4x smaller).
     size_margin: float = 2.5
+    #: ... or the memory limit (a process's memory is more than its weights: as latency's).
+    memory_margin: float = 1.3
+    #: ... or the throughput floor (limit / rows per second: compression's speed-up, as latency's).
+    throughput_margin: float = 1.3
+
+    def margin(self, axis: str) -> float:
+        """How far over the ``axis`` limit (a cost axis of ``COST_LIMITS``) is worth training."""
+        return getattr(self, f"{axis}_margin")
 
     def resolve_passes(self) -> list[str]:
         if not self.passes:
@@ -38,14 +46,21 @@ class CompressionSettings:
 
 
 def worth_training(
-    settings: CompressionSettings | None, req: Requirements, p95_ms: float, size_mb: float
+    settings: CompressionSettings | None, req: Requirements, figures: dict[str, float | None]
 ) -> bool:
-    """Whether a candidate breaking a cost limit is close enough for compression to rescue it."""
+    """Whether a candidate breaking a cost limit is close enough for compression to rescue it:
+    within each limit's margin (:meth:`CompressionSettings.margin`) on every cost axis, from
+    its ``figures`` by axis (latency: p95's upper bound; an axis not measured: within)."""
     if settings is None:
         return False
-    if req.max_latency_ms is not None and p95_ms > req.max_latency_ms * settings.latency_margin:
-        return False
-    return not (req.max_size_mb is not None and size_mb > req.max_size_mb * settings.size_margin)
+    for axis, limit in COST_LIMITS.items():
+        bound, figure = getattr(req, limit.requirement_field), figures.get(axis)
+        if bound is None or figure is None:
+            continue
+        margin = settings.margin(axis)
+        if limit.broken_by(figure, bound / margin if limit.floor else bound * margin):
+            return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -37,13 +37,14 @@ from tradeoff.measure.sites import measure_cost
 from tradeoff.records import (
     Status,
     Violation,
-    dominates,
     fetch_artifact,
     store_artifact,
     trial_seed,
 )
 from tradeoff.records import attrs as rec
 from tradeoff.records.attrs import WORKER
+from tradeoff.requirements import COST_LIMITS
+from tradeoff.rules import Objective, constraint_values, pareto_fronts
 from tradeoff.searcher import compression
 from tradeoff.searcher.context import TrialContext
 from tradeoff.searcher.cv import FoldsOutOfTime, FoldsRaced, fold_scores
@@ -207,8 +208,9 @@ class _Services:
         trial.set_user_attr(rec.CURVE, result.curve)
         trial.set_user_attr(rec.STOPPED_BY, result.stopped_by)
         if result.stopped_by == "pruned":
-            sign = 1.0 if ctx.requirements.higher_is_better else -1.0
-            trial.set_user_attr(rec.VAL_METRIC, sign * halving.best)  # best so far, torch model
+            # Halving keeps the best so far signed (higher is better): the metric's own value.
+            best = Objective.of(ctx.requirements).key(halving.best)
+            trial.set_user_attr(rec.VAL_METRIC, best)  # best so far, torch model
             trial.set_user_attr(rec.STATUS, Status.PRUNED.value)
             trial.set_user_attr(rec.VIOLATIONS, [v.to_dict() for v in self.violations])
             raise optuna.TrialPruned(f"halving: below its cost band at epoch {halving.pruned_at}")
@@ -253,7 +255,7 @@ def front_members(study: optuna.Study, higher_is_better: bool) -> list[optuna.tr
     """Trained candidates within every requirement, by Pareto rank on (validation quality,
     p95 latency): the front first, best quality first within it, then the next front once
     the first is used up, and so on (families combining others excluded)."""
-    sign = 1.0 if higher_is_better else -1.0
+    objective = Objective(higher_is_better)
     combining = {n for n in family_names() if get_family(n).combines_trials}
     left = [
         t
@@ -262,15 +264,8 @@ def front_members(study: optuna.Study, higher_is_better: bool) -> list[optuna.tr
         and not t.user_attrs.get(rec.VIOLATIONS)
         and t.user_attrs.get(rec.ARTIFACT)
     ]
-    point = {t.number: (sign * t.values[0], t.values[1]) for t in left}
-    ranked = []
-    while left:
-        front = [
-            t for t in left if not any(dominates(point[o.number], point[t.number]) for o in left)
-        ]
-        ranked += sorted(front, key=lambda t: -point[t.number][0])
-        left = [t for t in left if t not in front]
-    return ranked
+    fronts = pareto_fronts(left, lambda t: (objective.key(t.values[0]), t.values[1]))
+    return [t for front in fronts for t in sorted(front, key=lambda t: -objective.key(t.values[0]))]
 
 
 def _measure_cost(
@@ -309,7 +304,7 @@ def _measure_cost(
                 limit_ms=req.max_latency_ms,
             )
         ctx.latency_cache[key] = (trial.number, measured)
-    latency, size_mb = measured.latency, measured.size_mb
+    latency = measured.latency
     trial.set_user_attr(
         rec.COST,
         measured.record(
@@ -323,13 +318,13 @@ def _measure_cost(
         queue_smaller(trial, trial.user_attrs[rec.FAMILY_PARAMS])
     elif req.max_latency_ms is not None:  # it fits: its larger version may too (screened first)
         queue_larger(trial, trial.user_attrs[rec.FAMILY_PARAMS])
-    limits = req.constraint_values(latency.p95_high_ms, size_mb, None)
-    set_constraints(trial, limits, "latency", "size")
+    # Every cost axis, memory and throughput included where they were measured (when limited).
+    figures = measured.figures
+    limits = constraint_values(req, figures, None)
+    set_constraints(trial, limits, *COST_LIMITS)
     trial.set_user_attr(rec.TRAIN_SECONDS, train_seconds)
     # A near miss is trained all the same when compression may bring it within the limits.
-    near_miss = model is not None and worth_training(
-        ctx.compression, req, latency.p95_high_ms, size_mb
-    )
+    near_miss = model is not None and worth_training(ctx.compression, req, figures)
     if violations and not near_miss:
         set_constraints(trial, limits, "quality")  # unknown: never evaluated
         trial.set_user_attr(rec.STATUS, Status.INFEASIBLE.value)
@@ -409,7 +404,7 @@ def _finish(
     # Violations left: cost limits it was trained despite (for compression to close), quality.
     violations = cost_violations + ([quality_violation] if quality_violation else [])
     trial.set_user_attr(rec.VIOLATIONS, [v.to_dict() for v in violations])
-    set_constraints(trial, req.constraint_values(0.0, 0.0, val_metric), "quality")
+    set_constraints(trial, constraint_values(req, {}, val_metric), "quality")
     store = ctx.artifact_store
     name = f"trial-{trial.number}"
     trial.set_user_attr(rec.ARTIFACT, store_artifact(trial, store, onnx_bytes, name + ".onnx"))
