@@ -401,6 +401,7 @@ class Run:
             record.strategy,
             seed=trial_seed(self.info["seed"], record.number),
             curve=record.curve,
+            rounds=record.boosting_rounds,
         )
         self._keep(key, {"metric": result.metric, "scores": list(result.scores)})
         return result
@@ -424,6 +425,7 @@ class Run:
                 record.strategy,
                 record.curve,
                 seed=trial_seed(self.info["seed"], record.number),
+                rounds=record.boosting_rounds,
             )
         return self._refits[record.number]
 
