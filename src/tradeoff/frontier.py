@@ -477,6 +477,7 @@ class Run:
             record.strategy,
             seed=trial_seed(self.info["seed"], record.number),
             curve=record.curve,
+            rounds=record.boosting_rounds,
         )
         self._keep(key, {"metric": result.metric, "scores": list(result.scores)})
         return result
@@ -500,6 +501,7 @@ class Run:
                 record.strategy,
                 record.curve,
                 seed=trial_seed(self.info["seed"], record.number),
+                rounds=record.boosting_rounds,
             )
         return self._refits[record.number]
 

@@ -219,7 +219,8 @@ def test_tree_family_onnx_matches_its_library(family, n_classes):
     params = fam.defaults(prepared.input_shape) | {"n_estimators": 30}
     fitted = fam.fit(params, prepared, seed=0)
     outputs = predict_outputs(fitted.onnx_model, prepared.X_test)
-    native = _native(family, params, prepared)
+    # Early stopping on validation kept ``fitted.rounds`` of the 30: the library fits as many.
+    native = _native(family, params | {"n_estimators": fitted.rounds}, prepared)
     if n_classes:
         expected = np.log(np.maximum(native.predict_proba(prepared.X_test), 1e-30))
     else:

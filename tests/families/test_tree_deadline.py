@@ -9,6 +9,7 @@ import onnx
 import pytest
 
 from tradeoff.families import get_family
+from tradeoff.families._base import CUT_BY_DEADLINE
 from tradeoff.measure import session
 
 ROUNDS = {"gbdt": "max_iter", "lightgbm": "n_estimators", "xgboost": "n_estimators"}
@@ -31,9 +32,11 @@ def test_a_fit_past_its_deadline_keeps_only_the_rounds_it_built(name, prepared_b
     params = {**family.defaults(prepared.input_shape), ROUNDS[name]: 200}
     full = family.fit_until(params, prepared, 0, None)
     stopped = family.fit_until(params, prepared, 0, time.monotonic())  # already passed
-    assert _n_trees(full.onnx_model) == 200
+    assert _n_trees(full.onnx_model) == full.rounds <= 200  # early stopping may keep fewer
     # gbdt looks at the deadline every ten rounds; the boosters after each round.
-    assert 1 <= _n_trees(stopped.onnx_model) <= 10
+    assert 1 <= _n_trees(stopped.onnx_model) == stopped.rounds <= 10
+    # The cut is recorded: it ranks with fewer rounds, and says so.
+    assert (stopped.stopped_by, full.stopped_by) == (CUT_BY_DEADLINE, None)
     assert stopped.n_params < full.n_params
     sess = session(stopped.onnx_model)
     X = prepared.X_val.reshape(len(prepared.X_val), -1).astype(np.float32)
@@ -53,5 +56,6 @@ def test_a_deadline_far_ahead_changes_nothing(name, prepared_by_modality):
         session(m.onnx_model).run(None, {session(m.onnx_model).get_inputs()[0].name: X})[0]
         for m in (plain, timed)
     )
-    assert _n_trees(timed.onnx_model) == 30
+    assert _n_trees(timed.onnx_model) == timed.rounds == plain.rounds
+    assert timed.stopped_by is None
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)

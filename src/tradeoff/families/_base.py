@@ -33,6 +33,22 @@ class FittedModel:
     onnx_model: bytes
     n_params: int  # learned numbers (for trees: split thresholds and leaf values)
     seconds: float
+    #: Boosting rounds the model keeps: those at which its validation loss was best (early
+    #: stopping), fewer where the deadline stopped it; ``None`` for a family without rounds.
+    rounds: int | None = None
+    #: :data:`CUT_BY_DEADLINE` where the search's deadline ended the fit short of what was
+    #: drawn; ``None`` for a fit that ran its course.
+    stopped_by: str | None = None
+
+
+#: What ``stopped_by`` says of a fit the deadline cut short (the words the PyTorch loop
+#: records for a network stopped there): it ranks with fewer rounds, and says so.
+CUT_BY_DEADLINE = "time budget"
+
+#: Boosting rounds without a gain on the validation split after which a boosted-tree fit
+#: stops (LightGBM, XGBoost and HistGradientBoosting alike). A common choice, between
+#: scikit-learn's 10 and the 50 often used with LightGBM; not tuned on any figure.
+PATIENCE_ROUNDS = 20
 
 
 class TrialServices(Protocol):
@@ -78,6 +94,11 @@ class Candidate:
     #: Seconds a family spent training itself after its cost was screened (the text sequence
     #: models, ``rocket``); ``None``: the search's own record stands.
     train_seconds: float | None = None
+    #: Boosting rounds kept (:attr:`FittedModel.rounds`): recorded, and fitted again by the
+    #: refit on train+validation and on each fold.
+    rounds: int | None = None
+    #: :attr:`FittedModel.stopped_by`: overrides the family's ``stops_as`` in the record.
+    stopped_by: str | None = None
 
 
 class Family(ABC):
@@ -205,6 +226,9 @@ class FittedFamily(Family):
     stops_as = "fitted"
     defaults_first = True
     trained_by = "fit"
+    #: The parameter that sets a boosted family's number of rounds: a refit on
+    #: train+validation sets it to the rounds the trial kept (``None``: no rounds).
+    rounds_param: ClassVar[str | None] = None
 
     @abstractmethod
     def fit(self, params: dict[str, Any], prepared: Prepared, seed: int) -> FittedModel:
@@ -224,7 +248,7 @@ class FittedFamily(Family):
     def produce(self, params: dict[str, Any], services: TrialServices) -> Candidate:
         fitted = self.fit_until(params, services.prepared, services.seed, services.deadline)
         services.screen(fitted.onnx_model, n_params=fitted.n_params, train_seconds=fitted.seconds)
-        return Candidate(fitted.onnx_model)
+        return Candidate(fitted.onnx_model, rounds=fitted.rounds, stopped_by=fitted.stopped_by)
 
 
 class CombiningFamily(Family):

@@ -19,8 +19,10 @@ import onnx
 from onnx import TensorProto, helper
 
 from tradeoff.families._base import (
+    CUT_BY_DEADLINE,
     INPUT_NAME,
     OUTPUT_NAME,
+    PATIENCE_ROUNDS,
     FittedFamily,
     FittedModel,
     register_family,
@@ -31,6 +33,7 @@ from tradeoff.families._base import (
 class GradientBoosting(FittedFamily):
     modalities = frozenset({"tabular"})
     class_weights = True
+    rounds_param = "max_iter"
     description = (
         "scikit-learn HistGradientBoosting trees: rounds, depth, leaves, learning rate, L2"
     )
@@ -71,14 +74,46 @@ class GradientBoosting(FittedFamily):
             HistGradientBoostingRegressor
             if prepared.task == "regression"
             else HistGradientBoostingClassifier
-        )(**params, early_stopping=False, random_state=seed)
+        )(
+            **params,
+            # Rounds stop once the loss on the given validation split has not improved for
+            # PATIENCE_ROUNDS (tol 0: any gain counts, as LightGBM and XGBoost count it).
+            early_stopping=True,
+            scoring="loss",
+            n_iter_no_change=PATIENCE_ROUNDS,
+            tol=0.0,
+            random_state=seed,
+        )
         X = prepared.X_train.reshape(len(prepared.X_train), -1)
+        validation = {
+            "X_val": prepared.X_val.reshape(len(prepared.X_val), -1),
+            "y_val": prepared.y_val,
+        }
+        cut = False
         if deadline is None:
-            estimator.fit(X, prepared.y_train)
+            estimator.fit(X, prepared.y_train, **validation)
         else:
-            _fit_in_chunks(estimator, X, prepared.y_train, deadline)
+            cut = _fit_in_chunks(estimator, X, prepared.y_train, deadline, validation)
+        rounds = _keep_best_rounds(estimator)
         onnx_model, n_params = trees_to_onnx(estimator, X.shape[1], prepared.n_outputs)
-        return FittedModel(onnx_model, n_params, time.perf_counter() - start)
+        return FittedModel(
+            onnx_model,
+            n_params,
+            time.perf_counter() - start,
+            rounds,
+            CUT_BY_DEADLINE if cut else None,
+        )
+
+
+def _keep_best_rounds(estimator) -> int:
+    """Drop the rounds after the one with the best validation loss (scikit-learn keeps the
+    ``n_iter_no_change`` rounds that did not improve it; LightGBM and XGBoost ship the best
+    round) and return how many rounds are left. Both ``predict`` and the export read
+    ``_predictors``, so they agree."""
+    # validation_score_[i] is minus the loss after i rounds (index 0: before any tree).
+    rounds = max(1, int(np.argmax(estimator.validation_score_)))
+    estimator._predictors = estimator._predictors[:rounds]  # n_iter_ is its length
+    return rounds
 
 
 #: Rounds between two looks at the deadline: HistGradientBoosting has no callback, so a fit
@@ -87,17 +122,21 @@ class GradientBoosting(FittedFamily):
 _CHUNK_ROUNDS = 10
 
 
-def _fit_in_chunks(estimator, X: np.ndarray, y: np.ndarray, deadline: float) -> None:
+def _fit_in_chunks(
+    estimator, X: np.ndarray, y: np.ndarray, deadline: float, validation: dict
+) -> bool:
     """Fit ``estimator`` to its ``max_iter`` rounds, ``_CHUNK_ROUNDS`` at a time, stopping
-    between chunks once ``time.monotonic()`` passes ``deadline`` (the rounds built stay)."""
+    between chunks once ``time.monotonic()`` passes ``deadline`` (the rounds built stay) or
+    once early stopping ended a chunk short. Returns whether the deadline cut it short."""
     total = estimator.max_iter
     rounds = min(_CHUNK_ROUNDS, total)
     estimator.set_params(warm_start=True, max_iter=rounds)
-    estimator.fit(X, y)
-    while rounds < total and time.monotonic() < deadline:
+    estimator.fit(X, y, **validation)
+    while estimator.n_iter_ == rounds < total and time.monotonic() < deadline:
         rounds = min(rounds + _CHUNK_ROUNDS, total)
         estimator.set_params(max_iter=rounds)
-        estimator.fit(X, y)
+        estimator.fit(X, y, **validation)
+    return estimator.n_iter_ == rounds < total
 
 
 def _float32_at_most(value: float) -> np.float32:

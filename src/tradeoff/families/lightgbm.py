@@ -12,7 +12,13 @@ from __future__ import annotations
 
 import time
 
-from tradeoff.families._base import FittedFamily, FittedModel, register_family
+from tradeoff.families._base import (
+    CUT_BY_DEADLINE,
+    PATIENCE_ROUNDS,
+    FittedFamily,
+    FittedModel,
+    register_family,
+)
 from tradeoff.families._onnxml import as_logits, tree_parameters
 
 
@@ -21,6 +27,7 @@ class LightGBM(FittedFamily):
     modalities = frozenset({"tabular"})
     class_weights = True
     training = "own fit (LightGBM)"
+    rounds_param = "n_estimators"
     description = (
         "LightGBM trees (onnxmltools): rounds, leaves, depth, learning rate, L2, subsampling"
     )
@@ -76,7 +83,14 @@ class LightGBM(FittedFamily):
             estimator = lightgbm.LGBMClassifier(
                 **common, class_weight="balanced" if class_weight == "balanced" else None
             )
-        estimator.fit(X, prepared.y_train, callbacks=[_stop_at(deadline)] if deadline else None)
+        # Rounds stop once the validation loss has not improved for PATIENCE_ROUNDS; the model
+        # keeps the best round (LightGBM's ``best_iteration_``, which the converter writes).
+        stop = _stop_at(deadline)
+        callbacks = [lightgbm.early_stopping(PATIENCE_ROUNDS, verbose=False), stop]
+        X_val = prepared.X_val.reshape(len(prepared.X_val), -1)
+        estimator.fit(
+            X, prepared.y_train, eval_X=(X_val,), eval_y=(prepared.y_val,), callbacks=callbacks
+        )
         onnx_model = convert_lightgbm(
             estimator,
             initial_types=[("input", FloatTensorType([None, X.shape[1]]))],
@@ -84,16 +98,26 @@ class LightGBM(FittedFamily):
             zipmap=False,
         )
         onnx_bytes = as_logits(onnx_model, prepared.n_outputs, prepared.task == "regression")
-        return FittedModel(onnx_bytes, tree_parameters(onnx_model), time.perf_counter() - start)
+        rounds = estimator.best_iteration_ or estimator.n_estimators_
+        return FittedModel(
+            onnx_bytes,
+            tree_parameters(onnx_model),
+            time.perf_counter() - start,
+            rounds,
+            CUT_BY_DEADLINE if stop.fired else None,
+        )
 
 
-def _stop_at(deadline: float):
-    """A LightGBM callback that ends boosting once ``time.monotonic()`` passes ``deadline``;
-    the rounds already built are kept (the model has as many trees as rounds it ran)."""
+def _stop_at(deadline: float | None):
+    """A LightGBM callback that ends boosting once ``time.monotonic()`` passes ``deadline``
+    (never, for ``None``); the rounds already built are kept (the model has as many trees as
+    rounds it ran), and its ``fired`` says whether it ended the fit."""
     from lightgbm.callback import EarlyStopException
 
     def callback(env) -> None:
-        if time.monotonic() >= deadline:
+        if deadline is not None and time.monotonic() >= deadline:
+            callback.fired = True
             raise EarlyStopException(env.iteration, env.evaluation_result_list or [])
 
+    callback.fired = False
     return callback

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import time
 
-from tradeoff.families._base import FittedFamily, FittedModel, register_family
+from tradeoff.families._base import (
+    CUT_BY_DEADLINE,
+    PATIENCE_ROUNDS,
+    FittedFamily,
+    FittedModel,
+    register_family,
+)
 from tradeoff.families._onnxml import as_logits, tree_parameters
 from tradeoff.prepare import balanced_weights
 
@@ -20,6 +26,7 @@ class XGBoost(FittedFamily):
     modalities = frozenset({"tabular"})
     class_weights = True
     training = "own fit (XGBoost)"
+    rounds_param = "n_estimators"
     description = "XGBoost trees (onnxmltools): rounds, depth, learning rate, L2, subsampling"
 
     def suggest(self, trial, input_shape):
@@ -58,9 +65,17 @@ class XGBoost(FittedFamily):
         start = time.perf_counter()
         params = dict(params)
         class_weight = params.pop("class_weight", "none")
-        common = {**params, "random_state": seed, "n_jobs": 1, "tree_method": "hist"}
-        if deadline is not None:
-            common["callbacks"] = [_stop_at(deadline)]
+        # Rounds stop once the validation loss has not improved for PATIENCE_ROUNDS; the
+        # model keeps the best round (``best_iteration``, which the converter honours).
+        common = {
+            **params,
+            "random_state": seed,
+            "n_jobs": 1,
+            "tree_method": "hist",
+            "early_stopping_rounds": PATIENCE_ROUNDS,
+        }
+        stop = _stop_at(deadline)
+        common["callbacks"] = [stop]
         X = prepared.X_train.reshape(len(prepared.X_train), -1)
         weights = None
         if prepared.task == "regression":
@@ -70,23 +85,47 @@ class XGBoost(FittedFamily):
             if class_weight == "balanced":
                 per_class = balanced_weights(prepared.y_train, prepared.n_outputs)
                 weights = per_class[prepared.y_train.astype(int)]
-        estimator.fit(X, prepared.y_train, sample_weight=weights)
+        X_val = prepared.X_val.reshape(len(prepared.X_val), -1)
+        estimator.fit(
+            X,
+            prepared.y_train,
+            sample_weight=weights,
+            eval_set=[(X_val, prepared.y_val)],
+            verbose=False,
+        )
         onnx_model = convert_xgboost(
             estimator,
             initial_types=[("input", FloatTensorType([None, X.shape[1]]))],
             target_opset=15,  # the highest these converters accept (onnxmltools 1.16)
         )
         onnx_bytes = as_logits(onnx_model, prepared.n_outputs, prepared.task == "regression")
-        return FittedModel(onnx_bytes, tree_parameters(onnx_model), time.perf_counter() - start)
+        return FittedModel(
+            onnx_bytes,
+            tree_parameters(onnx_model),
+            time.perf_counter() - start,
+            _rounds_kept(estimator.get_booster()),
+            CUT_BY_DEADLINE if stop.fired else None,
+        )
 
 
-def _stop_at(deadline: float):
-    """An XGBoost callback that ends boosting once ``time.monotonic()`` passes ``deadline``;
-    the rounds already built are kept."""
+def _rounds_kept(booster) -> int:
+    """The best round on the validation split (1-based), or every round built where the
+    deadline stopped the fit before early stopping looked at it (XGBoost then records none)."""
+    best = booster.attr("best_iteration")
+    return int(best) + 1 if best is not None else booster.num_boosted_rounds()
+
+
+def _stop_at(deadline: float | None):
+    """An XGBoost callback that ends boosting once ``time.monotonic()`` passes ``deadline``
+    (never, for ``None``); the rounds already built are kept, and its ``fired`` says
+    whether it ended the fit."""
     from xgboost.callback import TrainingCallback
 
     class StopAtDeadline(TrainingCallback):
+        fired = False
+
         def after_iteration(self, model, epoch, evals_log) -> bool:
-            return time.monotonic() >= deadline
+            self.fired = deadline is not None and time.monotonic() >= deadline
+            return self.fired
 
     return StopAtDeadline()

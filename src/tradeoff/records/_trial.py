@@ -11,6 +11,7 @@ from optuna.trial import FrozenTrial, TrialState
 from tradeoff.records._cv import CrossValidation
 from tradeoff.records.attrs import (
     ARTIFACT,
+    BOOSTING_ROUNDS,
     COMPRESSION,
     COST,
     CURVE,
@@ -90,6 +91,9 @@ class TrialRecord:
     compression: dict = field(default_factory=dict)
     peak_rss_mb: float | None = None
     rung_rows: dict = field(default_factory=dict)  # {rung epoch: training rows}
+    #: Boosting rounds a boosted-tree trial kept (early stopping on validation); ``None``
+    #: for other families.
+    boosting_rounds: int | None = None
 
     @property
     def rows_trained(self) -> int | None:
@@ -172,6 +176,7 @@ class TrialRecord:
             compression=attrs.get(COMPRESSION, {}),
             peak_rss_mb=attrs.get(PEAK_RSS_MB),
             rung_rows=attrs.get(RUNG_ROWS, {}),
+            boosting_rounds=attrs.get(BOOSTING_ROUNDS),
             inference_rss_mb=cost.get("inference_rss_mb"),
             throughput_rows_per_s=cost.get("throughput_rows_per_s"),
             throughput_batch=cost.get("throughput_batch"),

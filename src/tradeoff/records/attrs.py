@@ -27,6 +27,9 @@ COMPRESSION_ERRORS = "compression_errors"
 #: Peak resident memory of the search process when the trial ended (MB), and the
 #: training rows at each halving rung the trial reached (``{epoch: rows}``).
 PEAK_RSS_MB, RUNG_ROWS = "peak_rss_mb", "rung_rows"
+#: Boosting rounds a boosted-tree trial kept (early stopping on the validation split): its
+#: refit on train+validation trains that many.
+BOOSTING_ROUNDS = "boosting_rounds"
 #: A combining trial's best trained candidates when it was drawn (trial numbers, best first):
 #: the same combination is not drawn twice.
 FRONT_AT_DRAW = "front_at_draw"

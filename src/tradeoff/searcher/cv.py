@@ -89,6 +89,7 @@ def fold_scores(
     seed: int,
     metric: str,
     curve: list | None = None,
+    rounds: int | None = None,
     deadline: float | None = None,
     race: Callable[[list[float]], str | None] | None = None,
 ) -> CrossValidation:
@@ -98,7 +99,8 @@ def fold_scores(
     A network trains on each fold for the epochs at which its validation loss was best in
     ``curve`` (the trial's learning curve; without one, ``strategy``'s ``max_epochs``), its
     weights chosen by the loss on the fold's own training rows: the held-out part is only
-    scored, as the test split is after the refit (:func:`fixed_epochs`).
+    scored, as the test split is after the refit (:func:`fixed_epochs`). A boosted family
+    likewise fits the ``rounds`` its trial kept (:func:`fixed_rounds`).
 
     With ``deadline`` (``time.monotonic()``), a network's fold training stops there, and a
     :class:`FoldsOutOfTime` is raised once it has passed with folds left or cut short.
@@ -116,6 +118,7 @@ def fold_scores(
     scores = []
     k = int(prepared.options.get("cv") or len(prepared.folds))
     fixed = fixed_epochs(strategy, curve)
+    params = fixed_rounds(builder, params, rounds)
     for fold in prepared.folds:
         candidate = train_on_fold(builder, params, fixed, fold, seed, deadline)
         if deadline is not None and time.monotonic() >= deadline:
@@ -135,10 +138,13 @@ def cross_validate(
     *,
     seed: int,
     curve: list | None = None,
+    rounds: int | None = None,
 ) -> CrossValidation:
     """Fold accuracy (rmse for regression) of one configuration (``Run.cross_validation``)."""
     metric = "rmse" if prepared.task == "regression" else "accuracy"
-    return fold_scores(prepared, family, params, strategy, seed=seed, metric=metric, curve=curve)
+    return fold_scores(
+        prepared, family, params, strategy, seed=seed, metric=metric, curve=curve, rounds=rounds
+    )
 
 
 @dataclass(frozen=True)
@@ -150,12 +156,20 @@ class Refit:
 
 
 def refit(
-    prepared: Prepared, family: str, params: dict, strategy: dict, curve: list, *, seed: int
+    prepared: Prepared,
+    family: str,
+    params: dict,
+    strategy: dict,
+    curve: list,
+    *,
+    seed: int,
+    rounds: int | None = None,
 ) -> Refit:
     """The configuration refitted on train+validation, with the trial's seed.
 
     A network trains for the epochs at which its validation figure was best (there is no
-    held-out part left to stop on); a fitted family simply fits on the union.
+    held-out part left to stop on); a boosted family for the ``rounds`` its trial kept
+    (:func:`fixed_rounds`); another fitted family simply fits on the union.
     """
     from tradeoff.families import get_family
     from tradeoff.prepare import fit_scaling
@@ -171,15 +185,25 @@ def refit(
         folds=(),
         texts=texts and replace(texts, train=np.concatenate([texts.train, texts.val])),
     )
+    builder = get_family(family)
     fixed = fixed_epochs(strategy, curve)
-    return Refit(_produce(get_family(family), params, fixed, whole, seed), whole)
+    return Refit(
+        _produce(builder, fixed_rounds(builder, params, rounds), fixed, whole, seed), whole
+    )
 
 
 def refit_outputs(
-    prepared: Prepared, family: str, params: dict, strategy: dict, curve: list, *, seed: int
+    prepared: Prepared,
+    family: str,
+    params: dict,
+    strategy: dict,
+    curve: list,
+    *,
+    seed: int,
+    rounds: int | None = None,
 ) -> np.ndarray:
     """Test outputs of the configuration refitted on train+validation (:func:`refit`)."""
-    fitted = refit(prepared, family, params, strategy, curve, seed=seed)
+    fitted = refit(prepared, family, params, strategy, curve, seed=seed, rounds=rounds)
     return outputs_of(fitted.candidate, prepared.X_test)
 
 
@@ -240,6 +264,16 @@ def fixed_epochs(strategy: dict, curve: list | None) -> dict:
     """
     epochs = _best_epoch(curve or []) or int(strategy.get("max_epochs", 60))
     return {**strategy, "max_epochs": epochs, "patience": epochs + 1}
+
+
+def fixed_rounds(builder, params: dict, rounds: int | None) -> dict:
+    """``params`` with a boosted family's rounds set to the ``rounds`` its trial kept (early
+    stopping on the validation split; ``boosting_rounds``), where no held-out part may steer
+    training: the refit on train+validation and each fold, as :func:`fixed_epochs` for
+    networks. Their early stopping then looks at rows they train on, whose loss keeps
+    falling, so all ``rounds`` are fitted."""
+    key = getattr(builder, "rounds_param", None)
+    return {**params, key: rounds} if key and rounds else params
 
 
 def _best_epoch(curve: list) -> int | None:

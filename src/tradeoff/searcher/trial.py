@@ -113,6 +113,10 @@ def _run(trial: optuna.Trial, ctx: TrialContext) -> tuple[float, float]:
     candidate = family.produce(params, services)
     if candidate.train_seconds is not None:  # trained after it was screened, outside the loop
         trial.set_user_attr(rec.TRAIN_SECONDS, candidate.train_seconds)
+    if candidate.rounds is not None:
+        trial.set_user_attr(rec.BOOSTING_ROUNDS, candidate.rounds)
+    if candidate.stopped_by is not None:  # e.g. a tree fit the deadline cut short
+        trial.set_user_attr(rec.STOPPED_BY, candidate.stopped_by)
     model = candidate.model
     weights = None if model is None else _state_dict_bytes(model)
     val_metric, outputs = _finish(
@@ -383,6 +387,7 @@ def _finish(
                 seed=trial_seed(ctx.seed, trial.number),
                 metric=req.metric,
                 curve=trial.user_attrs.get(rec.CURVE),
+                rounds=trial.user_attrs.get(rec.BOOSTING_ROUNDS),
                 deadline=ctx.deadline,
                 race=race,
             )
