@@ -14,6 +14,7 @@ import tradeoff
 from tradeoff import Requirements
 from tradeoff.cli._app import app
 from tradeoff.datasets import Dataset, load
+from tradeoff.errors import TradeoffError
 from tradeoff.frontier import most_accurate, select
 from tradeoff.measure import LatencyProtocol
 from tradeoff.prepare import prepare
@@ -131,7 +132,13 @@ def test_a_search_ranks_on_fold_means_and_refits_the_pick(tmp_path):
     assert "(folds, [" in html and "fold mean" in html
     # The bundle ships the refitted model whose test figure the card shows, not the fit to
     # the training split alone.
-    _assert_ships_the_refit(run, pick, test, tmp_path / "model")
+    card = _assert_ships_the_refit(run, pick, test, tmp_path / "model")
+    assert card["parity"]["reference"].startswith("the native model refitted on train+validation")
+    # A refit that breaks a limit is refused (here a size limit under the refit's own size).
+    run.requirements = Requirements(max_size_mb=card["cost"]["size_mb"] / 2)
+    with pytest.raises(TradeoffError, match=r"refitted on train\+validation, as shipped it breaks"):
+        tradeoff.export(run, tmp_path / "refused", trial=pick.number)
+    assert not (tmp_path / "refused").exists()
 
 
 def _assert_ships_the_refit(run, pick, test, out):
@@ -150,7 +157,12 @@ def _assert_ships_the_refit(run, pick, test, out):
     assert shipped != trained_on_train
     outputs = predict_outputs(shipped, prepared.X_test)
     assert score("accuracy", prepared.y_test, outputs) == pytest.approx(test.value)
-    assert card["parity"]["passed"]
+    assert card["parity"]["passed"] and card["parity"]["split"] == "val"
+    # The card's cost is the refit's own, measured at export, not the training-split fit's.
+    assert card["cost"]["measured_on"].startswith("the shipped refit on train+validation")
+    assert card["cost"]["size_mb"] == pytest.approx(len(shipped) / 1e6)
+    assert card["cost"]["p95_ms"] > 0 and card["cost"]["method"]["runtime"]
+    return card
 
 
 def test_a_network_ranked_by_folds_ships_its_refit_checked_against_torch(tmp_path):

@@ -28,11 +28,15 @@ INPUT_NAME, OUTPUT_NAME = "input", "output"
 
 @dataclass(frozen=True)
 class FittedModel:
-    """What a family trained outside PyTorch hands back: the ONNX model as it ships."""
+    """What a family trained outside PyTorch hands back: the ONNX model as it ships, and
+    ``native``, the fitted model's own outputs on rows ``X`` (what the ONNX model must give:
+    log-probabilities or logits, values for regression), which export checks the ONNX
+    model against; None where the family has no model outside its ONNX graph."""
 
     onnx_model: bytes
     n_params: int  # learned numbers (for trees: split thresholds and leaf values)
     seconds: float
+    native: Callable[[np.ndarray], np.ndarray] | None = None
 
 
 class TrialServices(Protocol):
@@ -75,6 +79,8 @@ class Candidate:
 
     onnx_model: bytes
     model: nn.Module | None = None
+    #: A fitted family's own outputs (``FittedModel.native``).
+    native: Callable[[np.ndarray], np.ndarray] | None = None
     #: Seconds a family spent training itself after its cost was screened (the text sequence
     #: models, ``rocket``); ``None``: the search's own record stands.
     train_seconds: float | None = None
@@ -224,7 +230,7 @@ class FittedFamily(Family):
     def produce(self, params: dict[str, Any], services: TrialServices) -> Candidate:
         fitted = self.fit_until(params, services.prepared, services.seed, services.deadline)
         services.screen(fitted.onnx_model, n_params=fitted.n_params, train_seconds=fitted.seconds)
-        return Candidate(fitted.onnx_model)
+        return Candidate(fitted.onnx_model, native=fitted.native)
 
 
 class CombiningFamily(Family):

@@ -25,6 +25,7 @@ from tradeoff.families._base import (
     FittedModel,
     register_family,
 )
+from tradeoff.families._onnxml import native_outputs
 
 
 @register_family("gbdt")
@@ -78,7 +79,8 @@ class GradientBoosting(FittedFamily):
         else:
             _fit_in_chunks(estimator, X, prepared.y_train, deadline)
         onnx_model, n_params = trees_to_onnx(estimator, X.shape[1], prepared.n_outputs)
-        return FittedModel(onnx_model, n_params, time.perf_counter() - start)
+        native = native_outputs(estimator, prepared.n_outputs, prepared.task == "regression")
+        return FittedModel(onnx_model, n_params, time.perf_counter() - start, native)
 
 
 #: Rounds between two looks at the deadline: HistGradientBoosting has no callback, so a fit

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from tradeoff.families._base import FittedFamily, FittedModel, register_family
-from tradeoff.families._onnxml import as_logits, tree_parameters
+from tradeoff.families._onnxml import as_logits, native_outputs, tree_parameters
 from tradeoff.prepare import balanced_weights
 
 
@@ -77,7 +77,12 @@ class XGBoost(FittedFamily):
             target_opset=15,  # the highest these converters accept (onnxmltools 1.16)
         )
         onnx_bytes = as_logits(onnx_model, prepared.n_outputs, prepared.task == "regression")
-        return FittedModel(onnx_bytes, tree_parameters(onnx_model), time.perf_counter() - start)
+        return FittedModel(
+            onnx_bytes,
+            tree_parameters(onnx_model),
+            time.perf_counter() - start,
+            native_outputs(estimator, prepared.n_outputs, prepared.task == "regression"),
+        )
 
 
 def _stop_at(deadline: float):

@@ -166,7 +166,12 @@ def build_report(run: Run, path: str | os.PathLike | None = None) -> Path:
 def _measure_pick(run: Run, pick: TrialRecord) -> tuple[np.ndarray, LatencySamples]:
     prepared = run.prepared
     with tempfile.TemporaryDirectory() as tmp:
-        artifact = Path(run.artifact_path(pick, tmp)).read_bytes()
+        # The model the test figure is of, and that export ships: a pick ranked by
+        # cross-validation is its refit on train+validation.
+        if run.refits(pick):
+            artifact = run.refit(pick).candidate.onnx_model
+        else:
+            artifact = Path(run.artifact_path(pick, tmp)).read_bytes()
         predicted = predict_classes(artifact, prepared.X_test)
         protocol = LatencyProtocol(**run.info.get("latency_protocol", {}))
         # Timed as the search timed it: the graph a bundle ships (a table's encoding in
