@@ -127,9 +127,13 @@ def test_a_search_ranks_on_fold_means_and_refits_the_pick(tmp_path):
     )
     assert any("fold mean" in line and "95% CI" in line for line in lines)
     from tradeoff.report import build_report
+    from tradeoff.report.build import _measure_pick
 
     html = build_report(run, tmp_path / "report.html").read_text()
     assert "(folds, [" in html and "fold mean" in html
+    # The report's confusion matrix is of the model its test figure is of: the refit.
+    confusion, _ = _measure_pick(run, pick)
+    assert confusion.sum() == 60 and np.trace(confusion) / 60 == pytest.approx(test.value)
     # The bundle ships the refitted model whose test figure the card shows, not the fit to
     # the training split alone.
     card = _assert_ships_the_refit(run, pick, test, tmp_path / "model")
