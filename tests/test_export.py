@@ -382,3 +382,28 @@ def test_predict_and_serve_start_without_the_training_stack(small_run, bundle, t
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.strip().splitlines()) == 5  # header + 4 predictions
     assert "LOADED []" in result.stderr, result.stderr
+
+
+def test_a_regression_network_exports_checked_against_its_torch_model(tmp_path):
+    """A regression network ships with its target scaling (buffers in its stored weights):
+    export rebuilds it as the search built it, and its outputs are in the target's units."""
+    from tradeoff.measure import QUICK_PROTOCOL, predict_outputs
+    from tradeoff.searcher import SearchSettings, run_search
+
+    data = tradeoff.datasets.load("diabetes")  # a target of mean ~150, far from 0
+    assert data.task == "regression" and data.y.mean() > 100
+    settings = SearchSettings(
+        time_budget_s=None,
+        n_trials=1,
+        families=("mlp",),
+        protocol=QUICK_PROTOCOL,
+        max_epochs=20,
+        compression=None,
+    )
+    run_search(data, tradeoff.Requirements(), tmp_path / "run", settings, show_progress=False)
+    bundle = tradeoff.export(tmp_path / "run", tmp_path / "model")
+    card = json.loads((bundle / CARD_FILE).read_text())
+    assert card["parity"]["passed"] and card["parity"]["reference"] == "the trained PyTorch model"
+    run = tradeoff.Run.open(tmp_path / "run")
+    predicted = predict_outputs((bundle / MODEL_FILE).read_bytes(), run.prepared.X_val)[:, 0]
+    assert abs(predicted.mean() - run.prepared.y_val.mean()) < 40  # in the target's units

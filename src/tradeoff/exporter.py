@@ -39,7 +39,14 @@ from tradeoff.bundle import (
     run_onnx,
 )
 from tradeoff.errors import TradeoffError
-from tradeoff.families import INPUT_NAME, OUTPUT_NAME, FittedFamily, deployable, get_family
+from tradeoff.families import (
+    INPUT_NAME,
+    OUTPUT_NAME,
+    FittedFamily,
+    deployable,
+    get_family,
+    regression_target,
+)
 from tradeoff.frontier import Run
 from tradeoff.measure import (
     LatencyProtocol,
@@ -532,16 +539,26 @@ def _weights_bytes(run: Run, record: TrialRecord, directory: str) -> bytes:
 
 
 def _reference_model(record: TrialRecord, prepared: Prepared, weights: bytes) -> torch.nn.Module:
-    """The trained model rebuilt in memory from its family, parameters and weights."""
+    """The trained model rebuilt in memory from its family, parameters and weights, as the
+    search built it: a regression network with its target scaling (whose buffers are in
+    its weights)."""
     model = deployable(
         get_family(record.family),
         record.params,
         prepared.input_shape,
         prepared.n_outputs,
         prepared.scaling,
+        regression_target(prepared),
     )
     # weights_only: tensors and containers only; never arbitrary pickled objects.
-    model.load_state_dict(torch.load(io.BytesIO(weights), weights_only=True))
+    try:
+        model.load_state_dict(torch.load(io.BytesIO(weights), weights_only=True))
+    except RuntimeError as error:
+        detail = " ".join(str(error).split())[:300]
+        raise TradeoffError(
+            f"trial {record.number} ({record.family}): its stored weights do not fit the "
+            f"network its parameters build ({detail}); not exported"
+        ) from None
     return model.eval()
 
 
