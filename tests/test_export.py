@@ -19,9 +19,10 @@ from typer.testing import CliRunner
 import tradeoff
 from tradeoff.bundle import CARD_FILE, MODEL_FILE, Predictor
 from tradeoff.cli import app
-from tradeoff.exporter import check_parity, export
+from tradeoff.exporter import export
 from tradeoff.frontier import Run
 from tradeoff.measure import predict_classes
+from tradeoff.parity import check_parity
 
 runner = CliRunner()
 
@@ -274,9 +275,9 @@ def test_a_fitted_familys_onnx_is_checked_against_its_native_model(tmp_path, fam
     the validation rows; the comparison fails for a perturbed graph or another model."""
     import dataclasses
 
-    from tradeoff.exporter import native_parity
     from tradeoff.families import get_family
     from tradeoff.measure import QUICK_PROTOCOL
+    from tradeoff.parity import native_parity
     from tradeoff.records import trial_seed
     from tradeoff.searcher import SearchSettings, run_search
 

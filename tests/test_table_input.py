@@ -23,8 +23,8 @@ from typer.testing import CliRunner
 import tradeoff
 from conftest import table_frame, table_rule
 from tradeoff.cli import app
-from tradeoff.exporter import PARITY_MAX_ABS_DIFF
 from tradeoff.measure import predict_outputs
+from tradeoff.parity import PARITY_MAX_ABS_DIFF
 from tradeoff.serve import create_app
 from tradeoff.table_input import CATEGORICAL_INPUT, NUMERIC_INPUT, TableSchema
 
