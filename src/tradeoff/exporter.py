@@ -198,7 +198,7 @@ def _parity(
     family = get_family(record.family)
     if not family.builds_network:
         native = None
-        if isinstance(family, FittedFamily):
+        if isinstance(family, FittedFamily) and family.has_native:
             # The fitted model itself is not stored, only its ONNX graph: fit it again
             # (same split, params and seed); where that gives the same graph byte for byte,
             # its native outputs are those of the model the artifact was converted from.

@@ -211,6 +211,9 @@ class FittedFamily(Family):
     stops_as = "fitted"
     defaults_first = True
     trained_by = "fit"
+    #: Whether :meth:`fit` hands back its model's own outputs (``FittedModel.native``), for
+    #: export to check the ONNX graph against; a family whose model is only its graph has none.
+    has_native: ClassVar[bool] = False
 
     @abstractmethod
     def fit(self, params: dict[str, Any], prepared: Prepared, seed: int) -> FittedModel:

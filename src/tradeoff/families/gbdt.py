@@ -30,6 +30,7 @@ from tradeoff.families._onnxml import native_outputs
 
 @register_family("gbdt")
 class GradientBoosting(FittedFamily):
+    has_native = True
     modalities = frozenset({"tabular"})
     class_weights = True
     description = (

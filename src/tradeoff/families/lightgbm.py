@@ -18,6 +18,7 @@ from tradeoff.families._onnxml import as_logits, native_outputs, tree_parameters
 
 @register_family("lightgbm")
 class LightGBM(FittedFamily):
+    has_native = True
     modalities = frozenset({"tabular"})
     class_weights = True
     training = "own fit (LightGBM)"

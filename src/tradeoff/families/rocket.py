@@ -307,6 +307,8 @@ class Rocket(FittedFamily):
     """A fitted family whose cost is known before fitting: :meth:`produce` screens an
     unfitted copy, so a configuration that can never fit is not fitted at all."""
 
+    has_native = True
+
     modalities = frozenset({"sequence"})
     training = "own fit (biases from train, scikit-learn head)"
     description = (

@@ -17,6 +17,7 @@ from tradeoff.prepare import balanced_weights
 
 @register_family("xgboost")
 class XGBoost(FittedFamily):
+    has_native = True
     modalities = frozenset({"tabular"})
     class_weights = True
     training = "own fit (XGBoost)"
