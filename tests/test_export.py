@@ -19,9 +19,10 @@ from typer.testing import CliRunner
 import tradeoff
 from tradeoff.bundle import CARD_FILE, MODEL_FILE, Predictor
 from tradeoff.cli import app
-from tradeoff.exporter import check_parity, export
+from tradeoff.exporter import export
 from tradeoff.frontier import Run
 from tradeoff.measure import predict_classes
+from tradeoff.parity import check_parity
 
 runner = CliRunner()
 
@@ -50,7 +51,7 @@ def test_card_carries_cost_quality_schema_lineage_and_parity(small_run, bundle):
     assert card["classes"] == [str(c) for c in range(10)]
     assert card["data"]["fingerprint"] == small_run.info["prepare"]["fingerprint"]
     assert card["parity"]["argmax_agreement"] == 1.0 and card["parity"]["max_abs_diff"] <= 1e-4
-    assert card["parity"]["n"] == len(small_run.prepared.y_test)
+    assert card["parity"]["n"] == len(small_run.prepared.y_val)
     assert set(card["versions"]) >= {"tradeoff", "torch", "onnxruntime"}
     onnx.checker.check_model(onnx.load(bundle / MODEL_FILE), full_check=True)
     assert sorted(p.name for p in bundle.iterdir()) == [CARD_FILE, MODEL_FILE]
@@ -258,25 +259,53 @@ def test_predict_reads_table_columns_by_name_from_csv_and_parquet(table_bundle, 
     assert result.exit_code == 2 and "missing column(s) 'mean radius'" in result.output
 
 
-def test_a_fitted_family_exports_with_its_recorded_metric_as_reference(tmp_path):
-    """gbdt's ONNX model is the fitted model itself: export re-checks the recorded metric."""
+def _perturbed(onnx_bytes: bytes) -> bytes:
+    """The same trees with other leaf values: a converted graph that no longer matches."""
+    model = onnx.load_from_string(onnx_bytes)
+    for node in model.graph.node:
+        for attribute in node.attribute:
+            if attribute.name in ("target_weights", "class_weights"):
+                attribute.floats[:] = [1.5 * w + 0.3 for w in attribute.floats]
+    return model.SerializeToString()
+
+
+@pytest.mark.parametrize("family", ["gbdt", "lightgbm", "xgboost"])
+def test_a_fitted_familys_onnx_is_checked_against_its_native_model(tmp_path, family):
+    """Export compares a fitted family's ONNX outputs with the native model's own predict on
+    the validation rows; the comparison fails for a perturbed graph or another model."""
+    import dataclasses
+
+    from tradeoff.families import get_family
     from tradeoff.measure import QUICK_PROTOCOL
+    from tradeoff.parity import native_parity
+    from tradeoff.records import trial_seed
     from tradeoff.searcher import SearchSettings, run_search
 
     data = tradeoff.datasets.load("breast_cancer")
     settings = SearchSettings(
         time_budget_s=None,
         n_trials=1,
-        families=("gbdt",),
+        families=(family,),
         protocol=QUICK_PROTOCOL,
         compression=None,
     )
     run_search(data, tradeoff.Requirements(), tmp_path / "run", settings, show_progress=False)
     bundle = tradeoff.export(tmp_path / "run", tmp_path / "model")
     card = json.loads((bundle / "card.json").read_text())
-    assert card["lineage"]["family"] == "gbdt"
-    assert card["parity"]["passed"] and card["parity"]["max_abs_diff"] == 0.0
-    assert "recorded in the study" in card["parity"]["reference"]
+    run = tradeoff.Run.open(tmp_path / "run")
+    prepared = run.prepared
+    assert card["lineage"]["family"] == family
+    assert card["parity"]["passed"] and card["parity"]["split"] == "val"
+    assert card["parity"]["n"] == len(prepared.y_val)
+    assert card["parity"]["reference"].startswith("the native model (its own predict)")
+
+    pick = run.select()
+    fitted = get_family(family).fit(pick.params, prepared, trial_seed(run.info["seed"], 0))
+    assert native_parity(fitted.onnx_model, fitted.native, prepared, "itself").passed
+    assert not native_parity(_perturbed(fitted.onnx_model), fitted.native, prepared, "").passed
+    shuffled = dataclasses.replace(prepared, y_train=np.roll(prepared.y_train, 7))
+    other = get_family(family).fit(pick.params, shuffled, 0)
+    assert not native_parity(fitted.onnx_model, other.native, prepared, "another").passed
 
 
 def test_predict_reads_a_folder_of_images_like_the_search_did(tmp_path):
@@ -354,3 +383,28 @@ def test_predict_and_serve_start_without_the_training_stack(small_run, bundle, t
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.strip().splitlines()) == 5  # header + 4 predictions
     assert "LOADED []" in result.stderr, result.stderr
+
+
+def test_a_regression_network_exports_checked_against_its_torch_model(tmp_path):
+    """A regression network ships with its target scaling (buffers in its stored weights):
+    export rebuilds it as the search built it, and its outputs are in the target's units."""
+    from tradeoff.measure import QUICK_PROTOCOL, predict_outputs
+    from tradeoff.searcher import SearchSettings, run_search
+
+    data = tradeoff.datasets.load("diabetes")  # a target of mean ~150, far from 0
+    assert data.task == "regression" and data.y.mean() > 100
+    settings = SearchSettings(
+        time_budget_s=None,
+        n_trials=1,
+        families=("mlp",),
+        protocol=QUICK_PROTOCOL,
+        max_epochs=20,
+        compression=None,
+    )
+    run_search(data, tradeoff.Requirements(), tmp_path / "run", settings, show_progress=False)
+    bundle = tradeoff.export(tmp_path / "run", tmp_path / "model")
+    card = json.loads((bundle / CARD_FILE).read_text())
+    assert card["parity"]["passed"] and card["parity"]["reference"] == "the trained PyTorch model"
+    run = tradeoff.Run.open(tmp_path / "run")
+    predicted = predict_outputs((bundle / MODEL_FILE).read_bytes(), run.prepared.X_val)[:, 0]
+    assert abs(predicted.mean() - run.prepared.y_val.mean()) < 40  # in the target's units

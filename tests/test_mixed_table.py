@@ -52,8 +52,8 @@ def test_the_bundle_takes_raw_text_beside_numbers_and_categories(mixed):
     review = next(f for f in card["input"]["features"] if f["name"] == "review")
     assert review["type"] == "text" and review["ngrams"] > 0
     assert "TF-IDF" in card["input"]["preprocessing"]
-    # The folded graph was checked on every raw test row against the model on features.
-    assert card["parity"]["raw_rows"] == len(run.prepared.y_test)
+    # The folded graph was checked on every raw validation row against the model on features.
+    assert card["parity"]["raw_rows"] == len(run.prepared.y_val)
     assert card["parity"]["raw_max_abs_diff"] < 1e-4
     # Cost was timed on raw training rows, the texts' lengths recorded.
     timed = card["cost"]["method"]["inputs"]

@@ -20,7 +20,7 @@ import os
 import platform
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -35,176 +35,43 @@ from tradeoff.bundle import (
     CHECK_FILE,
     CHECK_INPUT,
     MODEL_FILE,
-    run_onnx,
 )
 from tradeoff.errors import TradeoffError
-from tradeoff.families import INPUT_NAME, OUTPUT_NAME, deployable, get_family
+from tradeoff.families import (
+    INPUT_NAME,
+    OUTPUT_NAME,
+    FittedFamily,
+    deployable,
+    get_family,
+    regression_target,
+)
 from tradeoff.frontier import Run, describe_twin, twin_summary
-from tradeoff.measure import cpu_flags, cpu_model, predict_outputs, score, session
+from tradeoff.measure import (
+    LatencyProtocol,
+    cost_record,
+    cpu_flags,
+    cpu_model,
+    predict_outputs,
+    score,
+    session,
+)
+from tradeoff.measure.sites import measure_cost
+from tradeoff.parity import (
+    PARITY_MAX_ABS_DIFF,
+    TOLERANCE,
+    Parity,
+    check_parity,
+    compare_outputs,
+    native_parity,
+)
 from tradeoff.prepare import Prepared
-from tradeoff.records import TrialRecord
+from tradeoff.records import TrialRecord, trial_seed
 from tradeoff.requirements import Requirements, check_prefer
-from tradeoff.table_input import TableSchema, fold
+from tradeoff.table_input import TableSchema, as_shipped, cost_samples, fold
 from tradeoff.text_input import max_chars_for
-from tradeoff.train import predict_in_batches
 
-#: Test rows a compressed bundle carries for `tradeoff bench` to re-check its classes.
+#: Validation rows a compressed bundle carries for `tradeoff bench` to re-check its classes.
 CHECK_ROWS = 256
-
-#: Parity at export, fit to float32. The ONNX model must give the reference's classes
-#: (a row whose two top reference logits are closer than float32 noise on their magnitude may
-#: flip), softmax probabilities within ``PROB_ATOL + PROB_RTOL * p``, and for regression
-#: values within ``VALUE_RTOL`` of their magnitude. Float32 sums over large inputs and logits
-#: differ between runtimes by a few ulps (5e-4 on logits near 4,000 is 1 ulp); a real mismatch
-#: (other weights, another graph) moves probabilities by 1e-2 and more.
-PROB_ATOL, PROB_RTOL = 1e-4, 1e-2
-#: Relative float32 noise allowed on a value (regression) or between two top logits (ties).
-VALUE_RTOL = 1e-4
-#: Absolute differences below this always pass (outputs near zero); also the tolerance on a
-#: validation metric recomputed from a fitted family's ONNX model.
-PARITY_MAX_ABS_DIFF = 1e-4
-TOLERANCE = {
-    "probabilities": f"|dp| <= {PROB_ATOL} + {PROB_RTOL} * p",
-    "values": f"|d| <= {PARITY_MAX_ABS_DIFF} + {VALUE_RTOL} * (|y| + mean |y|)",
-    "classes": "equal, except rows whose two top logits differ by <= "
-    f"{VALUE_RTOL} * their magnitude (near ties)",
-}
-
-
-@dataclass(frozen=True)
-class Agreement:
-    """How far two models' outputs on the same rows are apart, against the float32 tolerance."""
-
-    n: int
-    class_agreement: float | None  # None for regression
-    near_ties: int  # rows whose class may flip on float32 noise alone
-    class_mismatches: int  # rows with another class that are not near ties
-    max_abs_diff: float  # raw outputs (logits or values)
-    max_rel_diff: float  # raw outputs, relative to their magnitude
-    max_prob_diff: float | None  # softmax probabilities; None for regression
-    worst_to_tolerance: float  # the largest difference over its tolerance: <= 1 passes
-
-    @property
-    def passed(self) -> bool:
-        return self.class_mismatches == 0 and self.worst_to_tolerance <= 1.0
-
-
-def compare_outputs(expected: np.ndarray, got: np.ndarray, classification: bool) -> Agreement:
-    """Compare ``got`` with the reference ``expected`` (both ``[N, K]``), fit to float32."""
-    expected = np.asarray(expected, np.float64)
-    got = np.asarray(got, np.float64)
-    if not len(expected):
-        return Agreement(0, None if not classification else 1.0, 0, 0, 0.0, 0.0, None, 0.0)
-    diff = np.abs(expected - got)
-    if np.isnan(diff).any():  # NaN where the reference has a number: a real mismatch
-        diff = np.where(np.isnan(diff), np.inf, diff)
-    if not classification:
-        scale = np.abs(expected) + np.mean(np.abs(expected))
-        ratio = diff / (PARITY_MAX_ABS_DIFF + VALUE_RTOL * scale)
-        return Agreement(
-            n=len(expected),
-            class_agreement=None,
-            near_ties=0,
-            class_mismatches=0,
-            max_abs_diff=float(diff.max()),
-            max_rel_diff=float(np.max(diff / np.maximum(scale, 1e-30))),
-            max_prob_diff=None,
-            worst_to_tolerance=float(ratio.max()),
-        )
-    magnitude = np.maximum(np.abs(expected).max(axis=1), 1.0)
-    top2 = np.sort(expected, axis=1)[:, -2:] if expected.shape[1] > 1 else None
-    near_tie = (
-        np.zeros(len(expected), bool)
-        if top2 is None
-        else (top2[:, 1] - top2[:, 0]) <= 2 * VALUE_RTOL * magnitude
-    )
-    same = expected.argmax(axis=1) == got.argmax(axis=1)
-    p_expected, p_got = _softmax(expected), _softmax(got)
-    prob_diff = np.abs(p_expected - p_got)
-    ratio = prob_diff / (PROB_ATOL + PROB_RTOL * p_expected)
-    return Agreement(
-        n=len(expected),
-        class_agreement=float(np.mean(same)),
-        near_ties=int(np.sum(near_tie & ~same)),
-        class_mismatches=int(np.sum(~same & ~near_tie)),
-        max_abs_diff=float(diff.max()),
-        max_rel_diff=float(np.max(diff / magnitude[:, None])),
-        max_prob_diff=float(prob_diff.max()),
-        worst_to_tolerance=float(np.nan_to_num(ratio, nan=np.inf).max()),
-    )
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
-
-
-@dataclass(frozen=True)
-class Parity:
-    """The exported ONNX model against the in-memory PyTorch model, on one split."""
-
-    split: str
-    n: int
-    argmax_agreement: float | None  # None for regression
-    max_abs_diff: float
-    int8_argmax_agreement: float | None = None  # a compressed pick: its agreement with fp32
-    reference: str = "the trained PyTorch model"
-    # Tables: the bundle fed the split's rows as raw columns, against the model fed features.
-    raw_rows: int | None = None
-    raw_max_abs_diff: float | None = None
-    # The float32-aware figures (``Agreement``): what decides.
-    max_rel_diff: float | None = None
-    max_prob_diff: float | None = None
-    near_ties: int = 0
-    class_mismatches: int = 0
-    worst_to_tolerance: float = 0.0
-    raw_worst_to_tolerance: float | None = None
-    raw_class_mismatches: int = 0
-
-    @classmethod
-    def of(cls, agreement: Agreement, split: str, **extra) -> Parity:
-        return cls(
-            split=split,
-            n=agreement.n,
-            argmax_agreement=agreement.class_agreement,
-            max_abs_diff=agreement.max_abs_diff,
-            max_rel_diff=agreement.max_rel_diff,
-            max_prob_diff=agreement.max_prob_diff,
-            near_ties=agreement.near_ties,
-            class_mismatches=agreement.class_mismatches,
-            worst_to_tolerance=agreement.worst_to_tolerance,
-            **extra,
-        )
-
-    @property
-    def passed(self) -> bool:
-        if self.raw_class_mismatches or (self.raw_worst_to_tolerance or 0.0) > 1.0:
-            return False
-        if self.int8_argmax_agreement is not None:
-            # A compressed variant passed its paired test at search time; agreement is reported.
-            return True
-        return self.class_mismatches == 0 and self.worst_to_tolerance <= 1.0
-
-    def summary(self) -> str:
-        """The figures, in one line, for messages."""
-        parts = [f"{self.n} {self.split} rows"]
-        if self.argmax_agreement is not None:
-            parts.append(
-                f"class agreement {self.argmax_agreement:.6g} ({self.class_mismatches} "
-                f"mismatches, {self.near_ties} near ties)"
-            )
-        if self.max_prob_diff is not None:
-            parts.append(f"max |dp| {self.max_prob_diff:.3g}")
-        parts.append(f"max |diff| {self.max_abs_diff:.3g}")
-        if self.max_rel_diff is not None:
-            parts.append(f"relative {self.max_rel_diff:.3g}")
-        parts.append(f"worst diff / tolerance {self.worst_to_tolerance:.3g}")
-        if self.raw_rows is not None:
-            parts.append(
-                f"raw rows: {self.raw_class_mismatches} class mismatches, worst diff / tolerance "
-                f"{self.raw_worst_to_tolerance:.3g}"
-            )
-        return ", ".join(parts)
 
 
 def export(
@@ -220,8 +87,9 @@ def export(
     ``trial="best"`` takes ``run.select(requirements, prefer)`` (default: the run's own
     requirements and ``--prefer``); the card's ``selection`` names the most accurate pick
     and its cheaper twin, and which of them was shipped. The export fails (and
-    writes nothing) unless the ONNX model passes ``onnx.checker`` and matches
-    the trained PyTorch model on the test split, fit to float32 (``compare_outputs``: the same
+    writes nothing) unless the ONNX model passes ``onnx.checker`` and matches the trained
+    model (a network's PyTorch model, a fitted family's own predict) on the validation split,
+    fit to float32 (``compare_outputs``: the same
     classes, probabilities within ``1e-4 + 1e-2 p``, regression within ``1e-4`` relative).
 
     >>> export("runs/m1d", "model/", trial="best")  # doctest: +SKIP
@@ -230,8 +98,6 @@ def export(
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise TradeoffError(f"--out: {out} already exists and is not an empty folder")
-    if prefer is not None:
-        check_prefer(prefer)
     run = run if isinstance(run, Run) else Run.open(run)
     record = _pick(run, trial, requirements, prefer)
     prepared = run.prepared
@@ -246,6 +112,9 @@ def export(
             onnx_bytes = refitted.candidate.onnx_model
             _check_onnx(onnx_bytes, f"trial {record.number}, refitted")
             parity = _refit_parity(run, record, refitted)
+    # The refit is another model than the one the search measured (a refitted tree or rocket
+    # may grow): measure it as it ships, and refuse it if it breaks a limit.
+    refit_cost = None if refitted is None else _refit_cost(run, record, refitted, onnx_bytes)
     schema = TableSchema.of(prepared)
     if schema is not None:
         onnx_bytes, parity = _fold_table(onnx_bytes, schema, prepared, parity, record)
@@ -256,7 +125,7 @@ def export(
             f"{TOLERANCE['probabilities']}, "
             f"{TOLERANCE['values']}); not exported"
         )
-    card = build_card(run, record, prepared, onnx_bytes, parity, schema, refitted is not None)
+    card = build_card(run, record, prepared, onnx_bytes, parity, schema, refit_cost)
     card["selection"] = _selection(run, record, requirements, trial)
     with tempfile.TemporaryDirectory() as tmp:
         check = _check_rows(run, record, prepared, onnx_bytes, schema, tmp)
@@ -304,6 +173,8 @@ def _selection(run: Run, record: TrialRecord, requirements, trial) -> dict:
 def _pick(
     run: Run, trial: int | str, requirements: Requirements | None, prefer: str | None = None
 ) -> TrialRecord:
+    if prefer is not None:
+        check_prefer(prefer)  # given with --trial N too: a wrong word is never ignored
     if trial == "best":
         record = run.select(requirements, prefer)
         if record is None:
@@ -337,17 +208,38 @@ def _parity(
     if record.parent_trial is not None:
         parent = next(r for r in run.trials() if r.number == record.parent_trial)
         parent_onnx = Path(run.artifact_path(parent, tmp)).read_bytes()
-        expected = predict_outputs(parent_onnx, prepared.X_test)
-        got = predict_outputs(onnx_bytes, prepared.X_test)
+        expected = predict_outputs(parent_onnx, prepared.X_val)
+        got = predict_outputs(onnx_bytes, prepared.X_val)
         return Parity(
-            split="test",
-            n=len(prepared.X_test),
+            split="val",
+            n=len(prepared.X_val),
             argmax_agreement=None,
             max_abs_diff=float(np.max(np.abs(expected - got))) if len(got) else 0.0,
             int8_argmax_agreement=float(np.mean(expected.argmax(1) == got.argmax(1))),
             reference=f"its fp32 parent, trial {parent.number}",
         )
-    if not get_family(record.family).builds_network:
+    family = get_family(record.family)
+    if not family.builds_network:
+        native = None
+        if isinstance(family, FittedFamily) and family.has_native:
+            # The fitted model itself is not stored, only its ONNX graph: fit it again
+            # (same split, params and seed); where that gives the same graph byte for byte,
+            # its native outputs are those of the model the artifact was converted from.
+            fitted = family.fit(
+                record.params, prepared, trial_seed(run.info["seed"], record.number)
+            )
+            native = fitted.native
+        if native is not None and _same_model(fitted.onnx_model, onnx_bytes):
+            reference = "the native model (its own predict), fitted again to the same graph"
+            return native_parity(onnx_bytes, native, prepared, reference)
+        if native is not None:
+            return native_parity(
+                fitted.onnx_model,
+                native,
+                prepared,
+                "the native model fitted again (same split, params and seed), whose graph "
+                "differs from the trial's (its fit was cut short): its own conversion checked",
+            )
         outputs = predict_outputs(onnx_bytes, prepared.X_val)
         again = score(run.requirements.metric, prepared.y_val, outputs)
         return Parity(
@@ -356,42 +248,72 @@ def _parity(
             argmax_agreement=None,
             max_abs_diff=abs(again - record.val_metric),
             worst_to_tolerance=abs(again - record.val_metric) / PARITY_MAX_ABS_DIFF,
-            reference=f"the validation {run.requirements.metric} recorded in the study",
+            reference=f"the validation {run.requirements.metric} recorded in the study "
+            "(no native model outside the ONNX graph to compare with)",
         )
     weights = _weights_bytes(run, record, tmp)
     return check_parity(onnx_bytes, _reference_model(record, prepared, weights), prepared)
 
 
-def _refit_cost_note(record: TrialRecord, refitted: bool) -> str:
-    if not refitted:
-        return ""
-    if get_family(record.family).builds_network:
-        return "; the shipped refit on train+validation has the same graph, other weights"
-    return (
-        "; measured on the fit to the training split: the shipped refit on train+validation "
-        "may differ in size (model.bytes is its own)"
-    )
+def _same_model(a: bytes, b: bytes) -> bool:
+    """Whether two ONNX models are the same but for their graphs' names (onnxmltools names
+    each converted graph with a random UUID)."""
+    first, second = onnx.load_from_string(a), onnx.load_from_string(b)
+    for model in (first, second):
+        model.graph.name = ""
+    return first.SerializeToString() == second.SerializeToString()
+
+
+def _refit_cost(run: Run, record: TrialRecord, refitted, onnx_bytes: bytes) -> dict:
+    """The cost of ``record``'s refit on train+validation as it ships (a table's encoding in
+    front), measured here with the run's protocol; a refit that breaks a cost requirement is
+    refused. With targets, whose machines this export cannot reach, only its size is checked
+    here (the latency figures stay those the targets gave the training-split fit)."""
+    req = run.requirements
+    prepared = run.prepared
+    shipped, shape = as_shipped(onnx_bytes, prepared)
+    if run.info.get("targets"):
+        violations = req.cost_violations(None, len(shipped) / 1e6)
+        cost = None
+    else:
+        protocol = LatencyProtocol(**run.info.get("latency_protocol", {}))
+        measured = measure_cost(
+            shipped,
+            shape,
+            protocol,
+            req,
+            samples=cost_samples(prepared),
+            limit_ms=req.max_latency_ms,
+        )
+        violations = measured.violations(req)
+        model = refitted.candidate.model
+        cost = measured.record(cost_record(measured.latency, shipped, model, shape))
+        if model is None:  # a fitted family's count is of the training-split fit: unknown here
+            cost["n_params"] = None
+    if violations:
+        raise TradeoffError(
+            f"trial {record.number}: refitted on train+validation, as shipped it breaks "
+            f"{'; '.join(map(str, violations))}; not exported (export another trial with --trial)"
+        )
+    return {"size_mb": len(shipped) / 1e6} if cost is None else cost
 
 
 def _refit_parity(run: Run, record: TrialRecord, refitted) -> Parity:
-    """Check a refitted model's ONNX graph: against its torch model (a network), or against
-    the test figure recorded for it (a fitted family, whose ONNX graph is the model)."""
-    if refitted.candidate.model is not None:
-        return check_parity(
-            refitted.candidate.onnx_model, refitted.candidate.model, refitted.prepared
+    """Check a refitted model's ONNX graph against the refitted model itself, on the
+    validation rows: its torch model (a network) or its native outputs (a fitted family)."""
+    candidate = refitted.candidate
+    if candidate.model is not None:
+        return check_parity(candidate.onnx_model, candidate.model, refitted.prepared)
+    if candidate.native is None:
+        raise TradeoffError(
+            f"trial {record.number}: its refit on train+validation has no model outside its "
+            "ONNX graph to check it against; not exported"
         )
-    prepared = refitted.prepared
-    outputs = predict_outputs(refitted.candidate.onnx_model, prepared.X_test)
-    again = score(run.requirements.metric, prepared.y_test, outputs)
-    recorded = run.test_estimate(record).value
-    return Parity(
-        split="test",
-        n=len(prepared.X_test),
-        argmax_agreement=None,
-        max_abs_diff=abs(again - recorded),
-        worst_to_tolerance=abs(again - recorded) / PARITY_MAX_ABS_DIFF,
-        reference=f"the test {run.requirements.metric} recorded for the model refitted on "
-        "train+validation",
+    return native_parity(
+        candidate.onnx_model,
+        candidate.native,
+        refitted.prepared,
+        "the native model refitted on train+validation (its own predict)",
     )
 
 
@@ -401,8 +323,8 @@ def _fold_table(
     """The model taking raw table columns, checked against the model taking features."""
     folded = fold(onnx_bytes, schema)
     _check_onnx(folded, f"trial {record.number} with its table encoding")
-    feeds, rows = schema.rows(prepared.X_test, prepared.texts and prepared.texts.test)
-    expected = predict_outputs(onnx_bytes, prepared.X_test[rows])
+    feeds, rows = schema.rows(prepared.X_val, prepared.texts and prepared.texts.val)
+    expected = predict_outputs(onnx_bytes, prepared.X_val[rows])
     sess = session(folded, threads=os.cpu_count() or 1)
     got = sess.run(None, feeds)[0] if len(rows) else expected
     agreement = compare_outputs(expected, got, prepared.task != "regression")
@@ -425,7 +347,8 @@ def _check_rows(
 ) -> tuple[dict, bytes] | None:
     """A compressed classifier's check rows: the card's section and the ``check.npz`` bytes.
 
-    The shipped model's inputs for the first test rows and its fp32 parent's classes on them,
+    The shipped model's inputs for the first validation rows and its fp32 parent's classes on
+    them,
     with the agreement measured here, so that another machine (other int8 kernels) can
     re-check it with `tradeoff bench`.
     """
@@ -433,9 +356,9 @@ def _check_rows(
         return None
     parent = next(r for r in run.trials() if r.number == record.parent_trial)
     parent_onnx = Path(run.artifact_path(parent, tmp)).read_bytes()
-    X = prepared.X_test[:CHECK_ROWS]
+    X = prepared.X_val[:CHECK_ROWS]
     if schema is not None:
-        feeds, rows = schema.rows(X, prepared.texts and prepared.texts.test[:CHECK_ROWS])
+        feeds, rows = schema.rows(X, prepared.texts and prepared.texts.val[:CHECK_ROWS])
         X = X[rows]
     else:
         feeds = {INPUT_NAME: X}
@@ -450,7 +373,7 @@ def _check_rows(
     section = {
         "file": CHECK_FILE,
         "rows": int(len(reference)),
-        "split": "test",
+        "split": "validation",
         "reference": f"the classes of its fp32 parent, trial {parent.number}",
         "agreement": float(np.mean(classes == reference)),
         "measured_on": {"cpu": cpu_model(), "flags": list(cpu_flags())},
@@ -470,16 +393,26 @@ def _weights_bytes(run: Run, record: TrialRecord, directory: str) -> bytes:
 
 
 def _reference_model(record: TrialRecord, prepared: Prepared, weights: bytes) -> torch.nn.Module:
-    """The trained model rebuilt in memory from its family, parameters and weights."""
+    """The trained model rebuilt in memory from its family, parameters and weights, as the
+    search built it: a regression network with its target scaling (whose buffers are in
+    its weights)."""
     model = deployable(
         get_family(record.family),
         record.params,
         prepared.input_shape,
         prepared.n_outputs,
         prepared.scaling,
+        regression_target(prepared),
     )
     # weights_only: tensors and containers only; never arbitrary pickled objects.
-    model.load_state_dict(torch.load(io.BytesIO(weights), weights_only=True))
+    try:
+        model.load_state_dict(torch.load(io.BytesIO(weights), weights_only=True))
+    except RuntimeError as error:
+        detail = " ".join(str(error).split())[:300]
+        raise TradeoffError(
+            f"trial {record.number} ({record.family}): its stored weights do not fit the "
+            f"network its parameters build ({detail}); not exported"
+        ) from None
     return model.eval()
 
 
@@ -490,16 +423,6 @@ def _check_onnx(onnx_bytes: bytes, what: str) -> None:
         raise TradeoffError(f"{what}: model fails onnx.checker: {error}".splitlines()[0]) from None
 
 
-def check_parity(
-    onnx_bytes: bytes, reference: torch.nn.Module, prepared: Prepared, split: str = "test"
-) -> Parity:
-    """Compare ONNX Runtime's outputs with ``reference``'s on ``split`` (``test`` or ``val``)."""
-    X = prepared.X_test if split == "test" else prepared.X_val
-    expected = predict_in_batches(reference, X).numpy()  # a big split, in batches
-    got = run_onnx(session(onnx_bytes, threads=os.cpu_count() or 1), X)
-    return Parity.of(compare_outputs(expected, got, prepared.task != "regression"), split)
-
-
 def build_card(
     run: Run,
     record: TrialRecord,
@@ -507,12 +430,14 @@ def build_card(
     onnx_bytes: bytes,
     parity: Parity,
     schema: TableSchema | None = None,
-    refitted: bool = False,
+    refit_cost: dict | None = None,
 ) -> dict:
     """The cost card: what the model is, what it costs, how good it is, and where it came from.
 
-    ``refitted``: the shipped model was refitted on train+validation (a pick ranked by
-    cross-validation), not the one the search trained on the training split."""
+    ``refit_cost``: the shipped model was refitted on train+validation (a pick ranked by
+    cross-validation), not the one the search trained on the training split, and this is its
+    cost as measured at export (:func:`_refit_cost`); the card reports it."""
+    refitted = refit_cost is not None
     data = prepared.data
     classification = prepared.task != "regression"
     test = run.test_estimate(record) if classification else None
@@ -559,22 +484,7 @@ def build_card(
             "probabilities": "softmax of the logits" if classification else None,
         },
         "requirements": run.requirements.to_dict(),
-        "cost": {
-            "p50_ms": record.p50_ms,
-            "p95_ms": record.p95_ms,
-            "size_mb": record.size_mb,
-            "n_params": record.n_params,
-            "inference_rss_mb": record.inference_rss_mb,
-            "throughput_rows_per_s": record.throughput_rows_per_s,
-            "throughput_batch": record.throughput_batch,
-            # method["machine"] and method["where"]: the machine (a target's agent, or the
-            # search's own) every figure above was measured on.
-            "method": record.latency_method,
-            "measured_on": "the same ONNX graph before training, at search time"
-            + ("" if schema is None else ", the table encoding in front of it as shipped")
-            + (f", on {record.latency_method['where']}" if "where" in record.latency_method else "")
-            + _refit_cost_note(record, refitted),
-        },
+        "cost": _cost_section(record, schema, refit_cost),
         "metrics": {
             "metric": run.requirements.metric,
             "validation": {
@@ -601,6 +511,38 @@ def build_card(
         "versions": _versions(),
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def _cost_section(record: TrialRecord, schema: TableSchema | None, refit_cost: dict | None):
+    """The card's cost: the search's figures, or those of the refit measured at export."""
+    cost = {
+        "p50_ms": record.p50_ms,
+        "p95_ms": record.p95_ms,
+        "size_mb": record.size_mb,
+        "n_params": record.n_params,
+        "inference_rss_mb": record.inference_rss_mb,
+        "throughput_rows_per_s": record.throughput_rows_per_s,
+        "throughput_batch": record.throughput_batch,
+        # method["machine"] and method["where"]: the machine (a target's agent, or the
+        # search's own) every figure above was measured on.
+        "method": record.latency_method,
+    }
+    encoding = "" if schema is None else ", the table encoding in front of it as shipped"
+    where = f", on {record.latency_method['where']}" if "where" in record.latency_method else ""
+    if refit_cost is None:
+        measured_on = "the same ONNX graph before training, at search time" + encoding + where
+    elif "p95_ms" in refit_cost:
+        cost |= {key: refit_cost.get(key) for key in cost}
+        measured_on = "the shipped refit on train+validation, at export" + encoding
+    else:  # measured on targets at search time: only the refit's size is its own
+        cost["size_mb"] = refit_cost["size_mb"]
+        measured_on = (
+            "latency: the fit to the training split at search time"
+            + encoding
+            + where
+            + "; size: the shipped refit on train+validation"
+        )
+    return cost | {"measured_on": measured_on}
 
 
 def _versions() -> dict:

@@ -465,10 +465,9 @@ def _score_texts(
                 texts.train[:, index],
                 y_train,
                 [texts.val[:, index], texts.test[:, index]],
-                column.grams,
-                np.asarray(column.idf, np.float32),
                 data.task,
                 data.n_classes,
+                culprit=f"{data.name}: free-text column {column.name!r}",
             )
             for X, scores in zip(splits, (train, val, test), strict=True):
                 X[:, start : start + column.width] = scores

@@ -108,7 +108,7 @@ class TableSchema:
                 feature |= {"categories": list(c.categories), "missing_becomes": modes[c.name]}
             elif c.kind == "text":
                 feature |= {
-                    "ngrams": len(c.grams),
+                    "ngrams": len(self.text_heads[c.name].grams),
                     "scores": c.width,
                     "max_chars": DEFAULT_MAX_CHARS,
                 }
@@ -116,8 +116,8 @@ class TableSchema:
         text = (
             "each free-text column becomes the scores of a linear model (logistic regression, "
             "or ridge for regression) on TF-IDF of its most frequent word 1-2-grams, fitted on "
-            "the training split (vocabulary and idf counted on all rows' texts at load, labels "
-            "unused; a missing text is empty); "
+            "the training split (vocabulary and idf counted on the training texts only; a "
+            "missing text is empty); "
             if self.text
             else ""
         )
@@ -256,8 +256,8 @@ def fold(onnx_bytes: bytes, schema: TableSchema) -> bytes:
 def text_scores_graph(g: ngrams.Graph, column: Column, head: TextHead) -> str:
     """The scores ``[N, column.width]`` of a text column's linear model, from its raw string:
     TF-IDF over its vocabulary (``ngrams``), then ``@ coef.T + intercept``."""
-    counts = ngrams.ngram_counts(g, "word", list(column.grams))
-    features = ngrams.weighted(g, counts, np.asarray(column.idf, np.float32), True)
+    counts = ngrams.ngram_counts(g, "word", list(head.grams))
+    features = ngrams.weighted(g, counts, head.idf, True)
     product = g.node("MatMul", [features, g.const("coef", head.coef.T.copy())], "product")
     return g.node("Add", [product, g.const("intercept", head.intercept)], "scores")
 

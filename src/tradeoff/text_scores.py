@@ -1,8 +1,7 @@
 """A mixed table's free text as scores: a linear model on its TF-IDF, fitted on the training split.
 
 A free-text column beside numbers and categories (``datasets.tabular``) carries a large
-vocabulary (:data:`~tradeoff.datasets.tabular.TEXT_FEATURES` word n-grams, counted at load
-without labels). Tens of thousands of dense TF-IDF features beside the others would not fit
+vocabulary (:data:`TEXT_FEATURES` word n-grams). Tens of thousands of dense TF-IDF features beside the others would not fit
 in memory at real size, and a small vocabulary loses accuracy (docs/data.md), so each text
 column enters the table as its *scores*: the decision function of a linear model fitted on
 the training split's TF-IDF (logistic regression for classes, ridge for regression), one
@@ -13,6 +12,8 @@ The training rows' scores are out of fold (each from the model fitted on the oth
 so that a family learns how much to trust the text from scores of rows the text model did
 not see; validation and test rows (and a shipped bundle) get the model fitted on the whole
 training split, which the exported graph computes from the raw string (``table_input``).
+Each model's vocabulary and idf are counted on the rows it is fitted on (a fold's on the
+fold's rows), so no validation or test text shapes the graph that ships.
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from tradeoff import ngrams
+from tradeoff.errors import TradeoffError
 
+#: A text column is scored on TF-IDF of its most frequent word n-grams in the rows a text
+#: model is fitted on: at most this many, of these lengths (a text data set's own families
+#: search both).
+TEXT_FEATURES = 20_000
+TEXT_NGRAMS = (1, 2)
 #: Folds for the training rows' out-of-fold scores (fewer when a class has fewer rows).
 SCORE_FOLDS = 5
 #: The linear models' regularisation, not searched. Not scikit-learn's defaults (its C is 1):
@@ -33,8 +40,11 @@ LOGISTIC_C, RIDGE_ALPHA = 4.0, 1.0
 
 @dataclass(frozen=True)
 class TextHead:
-    """The linear model of one text column: ``scores = tfidf @ coef.T + intercept``."""
+    """The linear model of one text column: ``scores = tfidf @ coef.T + intercept``, the
+    TF-IDF over ``grams`` weighted by ``idf``, both counted on the rows it was fitted on."""
 
+    grams: tuple[tuple[str, ...], ...]
+    idf: np.ndarray  # [grams], float32
     coef: np.ndarray  # [scores, grams], float32
     intercept: np.ndarray  # [scores], float32
 
@@ -64,17 +74,16 @@ def fit_scores(
     train_texts: np.ndarray,
     y_train: np.ndarray,
     others: list[np.ndarray],
-    grams: tuple[tuple[str, ...], ...],
-    idf: np.ndarray,
     task: str,
     n_classes: int,
     seed: int = 0,
+    culprit: str = "free-text column",
 ) -> tuple[TextHead, np.ndarray, list[np.ndarray]]:
     """The text model fitted on the training texts, the training rows' out-of-fold scores, and
-    the scores of each of ``others`` (validation, test) from the model fitted on all of them."""
+    the scores of each of ``others`` (validation, test) from the model fitted on all of them.
+    ``culprit`` names the column in the error raised when the training texts hold no word."""
     from sklearn.model_selection import KFold, StratifiedKFold
 
-    X = tfidf(train_texts, grams, idf)
     width = n_scores(task, n_classes)
     scores = np.zeros((len(y_train), width), np.float32)
     classify = task != "regression"
@@ -82,18 +91,52 @@ def fit_scores(
     k = min(SCORE_FOLDS, smallest, len(y_train))
     if k >= 2:
         splitter = (StratifiedKFold if classify else KFold)(k, shuffle=True, random_state=seed)
-        for fit_rows, held in splitter.split(X, y_train):
-            head = _fit(X[fit_rows], y_train[fit_rows], task, n_classes, seed)
-            scores[held] = _apply(head, X[held])
-    head = _fit(X, y_train, task, n_classes, seed)
+        for fit_rows, held in splitter.split(np.zeros(len(y_train)), y_train):
+            head = _fit(train_texts[fit_rows], y_train[fit_rows], task, n_classes, seed)
+            if head is not None:  # a fold without any repeated word scores zero
+                scores[held] = _scores(head, train_texts[held])
+    head = _fit(train_texts, y_train, task, n_classes, seed)
+    if head is None:
+        raise TradeoffError(f"{culprit}: no word occurs in two texts of the training split")
     if k < 2:  # too few rows per class to hold any out: in-sample scores
-        scores = _apply(head, X)
-    return head, scores, [_apply(head, tfidf(t, grams, idf)) for t in others]
+        scores = _scores(head, train_texts)
+    return head, scores, [_scores(head, t) for t in others]
 
 
-def _fit(X, y: np.ndarray, task: str, n_classes: int, seed: int) -> TextHead:
+def _vocabulary(texts: np.ndarray):
+    """The :data:`TEXT_FEATURES` most frequent word n-grams of ``texts`` (in at least two of
+    them, from 20 texts on), sorted by length as ``ngrams.ngram_counts`` wants them, and their
+    idf; None when there is none. Counted afresh, not through ``ngrams``' cache, which keys on
+    an array's identity (each fold's rows are a new array)."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    counter = CountVectorizer(
+        ngram_range=TEXT_NGRAMS,
+        token_pattern=ngrams.TOKEN_PATTERN,
+        min_df=2 if len(texts) >= 20 else 1,
+        max_features=TEXT_FEATURES,
+        lowercase=True,
+        dtype=np.float32,
+    )
+    try:
+        counts = counter.fit_transform(list(texts)).tocsr()
+    except ValueError:  # no n-gram at all (every text empty, or none repeated)
+        return None
+    names = counter.get_feature_names_out()
+    grams = [tuple(n.split(" ")) for n in names]
+    order = sorted(range(len(grams)), key=lambda i: (len(grams[i]), grams[i]))
+    return tuple(grams[i] for i in order), ngrams.idf(counts[:, order])
+
+
+def _fit(texts: np.ndarray, y: np.ndarray, task: str, n_classes: int, seed: int):
+    """The text model fitted on ``texts``, over their own vocabulary; None when they have none."""
     from sklearn.linear_model import LogisticRegression, Ridge
 
+    vocabulary = _vocabulary(texts)
+    if vocabulary is None:
+        return None
+    grams, idf = vocabulary
+    X = tfidf(texts, grams, idf)
     if task == "regression":
         model = Ridge(alpha=RIDGE_ALPHA).fit(X, y)
         coef, intercept = np.atleast_2d(model.coef_), np.atleast_1d(model.intercept_)
@@ -105,8 +148,9 @@ def _fit(X, y: np.ndarray, task: str, n_classes: int, seed: int) -> TextHead:
             bias = np.full(n_classes, -1e3)
             full[model.classes_], bias[model.classes_] = coef, intercept
             coef, intercept = full, bias
-    return TextHead(coef.astype(np.float32), np.asarray(intercept, np.float32))
+    return TextHead(grams, idf, coef.astype(np.float32), np.asarray(intercept, np.float32))
 
 
-def _apply(head: TextHead, X) -> np.ndarray:
+def _scores(head: TextHead, texts: np.ndarray) -> np.ndarray:
+    X = tfidf(texts, head.grams, head.idf)
     return np.asarray(X @ head.coef.T + head.intercept[None, :], np.float32)

@@ -20,10 +20,10 @@ from tradeoff.bundle import CARD_FILE
 from tradeoff.datasets import load
 from tradeoff.datasets.fashion_mnist import CLASSES, fashion_mnist_from, read_idx
 from tradeoff.errors import TradeoffError
-from tradeoff.exporter import compare_outputs
 from tradeoff.families import get_family
 from tradeoff.measure import predict_outputs
 from tradeoff.measure.quality import score
+from tradeoff.parity import compare_outputs
 from tradeoff.prepare import prepare
 from tradeoff.searcher.halving import Halving, nested_subsamples
 from tradeoff.train import Strategy, train

@@ -132,12 +132,22 @@ def test_a_search_ranks_on_fold_means_and_refits_the_pick(tmp_path):
     )
     assert any("fold mean" in line and "95% CI" in line for line in lines)
     from tradeoff.report import build_report
+    from tradeoff.report.build import _measure_pick
 
     html = build_report(run, tmp_path / "report.html").read_text()
     assert "(folds, [" in html and "fold mean" in html
+    # The report's confusion matrix is of the model its test figure is of: the refit.
+    confusion, _ = _measure_pick(run, pick)
+    assert confusion.sum() == 60 and np.trace(confusion) / 60 == pytest.approx(test.value)
     # The bundle ships the refitted model whose test figure the card shows, not the fit to
     # the training split alone.
-    _assert_ships_the_refit(run, pick, test, tmp_path / "model")
+    card = _assert_ships_the_refit(run, pick, test, tmp_path / "model")
+    assert card["parity"]["reference"].startswith("the native model refitted on train+validation")
+    # A refit that breaks a limit is refused (here a size limit under the refit's own size).
+    run.requirements = Requirements(max_size_mb=card["cost"]["size_mb"] / 2)
+    with pytest.raises(TradeoffError, match=r"refitted on train\+validation, as shipped it breaks"):
+        tradeoff.export(run, tmp_path / "refused", trial=pick.number)
+    assert not (tmp_path / "refused").exists()
 
 
 def _assert_ships_the_refit(run, pick, test, out):
@@ -156,7 +166,12 @@ def _assert_ships_the_refit(run, pick, test, out):
     assert shipped != trained_on_train
     outputs = predict_outputs(shipped, prepared.X_test)
     assert score("accuracy", prepared.y_test, outputs) == pytest.approx(test.value)
-    assert card["parity"]["passed"]
+    assert card["parity"]["passed"] and card["parity"]["split"] == "val"
+    # The card's cost is the refit's own, measured at export, not the training-split fit's.
+    assert card["cost"]["measured_on"].startswith("the shipped refit on train+validation")
+    assert card["cost"]["size_mb"] == pytest.approx(len(shipped) / 1e6)
+    assert card["cost"]["p95_ms"] > 0 and card["cost"]["method"]["runtime"]
+    return card
 
 
 def test_a_network_ranked_by_folds_ships_its_refit_checked_against_torch(tmp_path):

@@ -29,16 +29,14 @@ class Column:
     to its one-hot position. A ``text`` column is free text. In a text data set it is
     the only column, kept as strings (``Dataset.X``) and tokenized inside each text
     model. Beside other columns (a *mixed* table) it becomes ``scores`` features: a
-    linear model's scores on its TF-IDF over the n-grams ``grams`` weighted by ``idf``
-    (``tradeoff.text_scores``, fitted by ``prepare`` on the training split; zeros in
-    ``Dataset.X`` until then), which an exported model computes from the raw string.
+    linear model's scores on its TF-IDF (``tradeoff.text_scores``: vocabulary, idf and
+    model fitted by ``prepare`` on the training split; zeros in ``Dataset.X`` until then),
+    which an exported model computes from the raw string.
     """
 
     name: str
     kind: Literal["numeric", "categorical", "text"]
     categories: tuple[str, ...] = ()
-    grams: tuple[tuple[str, ...], ...] = ()
-    idf: tuple[float, ...] = ()
     scores: int = 0
 
     @property
@@ -46,12 +44,12 @@ class Column:
         """How many features this column becomes."""
         if self.kind == "categorical":
             return len(self.categories)
-        return self.scores if self.grams else 1
+        return self.scores or 1
 
     def feature_names(self) -> tuple[str, ...]:
         if self.kind == "categorical":
             return tuple(f"{self.name}={c}" for c in self.categories)
-        if self.grams:
+        if self.scores:
             return tuple(f"{self.name}~score{i}" for i in range(self.scores))
         return (self.name,)
 

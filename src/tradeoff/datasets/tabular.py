@@ -11,25 +11,24 @@ impute from the training split; rows without a target are dropped and counted.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from tradeoff import ngrams
 from tradeoff.datasets._base import Column, Dataset, register_format
 from tradeoff.datasets._target import encode_target
 from tradeoff.datasets.text import as_texts, excerpt, is_free_text, text_table
 from tradeoff.errors import TradeoffError
+from tradeoff.ngrams import TOKEN_PATTERN
 from tradeoff.text_scores import n_scores
 
 #: A text column with more distinct values than this (and than half its rows) is refused.
 MAX_CATEGORIES = 256
-#: A mixed table's free-text column is scored on TF-IDF of its most frequent word n-grams:
-#: at most this many, of these lengths (a text data set's own families search both).
-TEXT_FEATURES = 20_000
-TEXT_NGRAMS = (1, 2)
+#: A word as the text models tokenize one (``ngrams.TOKEN_PATTERN``, lower-cased).
+_WORD = re.compile(TOKEN_PATTERN)
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -213,19 +212,14 @@ def encode_features(
 def text_features(
     name: str, texts: np.ndarray, culprit: str, scores: int
 ) -> tuple[np.ndarray, Column]:
-    """A mixed table's free-text column: its vocabulary, the :data:`TEXT_FEATURES` most
-    frequent word 1- and 2-grams (in at least two texts), and their idf; its ``scores``
-    feature columns are zeros here, filled by ``prepare`` with a linear model's scores on the
-    TF-IDF, fitted on the training split (``tradeoff.text_scores``).
-
-    The vocabulary and idf are counted on every row's text, labels unused, as a categorical
-    column's categories are: at load, before any split. A missing text is the empty string.
+    """A mixed table's free-text column: its ``scores`` feature columns are zeros here, filled
+    by ``prepare`` with a linear model's scores on its TF-IDF, vocabulary, idf and model all
+    fitted on the training split (``tradeoff.text_scores``), so that no validation or test
+    text shapes what ships. A missing text is the empty string.
     """
-    grams, counts, _ = ngrams.top_grams(texts, "word", TEXT_NGRAMS, TEXT_FEATURES)
-    if not grams:
+    if not any(_WORD.search(text.lower()) for text in texts.ravel()):
         raise TradeoffError(f"{culprit}: free-text column {name!r} holds no words")
-    idf = tuple(ngrams.idf(counts).tolist())
-    column = Column(name=name, kind="text", grams=tuple(grams), idf=idf, scores=scores)
+    column = Column(name=name, kind="text", scores=scores)
     return np.zeros((len(texts), scores), np.float32), column
 
 

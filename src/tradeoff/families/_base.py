@@ -28,7 +28,10 @@ INPUT_NAME, OUTPUT_NAME = "input", "output"
 
 @dataclass(frozen=True)
 class FittedModel:
-    """What a family trained outside PyTorch hands back: the ONNX model as it ships."""
+    """What a family trained outside PyTorch hands back: the ONNX model as it ships, and
+    ``native``, the fitted model's own outputs on rows ``X`` (what the ONNX model must give:
+    log-probabilities or logits, values for regression), which export checks the ONNX
+    model against; None where the family has no model outside its ONNX graph."""
 
     onnx_model: bytes
     n_params: int  # learned numbers (for trees: split thresholds and leaf values)
@@ -39,6 +42,7 @@ class FittedModel:
     #: :data:`CUT_BY_DEADLINE` where the search's deadline ended the fit short of what was
     #: drawn; ``None`` for a fit that ran its course.
     stopped_by: str | None = None
+    native: Callable[[np.ndarray], np.ndarray] | None = None
 
 
 #: What ``stopped_by`` says of a fit the deadline cut short (the words the PyTorch loop
@@ -91,6 +95,8 @@ class Candidate:
 
     onnx_model: bytes
     model: nn.Module | None = None
+    #: A fitted family's own outputs (``FittedModel.native``).
+    native: Callable[[np.ndarray], np.ndarray] | None = None
     #: Seconds a family spent training itself after its cost was screened (the text sequence
     #: models, ``rocket``); ``None``: the search's own record stands.
     train_seconds: float | None = None
@@ -229,6 +235,9 @@ class FittedFamily(Family):
     #: The parameter that sets a boosted family's number of rounds: a refit on
     #: train+validation sets it to the rounds the trial kept (``None``: no rounds).
     rounds_param: ClassVar[str | None] = None
+    #: Whether :meth:`fit` hands back its model's own outputs (``FittedModel.native``), for
+    #: export to check the ONNX graph against; a family whose model is only its graph has none.
+    has_native: ClassVar[bool] = False
 
     @abstractmethod
     def fit(self, params: dict[str, Any], prepared: Prepared, seed: int) -> FittedModel:
@@ -248,7 +257,12 @@ class FittedFamily(Family):
     def produce(self, params: dict[str, Any], services: TrialServices) -> Candidate:
         fitted = self.fit_until(params, services.prepared, services.seed, services.deadline)
         services.screen(fitted.onnx_model, n_params=fitted.n_params, train_seconds=fitted.seconds)
-        return Candidate(fitted.onnx_model, rounds=fitted.rounds, stopped_by=fitted.stopped_by)
+        return Candidate(
+            fitted.onnx_model,
+            native=fitted.native,
+            rounds=fitted.rounds,
+            stopped_by=fitted.stopped_by,
+        )
 
 
 class CombiningFamily(Family):

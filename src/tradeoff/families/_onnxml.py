@@ -1,7 +1,11 @@
-"""What the tree families converted by onnxmltools share: their graph made to return logits."""
+"""What the tree families share: a converted graph made to return logits, and the fitted
+estimator's own outputs to check it against."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
@@ -76,3 +80,21 @@ def tree_parameters(model: onnx.ModelProto) -> int:
                 if attribute.name in ("nodes_values", "target_weights", "class_weights"):
                     total += len(attribute.floats)
     return total
+
+
+def native_outputs(
+    estimator, n_outputs: int, regression: bool
+) -> Callable[[np.ndarray], np.ndarray]:
+    """The fitted scikit-learn-API ``estimator``'s own outputs on rows ``X``, as its ONNX graph
+    must give them: ``log(predict_proba)`` (clipped as the graph clips it) in the columns of
+    its classes, or ``predict`` for regression (``FittedModel.native``)."""
+
+    def outputs(X: np.ndarray) -> np.ndarray:
+        X = X.reshape(len(X), -1)
+        if regression:
+            return np.asarray(estimator.predict(X), np.float64).reshape(len(X), 1)
+        probabilities = np.full((len(X), n_outputs), TINY_PROBABILITY)
+        probabilities[:, np.asarray(estimator.classes_, np.int64)] = estimator.predict_proba(X)
+        return np.log(np.maximum(probabilities, TINY_PROBABILITY))
+
+    return outputs

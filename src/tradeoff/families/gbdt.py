@@ -27,10 +27,12 @@ from tradeoff.families._base import (
     FittedModel,
     register_family,
 )
+from tradeoff.families._onnxml import native_outputs
 
 
 @register_family("gbdt")
 class GradientBoosting(FittedFamily):
+    has_native = True
     modalities = frozenset({"tabular"})
     class_weights = True
     rounds_param = "max_iter"
@@ -102,6 +104,7 @@ class GradientBoosting(FittedFamily):
             time.perf_counter() - start,
             rounds,
             CUT_BY_DEADLINE if cut else None,
+            native_outputs(estimator, prepared.n_outputs, prepared.task == "regression"),
         )
 
 

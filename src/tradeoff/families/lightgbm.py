@@ -19,11 +19,12 @@ from tradeoff.families._base import (
     FittedModel,
     register_family,
 )
-from tradeoff.families._onnxml import as_logits, tree_parameters
+from tradeoff.families._onnxml import as_logits, native_outputs, tree_parameters
 
 
 @register_family("lightgbm")
 class LightGBM(FittedFamily):
+    has_native = True
     modalities = frozenset({"tabular"})
     class_weights = True
     training = "own fit (LightGBM)"
@@ -105,6 +106,7 @@ class LightGBM(FittedFamily):
             time.perf_counter() - start,
             rounds,
             CUT_BY_DEADLINE if stop.fired else None,
+            native_outputs(estimator, prepared.n_outputs, prepared.task == "regression"),
         )
 
 

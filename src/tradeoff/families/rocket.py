@@ -303,6 +303,8 @@ class Rocket(FittedFamily):
     """A fitted family whose cost is known before fitting: :meth:`produce` screens an
     unfitted copy, so a configuration that can never fit is not fitted at all."""
 
+    has_native = True
+
     modalities = frozenset({"sequence"})
     training = "own fit (biases from train, scikit-learn head)"
     description = (
@@ -377,7 +379,7 @@ class Rocket(FittedFamily):
         unfitted, n_params = self.unfitted_onnx(params, prepared.input_shape, prepared.n_outputs)
         services.screen(unfitted, n_params=n_params)
         fitted = self.fit(params, prepared, services.seed)
-        return Candidate(fitted.onnx_model, train_seconds=fitted.seconds)
+        return Candidate(fitted.onnx_model, train_seconds=fitted.seconds, native=fitted.native)
 
     def fit(self, params, prepared, seed):
         _check_length(prepared.input_shape)
@@ -395,7 +397,20 @@ class Rocket(FittedFamily):
             p.numel() for p in model.head.parameters()
         )
         onnx_model = to_onnx(model, prepared.input_shape)
-        return FittedModel(onnx_model, int(n_params), time.perf_counter() - start)
+        return FittedModel(
+            onnx_model, int(n_params), time.perf_counter() - start, native=_outputs_of(model.eval())
+        )
+
+
+def _outputs_of(model: nn.Module):
+    """The fitted module's own outputs on rows ``X``, in batches (``FittedModel.native``)."""
+
+    def outputs(X: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            parts = [model(torch.as_tensor(X[i : i + 256])).numpy() for i in range(0, len(X), 256)]
+        return np.concatenate(parts) if parts else np.zeros((0, 1), np.float32)
+
+    return outputs
 
 
 def transform(features: MiniRocketFeatures, X: np.ndarray, batch: int = 64) -> np.ndarray:

@@ -17,12 +17,13 @@ from tradeoff.families._base import (
     FittedModel,
     register_family,
 )
-from tradeoff.families._onnxml import as_logits, tree_parameters
+from tradeoff.families._onnxml import as_logits, native_outputs, tree_parameters
 from tradeoff.prepare import balanced_weights
 
 
 @register_family("xgboost")
 class XGBoost(FittedFamily):
+    has_native = True
     modalities = frozenset({"tabular"})
     class_weights = True
     training = "own fit (XGBoost)"
@@ -105,6 +106,7 @@ class XGBoost(FittedFamily):
             time.perf_counter() - start,
             _rounds_kept(estimator.get_booster()),
             CUT_BY_DEADLINE if stop.fired else None,
+            native_outputs(estimator, prepared.n_outputs, prepared.task == "regression"),
         )
 
 

@@ -271,9 +271,37 @@ def method_record(
     }
 
 
+#: Blocks of 25 calls a bootstrap interval of p95 needs before a sequential verdict rests on
+#: it: with fewer, a resample of a handful of blocks says little about their tail.
+MIN_BOOTSTRAP_BLOCKS = 40
+
+
+def p95_bounds(ms: np.ndarray, n_boot: int) -> tuple[float, float]:
+    """A 95 % interval of the p95 of the calls ``ms``, for a sequential verdict: the block
+    bootstrap's from :data:`MIN_BOOTSTRAP_BLOCKS` blocks of 25 calls on, and below that the
+    distribution-free order-statistic bounds (the ``k``-th smallest call is over p95 with
+    probability ``P(Binomial(n, 0.95) < k)``); ``nan`` where there are too few calls for
+    one (an upper bound needs 72 calls)."""
+    if len(ms) // 25 >= MIN_BOOTSTRAP_BLOCKS:
+        low, high = _bootstrap_percentiles(ms, n_boot)[1]
+        return float(low), float(high)
+    from scipy.stats import binom
+
+    ordered, n = np.sort(ms), len(ms)
+    below = binom.cdf(np.arange(n + 1), n, 0.95)  # below[j] = P(at most j calls under p95)
+    # Upper: the smallest k with P(Binomial(n, .95) <= k - 1) >= 0.975.
+    upper = np.flatnonzero(below >= 0.975)
+    high = float(ordered[upper[0]]) if len(upper) and upper[0] < n else float("nan")
+    # Lower: the largest j with P(Binomial(n, .95) >= j) >= 0.975, i.e. below[j - 1] <= 0.025.
+    lower = np.flatnonzero(below[:n] <= 0.025)
+    low = float(ordered[lower[-1]]) if len(lower) else float("nan")
+    return low, high
+
+
 def _decisive(ms: np.ndarray, limit_ms: float, protocol: LatencyProtocol) -> str | None:
-    """``"under"``/``"over"`` when p95's bootstrap interval is decisively on one side of the limit."""
-    low, high = _bootstrap_percentiles(ms, min(protocol.n_boot, 200))[1]
+    """``"under"``/``"over"`` when p95's interval (:func:`p95_bounds`) is decisively on one
+    side of the limit; None while it is not, or there are too few calls to bound it."""
+    low, high = p95_bounds(ms, min(protocol.n_boot, 200))
     if high * protocol.screen_margin <= limit_ms:
         return "under"
     if low >= limit_ms * protocol.screen_margin:

@@ -169,7 +169,12 @@ def _measure_pick(run: Run, pick: TrialRecord) -> tuple[np.ndarray | None, Laten
     and its latency samples."""
     prepared = run.prepared
     with tempfile.TemporaryDirectory() as tmp:
-        artifact = Path(run.artifact_path(pick, tmp)).read_bytes()
+        # The model the test figure is of, and that export ships: a pick ranked by
+        # cross-validation is its refit on train+validation.
+        if run.refits(pick):
+            artifact = run.refit(pick).candidate.onnx_model
+        else:
+            artifact = Path(run.artifact_path(pick, tmp)).read_bytes()
         predicted = None
         if prepared.task != "regression":
             predicted = predict_classes(artifact, prepared.X_test)
