@@ -119,7 +119,13 @@ def test_serve_takes_rows_as_objects_and_names_a_bad_field(table_bundle):
         answer.json()["labels"]
         == tradeoff.load(bundle).predict([row, {**row, "size": 1.0}]).tolist()
     )
-    bad = client.post("/predict", json={"instances": [{**row, "color": "purple"}]})
+    # An unseen category follows the card's rule and is reported (tests/test_serve.py has the
+    # rule itself); with strict categories it is refused, naming the field.
+    unseen = client.post("/predict", json={"instances": [{**row, "color": "purple"}]})
+    assert unseen.status_code == 200
+    assert [(w["instance"], w["column"]) for w in unseen.json()["warnings"]] == [(0, "color")]
+    strict = TestClient(create_app(bundle, strict_categories=True))
+    bad = strict.post("/predict", json={"instances": [{**row, "color": "purple"}]})
     assert bad.status_code == 422
     assert bad.json()["detail"][0]["loc"] == ["body", "instances", 0, "color"]
     missing = client.post("/predict", json={"instances": [{"color": "red"}]})
