@@ -181,3 +181,57 @@ def test_a_mixed_tables_raw_texts_follow_its_rows_through_deduplication_and_spli
     assert sorted(seen) == sorted(f"text {i}" for i in range(40) if i != 2)
     with pytest.raises(TradeoffError, match="free text beside other columns needs the test"):
         prepare(replace(data, X_test=X[:4], y_test=y[:4]), seed=0)
+
+
+def few_per_class(per_class: int, n_classes: int = 9, n_test: int = 45) -> Dataset:
+    """A series set as UCR ships some: a given test split, ``per_class`` training series each."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(n_classes), per_class).astype(np.int64)
+    y_test = (np.arange(n_test) % n_classes).astype(np.int64)
+    return Dataset(
+        name="few",
+        X=rng.normal(size=(len(y), 20, 1)).astype(np.float32),
+        y=y,
+        task="multiclass",
+        modality="sequence",
+        classes=tuple(f"c{i}" for i in range(n_classes)),
+        X_test=rng.normal(size=(n_test, 20, 1)).astype(np.float32),
+        y_test=y_test,
+        target="class label",
+    )
+
+
+def test_two_rows_per_class_split_one_each_into_training_and_validation():
+    prepared = prepare(few_per_class(2), seed=0)
+    for y in (prepared.y_train, prepared.y_val):  # 20 % would be 4 rows for 9 classes
+        assert np.bincount(y, minlength=9).tolist() == [1] * 9
+
+
+def test_auto_folds_are_no_more_than_the_rarest_class():
+    from tradeoff.searcher.cv import AUTO_FOLDS, auto_folds
+
+    assert auto_folds(prepare(few_per_class(2), seed=0)) == 2
+    assert auto_folds(prepare(few_per_class(3), seed=0)) == 3
+    assert auto_folds(prepare(few_per_class(12), seed=0)) == AUTO_FOLDS
+    folded = prepare(few_per_class(2), seed=0, cv=2, cv_repeats=2)
+    assert len(folded.folds) == 4
+    for fold in folded.folds:  # each fold trains on one series of every class, scores the other
+        assert np.bincount(fold.y_train, minlength=9).tolist() == [1] * 9
+        assert np.bincount(fold.y_val, minlength=9).tolist() == [1] * 9
+
+
+def test_too_few_rows_for_a_split_or_folds_is_refused_naming_the_class_and_split():
+    from tradeoff.errors import TradeoffError
+
+    data = few_per_class(2)
+    single = Dataset(**{**data.__dict__, "y": np.concatenate([[0], data.y[2:], [8]])})
+    with pytest.raises(TradeoffError) as refused:
+        prepare(single, seed=0)
+    message = str(refused.value)
+    assert "class 'c0' of target 'class label' has 1 row(s)" in message
+    assert "validation split" in message and "at least 2 per class" in message
+    with pytest.raises(TradeoffError) as refused:
+        prepare(data, seed=0, cv=5)
+    message = str(refused.value)
+    assert "has 2 row(s); 5 cross-validation folds need at least 5 per class" in message
+    assert "test_size" not in message and "n_splits" not in message

@@ -344,7 +344,7 @@ def prepare(
         X_rest, y_rest, X_test, y_test = X, y, data.X_test, data.y_test
     else:
         rows = np.arange(len(y))
-        rest, test = split_rows(rows, y, test_fraction, seed, classify, data.name)
+        rest, test = split_rows(rows, y, test_fraction, seed, classify, data.name, "test")
         X_rest, y_rest, X_test, y_test = X[rest], y[rest], X[test], y[test]
         if texts is not None:
             texts, texts_test = texts[rest], texts[test]
@@ -523,34 +523,62 @@ def _bytes(y: np.ndarray) -> np.ndarray:
 
 
 def _check_enough_rows(data: Dataset, y: np.ndarray, own_test: bool, cv: int | None) -> None:
+    """Refuse, in one line naming the class, a data set whose rarest class cannot fill the
+    splits: one row each for test (unless given), validation and training, ``cv`` for folds."""
     if data.task == "regression":
         if len(y) < 10:
             raise TradeoffError(f"{data.name}: {len(y)} rows; splitting needs at least 10")
         return
-    needed = max(2 if own_test else 3, (cv or 0) + (0 if own_test else 1))
     counts = np.bincount(y, minlength=data.n_classes)
     present = counts[counts > 0]
     if len(present) < 2:
         raise TradeoffError(
             f"{data.name}: target {data.target!r} has a single class; classification needs at least 2"
         )
-    if present.min() < needed:
+    held = 0 if own_test else 1  # the row of each class that the test split takes
+    for needed, short in ((2 + held, "splits"), ((cv or 0) + held, "folds")):
+        if present.min() >= needed:
+            continue
         index = int(np.flatnonzero((counts > 0) & (counts < needed))[0])
-        what = f"{cv}-fold cross-validation" if cv else "stratified train/validation/test splits"
+        if short == "folds":
+            what, fix = f"{cv} cross-validation folds need", "; --cv auto fits the folds to it"
+        else:
+            test = " (and the test split a third)" if held else ""
+            what = f"the validation split needs one row and training another{test}, so"
+            fix = f"; add rows of class {data.classes[index]!r} or drop it"
         raise TradeoffError(
             f"{data.name}: class {data.classes[index]!r} of target {data.target!r} has "
-            f"{counts[index]} row(s); {what} need at least {needed} per class"
+            f"{counts[index]} row(s); {what} at least {needed} per class{fix}"
         )
 
 
 def split_rows(
-    rows: np.ndarray, y: np.ndarray, size: float | int, seed: int, stratify: bool, name: str
+    rows: np.ndarray,
+    y: np.ndarray,
+    size: float | int,
+    seed: int,
+    stratify: bool,
+    name: str,
+    split: str = "validation",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Rows kept and rows held out (``size``: a fraction, or a number of rows), stratified by
-    ``y`` for classification: the one hold-out split (``prepare`` and the estimators)."""
+    """Rows kept and rows held out for ``split`` (``size``: a fraction, or a number of rows),
+    stratified by ``y`` for classification: the one hold-out split (``prepare`` and the
+    estimators).
+
+    A stratified split holds at least one row of each class: with two training series per
+    class (a UCR set with dozens of classes) 20 % would hold fewer rows than classes.
+    """
+    held = int(np.ceil(size * len(rows))) if isinstance(size, float) else int(size)
+    if stratify:
+        held = max(held, len(np.unique(y)))
+        if len(rows) - held < len(np.unique(y)):
+            raise TradeoffError(
+                f"{name}: {len(rows)} rows cannot hold one row of each of the "
+                f"{len(np.unique(y))} classes both in the {split} split and in training"
+            )
     try:
         return train_test_split(
-            rows, test_size=size, random_state=seed, stratify=y if stratify else None
+            rows, test_size=held, random_state=seed, stratify=y if stratify else None
         )
-    except ValueError as error:
-        raise TradeoffError(f"{name}: cannot split the data set: {error}") from None
+    except ValueError:  # sklearn's words name its parameters, not our splits
+        raise TradeoffError(f"{name}: cannot carve the {split} split ({len(rows)} rows)") from None

@@ -193,3 +193,43 @@ def test_ts_regression_search_exports_with_parity(tmp_path, one_thread):
     X = run.prepared.X_test[:4].astype(np.float32)
     out = session.run(None, {session.get_inputs()[0].name: X})[0]
     assert out.shape[0] == 4 and np.all(np.isfinite(out))
+
+
+def few_per_class_ts(folder, per_class: int = 2, test_per_class: int = 10):
+    """sktime's JapaneseVowels (9 classes) cut to ``per_class`` training series of each class, as
+    UCR sets with dozens of classes and a given test split come: ``Few_TRAIN.ts``/``_TEST.ts``."""
+    from pathlib import Path
+
+    import sktime.datasets
+
+    source = Path(sktime.datasets.__file__).parent / "data" / "JapaneseVowels"
+    for part, keep in (("TRAIN", per_class), ("TEST", test_per_class)):
+        lines = (source / f"JapaneseVowels_{part}.ts").read_text().splitlines()
+        start = next(i for i, line in enumerate(lines) if line.strip().lower() == "@data") + 1
+        kept, body = {}, []
+        for line in filter(str.strip, lines[start:]):
+            label = line.rsplit(":", 1)[1].strip()
+            if kept.get(label, 0) < keep:
+                kept[label] = kept.get(label, 0) + 1
+                body.append(line)
+        (folder / f"Few_{part}.ts").write_text("\n".join(lines[:start] + body) + "\n")
+    return folder / "Few_TRAIN.ts"
+
+
+def test_two_training_series_per_class_are_ranked_by_folds_and_the_pick_uses_every_row(
+    tmp_path, one_thread
+):
+    """It was refused: 'The test_size = 4 should be greater or equal to the number of classes'."""
+    out = tmp_path / "run"
+    args = ["search", str(few_per_class_ts(tmp_path)), "--families", "rocket", "--trials", "2"]
+    args += ["--quick-latency", "--no-compress", "--out", str(out), "--json"]  # --cv auto
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    data = summary["data"]
+    assert (data["n_train"], data["n_val"], data["n_test"]) == (9, 9, 90)
+    assert data["cv_folds"] == 4  # 2 folds (the rarest class has 2 series), repeated twice
+    assert len(summary["pick"]["cv_scores"]) == 4
+    assert summary["pick"]["test_metric"] > 0.3  # 9 classes: chance is 0.11
+    run = tradeoff.Run.open(out)
+    assert len(run.refit(run.select()).prepared.y_train) == 18  # trained on every series

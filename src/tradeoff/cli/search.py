@@ -181,7 +181,8 @@ def search(
         str,
         typer.Option(
             help="Rank candidates by cross-validation over train+validation: K (2-20 folds), "
-            "auto (5 folds repeated twice when the validation split has fewer than 300 rows) "
+            "auto (5 folds repeated twice when the validation split has fewer than 300 rows; "
+            "fewer folds, down to 2, when the rarest class has fewer than 5 rows) "
             "or off. The pick is then refitted on train+validation for its test estimate."
         ),
     ] = "auto",
@@ -447,7 +448,7 @@ def list_datasets() -> None:
 
 def _prepare_with_cv(dataset, seed: int, cv: str, augment: str) -> Prepared:
     """``--cv``: K folds, ``off``, or ``auto`` (folds only when validation is small)."""
-    from tradeoff.searcher.cv import AUTO_BELOW_ROWS, AUTO_FOLDS, AUTO_REPEATS
+    from tradeoff.searcher.cv import AUTO_BELOW_ROWS, AUTO_REPEATS, auto_folds
 
     choice = cv.strip().lower()
     if choice in ("off", "none", "0"):
@@ -456,7 +457,8 @@ def _prepare_with_cv(dataset, seed: int, cv: str, augment: str) -> Prepared:
         plain = prepare(dataset, seed=seed, augment=augment)
         if len(plain.y_val) >= AUTO_BELOW_ROWS:
             return plain
-        return prepare(dataset, seed=seed, cv=AUTO_FOLDS, cv_repeats=AUTO_REPEATS, augment=augment)
+        folds = auto_folds(plain)
+        return prepare(dataset, seed=seed, cv=folds, cv_repeats=AUTO_REPEATS, augment=augment)
     try:
         folds = int(choice)
     except ValueError:

@@ -9,6 +9,7 @@ from tradeoff.families import lightgbm as _lightgbm  # noqa: F401
 from tradeoff.families import linear as _linear  # noqa: F401
 from tradeoff.families import lstm as _lstm  # noqa: F401
 from tradeoff.families import mlp as _mlp  # noqa: F401
+from tradeoff.families import ridge as _ridge  # noqa: F401
 from tradeoff.families import rocket as _rocket  # noqa: F401
 from tradeoff.families import text_attention as _text_attention  # noqa: F401
 from tradeoff.families import text_cnn as _text_cnn  # noqa: F401

@@ -8,6 +8,7 @@ through the registry, never through a central list.
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -139,6 +140,9 @@ class Family(ABC):
     #: Whether its default trial is enqueued before the networks' (it fits in seconds, so
     #: even a short search has it).
     defaults_first: ClassVar[bool] = False
+    #: Whether it is the baseline every search tries first (``ridge``: a fraction of a second;
+    #: the pick of a small regression should never fall below it unnoticed).
+    baseline: ClassVar[bool] = False
     #: What ``stopped_by`` says of a trial that did not train in the PyTorch loop.
     stops_as: ClassVar[str | None] = None
     #: The kind in one word, for code written before the kinds were classes (read only:
@@ -303,6 +307,24 @@ def regression_target(prepared: Prepared) -> tuple[float, float] | None:
     if prepared.task != "regression":
         return None
     return float(prepared.y_train.mean()), float(prepared.y_train.std()) or 1.0
+
+
+def class_scores(estimator, n_outputs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class linear scores (``coef [n_outputs, d]``, ``intercept [n_outputs]``) of a fitted
+    scikit-learn linear classifier for every class of the task, whose argmax is the estimator's
+    prediction; a class absent from the training split never wins."""
+    coef, intercept = np.atleast_2d(estimator.coef_), np.atleast_1d(estimator.intercept_)
+    classes = estimator.classes_
+    if len(classes) == 2:  # one score s for classes_[1]: logits [0, s]
+        coef = np.vstack([np.zeros_like(coef), coef])
+        intercept = np.concatenate([[0.0], intercept])
+    full_coef = np.zeros((n_outputs, coef.shape[1]))
+    full_intercept = np.full(n_outputs, -math.inf)
+    full_coef[classes] = coef
+    full_intercept[classes] = intercept
+    # A finite stand-in for -inf keeps ONNX outputs finite.
+    full_intercept[np.isinf(full_intercept)] = -1e6
+    return full_coef, full_intercept
 
 
 #: Every family by name: the built-in ones, and other packages' (entry points

@@ -28,7 +28,6 @@ features, the standardisation folded into the head's weights).
 from __future__ import annotations
 
 import itertools
-import math
 import time
 
 import numpy as np
@@ -40,6 +39,7 @@ from tradeoff.families._base import (
     Candidate,
     FittedFamily,
     FittedModel,
+    class_scores,
     halved,
     register_family,
     to_onnx,
@@ -447,26 +447,9 @@ def fit_rocket(
             estimator = LogisticRegression(C=1.0, max_iter=1000).fit(Z, y)
         else:
             estimator = RidgeClassifierCV(alphas=alphas).fit(Z, y)
-        coef, intercept = _class_scores(estimator, n_outputs)
+        coef, intercept = class_scores(estimator, n_outputs)
     head = nn.Linear(F.shape[1], len(intercept))
     w = coef / std[None, :]
     head.weight.data = torch.from_numpy(w.astype(np.float32))
     head.bias.data = torch.from_numpy((intercept - w @ mean).astype(np.float32))
     return RocketModel(features, head).eval()
-
-
-def _class_scores(estimator, n_outputs: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-class linear scores for every class of the task, whose argmax is the estimator's
-    prediction; a class absent from the training split never wins."""
-    coef, intercept = np.atleast_2d(estimator.coef_), np.atleast_1d(estimator.intercept_)
-    classes = estimator.classes_
-    if len(classes) == 2:  # one score s for classes_[1]: logits [0, s]
-        coef = np.vstack([np.zeros_like(coef), coef])
-        intercept = np.concatenate([[0.0], intercept])
-    full_coef = np.zeros((n_outputs, coef.shape[1]))
-    full_intercept = np.full(n_outputs, -math.inf)
-    full_coef[classes] = coef
-    full_intercept[classes] = intercept
-    # A finite stand-in for -inf keeps ONNX outputs finite.
-    full_intercept[np.isinf(full_intercept)] = -1e6
-    return full_coef, full_intercept

@@ -17,7 +17,9 @@ The fold scores and their corrected resampled t interval are
 :class:`tradeoff.records.CrossValidation`.
 
 ``--cv auto`` (the CLI's default) turns this on, with 5 folds repeated twice, when the
-validation split holds fewer than :data:`AUTO_BELOW_ROWS` rows.
+validation split holds fewer than :data:`AUTO_BELOW_ROWS` rows; with fewer folds where the
+rarest class has fewer than 5 rows (down to 2: two training series per class), since a
+stratified fold holds out at least one row of each class (:func:`auto_folds`).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ __all__ = [
     "AUTO_BELOW_ROWS",
     "AUTO_FOLDS",
     "AUTO_REPEATS",
+    "auto_folds",
     "CrossValidation",
     "cross_validate",
     "Refit",
@@ -59,6 +62,16 @@ __all__ = [
 #: ``--cv auto`` ranks by cross-validation below this many validation rows.
 AUTO_BELOW_ROWS = 300
 AUTO_FOLDS, AUTO_REPEATS = 5, 2
+
+
+def auto_folds(prepared: Prepared) -> int:
+    """The folds ``--cv auto`` ranks on: :data:`AUTO_FOLDS`, or fewer when the rarest class of
+    train+validation has fewer rows (``prepare`` refuses a class of a single row)."""
+    if prepared.task == "regression":
+        return AUTO_FOLDS
+    y = np.concatenate([prepared.y_train, prepared.y_val]).astype(np.int64)
+    counts = np.bincount(y)
+    return max(2, min(AUTO_FOLDS, int(counts[counts > 0].min())))
 
 
 class FoldsOutOfTime(Exception):

@@ -31,11 +31,13 @@ GIVEN = "given"
 
 def default_trials(families: list[str], prepared: Prepared) -> list[dict]:
     """One trial per family at its defaults, to enqueue before the sampler takes over
-    (families that fit in seconds first, so that even a short search has them; families
-    combining others last, so that they have members to combine)."""
+    (the baseline first, then families that fit in seconds, so that even a short search has
+    them; families combining others last, so that they have members to combine)."""
 
     def order(name: str) -> int:
         family = get_family(name)
+        if family.baseline:
+            return -1
         return 2 if family.combines_trials else 0 if family.defaults_first else 1
 
     trials = []
