@@ -6,7 +6,7 @@ import os
 
 from tradeoff.compress import QualityTolerance
 from tradeoff.datasets import Dataset, load
-from tradeoff.frontier import Run
+from tradeoff.frontier import Run, check_prefer
 from tradeoff.measure import QUICK_PROTOCOL, LatencyProtocol
 from tradeoff.measure.remote import Target, resolve_token
 from tradeoff.prepare import prepare
@@ -38,6 +38,7 @@ def search(
     max_quality_drop: str | float = "1%",
     targets: list[str] | None = None,
     target_token: str | None = None,
+    prefer: str = "accurate",
 ) -> Run:
     """Search for the most accurate models ``requirements`` can afford; returns the run.
 
@@ -56,7 +57,11 @@ def search(
     ``max_quality_drop`` is ``"1%"`` (relative) or an absolute number such as ``0.005``.
     ``targets``: URLs of ``tradeoff agent`` instances to measure cost on (the requirements
     must hold on each), with ``target_token`` (default: ``$TRADEOFF_TARGET_TOKEN``).
+    ``prefer``: which the run picks (``run.select()``), ``"accurate"`` (the most accurate
+    candidate meeting every requirement) or ``"cheaper"`` (its cheaper twin, the same quality
+    within noise); recorded in run.json.
     """
+    check_prefer(prefer)
     if isinstance(data, (str, os.PathLike)):
         data = load(data, seed=seed, target=target, task=task, modality=modality)
     prepared = prepare(data, seed=seed, cv=cv, augment=augment)
@@ -76,6 +81,7 @@ def search(
         targets=tuple(
             Target(url, target_token or resolve_token(None)) for url in dict.fromkeys(targets or [])
         ),
+        prefer=prefer,
     )
     _, prepared = run_search(
         data,

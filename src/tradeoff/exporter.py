@@ -39,7 +39,7 @@ from tradeoff.bundle import (
 )
 from tradeoff.errors import TradeoffError
 from tradeoff.families import INPUT_NAME, OUTPUT_NAME, deployable, get_family
-from tradeoff.frontier import Run
+from tradeoff.frontier import Run, cheaper_twin, most_accurate, twin_summary
 from tradeoff.measure import cpu_flags, cpu_model, predict_outputs, score, session
 from tradeoff.prepare import Prepared
 from tradeoff.records import TrialRecord
@@ -213,10 +213,13 @@ def export(
     *,
     trial: int | str = "best",
     requirements: Requirements | None = None,
+    prefer: str | None = None,
 ) -> Path:
     """Write the bundle of one trial of ``run`` to the new folder ``out``; return its path.
 
-    ``trial="best"`` takes ``run.select(requirements)``. The export fails (and
+    ``trial="best"`` takes ``run.select(requirements, prefer)`` (``prefer``: the run's own
+    by default); the card's ``selection`` names the most accurate pick's cheaper twin and
+    which of the two was shipped. The export fails (and
     writes nothing) unless the ONNX model passes ``onnx.checker`` and matches
     the trained PyTorch model on the test split, fit to float32 (``compare_outputs``: the same
     classes, probabilities within ``1e-4 + 1e-2 p``, regression within ``1e-4`` relative).
@@ -228,7 +231,7 @@ def export(
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise TradeoffError(f"--out: {out} already exists and is not an empty folder")
     run = run if isinstance(run, Run) else Run.open(run)
-    record = _pick(run, trial, requirements)
+    record = _pick(run, trial, requirements, prefer)
     prepared = run.prepared
     # Ranked by cross-validation: the model tested, and shipped, is refitted on train+validation.
     refitted = run.refit(record) if run.refits(record) else None
@@ -252,6 +255,7 @@ def export(
             f"{TOLERANCE['values']}); not exported"
         )
     card = build_card(run, record, prepared, onnx_bytes, parity, schema, refitted is not None)
+    card["selection"] = _selection(run, record, requirements, prefer)
     with tempfile.TemporaryDirectory() as tmp:
         check = _check_rows(run, record, prepared, onnx_bytes, schema, tmp)
     if check is not None:
@@ -280,9 +284,21 @@ def export(
     return out
 
 
-def _pick(run: Run, trial: int | str, requirements: Requirements | None) -> TrialRecord:
+def _selection(
+    run: Run, record: TrialRecord, requirements: Requirements | None, prefer: str | None
+) -> dict:
+    """The card's account of the choice: the most accurate pick, its cheaper twin, which
+    of the two was shipped and why (see :func:`tradeoff.frontier.twin_summary`)."""
+    req, records = requirements or run.requirements, run.trials()
+    best, twin = most_accurate(records, req), cheaper_twin(records, req)
+    return {"prefer": prefer or run.prefer} | twin_summary(best, twin, req.metric, record)
+
+
+def _pick(
+    run: Run, trial: int | str, requirements: Requirements | None, prefer: str | None
+) -> TrialRecord:
     if trial == "best":
-        record = run.select(requirements)
+        record = run.select(requirements, prefer)
         if record is None:
             raise TradeoffError(
                 "--trial best: no trained trial meets the requirements; choose one with --trial ID"

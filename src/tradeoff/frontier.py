@@ -147,6 +147,14 @@ def cheaper_twin(candidates: list[TrialRecord], requirements: Requirements) -> T
     )
 
 
+def check_prefer(prefer: str) -> str:
+    """``prefer`` when it is one of :data:`PREFER`; a one-line error naming ``--prefer`` else
+    (checked before a search starts, not after it ends)."""
+    if prefer not in PREFER:
+        raise TradeoffError(f"--prefer: expected one of {', '.join(PREFER)}, got {prefer!r}")
+    return prefer
+
+
 def select(
     candidates: list[TrialRecord], requirements: Requirements, prefer: str = "accurate"
 ) -> TrialRecord | None:
@@ -157,8 +165,7 @@ def select(
     requirement (:func:`most_accurate`). ``prefer="cheaper"``: its cheaper twin
     (:func:`cheaper_twin`) where there is one, else the most accurate.
     """
-    if prefer not in PREFER:
-        raise TradeoffError(f"--prefer: expected one of {', '.join(PREFER)}, got {prefer!r}")
+    check_prefer(prefer)
     best = most_accurate(candidates, requirements)
     if prefer == "cheaper":
         return cheaper_twin(candidates, requirements) or best
@@ -251,7 +258,7 @@ def describe_twin(
     if twin is None:
         return "No cheaper candidate is tied with it within noise."
     ratio = best.p95_ms / twin.p95_ms if twin.p95_ms else float("inf")
-    if picked is twin:
+    if picked is not None and picked.number == twin.number:  # by number: records are re-read
         return (
             f"Picked as the cheaper twin (--prefer cheaper) of #{best.number} ({best.family}), "
             f"validation {metric} {best.val_metric:.4f} at p95 {best.p95_ms:.4f} ms: "
@@ -262,6 +269,44 @@ def describe_twin(
         f"{twin.val_metric:.4f} at p95 {twin.p95_ms:.4f} ms, {ratio:.1f}x cheaper "
         "(--prefer cheaper ships it)."
     )
+
+
+def twin_summary(
+    best: TrialRecord | None, twin: TrialRecord | None, metric: str, picked: TrialRecord | None
+) -> dict:
+    """The twin as every machine-readable answer gives it (``--json``, the card, the report):
+    ``cheaper_twin`` (trial, family, val_metric, p95_ms, size_mb, ratio = the most accurate's
+    p95 / the twin's; ``None`` without one), which of the two was ``shipped`` and ``why``, and
+    the line saying so (:func:`describe_twin`)."""
+    shipped = "other"  # a trial chosen by hand (--trial N): neither of the two
+    number = None if picked is None else picked.number  # by number: records are re-read
+    if best is not None and number == best.number:
+        shipped = "most_accurate"
+    elif twin is not None and number == twin.number:
+        shipped = "cheaper_twin"
+    brief = None
+    if best is not None and twin is not None:
+        brief = {
+            "trial": twin.number,
+            "family": twin.family,
+            "val_metric": twin.val_metric,
+            "p95_ms": twin.p95_ms,
+            "size_mb": twin.size_mb,
+            "ratio": best.p95_ms / twin.p95_ms if twin.p95_ms else None,
+        }
+    why = {
+        "most_accurate": "the most accurate candidate meeting every requirement (--prefer accurate)",
+        "cheaper_twin": "--prefer cheaper: the cheapest candidate tied with the most accurate "
+        "within noise",
+        "other": "chosen by trial number (--trial)",
+    }[shipped]
+    return {
+        "most_accurate": None if best is None else best.number,
+        "cheaper_twin": brief,
+        "shipped": shipped,
+        "why": why,
+        "line": None if best is None else describe_twin(best, twin, metric, picked),
+    }
 
 
 def describe_selection(selection: Selection) -> list[str]:
@@ -347,6 +392,8 @@ class Run:
     ):
         self.out, self.study, self.info = out, study, info
         self.requirements = Requirements(**info["requirements"])
+        #: The search's own --prefer; runs recorded before it was read as "accurate".
+        self.prefer: str = info.get("prefer") or "accurate"
         self._prepared = prepared
         self._refits: dict[int, Refit] = {}  # by trial number: a refit trains, so once per Run
 
@@ -405,10 +452,11 @@ class Run:
         return pareto_front(self.trials(), self.requirements.higher_is_better)
 
     def select(
-        self, requirements: Requirements | None = None, prefer: str = "accurate"
+        self, requirements: Requirements | None = None, prefer: str | None = None
     ) -> TrialRecord | None:
-        """Re-select under ``requirements`` (default: the run's own) without training anything."""
-        return select(self.trials(), requirements or self.requirements, prefer)
+        """Re-select under ``requirements`` and ``prefer`` (default: the run's own) without
+        training anything."""
+        return select(self.trials(), requirements or self.requirements, prefer or self.prefer)
 
     def cheaper_twin(self, requirements: Requirements | None = None) -> TrialRecord | None:
         """The most accurate pick's cheaper twin under ``requirements`` (see :func:`cheaper_twin`)."""

@@ -26,12 +26,22 @@ def export_command(
     trial: Annotated[
         str, typer.Option(help="Trial number to export, or 'best' (the run's selection).")
     ] = "best",
+    prefer: Annotated[
+        str | None,
+        typer.Option(
+            help="With --trial best: 'accurate' (the most accurate candidate) or 'cheaper' (its "
+            "cheaper twin, the same quality within noise); default: the run's own."
+        ),
+    ] = None,
 ) -> None:
     """Export a trial as a bundle: model.onnx (preprocessing inside) + card.json (its cost card)."""
     with user_errors():
         from tradeoff.exporter import export  # the training stack: only this command needs it
+        from tradeoff.frontier import check_prefer
 
-        bundle = export(run, out, trial=trial)
+        if prefer is not None:
+            check_prefer(prefer)  # before anything is refitted or written
+        bundle = export(run, out, trial=trial, prefer=prefer)
         card = Predictor(bundle).card
     parity, cost, test = card["parity"], card["cost"], card["metrics"]["test"]
     test_line = (
@@ -53,9 +63,17 @@ def export_command(
         f"  parity vs {parity['reference']} on {parity['split']}: argmax agreement "
         f"{parity['argmax_agreement']}, max |diff| {parity['max_abs_diff']:.2e}"
         + _float32_figures(parity)
-        + raw_line,
+        + raw_line
+        + _selection_line(card.get("selection")),
         highlight=False,
     )
+
+
+def _selection_line(selection: dict | None) -> str:
+    """Which candidate was shipped and its cheaper twin (absent from cards of older bundles)."""
+    if not selection or selection.get("line") is None:
+        return ""
+    return f"\n  shipped: {selection['why']}\n  {selection['line']}"
 
 
 def _float32_figures(parity: dict) -> str:

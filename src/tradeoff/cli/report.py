@@ -11,7 +11,13 @@ import typer
 
 from tradeoff.cli._app import app, out_console, user_errors
 from tradeoff.errors import TradeoffError
-from tradeoff.frontier import Run, describe_selection, explain_selection
+from tradeoff.frontier import (
+    Run,
+    check_prefer,
+    describe_selection,
+    explain_selection,
+    twin_summary,
+)
 from tradeoff.price import describe_price, price_of_constraint, priced_axes
 from tradeoff.records import TrialRecord
 from tradeoff.requirements import Requirements
@@ -87,6 +93,13 @@ def select_command(
             "(repeatable)."
         ),
     ] = None,
+    prefer: Annotated[
+        str | None,
+        typer.Option(
+            help="'accurate' (the most accurate candidate) or 'cheaper' (its cheaper twin, the "
+            "same quality within noise); default: the run's own."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
 ) -> None:
     """Re-select from the recorded trials under new requirements, without training anything.
@@ -107,7 +120,8 @@ def select_command(
             min_throughput=min_throughput,
         )
         records = opened.trials()
-        selection = explain_selection(records, req)
+        prefer = check_prefer(prefer or opened.prefer)
+        selection = explain_selection(records, req, prefer)
         lines = describe_selection(selection)
         prices = [
             describe_price(price_of_constraint(records, req, a), req.metric)
@@ -118,7 +132,7 @@ def select_command(
             # Only a test figure already computed after selection is shown: never a new look.
             test = opened.study.user_attrs.get(f"test:{selection.pick.number}")
     if as_json:
-        print(json.dumps(_as_json(opened, selection, lines, prices, test), indent=2))
+        print(json.dumps(_as_json(opened, selection, lines, prices, test, prefer), indent=2))
         return
     for line in lines:
         out_console.print(line, highlight=False)
@@ -182,11 +196,17 @@ def _brief(r: TrialRecord | None) -> dict | None:
     return {k: getattr(r, k) for k in keys} | {"params": r.params, "strategy": r.strategy}
 
 
-def _as_json(run: Run, selection, lines: list[str], prices: list[str], test) -> dict:
+def _as_json(run: Run, selection, lines: list[str], prices: list[str], test, prefer: str) -> dict:
+    twin = twin_summary(
+        selection.most_accurate, selection.twin, selection.requirements.metric, selection.pick
+    )
     return {
         "run": str(run.out),
         "requirements": selection.requirements.to_dict(),
+        "prefer": prefer,
         "pick": _brief(selection.pick),
+        "cheaper_twin": twin["cheaper_twin"],
+        "shipped": twin["shipped"],
         "test_estimate": test,
         "margins": [asdict(m) | {"slack": m.slack} for m in selection.margins],
         "next_better": _brief(selection.next_better),

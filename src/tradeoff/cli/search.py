@@ -26,7 +26,7 @@ from tradeoff.compress import QualityTolerance, pass_names
 from tradeoff.datasets import builtin_names, builtin_origin, load, supported_formats
 from tradeoff.errors import TradeoffError
 from tradeoff.families import family_names, get_family
-from tradeoff.frontier import Run
+from tradeoff.frontier import Run, check_prefer, explain_selection, twin_summary
 from tradeoff.measure import (
     QUICK_PROTOCOL,
     REFERENCE_NAME,
@@ -91,6 +91,14 @@ def demo(
         Path | None, typer.Option(help="Run folder (default: runs/demo-<timestamp>).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for splits, sampler and training.")] = 0,
+    prefer: Annotated[
+        str | None,
+        typer.Option(
+            help="Which model the run picks: 'accurate' (the most accurate meeting every "
+            "requirement; the default) or 'cheaper' (its cheaper twin, the same quality within "
+            "noise). Recorded in run.json: `select` and `export` use it unless given their own."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
 ) -> None:
     """Search MNIST-1D under a demo deployment whose limits are derived on this machine.
@@ -101,6 +109,7 @@ def demo(
     out = out or Path("runs") / f"demo-{datetime.now():%Y%m%d-%H%M%S}"
     with user_errors():
         budget = parse_duration(time_budget)
+        check_prefer(prefer or "accurate")
     req, origin = demo_requirements(measure_reference())
     if not as_json:
         latency = origin["max_latency_ms"]
@@ -115,7 +124,12 @@ def demo(
         prepare(load("mnist1d"), seed=seed),
         req,
         out,
-        SearchSettings(time_budget_s=budget, seed=seed, requirements_origin=origin),
+        SearchSettings(
+            time_budget_s=budget,
+            seed=seed,
+            requirements_origin=origin,
+            prefer=prefer or "accurate",
+        ),
         resume=False,
         as_json=as_json,
     )
@@ -295,6 +309,14 @@ def search(
     threads: Annotated[
         int, typer.Option(help="ONNX Runtime threads when measuring latency (the deployment's).")
     ] = 1,
+    prefer: Annotated[
+        str | None,
+        typer.Option(
+            help="Which model the run picks: 'accurate' (the most accurate meeting every "
+            "requirement; the default) or 'cheaper' (its cheaper twin, the same quality within "
+            "noise). Recorded in run.json: `select` and `export` use it unless given their own."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
 ) -> None:
     """Search model families and training strategies for the best model meeting the requirements."""
@@ -302,6 +324,7 @@ def search(
         budget = parse_duration(time_budget) if time_budget else None
         compression = _compression(compress, passes, max_quality_drop)
         protocol = _protocol(threads, quick_latency)
+        check_prefer(prefer or "accurate")
         # Before --agent, a --target value that is a URL named an agent: kept for one release.
         legacy = [t for t in target or [] if t.startswith(("http://", "https://"))]
         labels = [t for t in target or [] if t not in legacy]
@@ -318,6 +341,11 @@ def search(
             given = {t.url for t in targets_from(urls, None)} if urls else set()
             if given and given != {t.url for t in settings.targets}:
                 fail(f"--agent: {resume} measures on the agents it began with; drop --agent")
+            if prefer is not None and prefer != settings.prefer:
+                fail(
+                    f"--prefer: {resume} picks as it began (--prefer {settings.prefer}); drop "
+                    "--prefer, or re-select with `tradeoff select --prefer`"
+                )
             if agent_token_file is not None:
                 settings = replace(
                     settings,
@@ -367,6 +395,7 @@ def search(
             compression=compression,
             protocol=protocol,
             targets=targets,
+            prefer=prefer or "accurate",
         )
         _search_and_report(prepared, req, out, settings, resume=False, as_json=as_json)
 
@@ -466,11 +495,13 @@ def _search_and_report(prepared: Prepared, req, out, settings, *, resume, as_jso
         )
         stopped_early = study.user_attrs.get(STOPPED_EARLY)
         run = Run.open(out, prepared=prepared)
-        pick = run.select()
+        selection = explain_selection(run.trials(), run.requirements, run.prefer)
+        pick = selection.pick
+        twin = twin_summary(selection.most_accurate, selection.twin, run.requirements.metric, pick)
         test = run.test_estimate(pick) if pick else None
         folds = run.cross_validation(pick) if pick and prepared.folds else None
     if as_json:
-        summary = summary_dict(run, pick, test)
+        summary = summary_dict(run, pick, test) | {"prefer": run.prefer, **twin}
         if folds is not None:
             summary["pick"]["cv_scores"] = list(folds.scores)
             summary["pick"]["cv_mean"] = folds.mean
@@ -482,6 +513,8 @@ def _search_and_report(prepared: Prepared, req, out, settings, *, resume, as_jso
     else:
         print_data(prepared)
         print_report(run, pick, test)
+        if twin["line"] is not None:
+            out_console.print("  " + twin["line"], highlight=False)
         if folds is not None:
             out_console.print(
                 f"  cross-validated {folds.metric} of its configuration: {folds}", highlight=False

@@ -74,6 +74,9 @@ class SearchSettings:
     #: How the requirements were set, when they were derived rather than given (the demo's, from
     #: a measurement on this machine); recorded in run.json as ``requirements_origin``.
     requirements_origin: dict | None = None
+    #: Which the run's pick is: the most accurate, or its cheaper twin (recorded in run.json;
+    #: ``select``/``export`` use it unless given their own --prefer).
+    prefer: str = "accurate"
 
     def resolve_families(self, modality: str) -> list[str]:
         serving = family_names(modality)
@@ -123,6 +126,7 @@ def recorded_settings(
         if compression
         else None,
         workers=workers,
+        prefer=run.prefer,
         # The token is not recorded: it comes from the environment (TRADEOFF_TARGET_TOKEN).
         targets=tuple(Target(t["url"], resolve_token(None)) for t in run.targets),
     )

@@ -139,6 +139,7 @@ def _describe_run(
             "tolerance": asdict(compression.tolerance),
         },
         requirements_origin=settings.requirements_origin,
+        prefer=settings.prefer,
         objectives=(f"maximize validation {requirements.metric}", "minimize p95 latency (ms)"),
         storage=redact_password(url),
         # A shared storage holds many studies: name this one after its run folder, uniquely.
