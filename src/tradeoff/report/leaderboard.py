@@ -93,14 +93,21 @@ def _config_cell(record: TrialRecord, input_shape: tuple[int, ...], strategy_def
 
 
 def _strategy_defaults(run: Run) -> dict:
-    """The default training strategy of the run's data; none when the data is gone (every
-    strategy parameter is then shown)."""
-    from tradeoff.train import default_strategy_params  # torch: only where a report is built
+    """The default training strategy of the run's data as a trial records it (``Strategy``'s
+    fields: the study's ``loss.classification`` is ``loss``); none when the data is gone
+    (every strategy parameter is then shown)."""
+    from dataclasses import asdict
+
+    # torch: imported only where a report is built
+    from tradeoff.train import DEFAULT_MAX_EPOCHS, Strategy, default_strategy_params
 
     try:
-        return default_strategy_params(run.prepared)
+        params = default_strategy_params(run.prepared)
     except TradeoffError:
         return {}
+    named = {k.split(".")[0]: v for k, v in params.items()}  # loss.classification -> loss
+    recorded = Strategy(max_epochs=run.info.get("max_epochs") or DEFAULT_MAX_EPOCHS)
+    return asdict(recorded) | named
 
 
 def _quality(r: TrialRecord) -> tuple:
