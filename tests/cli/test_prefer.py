@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from tradeoff.cli import app
 from tradeoff.estimator import _pick as estimator_pick
 from tradeoff.exporter import _selection
-from tradeoff.frontier import Run
+from tradeoff.frontier import Run, describe_twin
 from tradeoff.records import attrs as rec
 from tradeoff.records import make_storage, storage_url, write_run_info
 from tradeoff.requirements import Requirements
@@ -148,3 +148,14 @@ def test_the_estimators_prefer_picks_by_the_same_rule(tmp_path):
     trials, req = run.trials(), run.requirements
     assert estimator_pick(trials, req, "TradeoffClassifier", "accurate").number == 0
     assert estimator_pick(trials, req, "TradeoffClassifier", "cheaper").number == 1
+
+
+def test_the_search_text_summary_names_the_twin(tmp_path):
+    out = tmp_path / "run"
+    args = ["search", "--quick-latency", "mnist1d", "--families", "linear", "--trials", "2"]
+    result = runner.invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    run = Run.open(out)
+    best, twin = run.select(), run.cheaper_twin()
+    line = describe_twin(best, twin, run.requirements.metric, best)
+    assert line in " ".join(result.stdout.split())  # the console may wrap it
