@@ -141,6 +141,14 @@ def test_search_prefer_cheaper_is_recorded_and_its_summary_names_the_twin(tmp_pa
     # `select` on that run, without the flag, picks as the search did (run.json's prefer)
     again = json.loads(runner.invoke(app, ["select", str(out), "--json"]).stdout)
     assert again["pick"]["number"] == summary["pick"]["trial"]
+    # A resumed search picks as it began: another --prefer is a one-line error, nothing runs.
+    resumed = runner.invoke(
+        app, ["search", "--resume", str(out), "--trials", "1", "--prefer", "accurate"]
+    )
+    assert resumed.exit_code == 2, resumed.output
+    lines = [line for line in resumed.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "--prefer" in lines[0] and "--prefer cheaper" in lines[0]
+    assert len(Run.open(out).trials()) == len(run.trials())
 
 
 def test_the_estimators_prefer_picks_by_the_same_rule(tmp_path):
