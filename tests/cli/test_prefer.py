@@ -7,10 +7,12 @@ import json
 
 import numpy as np
 import optuna
+import pytest
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState, create_trial
 from typer.testing import CliRunner
 
+import tradeoff
 from tradeoff.cli import app
 from tradeoff.estimator import _pick as estimator_pick
 from tradeoff.exporter import _selection
@@ -167,3 +169,9 @@ def test_the_search_text_summary_names_the_twin(tmp_path):
     best, twin = run.select(), run.cheaper_twin()
     line = describe_twin(best, twin, run.requirements.metric, best)
     assert line in " ".join(result.stdout.split())  # the console may wrap it
+
+
+def test_the_python_api_refuses_a_bad_prefer_before_searching(tmp_path):
+    with pytest.raises(tradeoff.TradeoffError, match="--prefer: expected one of accurate, cheaper"):
+        tradeoff.search("mnist1d", Requirements(), out=tmp_path / "run", n_trials=1, prefer="fast")
+    assert not (tmp_path / "run").exists()
