@@ -77,7 +77,7 @@ def test_a_fit_compresses_only_under_a_cost_limit(cancer):
 
 def test_params_follow_the_contract():
     clf = TradeoffClassifier(n_trials=2, max_epochs=5)
-    assert clf.get_params()["n_trials"] == 2
+    assert clf.get_params()["n_trials"] == 2 and clf.get_params()["prefer"] == "accurate"
     clf.set_params(n_trials=4, families=["mlp"])
     copy = clone(clf)
     assert copy.get_params() == clf.get_params() and copy is not clf
@@ -91,6 +91,7 @@ def test_params_follow_the_contract():
         ({"requirements": {"max_latency_ms": 1}}, "requirements must be"),
         ({"n_trials": None, "time_budget": None}, "give n_trials or time_budget"),
         ({"max_epochs": 0}, "max_epochs must be"),
+        ({"prefer": "fast"}, "prefer must be one of accurate, cheaper, got 'fast'"),
     ],
 )
 def test_bad_parameters_are_errors_naming_the_parameter(cancer, params, message):

@@ -226,6 +226,25 @@ def test_export_cli_writes_a_bundle_that_loads(small_run, tmp_path):
     assert tradeoff.load(out).card["lineage"]["trial"] == small_run.select().number
 
 
+def test_export_cli_prefer_ships_the_twin_and_the_card_says_so(small_run, tmp_path):
+    out = tmp_path / "model"
+    result = runner.invoke(
+        app, ["export", str(small_run.out), "--out", str(out), "--prefer", "cheaper"]
+    )
+    assert result.exit_code == 0, result.output
+    card = tradeoff.load(out).card
+    picked, twin = small_run.select(prefer="cheaper"), small_run.cheaper_twin()
+    assert card["lineage"]["trial"] == picked.number
+    selection = card["selection"]
+    assert (
+        selection["prefer"] == "cheaper" and selection["most_accurate"] == small_run.select().number
+    )
+    assert selection["shipped"] == ("cheaper_twin" if twin is not None else "most_accurate")
+    assert (selection["cheaper_twin"] or {}).get("trial") == (twin.number if twin else None)
+    printed = " ".join(result.output.split())  # the console may wrap long lines
+    assert f"shipped: {selection['why']}" in printed and selection["line"] in printed
+
+
 @pytest.fixture(scope="module")
 def table_bundle(tmp_path_factory):
     """A bundle for a table with named columns (breast_cancer), from a 1-trial search."""

@@ -52,8 +52,8 @@ def test_estimator_and_export_best_pick_the_same_trial(tmp_path):
     run = Run.open(out)
     trials = run.trials()
     assert {r.status for r in trials} == {Status.TRAINED}
-    by_export = export_pick(run, "best", req)
-    by_estimator = estimator_pick(trials, req, "TradeoffClassifier")
+    by_export = export_pick(run, "best", req, None)
+    by_estimator = estimator_pick(trials, req, "TradeoffClassifier", "accurate")
     assert by_export.number == by_estimator.number
     # Ties in quality: fewer parameters, then the faster of those (#2 over #1), never #3 (0.8).
     assert by_export.number == 2

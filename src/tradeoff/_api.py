@@ -10,7 +10,7 @@ from tradeoff.frontier import Run
 from tradeoff.measure import QUICK_PROTOCOL, LatencyProtocol
 from tradeoff.measure.remote import Target, resolve_token
 from tradeoff.prepare import prepare
-from tradeoff.requirements import Requirements
+from tradeoff.requirements import Requirements, check_prefer
 from tradeoff.searcher import SearchSettings, parse_duration, run_search
 from tradeoff.searcher.settings import CompressionSettings
 from tradeoff.train import DEFAULT_MAX_EPOCHS
@@ -57,9 +57,11 @@ def search(
     ``max_quality_drop`` is ``"1%"`` (relative) or an absolute number such as ``0.005``.
     ``targets``: URLs of ``tradeoff agent`` instances to measure cost on (the requirements
     must hold on each), with ``target_token`` (default: ``$TRADEOFF_TARGET_TOKEN``).
-    ``prefer``: the answer the run's ``select()`` and ``export`` give by default, ``"accurate"``
-    (the most accurate candidate meeting the requirements) or ``"cheaper"`` (its cheaper twin).
+    ``prefer``: which the run picks (``run.select()``), ``"accurate"`` (the most accurate
+    candidate meeting every requirement) or ``"cheaper"`` (its cheaper twin, the same quality
+    within noise); recorded in run.json.
     """
+    check_prefer(prefer)
     if isinstance(data, (str, os.PathLike)):
         data = load(data, seed=seed, target=target, task=task, modality=modality)
     prepared = prepare(data, seed=seed, cv=cv, augment=augment)

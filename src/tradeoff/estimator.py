@@ -143,6 +143,7 @@ class _TradeoffEstimator(BaseEstimator):
             # Compression serves a cost limit; without one a fit returns the most accurate
             # trial, and skipping it saves about a quarter of a small fit (0.64 -> 0.49 s).
             compression=CompressionSettings() if requirements.limits_cost else None,
+            prefer=self.prefer,
         )
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         pick, onnx_bytes, n_trials = self._run_search(prepared, requirements, settings)
@@ -197,7 +198,8 @@ class TradeoffClassifier(ClassifierMixin, _TradeoffEstimator):
     Parameters: ``requirements`` (a :class:`tradeoff.Requirements`, default none),
     ``time_budget`` (seconds) and/or ``n_trials`` (default 3), ``families``
     (default: all serving tables), ``max_epochs`` per trial, ``random_state``, ``prefer``
-    (``"accurate"``, or ``"cheaper"``: the most accurate pick's cheaper twin).
+    (``"accurate"``: the most accurate trial meeting the requirements; ``"cheaper"``: its
+    cheaper twin, the same quality within noise, where there is one).
     The pick is :func:`tradeoff.frontier.select`'s, the same as ``tradeoff export --trial best``
     makes from the same trials (ties in quality: fewer parameters, then the faster, then the earlier trial).
 
@@ -321,9 +323,9 @@ def _prepare(X: np.ndarray, y: np.ndarray, task: str, classes: tuple[str, ...], 
 
 
 def _pick(
-    trials: list[TrialRecord], requirements: Requirements, who: str, prefer: str = "accurate"
+    trials: list[TrialRecord], requirements: Requirements, who: str, prefer: str
 ) -> TrialRecord:
-    pick = select(trials, requirements, prefer)  # the one selection rule, as `export` uses
+    pick = select(trials, requirements, prefer)  # the one selection rule, as `tradeoff export` uses
     if pick is not None:
         return pick
     if any(r.trained for r in trials):

@@ -45,7 +45,7 @@ from tradeoff.families import (
     get_family,
     regression_target,
 )
-from tradeoff.frontier import Run, describe_twin, twin_summary
+from tradeoff.frontier import Run, cheaper_twin, most_accurate, twin_summary
 from tradeoff.measure import (
     LatencyProtocol,
     cost_record,
@@ -66,7 +66,7 @@ from tradeoff.parity import (
 )
 from tradeoff.prepare import Prepared
 from tradeoff.records import TrialRecord, trial_seed
-from tradeoff.requirements import Requirements, check_prefer
+from tradeoff.requirements import Requirements
 from tradeoff.table_input import TableSchema, as_shipped, cost_samples, fold
 from tradeoff.text_input import max_chars_for
 
@@ -126,7 +126,7 @@ def export(
             f"{TOLERANCE['values']}); not exported"
         )
     card = build_card(run, record, prepared, onnx_bytes, parity, schema, refit_cost)
-    card["selection"] = _selection(run, record, requirements, trial)
+    card["selection"] = _selection(run, record, requirements, prefer)
     with tempfile.TemporaryDirectory() as tmp:
         check = _check_rows(run, record, prepared, onnx_bytes, schema, tmp)
     if check is not None:
@@ -155,26 +155,19 @@ def export(
     return out
 
 
-def _selection(run: Run, record: TrialRecord, requirements, trial) -> dict:
-    """The card's account of the choice: the most accurate candidate under the requirements,
-    its cheaper twin (one line, as ``select`` prints it), and which one this bundle is."""
-    best = run.select(requirements, prefer="accurate")
-    twin = run.cheaper_twin(requirements)
-    return {
-        "trial": "given" if trial != "best" else "best",
-        "most_accurate": None if best is None else best.number,
-        "cheaper_twin": twin_summary(best, twin, record),
-        "summary": None
-        if best is None
-        else describe_twin(best, twin, run.requirements.metric, record),
-    }
+def _selection(
+    run: Run, record: TrialRecord, requirements: Requirements | None, prefer: str | None
+) -> dict:
+    """The card's account of the choice: the most accurate pick, its cheaper twin, which
+    of the two was shipped and why (see :func:`tradeoff.frontier.twin_summary`)."""
+    req, records = requirements or run.requirements, run.trials()
+    best, twin = most_accurate(records, req), cheaper_twin(records, req)
+    return {"prefer": prefer or run.prefer} | twin_summary(best, twin, req.metric, record)
 
 
 def _pick(
-    run: Run, trial: int | str, requirements: Requirements | None, prefer: str | None = None
+    run: Run, trial: int | str, requirements: Requirements | None, prefer: str | None
 ) -> TrialRecord:
-    if prefer is not None:
-        check_prefer(prefer)  # given with --trial N too: a wrong word is never ignored
     if trial == "best":
         record = run.select(requirements, prefer)
         if record is None:

@@ -217,23 +217,6 @@ def explain_selection(
     )
 
 
-def twin_summary(best: TrialRecord | None, twin: TrialRecord | None, picked) -> dict | None:
-    """The cheaper twin as ``--json`` and the card give it (``None`` when there is none):
-    ``ratio`` is the most accurate pick's p95 over the twin's, ``shipped`` whether it is the pick."""
-    if best is None or twin is None:
-        return None
-    return {
-        "trial": twin.number,
-        "family": twin.family,
-        "val_metric": twin.val_metric,
-        "p95_ms": twin.p95_ms,
-        "size_mb": twin.size_mb,
-        "ratio": best.p95_ms / twin.p95_ms if twin.p95_ms else None,
-        "twin_of": best.number,
-        "shipped": picked is not None and picked.number == twin.number,
-    }
-
-
 def describe_twin(
     best: TrialRecord, twin: TrialRecord | None, metric: str, picked: TrialRecord | None
 ) -> str:
@@ -241,7 +224,7 @@ def describe_twin(
     if twin is None:
         return "No cheaper candidate is tied with it within noise."
     ratio = best.p95_ms / twin.p95_ms if twin.p95_ms else float("inf")
-    if picked is not None and picked.number == twin.number:
+    if picked is not None and picked.number == twin.number:  # by number: records are re-read
         return (
             f"Picked as the cheaper twin (--prefer cheaper) of #{best.number} ({best.family}), "
             f"validation {metric} {best.val_metric:.4f} at p95 {best.p95_ms:.4f} ms: "
@@ -252,6 +235,44 @@ def describe_twin(
         f"{twin.val_metric:.4f} at p95 {twin.p95_ms:.4f} ms, {ratio:.1f}x cheaper "
         "(--prefer cheaper ships it)."
     )
+
+
+def twin_summary(
+    best: TrialRecord | None, twin: TrialRecord | None, metric: str, picked: TrialRecord | None
+) -> dict:
+    """The twin as every machine-readable answer gives it (``--json``, the card, the report):
+    ``cheaper_twin`` (trial, family, val_metric, p95_ms, size_mb, ratio = the most accurate's
+    p95 / the twin's; ``None`` without one), which of the two was ``shipped`` and ``why``, and
+    the line saying so (:func:`describe_twin`)."""
+    shipped = "other"  # a trial chosen by hand (--trial N): neither of the two
+    number = None if picked is None else picked.number  # by number: records are re-read
+    if best is not None and number == best.number:
+        shipped = "most_accurate"
+    elif twin is not None and number == twin.number:
+        shipped = "cheaper_twin"
+    brief = None
+    if best is not None and twin is not None:
+        brief = {
+            "trial": twin.number,
+            "family": twin.family,
+            "val_metric": twin.val_metric,
+            "p95_ms": twin.p95_ms,
+            "size_mb": twin.size_mb,
+            "ratio": best.p95_ms / twin.p95_ms if twin.p95_ms else None,
+        }
+    why = {
+        "most_accurate": "the most accurate candidate meeting every requirement (--prefer accurate)",
+        "cheaper_twin": "--prefer cheaper: the cheapest candidate tied with the most accurate "
+        "within noise",
+        "other": "chosen by trial number (--trial)",
+    }[shipped]
+    return {
+        "most_accurate": None if best is None else best.number,
+        "cheaper_twin": brief,
+        "shipped": shipped,
+        "why": why,
+        "line": None if best is None else describe_twin(best, twin, metric, picked),
+    }
 
 
 def describe_selection(selection: Selection) -> list[str]:
@@ -332,8 +353,8 @@ class Run:
     ):
         self.out, self.study, self.info = out, study, info
         self.requirements = Requirements(**info["requirements"])
-        #: The run's own answer (``--prefer`` at search time; older runs: the most accurate)
-        self.prefer = info.get("prefer", "accurate")
+        #: The search's own --prefer; runs recorded before it was read as "accurate".
+        self.prefer: str = info.get("prefer") or "accurate"
         self._prepared = prepared
         self._refits: dict[int, Refit] = {}  # by trial number: a refit trains, so once per Run
 

@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 import tradeoff
 from tradeoff.cli import app
 from tradeoff.frontier import Run, select
+from tradeoff.price import priced_axes
 from tradeoff.report import REPORT_FILE, build_report, figures
 from tradeoff.report.build import _parent
 from tradeoff.requirements import Requirements
@@ -92,6 +93,12 @@ def test_report_is_self_contained_and_covers_every_section(finished_run, report_
                 html.escape(str(reason)) in text
             )  # infeasible candidates carry the constraint that rejected them
     pick = run.select()
+    # The "what you get" card comes first, one line per requirement's price.
+    card = text[text.index('id="what-you-get"') : text.index('id="s-quality-against-cost"')]
+    assert text.index('id="what-you-get"') < text.index('id="pareto"')
+    assert card.count("<li>") == (1 + (pick is not None)) + len(
+        priced_axes(run.trials(), run.requirements)
+    )
     # Whether anything meets the demo limits depends on this machine's speed: both answers
     # are checked, so the test says something either way.
     if pick is None:
@@ -100,6 +107,9 @@ def test_report_is_self_contained_and_covers_every_section(finished_run, report_
     else:
         assert 'id="confusion"' in text and 'id="latency"' in text
         assert f"pick #{pick.number}" in text
+        assert f"Pick: #{pick.number} ({pick.family})" in card
+        twin = run.cheaper_twin()
+        assert ("Same quality within noise" in card) == (twin is not None)
         assert str(run.test_estimate(pick)) in text
     assert "Relaxing p95 latency" in text or "P95 latency is unconstrained" in text
 

@@ -9,7 +9,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from tradeoff.cli._app import out_console
-from tradeoff.frontier import describe_twin, twin_summary
 from tradeoff.measure import describe_method
 from tradeoff.rules import Objective
 
@@ -42,7 +41,7 @@ def print_data(prepared: Prepared) -> None:
     )
 
 
-def summary_dict(run: Run, pick: TrialRecord | None, test, prefer: str | None = None) -> dict:
+def summary_dict(run: Run, pick: TrialRecord | None, test) -> dict:
     return {
         "run": str(run.out),
         "requirements": run.requirements.to_dict(),
@@ -67,8 +66,6 @@ def summary_dict(run: Run, pick: TrialRecord | None, test, prefer: str | None = 
             "rows_trained": pick.rows_trained,
             "rung_rows": pick.rung_rows,
         },
-        "prefer": prefer or run.prefer,
-        "cheaper_twin": twin_summary(run.select(prefer="accurate"), run.cheaper_twin(), pick),
         "metric": run.requirements.metric,
         "counts": run.counts(),
         "peak_rss_mb": peak_rss_of(run),
@@ -207,8 +204,7 @@ def print_report(run: Run, pick: TrialRecord | None, test) -> None:
             if pick.parent_trial is not None
             else ""
         )
-        + f"  {describe_twin(run.select(prefer='accurate'), run.cheaper_twin(), metric, pick)}\n"
-        f"  latency measured with {escape(describe_method(pick.latency_method))}\n"
+        + f"  latency measured with {escape(describe_method(pick.latency_method))}\n"
         f"  run folder: {run.out} (resume with: tradeoff search --resume {run.out})",
         highlight=False,
     )

@@ -33,7 +33,10 @@ def export_command(
     """Export a trial as a bundle: model.onnx (preprocessing inside) + card.json (its cost card)."""
     with user_errors():
         from tradeoff.exporter import export  # the training stack: only this command needs it
+        from tradeoff.requirements import check_prefer
 
+        if prefer is not None:
+            check_prefer(prefer)  # before anything is refitted or written
         bundle = export(run, out, trial=trial, prefer=prefer)
         card = Predictor(bundle).card
     parity, cost, test = card["parity"], card["cost"], card["metrics"]["test"]
@@ -57,9 +60,16 @@ def export_command(
         f"{parity['argmax_agreement']}, max |diff| {parity['max_abs_diff']:.2e}"
         + _float32_figures(parity)
         + raw_line
-        + (f"\n  {card['selection']['summary']}" if card["selection"]["summary"] else ""),
+        + _selection_line(card.get("selection")),
         highlight=False,
     )
+
+
+def _selection_line(selection: dict | None) -> str:
+    """Which candidate was shipped and its cheaper twin (absent from cards of older bundles)."""
+    if not selection or selection.get("line") is None:
+        return ""
+    return f"\n  shipped: {selection['why']}\n  {selection['line']}"
 
 
 def _float32_figures(parity: dict) -> str:

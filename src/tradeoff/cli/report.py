@@ -14,7 +14,7 @@ from tradeoff.errors import TradeoffError
 from tradeoff.frontier import Run, describe_selection, explain_selection, twin_summary
 from tradeoff.price import describe_price, price_of_constraint, priced_axes
 from tradeoff.records import TrialRecord
-from tradeoff.requirements import Requirements
+from tradeoff.requirements import Requirements, check_prefer
 
 #: What `--drop` can remove from the run's requirements, and the field it clears.
 DROPPABLE = {
@@ -110,7 +110,8 @@ def select_command(
             min_throughput=min_throughput,
         )
         records = opened.trials()
-        selection = explain_selection(records, req, prefer or opened.prefer)
+        prefer = check_prefer(prefer or opened.prefer)
+        selection = explain_selection(records, req, prefer)
         lines = describe_selection(selection)
         prices = [
             describe_price(price_of_constraint(records, req, a), req.metric)
@@ -121,8 +122,7 @@ def select_command(
             # Only a test figure already computed after selection is shown: never a new look.
             test = opened.study.user_attrs.get(f"test:{selection.pick.number}")
     if as_json:
-        answer = _as_json(opened, selection, lines, prices, test)
-        print(json.dumps(answer | {"prefer": prefer or opened.prefer}, indent=2))
+        print(json.dumps(_as_json(opened, selection, lines, prices, test, prefer), indent=2))
         return
     for line in lines:
         out_console.print(line, highlight=False)
@@ -186,12 +186,17 @@ def _brief(r: TrialRecord | None) -> dict | None:
     return {k: getattr(r, k) for k in keys} | {"params": r.params, "strategy": r.strategy}
 
 
-def _as_json(run: Run, selection, lines: list[str], prices: list[str], test) -> dict:
+def _as_json(run: Run, selection, lines: list[str], prices: list[str], test, prefer: str) -> dict:
+    twin = twin_summary(
+        selection.most_accurate, selection.twin, selection.requirements.metric, selection.pick
+    )
     return {
         "run": str(run.out),
         "requirements": selection.requirements.to_dict(),
+        "prefer": prefer,
         "pick": _brief(selection.pick),
-        "cheaper_twin": twin_summary(selection.most_accurate, selection.twin, selection.pick),
+        "cheaper_twin": twin["cheaper_twin"],
+        "shipped": twin["shipped"],
         "test_estimate": test,
         "margins": [asdict(m) | {"slack": m.slack} for m in selection.margins],
         "next_better": _brief(selection.next_better),

@@ -13,7 +13,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from tradeoff.cli._app import PREFER_HELP, agent_urls, app, fail, out_console, user_errors
+from tradeoff.cli._app import agent_urls, app, fail, out_console, user_errors
 from tradeoff.cli._results import (
     data_summary,
     no_pick_dict,
@@ -26,7 +26,7 @@ from tradeoff.compress import QualityTolerance, pass_names
 from tradeoff.datasets import builtin_names, builtin_origin, load, supported_formats
 from tradeoff.errors import TradeoffError
 from tradeoff.families import family_names, get_family
-from tradeoff.frontier import Run
+from tradeoff.frontier import Run, explain_selection, twin_summary
 from tradeoff.measure import (
     QUICK_PROTOCOL,
     REFERENCE_NAME,
@@ -40,7 +40,7 @@ from tradeoff.measure import (
 from tradeoff.measure.remote import targets_from
 from tradeoff.prepare import Prepared, prepare, prepare_from_description
 from tradeoff.records import load_run_info
-from tradeoff.requirements import METRICS, Requirements
+from tradeoff.requirements import METRICS, Requirements, check_prefer
 from tradeoff.searcher import SearchSettings, parse_duration, run_search
 from tradeoff.searcher.gates import STOPPED_EARLY
 from tradeoff.searcher.halving import Halving
@@ -91,7 +91,14 @@ def demo(
         Path | None, typer.Option(help="Run folder (default: runs/demo-<timestamp>).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for splits, sampler and training.")] = 0,
-    prefer: Annotated[str, typer.Option(help=PREFER_HELP)] = "accurate",
+    prefer: Annotated[
+        str | None,
+        typer.Option(
+            help="Which model the run picks: 'accurate' (the most accurate meeting every "
+            "requirement; the default) or 'cheaper' (its cheaper twin, the same quality within "
+            "noise). Recorded in run.json: `select` and `export` use it unless given their own."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
 ) -> None:
     """Search MNIST-1D under a demo deployment whose limits are derived on this machine.
@@ -102,7 +109,7 @@ def demo(
     out = out or Path("runs") / f"demo-{datetime.now():%Y%m%d-%H%M%S}"
     with user_errors():
         budget = parse_duration(time_budget)
-        settings = SearchSettings(time_budget_s=budget, seed=seed, prefer=prefer)
+        check_prefer(prefer or "accurate")
     req, origin = demo_requirements(measure_reference())
     if not as_json:
         latency = origin["max_latency_ms"]
@@ -117,7 +124,12 @@ def demo(
         prepare(load("mnist1d"), seed=seed),
         req,
         out,
-        replace(settings, requirements_origin=origin),
+        SearchSettings(
+            time_budget_s=budget,
+            seed=seed,
+            requirements_origin=origin,
+            prefer=prefer or "accurate",
+        ),
         resume=False,
         as_json=as_json,
     )
@@ -299,7 +311,12 @@ def search(
         int, typer.Option(help="ONNX Runtime threads when measuring latency (the deployment's).")
     ] = 1,
     prefer: Annotated[
-        str | None, typer.Option(help=PREFER_HELP + " Default: accurate (a resumed run: its own).")
+        str | None,
+        typer.Option(
+            help="Which model the run picks: 'accurate' (the most accurate meeting every "
+            "requirement; the default) or 'cheaper' (its cheaper twin, the same quality within "
+            "noise). Recorded in run.json: `select` and `export` use it unless given their own."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
 ) -> None:
@@ -308,6 +325,7 @@ def search(
         budget = parse_duration(time_budget) if time_budget else None
         compression = _compression(compress, passes, max_quality_drop)
         protocol = _protocol(threads, quick_latency)
+        check_prefer(prefer or "accurate")
         # Before --agent, a --target value that is a URL named an agent: kept for one release.
         legacy = [t for t in target or [] if t.startswith(("http://", "https://"))]
         labels = [t for t in target or [] if t not in legacy]
@@ -321,11 +339,14 @@ def search(
             settings = recorded_settings(
                 info, time_budget_s=budget, n_trials=trials, workers=workers
             )
-            if prefer is not None:
-                settings = replace(settings, prefer=prefer)
             given = {t.url for t in targets_from(urls, None)} if urls else set()
             if given and given != {t.url for t in settings.targets}:
                 fail(f"--agent: {resume} measures on the agents it began with; drop --agent")
+            if prefer is not None and prefer != settings.prefer:
+                fail(
+                    f"--prefer: {resume} picks as it began (--prefer {settings.prefer}); drop "
+                    "--prefer, or re-select with `tradeoff select --prefer`"
+                )
             if agent_token_file is not None:
                 settings = replace(
                     settings,
@@ -476,11 +497,13 @@ def _search_and_report(prepared: Prepared, req, out, settings, *, resume, as_jso
         )
         stopped_early = study.user_attrs.get(STOPPED_EARLY)
         run = Run.open(out, prepared=prepared)
-        pick = run.select(prefer=settings.prefer)
+        selection = explain_selection(run.trials(), run.requirements, run.prefer)
+        pick = selection.pick
+        twin = twin_summary(selection.most_accurate, selection.twin, run.requirements.metric, pick)
         test = run.test_estimate(pick) if pick else None
         folds = run.cross_validation(pick) if pick and prepared.folds else None
     if as_json:
-        summary = summary_dict(run, pick, test, settings.prefer)
+        summary = summary_dict(run, pick, test) | {"prefer": run.prefer, **twin}
         if folds is not None:
             summary["pick"]["cv_scores"] = list(folds.scores)
             summary["pick"]["cv_mean"] = folds.mean
@@ -492,6 +515,8 @@ def _search_and_report(prepared: Prepared, req, out, settings, *, resume, as_jso
     else:
         print_data(prepared)
         print_report(run, pick, test)
+        if twin["line"] is not None:
+            out_console.print("  " + twin["line"], highlight=False)
         if folds is not None:
             out_console.print(
                 f"  cross-validated {folds.metric} of its configuration: {folds}", highlight=False

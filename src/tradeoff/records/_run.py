@@ -28,7 +28,8 @@ class RunSettings:
     halving: dict | None = None
     compression: dict | None = None
     requirements_origin: dict | None = None  # how derived requirements were set (the demo's)
-    prefer: str = "accurate"  # the answer it ships: the most accurate, or its cheaper twin
+    #: Which of the most accurate pick and its cheaper twin ``--prefer`` ships by default
+    prefer: str = "accurate"
     objectives: tuple[str, ...] = ()
     storage: str = ""
     study: str = STUDY_NAME

@@ -18,7 +18,14 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from tradeoff.errors import TradeoffError
-from tradeoff.frontier import Run, describe_selection, explain_selection, hypervolume
+from tradeoff.frontier import (
+    Run,
+    Selection,
+    describe_selection,
+    describe_twin,
+    explain_selection,
+    hypervolume,
+)
 from tradeoff.measure import (
     LatencyProtocol,
     cpu_model,
@@ -30,6 +37,7 @@ from tradeoff.measure import (
 from tradeoff.price import describe_price, price_curve, price_of_constraint, priced_axes
 from tradeoff.records import TrialRecord, write_atomic
 from tradeoff.report import figures
+from tradeoff.report.leaderboard import leaderboard_html
 from tradeoff.rules import Objective
 from tradeoff.table_input import as_shipped, cost_samples
 
@@ -64,7 +72,8 @@ def build_report(run: Run, path: str | os.PathLike | None = None) -> Path:
         n: p for n, t in frozen.items() if (p := _parent(t.user_attrs.get(PARENT))) is not None
     }
     front = run.front()
-    pick = run.select()
+    selection = explain_selection(records, req, run.prefer)
+    pick = selection.pick
     test = confusion = latency = None
     unmeasured = "No trained candidate meets the requirements."
     if pick is not None:
@@ -75,17 +84,19 @@ def build_report(run: Run, path: str | os.PathLike | None = None) -> Path:
             # The data or the artifact is gone: the rest of the report still stands.
             unmeasured = f"The pick #{pick.number} could not be re-evaluated: {error}"
 
+    prices = [price_of_constraint(records, req, axis) for axis in priced_axes(records, req)]
     sections = [
+        _section_raw("What you get", _what_you_get(selection, test, prices)),
         _section(
             "Quality against cost",
-            _explain(run, records, pick, test),
-            figures.pareto_figure(records, front, pick, test, req, labels, parents),
+            _explain(run, selection, pick, test),
+            figures.pareto_figure(records, front, pick, test, req, labels, parents, selection.twin),
             "pareto",
-        )
+        ),
     ]
     price_parts = []
-    for axis in priced_axes(records, req):
-        price = price_of_constraint(records, req, axis)
+    for price in prices:
+        axis = price.axis
         sentence = describe_price(price, metric)
         untrained = [r for r in records if r.status == "infeasible"]
         figure = figures.price_figure(price_curve(records, req, axis), price, metric, untrained)
@@ -101,7 +112,7 @@ def build_report(run: Run, path: str | os.PathLike | None = None) -> Path:
             "training have no quality and are left out.</p>" + "".join(price_parts),
         )
     )
-    sections.append(_section_raw("Leaderboard", _leaderboard(run, records, labels)))
+    sections.append(_section_raw("Leaderboard", leaderboard_html(run, records, labels)))
     sections.append(_section_raw("Best per family", _best_per_family(records, metric)))
     curves = {r.number: frozen[r.number].user_attrs.get("curve") or [] for r in front}
     sections.append(
@@ -245,7 +256,29 @@ def _parent(value) -> int | None:
     return None
 
 
-def _explain(run: Run, records, pick, test) -> str:
+def _what_you_get(selection: Selection, test, prices) -> str:
+    """The card at the top: the pick, its cheaper twin, and the price of each requirement,
+    one line each."""
+    pick, metric = selection.pick, selection.requirements.metric
+    if pick is None:
+        lines = ["No trained candidate meets the requirements (see below what would admit one)."]
+    else:
+        on_test = f", test {test}" if test is not None else ""
+        lines = [
+            f"Pick: #{pick.number} ({pick.family}), validation {metric} {pick.val_metric:.4f}"
+            f"{on_test}, p95 {pick.p95_ms:.4f} ms, {pick.size_mb:.3f} MB."
+        ]
+        if selection.most_accurate is not None:
+            best = selection.most_accurate
+            lines.append(describe_twin(best, selection.twin, metric, pick))
+    for price in prices:
+        sentence = describe_price(price, metric)
+        lines.append(sentence[0].upper() + sentence[1:])
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+    return f'<div class="card" id="what-you-get"><ul>{items}</ul></div>'
+
+
+def _explain(run: Run, selection: Selection, pick, test) -> str:
     req, counts = run.requirements, run.counts()
     limits = ", ".join(
         f"{k} {v}" for k, v in req.to_dict().items() if v is not None and k != "metric"
@@ -256,7 +289,7 @@ def _explain(run: Run, records, pick, test) -> str:
         f"{counts['infeasible_untrained']} rejected on cost before training, "
         f"{counts['failed']} failed).</p>"
     ]
-    explained = describe_selection(explain_selection(records, req))
+    explained = describe_selection(selection)
     lines.append("<pre>" + html.escape("\n".join(explained)) + "</pre>")
     if pick is not None and test is not None:
         lines.append(
@@ -265,76 +298,6 @@ def _explain(run: Run, records, pick, test) -> str:
             f"{html.escape(describe_method(pick.latency_method))}.</p>"
         )
     return "".join(lines)
-
-
-def _quality(r: TrialRecord) -> tuple:
-    """The validation figure's cell; a fold mean shows its interval (cross-validated ranking)."""
-    value, shown = _num(r.val_metric, ".4f")
-    folds = r.cross_validation
-    if folds is None:
-        return value, shown
-    low, high = folds.interval
-    return value, f"{shown} (folds, [{low:.3f}, {high:.3f}])"
-
-
-def _leaderboard(run: Run, records: list[TrialRecord], labels: dict[int, str]) -> str:
-    metric = run.requirements.metric
-    columns = ["#", "model", "status", f"val {metric}", "p95 ms", "p50 ms", "MB"]
-    columns += ["params", "train s", "train rows", "peak RSS MB", "feasible", "why not", "config"]
-    objective = Objective.of(run.requirements)
-    ordered = sorted(
-        records,
-        key=lambda r: (r.val_metric is None, -objective.key(r.val_metric or 0.0), r.p95_ms or 0),
-    )
-    rows = []
-    for r in ordered:
-        config = ", ".join(f"{k}={v}" for k, v in {**r.params, **r.strategy}.items())
-        cells = [
-            (r.number, str(r.number)),
-            (labels[r.number], labels[r.number]),
-            (r.status, r.status),
-            _quality(r),
-            _num(r.p95_ms, ".4f"),
-            _num(r.p50_ms, ".4f"),
-            _num(r.size_mb, ".3f"),
-            _num(r.n_params, "d"),
-            _num(r.train_seconds, ".1f"),
-            _rows_cell(r),
-            _num(r.peak_rss_mb, ".0f"),
-            ("yes" if r.feasible else "no", "yes" if r.feasible else "no"),
-            (None, "; ".join(map(str, r.violations)) or (r.error or "")),
-            (None, config),
-        ]
-        rows.append(
-            "<tr>"
-            + "".join(
-                f'<td data-value="{html.escape(str(v if v is not None else shown))}">'
-                f"{html.escape(shown)}</td>"
-                for v, shown in cells
-            )
-            + "</tr>"
-        )
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    return (
-        "<p>Click a column header to sort.</p>"
-        f'<table class="sortable" id="leaderboard"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table>"
-    )
-
-
-def _rows_cell(record: TrialRecord) -> tuple:
-    """Training rows of the last epoch; for a trial halving stopped, the rung it reached."""
-    rows = record.rows_trained
-    if rows is None:
-        return (None, "-")
-    if record.status == "pruned" and record.rung_rows:
-        epoch = max(record.rung_rows, key=int)
-        return (rows, f"{record.rung_rows[epoch]} (stopped at rung {epoch})")
-    return (rows, str(rows))
-
-
-def _num(value, spec: str) -> tuple:
-    return (value, "-") if value is None else (value, format(value, spec))
 
 
 def _best_per_family(records: list[TrialRecord], metric: str) -> str:

@@ -22,6 +22,49 @@ GREY = "#b0b0b0"
 LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
 
 
+def axis_type(values) -> str:
+    """``"log"`` when the positive ``values`` span more than one decade, else ``"linear"``: on
+    a linear axis a front of 0.01 ms models is one vertical line beside a 0.5 ms reject."""
+    positive = [v for v in values if v is not None and v > 0]
+    if positive and max(positive) > 10 * min(positive):
+        return "log"
+    return "linear"
+
+
+def latency_axis(
+    trained: list[TrialRecord], measured: list[TrialRecord], limit_ms: float | None
+) -> tuple[str, tuple[float, float]]:
+    """The quality-against-cost plot's latency axis: its type and range (in ms).
+
+    The range spans the trained candidates and the limit, so the front fills the plot:
+    candidates rejected before training (no quality, often 100x slower) would otherwise
+    squeeze it into one vertical line; those outside are drawn on the edge.
+    """
+    spanned = [r.p95_ms for r in trained] or [r.p95_ms for r in measured]
+    values = [v for v in [*spanned, limit_ms] if v is not None and v > 0] or [1.0]
+    x_type = axis_type(values)
+    low, high = min(values), max(values)
+    if x_type == "log":
+        return x_type, (low / 1.4, high * 1.4)
+    pad = 0.08 * (high - low) or 0.1 * high
+    return x_type, (max(0.0, low - pad), high + pad)
+
+
+def limit_line(fig: go.Figure, x: float, text: str, log: bool) -> None:
+    """A dashed vertical requirement line with its label at the top; on a log axis the label's
+    position is in log10 units (Plotly's annotations are, its shapes are not)."""
+    fig.add_vline(x=x, line={"color": "crimson", "dash": "dash"})
+    fig.add_annotation(
+        x=math.log10(x) if log and x > 0 else x,
+        y=1,
+        yref="paper",
+        text=text,
+        showarrow=False,
+        xanchor="left",
+        yanchor="bottom",
+    )
+
+
 def family_colours(families: list[str]) -> dict[str, str]:
     palette = qualitative.Plotly
     return {name: palette[i % len(palette)] for i, name in enumerate(sorted(set(families)))}
@@ -63,11 +106,14 @@ def pareto_figure(
     requirements: Requirements,
     labels: dict[int, str],
     parents: dict[int, int],
+    twin: TrialRecord | None = None,
 ) -> go.Figure:
     """Validation quality vs p95 latency: colour = family, marker size = model size.
 
     Infeasible candidates are grey, one legend entry per constraint that rejected them;
     those rejected before training have no quality and sit on a strip under the axis floor.
+    The front is a solid line with its members ringed, the pick a gold star, its cheaper
+    twin an open star; latency is on a log axis when it spans more than a decade.
     """
     metric = requirements.metric
     measured = [r for r in records if r.p95_ms is not None]
@@ -98,6 +144,7 @@ def pareto_figure(
             )
     # Grey, one legend entry per rejecting constraint, so the reason shows without hovering.
     groups = _rejections(trained, measured)
+    x_type, (low, high) = latency_axis(trained, measured, requirements.max_latency_ms)
     for i, ((was_trained, reasons), members) in enumerate(sorted(groups.items())):
         symbol = (
             ("circle-open", "square-open", "diamond-open")[i % 3]
@@ -110,7 +157,8 @@ def pareto_figure(
         )
         fig.add_trace(
             go.Scatter(
-                x=[r.p95_ms for r in members],
+                # Rejected before training, far off: on the axis's edge (the hover says where).
+                x=[min(max(r.p95_ms, low), high) for r in members],
                 y=[r.val_metric if was_trained else floor for r in members],
                 mode="markers",
                 name=(f"trained, misses {reasons}" if was_trained else f"not trained: {reasons}"),
@@ -140,10 +188,12 @@ def pareto_figure(
             go.Scatter(
                 x=[r.p95_ms for r in front],
                 y=[r.val_metric for r in front],
-                mode="lines",
-                line={"shape": "hv", "dash": "dot", "color": "#444"},
+                mode="lines+markers",
+                line={"shape": "hv", "width": 2.5, "color": "#222"},
+                marker={"symbol": "circle-open", "size": 14, "color": "#222", "line": {"width": 2}},
                 name="Pareto front",
-                hoverinfo="skip",
+                hovertext=[_hover(r, metric, labels[r.number], "on the front") for r in front],
+                hoverinfo="text",
             )
         )
     by_number = {r.number: r for r in trained}
@@ -161,6 +211,59 @@ def pareto_figure(
                 line={"color": "#888", "width": 1},
                 name="compressed from",
                 hoverinfo="skip",
+            )
+        )
+    _highlight(fig, pick, twin, test, metric, labels)
+    if requirements.max_latency_ms is not None:
+        limit = requirements.max_latency_ms
+        limit_line(fig, limit, f"max p95 {limit} ms", x_type == "log")
+    if requirements.min_quality is not None:
+        fig.add_hline(
+            y=requirements.min_quality,
+            line={"color": "crimson", "dash": "dash"},
+            annotation_text=f"min {metric} {requirements.min_quality}",
+        )
+    size_note = (
+        f"; size limit {requirements.max_size_mb} MB (larger models are grey)"
+        if requirements.max_size_mb is not None
+        else ""
+    )
+    fig.update_layout(
+        **LAYOUT,
+        title=f"Validation {metric} vs p95 latency (marker area ~ model size{size_note})",
+        xaxis_title="p95 latency at batch 1 (ms" + (", log scale)" if x_type == "log" else ")"),
+        xaxis_type=x_type,
+        xaxis_range=[math.log10(low), math.log10(high)] if x_type == "log" else [low, high],
+        yaxis_title=f"validation {metric}",
+        height=560,
+    )
+    return fig
+
+
+def _highlight(
+    fig: go.Figure,
+    pick: TrialRecord | None,
+    twin: TrialRecord | None,
+    test: Estimate | None,
+    metric: str,
+    labels: dict[int, str],
+) -> None:
+    """The pick (a gold star, its test figure beside it) and its cheaper twin (an open star)."""
+    if twin is not None and pick is not None and twin.number != pick.number:
+        fig.add_trace(
+            go.Scatter(
+                x=[twin.p95_ms],
+                y=[twin.val_metric],
+                mode="markers",
+                name=f"cheaper twin #{twin.number} (same quality within noise)",
+                marker={
+                    "symbol": "star-open",
+                    "size": 22,
+                    "color": "darkorange",
+                    "line": {"width": 2},
+                },
+                hovertext=[_hover(twin, metric, labels[twin.number], "cheaper twin")],
+                hoverinfo="text",
             )
         )
     if pick is not None:
@@ -193,31 +296,6 @@ def pareto_figure(
                     hoverinfo="text",
                 )
             )
-    if requirements.max_latency_ms is not None:
-        fig.add_vline(
-            x=requirements.max_latency_ms,
-            line={"color": "crimson", "dash": "dash"},
-            annotation_text=f"max p95 {requirements.max_latency_ms} ms",
-        )
-    if requirements.min_quality is not None:
-        fig.add_hline(
-            y=requirements.min_quality,
-            line={"color": "crimson", "dash": "dash"},
-            annotation_text=f"min {metric} {requirements.min_quality}",
-        )
-    size_note = (
-        f"; size limit {requirements.max_size_mb} MB (larger models are grey)"
-        if requirements.max_size_mb is not None
-        else ""
-    )
-    fig.update_layout(
-        **LAYOUT,
-        title=f"Validation {metric} vs p95 latency (marker area ~ model size{size_note})",
-        xaxis_title="p95 latency at batch 1 (ms)",
-        yaxis_title=f"validation {metric}",
-        height=560,
-    )
-    return fig
 
 
 def price_figure(
@@ -267,16 +345,15 @@ def price_figure(
                 hoverinfo="text",
             )
         )
+    plotted = [s.threshold for s in steps] + [getattr(r, field_name) for r in costs]
+    x_type = axis_type(plotted + [price.current])
     if price.current is not None:
-        fig.add_vline(
-            x=price.current,
-            line={"color": "crimson", "dash": "dash"},
-            annotation_text=f"requirement {price.current:.4g} {unit}",
-        )
+        limit_line(fig, price.current, f"requirement {price.current:.4g} {unit}", x_type == "log")
     fig.update_layout(
         **LAYOUT,
         title=f"Best attainable validation {metric} as the {words} limit varies",
-        xaxis_title=f"{words} threshold ({unit})",
+        xaxis_title=f"{words} threshold ({unit}" + (", log scale)" if x_type == "log" else ")"),
+        xaxis_type=x_type,
         yaxis_title=f"best validation {metric}",
         height=380,
         showlegend=False,

@@ -144,7 +144,7 @@ def recorded_settings(
         if compression
         else None,
         workers=workers,
+        prefer=run.prefer,
         # The token is not recorded: it comes from the environment (TRADEOFF_TARGET_TOKEN).
         targets=tuple(Target(t["url"], resolve_token(None)) for t in run.targets),
-        prefer=run.prefer,
     )
