@@ -9,6 +9,7 @@ import pytest
 
 import tradeoff
 from tradeoff.prepare import prepare
+from tradeoff.table_input import TableSchema
 
 sets = pytest.importorskip("benchmarks.suite.sets")
 results_mod = pytest.importorskip("benchmarks.suite.results")
@@ -148,3 +149,12 @@ def test_peers_get_categories_as_codes_that_read_back_to_the_table(tmp_path):
     test_codes = arrays["X_test"][: len(stored["categorical"]), index].astype(int)
     names = np.asarray(column.categories)[test_codes]
     assert (names == stored["categorical"][:, 0]).all()
+    # A category never seen in training (an all-zero block) reads as the training mode, as
+    # the bundle's card says, instead of stopping the whole invocation.
+    schema = TableSchema.of(prepared)
+    unseen = prepared.X_test[:3].copy()
+    start = schema._offsets()[[c.name for c in schema.columns].index("colour")]
+    block = [i for i, k in enumerate(schema.kept) if start <= k < start + 3]
+    unseen[:, block] = 0
+    feeds, kept = schema.rows(contenders._unseen_as_mode(schema, unseen))
+    assert len(kept) == 3 and set(feeds["categorical"][:, 0]) == {schema.modes()["colour"]}

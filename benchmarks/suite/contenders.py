@@ -114,7 +114,7 @@ def peer_arrays(prepared) -> tuple[dict[str, np.ndarray], dict[int, int]]:
     categories = [c.categories for c in schema.columns if c.kind == "categorical"]
     arrays, categorical = {}, {}
     for key, (X, y) in splits.items():
-        feeds, kept = schema.rows(X)
+        feeds, kept = schema.rows(_unseen_as_mode(schema, X))
         if len(kept) != len(X):
             raise RuntimeError(
                 f"{key}: {len(X) - len(kept)} rows whose categories do not read back"
@@ -132,6 +132,23 @@ def peer_arrays(prepared) -> tuple[dict[str, np.ndarray], dict[int, int]]:
     offset = arrays["X_train"].shape[1] - len(categories)
     categorical = {offset + j: len(names) for j, names in enumerate(categories)}
     return arrays, categorical
+
+
+def _unseen_as_mode(schema, X: np.ndarray) -> np.ndarray:
+    """``X`` with each category never seen in training (an all-zero one-hot block) or missing
+    (imputed: the training frequencies) made the training split's most frequent one: the rule tradeoff's bundle applies (its card says so),
+    so that a peer reads the same row as tradeoff does."""
+    full = np.tile(schema.fill, (len(X), 1))
+    full[:, list(schema.kept)] = X
+    for column, start in zip(schema.columns, schema._offsets(), strict=True):
+        if column.kind != "categorical":
+            continue
+        block = full[:, start : start + column.width]
+        one_hot = ((block == 0) | (block == 1)).all(axis=1) & (block.sum(axis=1) == 1)
+        unseen = ~one_hot  # unseen (all zero) or missing (the imputed frequencies)
+        block[unseen] = 0
+        block[unseen, int(np.argmax(schema.fill[start : start + column.width]))] = 1
+    return full[:, list(schema.kept)]
 
 
 def bundle_feeds(prepared, path: Path, rows: int = 64) -> Path | None:

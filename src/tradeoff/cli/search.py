@@ -13,7 +13,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from tradeoff.cli._app import agent_urls, app, fail, out_console, user_errors
+from tradeoff.cli._app import PREFER_HELP, agent_urls, app, fail, out_console, user_errors
 from tradeoff.cli._results import (
     data_summary,
     no_pick_dict,
@@ -82,6 +82,13 @@ def measure_reference(protocol: LatencyProtocol | None = None) -> Latency:
     )
 
 
+#: --prefer of a search: the run records it, and select and export answer with it.
+PREFER_RUN_HELP = (
+    PREFER_HELP + " Default: accurate. Recorded in run.json: `select` and `export` use it "
+    "unless given their own."
+)
+
+
 @app.command()
 def demo(
     time_budget: Annotated[
@@ -91,14 +98,7 @@ def demo(
         Path | None, typer.Option(help="Run folder (default: runs/demo-<timestamp>).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for splits, sampler and training.")] = 0,
-    prefer: Annotated[
-        str | None,
-        typer.Option(
-            help="Which model the run picks: 'accurate' (the most accurate meeting every "
-            "requirement; the default) or 'cheaper' (its cheaper twin, the same quality within "
-            "noise). Recorded in run.json: `select` and `export` use it unless given their own."
-        ),
-    ] = None,
+    prefer: Annotated[str | None, typer.Option(help=PREFER_RUN_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
 ) -> None:
     """Search MNIST-1D under a demo deployment whose limits are derived on this machine.
@@ -310,14 +310,7 @@ def search(
     threads: Annotated[
         int, typer.Option(help="ONNX Runtime threads when measuring latency (the deployment's).")
     ] = 1,
-    prefer: Annotated[
-        str | None,
-        typer.Option(
-            help="Which model the run picks: 'accurate' (the most accurate meeting every "
-            "requirement; the default) or 'cheaper' (its cheaper twin, the same quality within "
-            "noise). Recorded in run.json: `select` and `export` use it unless given their own."
-        ),
-    ] = None,
+    prefer: Annotated[str | None, typer.Option(help=PREFER_RUN_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead.")] = False,
 ) -> None:
     """Search model families and training strategies for the best model meeting the requirements."""
