@@ -118,6 +118,26 @@ def top_grams(
     return [grams[i] for i in by_length], matrix[:, order[by_length]].tocsr(), n_rows
 
 
+def count_grams(texts: np.ndarray, analyzer: str, grams: list[tuple[str, ...]]):
+    """Counts ``[N, len(grams)]`` (CSR, in the order of ``grams``) of the n-grams in ``texts``,
+    by scikit-learn's ``CountVectorizer`` with the graph's token pattern: what the graph's
+    ``TfIdfVectorizer`` must count, computed outside it (a fitted family's native outputs)."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    joiner = " " if analyzer == "word" else ""
+    lengths = [len(g) for g in grams] or [1]
+    kwargs = {"token_pattern": TOKEN_PATTERN} if analyzer == "word" else {}
+    counter = CountVectorizer(
+        analyzer=analyzer,
+        ngram_range=(min(lengths), max(lengths)),
+        vocabulary={joiner.join(g): i for i, g in enumerate(grams)},
+        lowercase=True,
+        dtype=np.float32,
+        **kwargs,
+    )
+    return counter.transform(np.asarray(texts).ravel().astype(str)).tocsr()
+
+
 def ngram_counts(
     g: Graph,
     analyzer: str,

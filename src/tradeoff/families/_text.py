@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import time
 from abc import abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,14 +73,34 @@ def run_front(model: onnx.ModelProto, texts: np.ndarray, sparse: bool = True):
     return sp.vstack([sp.csr_matrix(p) for p in parts]).tocsr() if sparse else parts
 
 
-def logits_head(g: Graph, features: str, coef: np.ndarray, intercept: np.ndarray) -> str:
-    """``features @ coef.T + intercept`` as logits ``[N, classes]``; a binary model gets [0, z]."""
+def _per_class(coef: np.ndarray, intercept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A linear head's weights with one row per class: a binary model's z becomes [0, z]."""
     if coef.shape[0] == 1:
         coef = np.concatenate([np.zeros_like(coef), coef])
         intercept = np.concatenate([np.zeros_like(intercept), intercept])
+    return coef, intercept
+
+
+def logits_head(g: Graph, features: str, coef: np.ndarray, intercept: np.ndarray) -> str:
+    """``features @ coef.T + intercept`` as logits ``[N, classes]``; a binary model gets [0, z]."""
+    coef, intercept = _per_class(coef, intercept)
     weights = g.const("coef", coef.T.astype(np.float32))
     product = g.node("MatMul", [features, weights], "product")
     return g.node("Add", [product, g.const("intercept", intercept.astype(np.float32))], "logits")
+
+
+def linear_native(
+    features: Callable[[np.ndarray], object], coef: np.ndarray, intercept: np.ndarray
+) -> Callable[[np.ndarray], np.ndarray]:
+    """The logits :func:`logits_head` must give, computed outside the graph
+    (``FittedModel.native``): ``features(texts)`` (scikit-learn's counts, weighted in Python)
+    times the fitted head, in float64."""
+    coef, intercept = _per_class(coef.astype(np.float64), intercept.astype(np.float64))
+
+    def outputs(X: np.ndarray) -> np.ndarray:
+        return np.asarray(features(X) @ coef.T) + intercept
+
+    return outputs
 
 
 # ---- bag-of-n-gram families: weighting and a linear head ----
@@ -202,10 +223,22 @@ def fit_token_model(
             break
     if best_state is not None:
         encoder.load_state_dict(best_state)
+    encoder.eval()
+
+    def native(texts: np.ndarray) -> np.ndarray:
+        """The trained encoder's own logits (PyTorch) on the front graph's token ids."""
+        ids = torch.from_numpy(_padded(run_front(front, texts, sparse=False), max_len + 1))
+        with torch.no_grad():
+            return np.concatenate(
+                [encoder(ids[i : i + 512]).numpy() for i in range(0, len(ids), 512)]
+                or [np.zeros((0, prepared.n_outputs), np.float32)]
+            )
+
     return FittedModel(
         onnx_model=ship_token_model(encoder, front),
         n_params=sum(p.numel() for p in encoder.parameters()),
         seconds=time.perf_counter() - start,
+        native=native,
     )
 
 

@@ -28,6 +28,7 @@ class HashedNgrams(FittedFamily):
     modalities = frozenset({"text"})
     description = "hashed word n-grams (pool, buckets, sublinear tf) + logistic / linear SVM"
     training = "own fit (scikit-learn linear model)"
+    has_native = True
 
     def defaults(self, input_shape):
         return {
@@ -77,8 +78,14 @@ class HashedNgrams(FittedFamily):
         coef, intercept = _text.fit_linear(params, X, prepared.y_train[:n_rows], seed)
         logits = _text.logits_head(g, features, coef, intercept)
         onnx_model = g.model(logits, TensorProto.FLOAT, ["N", prepared.n_outputs])
+
+        def weighted(texts: np.ndarray):
+            bucketed = (ngrams.count_grams(texts, "word", grams) @ to_bucket).tocsr()
+            return ngrams.normalised(bucketed, idf, params["sublinear_tf"])
+
         return FittedModel(
             onnx_model=onnx_model.SerializeToString(),
             n_params=int(coef.size + intercept.size + buckets),
             seconds=time.perf_counter() - start,
+            native=_text.linear_native(weighted, coef, intercept),
         )

@@ -36,6 +36,7 @@ class Ridge(FittedFamily):
     description = "ridge regression / classification, penalty by leave-one-out on train"
     training = "own fit (sklearn RidgeCV, leave-one-out)"
     baseline = True
+    has_native = True
 
     def suggest(self, trial, input_shape):
         return {}  # its one setting, the penalty, is chosen inside the fit
@@ -64,4 +65,9 @@ class Ridge(FittedFamily):
         model = nn.Sequential(Standardize(prepared.scaling), nn.Flatten(), head).eval()
         onnx_model = to_onnx(model, prepared.input_shape)
         n_params = coef.size + intercept.size
-        return FittedModel(onnx_model, n_params, time.perf_counter() - started)
+
+        def native(rows: np.ndarray) -> np.ndarray:
+            """The fitted estimator's own scores, in float64 (``FittedModel.native``)."""
+            return ((rows.reshape(len(rows), -1) - mean) / std) @ coef.T + intercept
+
+        return FittedModel(onnx_model, n_params, time.perf_counter() - started, native=native)

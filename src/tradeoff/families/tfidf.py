@@ -32,6 +32,7 @@ class TfIdfLinear(FittedFamily):
         "logistic regression or linear SVM"
     )
     training = "own fit (scikit-learn linear model)"
+    has_native = True
 
     def defaults(self, input_shape):
         return {
@@ -92,8 +93,14 @@ class TfIdfLinear(FittedFamily):
         coef, intercept = _text.fit_linear(params, X, y, seed)
         logits = _text.logits_head(g, features, coef * scale[None, :], intercept)
         onnx_model = g.model(logits, TensorProto.FLOAT, ["N", prepared.n_outputs])
+
+        def weighted(texts: np.ndarray):
+            counts = ngrams.count_grams(texts, analyzer, grams)
+            return ngrams.normalised(counts, idf, params["sublinear_tf"])
+
         return FittedModel(
             onnx_model=onnx_model.SerializeToString(),
             n_params=int(coef.size + intercept.size + len(grams)),
             seconds=time.perf_counter() - start,
+            native=_text.linear_native(weighted, coef * scale[None, :], intercept),
         )
