@@ -220,3 +220,39 @@ def test_folds_stop_at_the_deadline_rather_than_rank_on_some_of_them():
         fold_scores(
             prepared, "gbdt", params, {}, seed=0, metric="accuracy", deadline=time.monotonic()
         )
+
+
+def test_a_budget_shorter_than_one_trials_folds_still_ends_with_a_pick(tmp_path):
+    """The deadline falls in the first trial's folds: that trial is ranked on its validation
+    figure (and says so) rather than the search ending with nothing; once a trial is ranked on
+    folds, a later one cut there is not ranked."""
+    from tradeoff.searcher.trial import RANKED_ON_VALIDATION
+
+    data = _small_series()
+    prepared = prepare(data, seed=0, cv=3)
+    settings = SearchSettings(
+        time_budget_s=0.01, n_trials=1, families=("mlp",), protocol=QUICK, compression=None
+    )
+    out = tmp_path / "run"
+    run_search(data, Requirements(), out, settings, show_progress=False, prepared=prepared)
+    run = tradeoff.Run.open(out, prepared=prepared)
+    (cut,) = run.trials()
+    assert cut.trained and cut.cross_validation is None and not run.refits(cut)
+    assert RANKED_ON_VALIDATION in cut.stopped_by
+    assert cut.val_metric == cut.holdout_val_metric
+    assert run.select().number == cut.number
+
+    unhurried = SearchSettings(
+        time_budget_s=None, n_trials=1, families=("mlp",), protocol=QUICK, max_epochs=3
+    )
+    run_search(
+        data, Requirements(), out, unhurried, show_progress=False, prepared=prepared, resume=True
+    )
+    run_search(
+        data, Requirements(), out, settings, show_progress=False, prepared=prepared, resume=True
+    )
+    records = tradeoff.Run.open(out, prepared=prepared).trials()
+    assert [r.status.value for r in records] == ["trained", "trained", "pruned"]
+    assert records[1].cross_validation is not None
+    assert "ran out while cross-validating" in records[2].stopped_by
+    assert RANKED_ON_VALIDATION not in records[2].stopped_by

@@ -36,6 +36,7 @@ from tradeoff.measure.remote import TargetUnreachable
 from tradeoff.measure.sites import measure_cost
 from tradeoff.records import (
     Status,
+    TrialRecord,
     Violation,
     fetch_artifact,
     store_artifact,
@@ -391,9 +392,14 @@ def _finish(
                 deadline=ctx.deadline,
                 race=race,
             )
-        except FoldsOutOfTime as stopped:  # not ranked: pruned, its hold-out figure kept
-            trial.set_user_attr(rec.STOPPED_BY, str(stopped))
-            raise optuna.TrialPruned(str(stopped)) from None
+        except FoldsOutOfTime as stopped:
+            if _any_ranked_on_folds(trial):  # not ranked: pruned, its hold-out figure kept
+                trial.set_user_attr(rec.STOPPED_BY, str(stopped))
+                raise optuna.TrialPruned(str(stopped)) from None
+            # Nothing ranked on folds yet: a budget shorter than one trial's folds must not
+            # end the search empty-handed. Ranked on its validation figure (not refitted).
+            trial.set_user_attr(rec.STOPPED_BY, f"{stopped}; {RANKED_ON_VALIDATION}")
+            folds = None
         except FoldsRaced as raced:  # not ranked: its partial folds and their time are kept
             seconds = time.perf_counter() - started
             _record_folds(
@@ -402,8 +408,10 @@ def _finish(
             trial.set_user_attr(rec.STOPPED_BY, str(raced))
             trial.set_user_attr(rec.STATUS, Status.PRUNED.value)
             raise optuna.TrialPruned(str(raced)) from None
-        _record_folds(trial, folds.scores, folds.folds_per_repeat, time.perf_counter() - started)
-        val_metric = folds.mean
+        if folds is not None:
+            seconds = time.perf_counter() - started
+            _record_folds(trial, folds.scores, folds.folds_per_repeat, seconds)
+            val_metric = folds.mean
     trial.set_user_attr(rec.VAL_METRIC, val_metric)
     quality_violation = req.quality_violation(val_metric)
     # Violations left: cost limits it was trained despite (for compression to close), quality.
@@ -418,6 +426,16 @@ def _finish(
         # and check the ONNX artifact against it (read back with weights_only=True).
         trial.set_user_attr(rec.WEIGHTS, store_artifact(trial, store, weights, name + ".pt"))
     return val_metric, outputs
+
+
+#: How a trial whose folds the deadline cut, before any trial was ranked on folds, is ranked.
+RANKED_ON_VALIDATION = "ranked on the validation split instead (no trial had finished its folds)"
+
+
+def _any_ranked_on_folds(trial: optuna.Trial) -> bool:
+    """Whether another trial of the study is ranked on its fold mean."""
+    done = trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    return any(TrialRecord.from_trial(t).cross_validation is not None for t in done)
 
 
 def _fold_race(trial: optuna.Trial, ctx: TrialContext, p95_ms: float) -> FoldRace | None:
