@@ -142,6 +142,7 @@ def searched_bundle(csv, target: str, families: list[str], requirements=None):
         out=csv.parent / "run",
         n_trials=2,
         families=families,
+        cv="off",  # the validation split: these tests are of the bundle, not of folds
         quick_latency=True,
         compress=False,
         show_progress=False,

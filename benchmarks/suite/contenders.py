@@ -81,9 +81,9 @@ class Case:
 
 def prepare_case(data, seed: int, cv: str = "auto"):
     """tradeoff's splits as its CLI makes them (``--cv auto``: folds when validation is small)."""
-    from tradeoff.cli.search import _prepare_with_cv
+    from tradeoff.searcher.cv import prepare_for_search
 
-    return _prepare_with_cv(data, seed, cv, "auto")
+    return prepare_for_search(data, seed=seed, cv=cv)
 
 
 def fresh(folder: Path) -> Path:

@@ -9,9 +9,9 @@ from tradeoff.datasets import Dataset, load
 from tradeoff.frontier import Run
 from tradeoff.measure import QUICK_PROTOCOL, LatencyProtocol
 from tradeoff.measure.remote import Target, resolve_token
-from tradeoff.prepare import prepare
 from tradeoff.requirements import Requirements, check_prefer
 from tradeoff.searcher import SearchSettings, parse_duration, run_search
+from tradeoff.searcher.cv import prepare_for_search
 from tradeoff.searcher.settings import CompressionSettings
 from tradeoff.train import DEFAULT_MAX_EPOCHS
 
@@ -31,7 +31,7 @@ def search(
     target: str | None = None,
     task: str | None = None,
     modality: str | None = None,
-    cv: int | None = None,
+    cv: int | str | None = "auto",
     augment: str | None = "auto",
     compress: bool | list[str] = True,
     quick_latency: bool = False,
@@ -44,7 +44,9 @@ def search(
 
     ``data`` is a :class:`Dataset`, a built-in name or a file path (with
     ``target``/``task``/``modality`` as in :func:`tradeoff.datasets.load`);
-    ``cv`` and ``augment`` are passed to :func:`tradeoff.prepare.prepare`.
+    ``cv`` is ``"auto"`` (as the CLI's ``--cv``: rank on folds when the validation split is
+    small), a number of folds, or ``"off"``; ``augment`` is passed to
+    :func:`tradeoff.prepare.prepare`.
 
     >>> import tradeoff
     >>> req = tradeoff.Requirements(max_latency_ms=0.2, max_size_mb=1.0)
@@ -64,7 +66,7 @@ def search(
     check_prefer(prefer)
     if isinstance(data, (str, os.PathLike)):
         data = load(data, seed=seed, target=target, task=task, modality=modality)
-    prepared = prepare(data, seed=seed, cv=cv, augment=augment)
+    prepared = prepare_for_search(data, seed=seed, cv=cv, augment=augment)
     settings = SearchSettings(
         protocol=QUICK_PROTOCOL if quick_latency else LatencyProtocol(),
         time_budget_s=parse_duration(time_budget) if time_budget is not None else None,

@@ -185,13 +185,31 @@ def test_a_network_ranked_by_folds_ships_its_refit_checked_against_torch(tmp_pat
 
 def test_cv_auto_turns_folds_on_only_for_a_small_validation_split():
     from tradeoff.cli.search import _prepare_with_cv
+    from tradeoff.searcher.cv import prepare_for_search
 
-    small = _prepare_with_cv(load("gunpoint"), 0, "auto", "auto")
+    small = prepare_for_search(load("gunpoint"), seed=0)  # "auto" by default
     assert len(small.y_val) < 300 and len(small.folds) == 10
-    big = _prepare_with_cv(load("mnist1d"), 0, "auto", "auto")
+    big = prepare_for_search(load("mnist1d"), seed=0)
     assert len(big.y_val) >= 300 and big.folds == ()
+    assert prepare_for_search(load("gunpoint"), seed=0, cv="off").folds == ()
+    assert len(prepare_for_search(load("gunpoint"), seed=0, cv=4).folds) == 4
+    with pytest.raises(TradeoffError, match="cv: expected a number of folds"):
+        prepare_for_search(load("gunpoint"), seed=0, cv="five")
+    # The CLI's --cv words reach the same rule.
+    assert len(_prepare_with_cv(load("gunpoint"), 0, "auto", "auto").folds) == 10
     assert _prepare_with_cv(load("gunpoint"), 0, "off", "auto").folds == ()
     assert len(_prepare_with_cv(load("gunpoint"), 0, "4", "auto").folds) == 4
+
+
+def test_the_python_api_ranks_a_small_set_on_folds_as_the_cli_does(tmp_path):
+    settings = {"n_trials": 1, "families": ["linear"], "max_epochs": 2, "quick_latency": True}
+    settings |= {"compress": False, "show_progress": False, "time_budget": None}
+    run = tradeoff.search(_small_series(), Requirements(), out=tmp_path / "auto", **settings)
+    assert run.info["cv_ranking"] is True and len(run.prepared.folds) == 10
+    off = tradeoff.search(
+        _small_series(), Requirements(), out=tmp_path / "off", cv="off", **settings
+    )
+    assert off.info["cv_ranking"] is False and off.prepared.folds == ()
 
 
 def test_cv_flag_garbage_is_one_line_exit_2(tmp_path):

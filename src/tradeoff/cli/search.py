@@ -462,24 +462,19 @@ def list_datasets() -> None:
 
 def _prepare_with_cv(dataset, seed: int, cv: str, augment: str) -> Prepared:
     """``--cv``: K folds, ``off``, or ``auto`` (folds only when validation is small)."""
-    from tradeoff.searcher.cv import AUTO_BELOW_ROWS, AUTO_REPEATS, auto_folds
+    from tradeoff.searcher.cv import prepare_for_search
 
     choice = cv.strip().lower()
     if choice in ("off", "none", "0"):
-        return prepare(dataset, seed=seed, augment=augment)
-    if choice == "auto":
-        plain = prepare(dataset, seed=seed, augment=augment)
-        if len(plain.y_val) >= AUTO_BELOW_ROWS:
-            return plain
-        folds = auto_folds(plain)
-        return prepare(dataset, seed=seed, cv=folds, cv_repeats=AUTO_REPEATS, augment=augment)
-    try:
-        folds = int(choice)
-    except ValueError:
-        raise TradeoffError(
-            f"--cv: expected a number of folds from 2 to 20, auto or off, got {cv!r}"
-        ) from None
-    return prepare(dataset, seed=seed, cv=folds, augment=augment)
+        choice = "off"
+    elif choice != "auto":
+        try:
+            choice = int(choice)
+        except ValueError:
+            raise TradeoffError(
+                f"--cv: expected a number of folds from 2 to 20, auto or off, got {cv!r}"
+            ) from None
+    return prepare_for_search(dataset, seed=seed, cv=choice, augment=augment)
 
 
 def _search_and_report(prepared: Prepared, req, out, settings, *, resume, as_json) -> None:

@@ -54,6 +54,7 @@ __all__ = [
     "Refit",
     "fold_scores",
     "outputs_of",
+    "prepare_for_search",
     "refit",
     "refit_outputs",
     "train_on_fold",
@@ -62,6 +63,28 @@ __all__ = [
 #: ``--cv auto`` ranks by cross-validation below this many validation rows.
 AUTO_BELOW_ROWS = 300
 AUTO_FOLDS, AUTO_REPEATS = 5, 2
+
+
+def prepare_for_search(
+    data, *, seed: int, cv: int | str | None = "auto", augment: str | None = "auto"
+) -> Prepared:
+    """The splits a search ranks on, as the CLI, the Python API and the benchmarks make them:
+    ``cv`` K folds of train+validation, ``"off"`` (or None, 0) for the validation split alone,
+    or ``"auto"``: folds (:func:`auto_folds`, repeated :data:`AUTO_REPEATS` times) only when
+    the validation split has fewer than :data:`AUTO_BELOW_ROWS` rows."""
+    from tradeoff.prepare import prepare
+
+    if cv in (None, 0, "off"):
+        return prepare(data, seed=seed, augment=augment)
+    if cv != "auto":
+        if isinstance(cv, bool) or not isinstance(cv, int):
+            raise TradeoffError(f"cv: expected a number of folds, 'auto' or 'off', got {cv!r}")
+        return prepare(data, seed=seed, cv=cv, augment=augment)
+    plain = prepare(data, seed=seed, augment=augment)
+    if len(plain.y_val) >= AUTO_BELOW_ROWS:
+        return plain
+    folds = auto_folds(plain)
+    return prepare(data, seed=seed, cv=folds, cv_repeats=AUTO_REPEATS, augment=augment)
 
 
 def auto_folds(prepared: Prepared) -> int:
