@@ -55,7 +55,7 @@ from tradeoff.measure import (
     score,
     session,
 )
-from tradeoff.measure.sites import measure_cost
+from tradeoff.measure.sites import architecture_key, measure_cost
 from tradeoff.parity import (
     PARITY_MAX_ABS_DIFF,
     TOLERANCE,
@@ -112,9 +112,13 @@ def export(
             onnx_bytes = refitted.candidate.onnx_model
             _check_onnx(onnx_bytes, f"trial {record.number}, refitted")
             parity = _refit_parity(run, record, refitted)
-    # The refit is another model than the one the search measured (a refitted tree or rocket
-    # may grow): measure it as it ships, and refuse it if it breaks a limit.
-    refit_cost = None if refitted is None else _refit_cost(run, record, refitted, onnx_bytes)
+            trained = Path(run.artifact_path(record, tmp)).read_bytes()
+    # The refit may be another model than the one the search measured (a refitted tree or
+    # rocket may grow): measured as it ships unless its graph is the trial's, and refused if
+    # it breaks a limit.
+    refit_cost = (
+        None if refitted is None else _refit_cost(run, record, refitted, onnx_bytes, trained)
+    )
     schema = TableSchema.of(prepared)
     if schema is not None:
         onnx_bytes, parity = _fold_table(onnx_bytes, schema, prepared, parity, record)
@@ -257,16 +261,31 @@ def _same_model(a: bytes, b: bytes) -> bool:
     return first.SerializeToString() == second.SerializeToString()
 
 
-def _refit_cost(run: Run, record: TrialRecord, refitted, onnx_bytes: bytes) -> dict:
+#: Why a refit's latency figures are the search's (``_refit_cost``), by case.
+SEARCH_LATENCY = {
+    "targets": "latency: the fit to the training split at search time",
+    "same graph": "latency: the fit to the training split at search time (the refit has the "
+    "same graph: operators, attributes and shapes)",
+}
+
+
+def _refit_cost(run: Run, record: TrialRecord, refitted, onnx_bytes: bytes, trained: bytes) -> dict:
     """The cost of ``record``'s refit on train+validation as it ships (a table's encoding in
-    front), measured here with the run's protocol; a refit that breaks a cost requirement is
-    refused. With targets, whose machines this export cannot reach, only its size is checked
-    here (the latency figures stay those the targets gave the training-split fit)."""
+    front); a refit that breaks a cost requirement is refused. It is measured here with the
+    run's protocol, unless its graph is that of the trial's fit (``trained``) but for the
+    weights' values (the search's own rule: the same kernels on the same shapes cost the same,
+    and timing it again would only draw its p95 anew), or the run measured on targets, whose
+    machines this export cannot reach: then only its size is its own."""
     req = run.requirements
     prepared = run.prepared
     shipped, shape = as_shipped(onnx_bytes, prepared)
-    if run.info.get("targets"):
-        violations = req.cost_violations(None, len(shipped) / 1e6)
+    same_graph = architecture_key(shipped) == architecture_key(as_shipped(trained, prepared)[0])
+    if run.info.get("targets") or same_graph:
+        size_mb = len(shipped) / 1e6
+        violations = req.cost_violations(
+            record.p95_ms, size_mb, record.inference_rss_mb, record.throughput_rows_per_s
+        )
+        reused = "targets" if run.info.get("targets") else "same graph"
         cost = None
     else:
         protocol = LatencyProtocol(**run.info.get("latency_protocol", {}))
@@ -288,7 +307,7 @@ def _refit_cost(run: Run, record: TrialRecord, refitted, onnx_bytes: bytes) -> d
             f"trial {record.number}: refitted on train+validation, as shipped it breaks "
             f"{'; '.join(map(str, violations))}; not exported (export another trial with --trial)"
         )
-    return {"size_mb": len(shipped) / 1e6} if cost is None else cost
+    return {"size_mb": len(shipped) / 1e6, "latency": reused} if cost is None else cost
 
 
 def _refit_parity(run: Run, record: TrialRecord, refitted) -> Parity:
@@ -527,10 +546,10 @@ def _cost_section(record: TrialRecord, schema: TableSchema | None, refit_cost: d
     elif "p95_ms" in refit_cost:
         cost |= {key: refit_cost.get(key) for key in cost}
         measured_on = "the shipped refit on train+validation, at export" + encoding
-    else:  # measured on targets at search time: only the refit's size is its own
+    else:  # the search's latency figures (targets, or the same graph): only the size is its own
         cost["size_mb"] = refit_cost["size_mb"]
         measured_on = (
-            "latency: the fit to the training split at search time"
+            SEARCH_LATENCY[refit_cost["latency"]]
             + encoding
             + where
             + "; size: the shipped refit on train+validation"

@@ -24,9 +24,8 @@ from tradeoff.families.rocket import (
     searched_strides,
     transform,
 )
-from tradeoff.measure import session
+from tradeoff.measure import architecture_key, session
 from tradeoff.prepare import prepare
-from tradeoff.searcher.trial import architecture_key
 
 DATA = Path(sktime.datasets.__file__).parent / "data"
 #: The tests that call sktime's numba kernels are slow (CI runs them): a fresh environment

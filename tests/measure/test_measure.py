@@ -183,7 +183,7 @@ def test_sequential_screening_stops_early_only_when_decisive(small):
 
 
 def test_architecture_key_ignores_weights_not_structure():
-    from tradeoff.searcher.trial import architecture_key
+    from tradeoff.measure import architecture_key
 
     def mlp(width: int, seed: int) -> bytes:
         torch.manual_seed(seed)

@@ -10,9 +10,11 @@ bound over the targets: the one that binds.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
+import onnx
 
 from tradeoff.measure.candidate import Measurement, MeasureSpec, measure_model
 from tradeoff.measure.latency import Latency, LatencyProtocol
@@ -134,3 +136,18 @@ def measure_cost(
         measurements.append(measure_model(onnx_bytes, spec))
     binding = max(measurements, key=lambda m: m.latency.p95_high_ms)
     return SiteCost(binding.latency, len(onnx_bytes) / 1e6, tuple(measurements), tuple(refused))
+
+
+def architecture_key(onnx_bytes: bytes) -> str:
+    """A hash of an ONNX graph without its weights' values: operators, attributes, shapes.
+
+    Two models with the same key run the same kernels on the same shapes; for trees,
+    whose thresholds are node attributes, the key covers the whole fitted model.
+    """
+    model = onnx.load_from_string(onnx_bytes)
+    for tensor in model.graph.initializer:
+        tensor.ClearField("raw_data")
+        for name in ("float_data", "int32_data", "int64_data", "double_data"):
+            tensor.ClearField(name)
+    model.ClearField("producer_version")
+    return hashlib.sha256(model.SerializeToString(deterministic=True)).hexdigest()

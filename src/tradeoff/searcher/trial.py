@@ -13,7 +13,6 @@ any candidate on the folds (:class:`~tradeoff.searcher.halving.FoldRace`), likew
 
 from __future__ import annotations
 
-import hashlib
 import io
 import resource
 import sys
@@ -22,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 
 import numpy as np
-import onnx
 import optuna
 import torch
 
@@ -33,7 +31,7 @@ from tradeoff.measure import (
 )
 from tradeoff.measure.quality import confusion_matrix
 from tradeoff.measure.remote import TargetUnreachable
-from tradeoff.measure.sites import measure_cost
+from tradeoff.measure.sites import architecture_key, measure_cost
 from tradeoff.records import (
     Status,
     TrialRecord,
@@ -336,21 +334,6 @@ def _measure_cost(
         trial.set_user_attr(rec.VIOLATIONS, [v.to_dict() for v in violations])
         raise optuna.TrialPruned("; ".join(map(str, violations)))
     return latency.p95_ms, violations
-
-
-def architecture_key(onnx_bytes: bytes) -> str:
-    """A hash of an ONNX graph without its weights' values: operators, attributes, shapes.
-
-    Two models with the same key run the same kernels on the same shapes; for trees,
-    whose thresholds are node attributes, the key covers the whole fitted model.
-    """
-    model = onnx.load_from_string(onnx_bytes)
-    for tensor in model.graph.initializer:
-        tensor.ClearField("raw_data")
-        for name in ("float_data", "int32_data", "int64_data", "double_data"):
-            tensor.ClearField(name)
-    model.ClearField("producer_version")
-    return hashlib.sha256(model.SerializeToString(deterministic=True)).hexdigest()
 
 
 def _finish(
