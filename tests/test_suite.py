@@ -43,6 +43,7 @@ def _run(contender, seed, test, p95_ms, size_mb=0.01, limits="us", set_name="oj"
         "pick": f"{contender} pick",
         "test": [test, test - 0.01, test + 0.01],
         "measured": [{"how": "ONNX in ORT", "p95_ms": p95_ms, "size_mb": size_mb}],
+        "invocation": 0,
     }
 
 
@@ -87,6 +88,8 @@ def test_tables_give_mean_min_max_and_the_best_peer_that_met_the_limits(tmp_path
             "load_after": [1.0, 1.0, 1.0],
         }
     ]
+    # An invocation whose every run was run again later is not listed.
+    results.invocations.insert(0, results.invocations[0] | {"commit": "old"})
     for seed, (mine, linear, lgbm) in enumerate([(0.80, 0.70, 0.95), (0.84, 0.72, 0.97)]):
         results.runs += [
             _run("tradeoff", seed, mine, 0.02),
@@ -100,7 +103,11 @@ def test_tables_give_mean_min_max_and_the_best_peer_that_met_the_limits(tmp_path
         "| oj | accuracy | 0.820 [0.800, 0.840] | 2/2 | linear: 0.710 [0.700, 0.720] (n=2)" in text
     )
     assert "| oj | lightgbm | ONNX in ORT | 0.960 [0.950, 0.970] |" in text and "| 1/2 |" in text
+    for run in results.runs:
+        run["invocation"] = 1
+    text = "\n".join(tables.render(results))
     assert "commit `abc`" in text and "load average (1/15 min) 0.5/0.5 → 1.0/1.0" in text
+    assert "6 of the runs below" in text and "`old`" not in text
     md = tmp_path / "RESULTS.md"
     md.write_text("# Results\n\nkept\n")
     tables.write_section(md, ["first"], "eval")

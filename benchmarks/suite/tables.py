@@ -193,13 +193,16 @@ def _rules_table(runs: list[dict], kind: Limits, sets_in_order: list[str]) -> li
 def _provenance(results) -> str:
     parts = []
     for i, inv in enumerate(results.invocations):
+        held = sum(r.get("invocation") == i for r in results.runs)
+        if not held:  # every run of it was run again later
+            continue
         load = inv.get("load_before"), inv.get("load_after")
         loads = " → ".join("-" if x is None else f"{x[0]:.1f}/{x[2]:.1f}" for x in load)
         parts.append(
             f"- invocation {i}: commit `{inv['commit']}`, {inv['started']}, {inv['cpu']} "
             f"({inv['cores']} cores; flags {', '.join(inv['cpu_flags']) or 'none of note'}), "
             f"reference p95 {inv['reference_p95_ms']:.4f} ms, load average (1/15 min) {loads}, "
-            f"`python -m benchmarks.suite {' '.join(inv['argv'])}`"
+            f"`python -m benchmarks.suite {' '.join(inv['argv'])}`; {held} of the runs below"
         )
     seeds = sorted({r["seed"] for r in results.runs})
     budgets = sorted({r["budget_s"] for r in results.runs})
