@@ -416,3 +416,15 @@ def count_parameters(model: nn.Module) -> int:
 
 def activation(name: str) -> nn.Module:
     return {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}[name]()
+
+
+def module_outputs(model: nn.Module) -> Callable[[np.ndarray], np.ndarray]:
+    """A fitted module's own outputs on rows ``X`` (PyTorch, in batches of 256): a fitted
+    family's ``FittedModel.native`` where its model is a module."""
+
+    def outputs(X: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            parts = [model(torch.as_tensor(X[i : i + 256])).numpy() for i in range(0, len(X), 256)]
+        return np.concatenate(parts) if parts else np.zeros((0, 1), np.float32)
+
+    return outputs

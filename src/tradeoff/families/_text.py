@@ -31,6 +31,7 @@ from tradeoff.families._base import (
     FittedFamily,
     FittedModel,
     TrialServices,
+    module_outputs,
 )
 from tradeoff.ngrams import OPSETS, PAD_TOKEN, tokens, vocabulary
 
@@ -223,16 +224,11 @@ def fit_token_model(
             break
     if best_state is not None:
         encoder.load_state_dict(best_state)
-    encoder.eval()
+    logits = module_outputs(encoder.eval())
 
     def native(texts: np.ndarray) -> np.ndarray:
         """The trained encoder's own logits (PyTorch) on the front graph's token ids."""
-        ids = torch.from_numpy(_padded(run_front(front, texts, sparse=False), max_len + 1))
-        with torch.no_grad():
-            return np.concatenate(
-                [encoder(ids[i : i + 512]).numpy() for i in range(0, len(ids), 512)]
-                or [np.zeros((0, prepared.n_outputs), np.float32)]
-            )
+        return logits(_padded(run_front(front, texts, sparse=False), max_len + 1))
 
     return FittedModel(
         onnx_model=ship_token_model(encoder, front),

@@ -41,6 +41,7 @@ from tradeoff.families._base import (
     FittedModel,
     class_scores,
     halved,
+    module_outputs,
     register_family,
     to_onnx,
 )
@@ -398,19 +399,11 @@ class Rocket(FittedFamily):
         )
         onnx_model = to_onnx(model, prepared.input_shape)
         return FittedModel(
-            onnx_model, int(n_params), time.perf_counter() - start, native=_outputs_of(model.eval())
+            onnx_model,
+            int(n_params),
+            time.perf_counter() - start,
+            native=module_outputs(model.eval()),
         )
-
-
-def _outputs_of(model: nn.Module):
-    """The fitted module's own outputs on rows ``X``, in batches (``FittedModel.native``)."""
-
-    def outputs(X: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            parts = [model(torch.as_tensor(X[i : i + 256])).numpy() for i in range(0, len(X), 256)]
-        return np.concatenate(parts) if parts else np.zeros((0, 1), np.float32)
-
-    return outputs
 
 
 def transform(features: MiniRocketFeatures, X: np.ndarray, batch: int = 64) -> np.ndarray:
