@@ -172,8 +172,9 @@ def fit(request: dict) -> dict:
         info["val"] = None
         info["onnx"] = _lightgbm_onnx(estimator, flat.shape[1], out / "model.onnx")
     elif kind in ("linear", "hgb"):
-        estimator = _sklearn_baseline(kind, task, categorical, request.get("n_features"))
         X_fit, y_fit = _train_and_validation(X_train, y_train, X_val, y_val)
+        smallest = 5 if task == "regression" else int(np.unique(y_fit, return_counts=True)[1].min())
+        estimator = _sklearn_baseline(kind, task, categorical, request.get("n_features"), smallest)
         estimator.fit(X_fit.reshape(len(X_fit), -1), y_fit)
         info["fit_s"] = time.perf_counter() - start
         info["pick"] = f"{type(estimator[-1]).__name__}, train+validation"
@@ -191,6 +192,32 @@ def fit(request: dict) -> dict:
         with open(model_path, "wb") as file:  # read back only by this harness's own probe
             pickle.dump(estimator, file, pickle.HIGHEST_PROTOCOL)
         info["onnx"] = _sklearn_onnx(estimator, flat_test.shape[1], out / "model.onnx")
+    elif kind in ("minirocket", "nbsvm"):
+        X_fit, y_fit = _train_and_validation(X_train, y_train, X_val, y_val)
+        if kind == "minirocket":
+            shape = tuple(request["input_shape"])  # [length, channels]
+            rocket = _minirocket(_panel(X_fit, shape), y_fit, task, request["seed"])
+            estimator = rocket[-1]
+            info["pick"] = f"MiniRocket + {type(estimator).__name__}, train+validation"
+            test_rows = _rocket_features(rocket, _panel(X_test, shape))
+        else:
+            estimator = _nbsvm(X_fit[:, 0], y_fit)
+            info["pick"] = "NB-SVM (uni+bigrams, beta 0.25), train+validation"
+            test_rows = X_test[:, 0]
+        info["fit_s"] = time.perf_counter() - start
+        info["models"], info["val"] = 1, None
+        outputs_fn = (
+            (lambda: estimator.predict(test_rows).astype(np.float64))
+            if task == "regression"
+            else (lambda: _probabilities(estimator, test_rows))
+        )
+        import pickle
+
+        model_path = str(out / "model.pkl")
+        with open(model_path, "wb") as file:  # read back only by this harness's own probe
+            pickle.dump(
+                rocket if kind == "minirocket" else estimator, file, pickle.HIGHEST_PROTOCOL
+            )
     else:
         raise SystemExit(f"unknown peer {kind!r}")
     outputs_fn()  # warm: the first call pays for lazy imports and caches
@@ -230,9 +257,12 @@ def _train_and_validation(X_train, y_train, X_val, y_val):
     return np.concatenate([X_train, X_val]), np.concatenate([y_train, y_val])
 
 
-def _sklearn_baseline(kind: str, task: str, categorical: dict, n_features: int | None):
+def _sklearn_baseline(
+    kind: str, task: str, categorical: dict, n_features: int | None, smallest_class: int = 5
+):
     """The baselines a user writes in a few lines: a linear model with its penalty chosen by
-    internal cross-validation (on standardised one-hot features), or gradient boosting at its
+    internal cross-validation (on standardised one-hot features; as many folds as the smallest
+    class allows, up to 5), or gradient boosting at its
     defaults (categories natively)."""
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.linear_model import LogisticRegressionCV, RidgeCV
@@ -244,7 +274,7 @@ def _sklearn_baseline(kind: str, task: str, categorical: dict, n_features: int |
         model = (
             RidgeCV(alphas=np.logspace(-3, 3, 13))
             if regression
-            else LogisticRegressionCV(Cs=10, max_iter=2000)
+            else LogisticRegressionCV(Cs=10, max_iter=2000, cv=min(5, smallest_class))
         )
         return make_pipeline(StandardScaler(), model)
     mask = None
@@ -256,6 +286,65 @@ def _sklearn_baseline(kind: str, task: str, categorical: dict, n_features: int |
         else HistGradientBoostingClassifier(categorical_features=mask, random_state=0)
     )
     return make_pipeline(model)
+
+
+def _minirocket(X: np.ndarray, y: np.ndarray, task: str, seed: int) -> tuple:
+    """MiniRocket's features and a ridge head whose penalty its efficient leave-one-out picks,
+    fitted: the few lines of sktime that the archive's references start from. Returned as
+    (transform, scaler, head): an sktime transformer does not sit in a scikit-learn 1.8
+    ``Pipeline``."""
+    from sklearn.linear_model import RidgeClassifierCV, RidgeCV
+    from sklearn.preprocessing import StandardScaler
+    from sktime.transformations.panel.rocket import MiniRocketMultivariate
+
+    transform = MiniRocketMultivariate(random_state=seed).fit(X)
+    features = np.asarray(transform.transform(X))
+    scaler = StandardScaler(with_mean=False).fit(features)
+    head = (RidgeCV if task == "regression" else RidgeClassifierCV)(alphas=np.logspace(-3, 3, 10))
+    return transform, scaler, head.fit(scaler.transform(features), y)
+
+
+def _rocket_features(rocket: tuple, X: np.ndarray) -> np.ndarray:
+    transform, scaler, _ = rocket
+    return scaler.transform(np.asarray(transform.transform(X)))
+
+
+def _panel(X: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Flat rows back as sktime's panel ``[n, channels, length]`` (tradeoff's ``[n, length,
+    channels]``); shorter series as tradeoff padded them."""
+    return X.reshape(len(X), *shape).transpose(0, 2, 1).astype(np.float64)
+
+
+def _nbsvm(texts: np.ndarray, y: np.ndarray, beta: float = 0.25, alpha: float = 1.0):
+    """NB-SVM (Wang & Manning 2012): binarised uni- and bigram counts, scaled by their
+    log-count ratio ``r``, a linear SVM, its weights interpolated towards their mean by
+    ``beta``; ``r`` folded into the weights (w . (r * x) = (w * r) . x), so what ships is a
+    plain count vectoriser and a linear SVM."""
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.svm import LinearSVC
+
+    vectorizer = CountVectorizer(ngram_range=(1, 2), binary=True)
+    counts = vectorizer.fit_transform(texts)
+    p = alpha + np.asarray(counts[y == 1].sum(axis=0)).ravel()
+    q = alpha + np.asarray(counts[y == 0].sum(axis=0)).ravel()
+    r = np.log((p / p.sum()) / (q / q.sum()))
+    svm = LinearSVC(C=1.0).fit(counts.multiply(r).tocsr(), y)
+    w = svm.coef_.ravel()
+    svm.coef_ = (((1 - beta) * np.abs(w).mean() + beta * w) * r).reshape(1, -1)
+    return make_pipeline(vectorizer, svm)
+
+
+def _probabilities(estimator, rows) -> np.ndarray:
+    """Class probabilities, or for a margin classifier (ridge, SVM) its scores' softmax: what
+    an accuracy or ROC AUC reads the same."""
+    if hasattr(estimator, "predict_proba"):
+        return estimator.predict_proba(rows).astype(np.float64)
+    scores = np.asarray(estimator.decision_function(rows), np.float64)
+    if scores.ndim == 1:
+        scores = np.stack([-scores / 2, scores / 2], axis=1)
+    scores = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return scores / scores.sum(axis=1, keepdims=True)
 
 
 def _sklearn_onnx(estimator, n_features: int, path: Path) -> str | None:
@@ -371,6 +460,16 @@ def _loader(kind: str, model_path: str, row: np.ndarray, request: dict | None = 
             estimator = pickle.load(file)
         flat = row.reshape(1, -1).astype(np.float32)
         return lambda: estimator.predict(flat)
+    if kind in ("minirocket", "nbsvm"):
+        import pickle
+
+        with open(model_path, "rb") as file:  # written by our own fit step, never a user's file
+            estimator = pickle.load(file)
+        if kind == "nbsvm":
+            text = row.reshape(1, -1)[:, 0]
+            return lambda: estimator.predict(text)
+        series = _panel(row.reshape(1, -1), tuple(request["input_shape"]))
+        return lambda: estimator[-1].predict(_rocket_features(estimator, series))
     if kind == "lightgbm":
         import lightgbm
 
@@ -417,6 +516,8 @@ def _runtime(kind: str) -> str:
         "lightgbm": "lightgbm",
         "linear": "scikit-learn",
         "hgb": "scikit-learn",
+        "minirocket": "sktime",
+        "nbsvm": "scikit-learn",
     }
     if kind == "onnx":
         return f"onnxruntime {version('onnxruntime')}"

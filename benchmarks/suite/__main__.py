@@ -30,10 +30,12 @@ from benchmarks.suite.contenders import (
     Case,
     fit_peer,
     fit_tradeoff,
+    flat,
     fresh,
     measure_shipped,
     peer_arrays,
     prepare_case,
+    takes,
 )
 from benchmarks.suite.results import Results, machine
 from benchmarks.suite.sets import sets
@@ -110,6 +112,7 @@ def run_set(suite_set, seed: int, args, results: Results, reference_p95_ms: floa
         return
     folder = fresh(Path(args.out) / suite_set.name / f"seed{seed}")
     data = suite_set.load(seed, Path(args.out) / "data")
+    todo = [(name, kind) for name, kind in todo if takes(name, data.modality, data.task)]
     prepared = prepare_case(data, seed)
     case = Case(
         suite_set.name,
@@ -183,7 +186,7 @@ def peer_arrays_onehot(prepared):
         ("val", prepared.X_val, prepared.y_val),
         ("test", prepared.X_test, prepared.y_test),
     ):
-        arrays[f"X_{key}"], arrays[f"y_{key}"] = X.reshape(len(X), -1), y
+        arrays[f"X_{key}"], arrays[f"y_{key}"] = flat(X), y
     return arrays, {}
 
 

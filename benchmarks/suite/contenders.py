@@ -31,8 +31,24 @@ from benchmarks.peers import _side, peer_python, test_estimate
 
 #: Contenders that search under the limits (one fit per limits) and those that do not.
 SEARCHING = ("tradeoff", "flaml")
-BASELINES = ("linear", "lightgbm", "hgb")
+BASELINES = ("linear", "lightgbm", "hgb", "minirocket", "nbsvm")
 CONTENDERS = SEARCHING + BASELINES
+
+#: The modalities each contender takes (one missing takes every modality but text): the
+#: references of a shape where it has one, MiniRocket + ridge for series (Dempster et al.
+#: 2021) and NB-SVM for texts (Wang & Manning 2012).
+MODALITIES = {
+    "tradeoff": ("tabular", "sequence", "image", "text"),
+    "minirocket": ("sequence",),
+    "nbsvm": ("text",),
+}
+
+
+def takes(contender: str, modality: str, task: str) -> bool:
+    """Whether ``contender`` runs on a set of ``modality``; NB-SVM is a binary classifier."""
+    if contender == "nbsvm" and task != "binary":
+        return False
+    return modality in MODALITIES.get(contender, ("tabular", "sequence", "image"))
 
 
 @dataclass(frozen=True)
@@ -96,6 +112,13 @@ def fresh(folder: Path) -> Path:
 # --------------------------------------------------------------------------- inputs
 
 
+def flat(X: np.ndarray) -> np.ndarray:
+    """Rows as a peer takes them: one row per example, texts as NumPy strings (an ``.npz``
+    read back without pickle)."""
+    X = X.reshape(len(X), -1)
+    return X.astype(str) if X.dtype == object else X
+
+
 def peer_arrays(prepared) -> tuple[dict[str, np.ndarray], dict[int, int]]:
     """Each split as a peer takes it: a table's numeric columns then its categories as integer
     codes (``categorical``: code column -> number of categories); other data flattened."""
@@ -108,7 +131,7 @@ def peer_arrays(prepared) -> tuple[dict[str, np.ndarray], dict[int, int]]:
     }
     schema = TableSchema.of(prepared)
     if schema is None or schema.text or not any(c.kind == "categorical" for c in schema.columns):
-        arrays = {f"X_{k}": X.reshape(len(X), -1) for k, (X, _) in splits.items()}
+        arrays = {f"X_{k}": flat(X) for k, (X, _) in splits.items()}
         arrays |= {f"y_{k}": y for k, (_, y) in splits.items()}
         return arrays, {}
     categories = [c.categories for c in schema.columns if c.kind == "categorical"]
@@ -152,10 +175,14 @@ def _unseen_as_mode(schema, X: np.ndarray) -> np.ndarray:
 
 
 def bundle_feeds(prepared, path: Path, rows: int = 64) -> Path | None:
-    """Real test rows as a bundle takes them (a table's raw columns by input name), or None
-    where the bundle takes the feature rows themselves."""
+    """Real test rows as a bundle takes them (a table's raw columns, or texts, by input name),
+    or None where the bundle takes the feature rows themselves."""
+    from tradeoff.families._base import INPUT_NAME
     from tradeoff.table_input import TableSchema
 
+    if prepared.modality == "text":
+        np.savez(path, **{INPUT_NAME: flat(prepared.X_test[:rows])})
+        return path
     schema = TableSchema.of(prepared)
     if schema is None:
         return None
@@ -230,6 +257,7 @@ def fit_peer(case: Case, name: str, req, splits: Path, categorical: dict[int, in
         "seed": case.seed,
         "categorical": {str(k): v for k, v in categorical.items()},
         "n_features": int(np.load(splits)["X_train"].shape[1]),
+        "input_shape": list(case.prepared.input_shape),
     }
     result = _side(python, "fit", request, timeout_s=4 * case.budget_s + 600)
     outputs = np.load(folder / "test_outputs.npy", allow_pickle=False)
@@ -253,9 +281,11 @@ def measure_shipped(case: Case, fit: dict, row: np.ndarray, categorical: dict[in
             "protocol": asdict(case.protocol),
             "categorical": {str(k): v for k, v in categorical.items()},
             "feeds": fit.get("feeds") if how == "bundle in ORT" else None,
+            "input_shape": list(case.prepared.input_shape),
         }
         row_path = case.folder / "row.npy"
-        np.save(row_path, np.ascontiguousarray(row[:1]))
+        first = np.ascontiguousarray(row[:1])
+        np.save(row_path, first.astype(str) if first.dtype == object else first)
         request["row"] = str(row_path)
         size_mb = _size_mb(Path(model))
         try:

