@@ -212,7 +212,11 @@ SETS: tuple[SuiteSet, ...] = (
     ),
     SuiteSet("tecator", "eval", _ucr("Tecator"), metric="rmse", note="series regression (fat %)"),
     SuiteSet(
-        "rotten_tomatoes", "eval", _rotten_tomatoes, note="8,530 one-sentence reviews, binary"
+        "rotten_tomatoes",
+        "eval",
+        _rotten_tomatoes,
+        note="8,530 one-sentence reviews, binary; 2-minute searches",
+        budget="2m",
     ),
     SuiteSet("oj", "eval", _islp("OJ.csv", "Purchase")),
     SuiteSet("carseats", "eval", _islp("Carseats.csv", "Sales")),

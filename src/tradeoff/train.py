@@ -182,11 +182,16 @@ def _epoch(
     augmentation,
     rng: np.random.Generator,
     trim: HeapTrim,
-) -> tuple[float, list[torch.Tensor]]:
-    """One pass over the training split in ``order``: its mean loss and the batches' outputs."""
+    deadline: float | None = None,
+) -> tuple[float, list[torch.Tensor], int, bool]:
+    """One pass over the training split in ``order``: its mean loss, the batches' outputs, the
+    rows it trained on, and whether ``deadline`` (``time.monotonic()``) cut it short. An epoch over a big split can take
+    minutes: the deadline is looked at after each batch, so that a search's budget holds."""
     model.train()
     total_loss, seen, outputs_seen = 0.0, 0, []
     for first in range(0, len(order), batch_size):
+        if seen and deadline is not None and time.monotonic() >= deadline:
+            return total_loss / seen, outputs_seen, seen, True
         batch = order[first : first + batch_size]
         if len(batch) < 2 and len(order) > 1:
             continue  # batch norm cannot train on one example (unless it is the only one)
@@ -202,7 +207,7 @@ def _epoch(
         seen += len(batch)
         outputs_seen.append(outputs.detach())
         trim()
-    return total_loss / max(seen, 1), outputs_seen
+    return total_loss / max(seen, 1), outputs_seen, len(order), False
 
 
 def _loss_for(strategy: Strategy, prepared: Prepared) -> Callable:
@@ -255,7 +260,8 @@ def train(
 
     ``score(y_true, outputs)`` is the validation metric that early stopping
     follows (default: the validation loss, lower is better). ``deadline`` is a
-    ``time.monotonic()`` instant after which no new epoch starts. ``on_epoch``
+    ``time.monotonic()`` instant after which no new epoch starts and an epoch under way
+    stops after its current batch (validated as it is: the trial keeps the best epoch). ``on_epoch``
     sees each epoch's curve point; when it returns True the trial is stopped
     (``stopped_by="pruned"``). ``rows_for_epoch(epoch)`` gives the training rows of
     an epoch (a subsample for the early rungs of halving; None: all of them); the
@@ -292,8 +298,17 @@ def train(
         rows = None if rows_for_epoch is None else rows_for_epoch(epoch)
         order = torch.from_numpy(rng.permutation(len(y) if rows is None else rows))
         augmentation = prepared.augmentation if strategy.augment else None
-        train_loss, train_outputs = _epoch(
-            model, X, order, strategy.batch_size, fit_loss, optimizer, augmentation, rng, trim
+        train_loss, train_outputs, rows_seen, cut = _epoch(
+            model,
+            X,
+            order,
+            strategy.batch_size,
+            fit_loss,
+            optimizer,
+            augmentation,
+            rng,
+            trim,
+            deadline,
         )
         schedule.step()
         if not np.isfinite(train_loss):
@@ -302,7 +317,7 @@ def train(
         outputs = predict_in_batches(model, X_val)  # in eval mode
         with torch.no_grad():
             val_loss = loss_fn(outputs, y_val).item()
-        point = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "rows": len(order)}
+        point = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "rows": rows_seen}
         if score is not None:
             train_out = torch.cat(train_outputs).numpy()
             point["train_metric"] = score(y[order[: len(train_out)]].numpy(), train_out)
@@ -316,8 +331,9 @@ def train(
         if tracked > best_metric:
             best_metric, best_epoch = tracked, epoch
             best_state = copy.deepcopy(model.state_dict())
-        if on_epoch is not None and on_epoch(epoch, point):
-            stopped_by = "pruned"
+        # A cut epoch (it trained on its first batches' rows) ends training as the deadline does.
+        if cut or (on_epoch is not None and on_epoch(epoch, point)):
+            stopped_by = "time budget" if cut else "pruned"
             break
         if epoch - best_epoch >= strategy.patience:
             stopped_by = "early stopping"
