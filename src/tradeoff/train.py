@@ -182,15 +182,16 @@ def _epoch(
     augmentation,
     rng: np.random.Generator,
     trim: HeapTrim,
-    deadline: float | None = None,
+    clock: _Clock,
 ) -> tuple[float, list[torch.Tensor], int, bool]:
     """One pass over the training split in ``order``: its mean loss, the batches' outputs, the
-    rows it trained on, and whether ``deadline`` (``time.monotonic()``) cut it short. An epoch over a big split can take
-    minutes: the deadline is looked at after each batch, so that a search's budget holds."""
+    rows it trained on, and whether ``clock`` cut it short. An epoch over a big split can take
+    minutes: the clock is asked before each batch, so that a search's budget holds."""
     model.train()
     total_loss, seen, outputs_seen = 0.0, 0, []
+    began = time.monotonic()
     for first in range(0, len(order), batch_size):
-        if seen and deadline is not None and time.monotonic() >= deadline:
+        if seen and not clock.batch_may_start(seen, began):
             return total_loss / seen, outputs_seen, seen, True
         batch = order[first : first + batch_size]
         if len(batch) < 2 and len(order) > 1:
@@ -221,14 +222,42 @@ def _loss_for(strategy: Strategy, prepared: Prepared) -> Callable:
     return make_loss(strategy, prepared.n_outputs, target_scale, weights)
 
 
-def _out_of_time(
-    epoch: int, start: float, deadline: float | None, time_limit_s: float | None
-) -> bool:
-    """Whether epoch ``epoch`` may not start: past ``deadline`` (``time.monotonic()``), or,
-    after the first epoch, ``time_limit_s`` after ``start`` (``time.perf_counter()``)."""
-    if deadline is not None and time.monotonic() >= deadline:
-        return True
-    return epoch > 1 and time_limit_s is not None and time.perf_counter() - start >= time_limit_s
+class _Clock:
+    """When training stops for time. ``deadline`` (``time.monotonic()``): no epoch starts, and
+    no batch of an epoch under way, once what is left before it would not pay for the
+    validation that follows: the last validation's seconds, or, before the first, the epoch's
+    own pace over as many rows as validation has (a training step costs more than a forward
+    pass, so that errs early). ``time_limit_s``: no epoch after the first starts once training
+    has taken this long (``time.perf_counter()``)."""
+
+    def __init__(self, deadline: float | None, time_limit_s: float | None, val_rows: int):
+        self.deadline, self.time_limit_s, self.val_rows = deadline, time_limit_s, val_rows
+        self.start = time.perf_counter()
+        self.validation_s: float | None = None
+
+    def epoch_may_start(self, epoch: int) -> bool:
+        reserve = self.validation_s or 0.0
+        if self.deadline is not None and time.monotonic() + reserve >= self.deadline:
+            return False
+        limit = self.time_limit_s
+        return epoch == 1 or limit is None or time.perf_counter() - self.start < limit
+
+    def batch_may_start(self, seen: int, began: float) -> bool:
+        """Whether another batch fits, ``seen`` rows into an epoch begun at ``began``."""
+        if self.deadline is None:
+            return True
+        now = time.monotonic()
+        reserve = self.validation_s
+        if reserve is None:
+            reserve = (now - began) / seen * self.val_rows
+        return now + reserve < self.deadline
+
+    def validate(self, model: nn.Module, X_val: torch.Tensor) -> torch.Tensor:
+        """``predict_in_batches(model, X_val)``, its seconds kept for the next reserve."""
+        began = time.monotonic()
+        outputs = predict_in_batches(model, X_val)
+        self.validation_s = time.monotonic() - began
+        return outputs
 
 
 def _tensors(prepared: Prepared) -> tuple[torch.Tensor, ...]:
@@ -260,8 +289,9 @@ def train(
 
     ``score(y_true, outputs)`` is the validation metric that early stopping
     follows (default: the validation loss, lower is better). ``deadline`` is a
-    ``time.monotonic()`` instant after which no new epoch starts and an epoch under way
-    stops after its current batch (validated as it is: the trial keeps the best epoch). ``on_epoch``
+    ``time.monotonic()`` instant by which training ends: no epoch starts, and an epoch under
+    way stops before its next batch, once the validation that follows would not fit before
+    it (the cut epoch is validated as it is; the trial keeps its best epoch; see ``_Clock``). ``on_epoch``
     sees each epoch's curve point; when it returns True the trial is stopped
     (``stopped_by="pruned"``). ``rows_for_epoch(epoch)`` gives the training rows of
     an epoch (a subsample for the early rungs of halving; None: all of them); the
@@ -287,12 +317,12 @@ def train(
     schedule = make_schedule(strategy.schedule, optimizer, strategy.max_epochs)
     trim = HeapTrim()
 
-    start = time.perf_counter()
+    clock = _Clock(deadline, time_limit_s, len(y_val))
     best_metric, best_epoch, best_state = -np.inf, 0, copy.deepcopy(model.state_dict())
     curve: list[dict] = []
     stopped_by = "max epochs"
     for epoch in range(1, strategy.max_epochs + 1):
-        if _out_of_time(epoch, start, deadline, time_limit_s):
+        if not clock.epoch_may_start(epoch):
             stopped_by = "time budget"
             break
         rows = None if rows_for_epoch is None else rows_for_epoch(epoch)
@@ -308,13 +338,13 @@ def train(
             augmentation,
             rng,
             trim,
-            deadline,
+            clock,
         )
         schedule.step()
         if not np.isfinite(train_loss):
             raise FloatingPointError(f"training loss became {train_loss} at epoch {epoch}")
 
-        outputs = predict_in_batches(model, X_val)  # in eval mode
+        outputs = clock.validate(model, X_val)  # in eval mode
         with torch.no_grad():
             val_loss = loss_fn(outputs, y_val).item()
         point = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss, "rows": rows_seen}
@@ -344,7 +374,7 @@ def train(
     return TrainResult(
         epochs=len(curve),
         best_epoch=best_epoch,
-        seconds=time.perf_counter() - start,
+        seconds=time.perf_counter() - clock.start,
         stopped_by=stopped_by,
         curve=curve,
     )
