@@ -139,6 +139,34 @@ def test_a_trial_killed_in_any_phase_is_retried_with_what_it_had_drawn(tmp_path,
     assert reclaim_orphans(study, storage) == []  # the retry's own process is alive: left alone
 
 
+_POP = """
+import sys, warnings, optuna
+from tradeoff.records import make_storage
+warnings.simplefilter("ignore")
+study = optuna.load_study(study_name="queue", storage=make_storage(sys.argv[1]))
+print(" ".join(str(study.ask().number) for _ in range(40)))
+"""
+
+
+def test_two_workers_never_pop_the_same_queued_trial_from_sqlite(tmp_path):
+    # pysqlite read the WAITING state outside the write's transaction: two workers both set
+    # a queued trial RUNNING (10-18 of 100 per run before the fix), and the second one's tell
+    # failed with "Cannot tell a COMPLETE trial" (CI, the Ray test, stop 38).
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(study_name="queue", storage=make_storage(url))
+    for x in range(60):
+        study.enqueue_trial({"x": x})
+    workers = [
+        subprocess.Popen([sys.executable, "-c", _POP, url], stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    popped = [p.communicate(timeout=120)[0].split() for p in workers]
+    assert [p.returncode for p in workers] == [0, 0]
+    assert all(len(numbers) == 40 for numbers in popped)
+    assert not set(popped[0]) & set(popped[1])
+    assert len(study.get_trials(states=(TrialState.RUNNING,))) == 80
+
+
 def run_two_workers(tmp_path: Path, *extra: str) -> tuple[optuna.Study, dict]:
     out = tmp_path / "run"
     result = tradeoff_cli(

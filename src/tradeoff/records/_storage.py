@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 import optuna
+from sqlalchemy import event
 
 from tradeoff.errors import TradeoffError
 from tradeoff.records._files import write_atomic
@@ -33,11 +34,12 @@ def storage_url(out: Path) -> str:
 
 def make_storage(url: str) -> optuna.storages.RDBStorage:
     """An RDB storage with heartbeats, so trials of workers that vanish are failed and retried."""
-    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    sqlite = url.startswith("sqlite")
+    engine_kwargs = {"connect_args": {"timeout": 60}} if sqlite else {}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
+            storage = optuna.storages.RDBStorage(
                 url,
                 engine_kwargs=engine_kwargs,
                 heartbeat_interval=HEARTBEAT_S,
@@ -50,6 +52,28 @@ def make_storage(url: str) -> optuna.storages.RDBStorage:
         raise TradeoffError(
             f"--storage: cannot open {redact_password(url)}: {error}".splitlines()[0]
         ) from None
+    if sqlite:
+        _begin_immediate(storage.engine)
+    return storage
+
+
+def _begin_immediate(engine) -> None:
+    """Make each SQLite transaction hold the write lock from its first statement.
+
+    pysqlite reads outside a transaction and begins one only at the first write, so two
+    workers could both read a queued trial as WAITING and both set it RUNNING (optuna#4002):
+    both trained it, and the second one's tell failed with "Cannot tell a COMPLETE trial".
+    """
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_begin(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()  # the connections opened while creating the tables predate the listeners
 
 
 def check_writable(folder: Path, flag: str) -> None:
