@@ -114,8 +114,6 @@ def fit(request: dict) -> dict:
             else (lambda: predictor.predict_proba(test).to_numpy(np.float64))
         )
     elif kind == "flaml":
-        import pickle
-
         from flaml import AutoML
 
         automl = AutoML()
@@ -135,9 +133,7 @@ def fit(request: dict) -> dict:
         info["pick"] = automl.best_estimator
         info["models"] = len(automl.config_history)
         info["val"] = 1 - automl.best_loss  # FLAML minimises 1 - metric for these metrics
-        model_path = str(out / "automl.pkl")
-        with open(model_path, "wb") as file:  # FLAML's documented way to save a model
-            pickle.dump(automl, file, pickle.HIGHEST_PROTOCOL)
+        model_path = _save_model(automl, out / "automl.pkl")  # FLAML's documented way
         flat = _frame(X_test, categorical=categorical)
         outputs_fn = (
             (lambda: automl.predict(flat).astype(np.float64))
@@ -186,11 +182,7 @@ def fit(request: dict) -> dict:
             if task == "regression"
             else (lambda: estimator.predict_proba(flat_test).astype(np.float64))
         )
-        import pickle
-
-        model_path = str(out / "model.pkl")
-        with open(model_path, "wb") as file:  # read back only by this harness's own probe
-            pickle.dump(estimator, file, pickle.HIGHEST_PROTOCOL)
+        model_path = _save_model(estimator, out / "model.pkl")
         info["onnx"] = _sklearn_onnx(estimator, flat_test.shape[1], out / "model.onnx")
     elif kind in ("minirocket", "nbsvm"):
         X_fit, y_fit = _train_and_validation(X_train, y_train, X_val, y_val)
@@ -211,13 +203,7 @@ def fit(request: dict) -> dict:
             if task == "regression"
             else (lambda: _probabilities(estimator, test_rows))
         )
-        import pickle
-
-        model_path = str(out / "model.pkl")
-        with open(model_path, "wb") as file:  # read back only by this harness's own probe
-            pickle.dump(
-                rocket if kind == "minirocket" else estimator, file, pickle.HIGHEST_PROTOCOL
-            )
+        model_path = _save_model(rocket if kind == "minirocket" else estimator, out / "model.pkl")
     else:
         raise SystemExit(f"unknown peer {kind!r}")
     outputs_fn()  # warm: the first call pays for lazy imports and caches
@@ -262,8 +248,7 @@ def _sklearn_baseline(
 ):
     """The baselines a user writes in a few lines: a linear model with its penalty chosen by
     internal cross-validation (on standardised one-hot features; as many folds as the smallest
-    class allows, up to 5), or gradient boosting at its
-    defaults (categories natively)."""
+    class allows, up to 5), or gradient boosting at its defaults (categories natively)."""
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.linear_model import LogisticRegressionCV, RidgeCV
     from sklearn.pipeline import make_pipeline
@@ -345,6 +330,23 @@ def _probabilities(estimator, rows) -> np.ndarray:
         scores = np.stack([-scores / 2, scores / 2], axis=1)
     scores = np.exp(scores - scores.max(axis=1, keepdims=True))
     return scores / scores.sum(axis=1, keepdims=True)
+
+
+def _save_model(model, path: Path) -> str:
+    """Pickle a model this harness fitted, for its own probe step; returns the path."""
+    import pickle
+
+    with open(path, "wb") as file:
+        pickle.dump(model, file, pickle.HIGHEST_PROTOCOL)
+    return str(path)
+
+
+def _load_model(path: str):
+    """A model :func:`_save_model` wrote in this run's folder (never a file a user hands us)."""
+    import pickle
+
+    with open(path, "rb") as file:
+        return pickle.load(file)
 
 
 def _sklearn_onnx(estimator, n_features: int, path: Path) -> str | None:
@@ -447,24 +449,15 @@ def _loader(kind: str, model_path: str, row: np.ndarray, request: dict | None = 
         frame = _frame(row)
         return lambda: predictor.predict(frame)
     if kind == "flaml":
-        import pickle
-
-        with open(model_path, "rb") as file:  # written by our own fit step, never a user's file
-            automl = pickle.load(file)
+        automl = _load_model(model_path)
         frame = _frame(row.reshape(1, -1), categorical=categorical)
         return lambda: automl.predict(frame)
     if kind in ("linear", "hgb"):
-        import pickle
-
-        with open(model_path, "rb") as file:  # written by our own fit step, never a user's file
-            estimator = pickle.load(file)
+        estimator = _load_model(model_path)
         flat = row.reshape(1, -1).astype(np.float32)
         return lambda: estimator.predict(flat)
     if kind in ("minirocket", "nbsvm"):
-        import pickle
-
-        with open(model_path, "rb") as file:  # written by our own fit step, never a user's file
-            estimator = pickle.load(file)
+        estimator = _load_model(model_path)
         if kind == "nbsvm":
             text = row.reshape(1, -1)[:, 0]
             return lambda: estimator.predict(text)

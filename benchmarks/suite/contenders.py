@@ -113,9 +113,12 @@ def fresh(folder: Path) -> Path:
 
 
 def flat(X: np.ndarray) -> np.ndarray:
-    """Rows as a peer takes them: one row per example, texts as NumPy strings (an ``.npz``
-    read back without pickle)."""
-    X = X.reshape(len(X), -1)
+    """Rows as a peer takes them: one row per example, texts as NumPy strings."""
+    return unpickled(X.reshape(len(X), -1))
+
+
+def unpickled(X: np.ndarray) -> np.ndarray:
+    """``X`` as ``np.load(..., allow_pickle=False)`` reads it back: texts as NumPy strings."""
     return X.astype(str) if X.dtype == object else X
 
 
@@ -284,8 +287,7 @@ def measure_shipped(case: Case, fit: dict, row: np.ndarray, categorical: dict[in
             "input_shape": list(case.prepared.input_shape),
         }
         row_path = case.folder / "row.npy"
-        first = np.ascontiguousarray(row[:1])
-        np.save(row_path, first.astype(str) if first.dtype == object else first)
+        np.save(row_path, unpickled(np.ascontiguousarray(row[:1])))
         request["row"] = str(row_path)
         size_mb = _size_mb(Path(model))
         try:

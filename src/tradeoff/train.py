@@ -291,8 +291,8 @@ def train(
     follows (default: the validation loss, lower is better). ``deadline`` is a
     ``time.monotonic()`` instant by which training ends: no epoch starts, and an epoch under
     way stops before its next batch, once the validation that follows would not fit before
-    it (the cut epoch is validated as it is; the trial keeps its best epoch; see ``_Clock``). ``on_epoch``
-    sees each epoch's curve point; when it returns True the trial is stopped
+    it (the cut epoch is validated as it is; the trial keeps its best epoch; see ``_Clock``).
+    ``on_epoch`` sees each epoch's curve point; when it returns True the trial is stopped
     (``stopped_by="pruned"``). ``rows_for_epoch(epoch)`` gives the training rows of
     an epoch (a subsample for the early rungs of halving; None: all of them); the
     curve point says how many (``rows``). ``training_loss(outputs, rows)`` replaces the
