@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 
 import tradeoff
+from tradeoff import evaluate
 from tradeoff.measure import QUICK_PROTOCOL, LatencyProtocol
 from tradeoff.searcher import SearchSettings, parse_duration, run_search
 from tradeoff.searcher.compression import CompressionSettings
@@ -47,7 +48,7 @@ def one_search(out: Path, req, budget_s: float, compress: bool, protocol, famili
         "pick": None,
     }
     if pick is not None:
-        test = run.test_estimate(pick)
+        test = evaluate.test_estimate(run, pick)
         summary["pick"] = {
             "trial": pick.number,
             "family": pick.family,

@@ -29,7 +29,6 @@ from optuna.artifacts import FileSystemArtifactStore, download_artifact, upload_
 
 from tradeoff.datasets import Dataset
 from tradeoff.families import count_parameters, get_family
-from tradeoff.frontier import hypervolume, meets, select
 from tradeoff.measure import Estimate, LatencyProtocol, bootstrap, measure_latency, predict_outputs
 from tradeoff.prepare import Prepared
 from tradeoff.records import Status, artifact_store, trial_seed
@@ -39,6 +38,7 @@ from tradeoff.rules import Objective, constraint_values
 from tradeoff.searcher import SearchSettings, records, run_search
 from tradeoff.searcher.context import TrialContext
 from tradeoff.searcher.trial import front_members
+from tradeoff.selection import hypervolume, meets, select
 from tradeoff.train import suggest_strategy, train
 
 #: Trial attribute holding the constraint values (each cost axis, then quality), <= 0 when met.

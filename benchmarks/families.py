@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 import tradeoff
+from tradeoff import evaluate
 from tradeoff.families import family_names, get_family
 from tradeoff.frontier import Run
 from tradeoff.measure import cpu_model
@@ -88,7 +89,7 @@ def main() -> None:
             ((run, r) for run, r in trials if r.family == family and r.trained),
             key=lambda pair: pair[1].val_metric,
         )
-        test = run.test_estimate(best)
+        test = evaluate.test_estimate(run, best)
         rows.append(
             (
                 family,

@@ -23,6 +23,7 @@ from collections import Counter
 from pathlib import Path
 
 import tradeoff
+from tradeoff import evaluate
 from tradeoff.families import deployable, get_family, to_onnx
 from tradeoff.measure import QUICK_PROTOCOL, LatencyProtocol, measure_latency
 from tradeoff.prepare import prepare
@@ -132,7 +133,7 @@ def main() -> None:
         "pick": None,
     }
     if pick is not None:
-        test = run.test_estimate(pick)
+        test = evaluate.test_estimate(run, pick)
         summary["pick"] = {
             "trial": pick.number,
             "family": pick.family,

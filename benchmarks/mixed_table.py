@@ -33,6 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 import tradeoff
+from tradeoff import evaluate
 from tradeoff.frontier import Run
 from tradeoff.measure import cpu_model
 
@@ -66,7 +67,7 @@ def search(csv: Path, out: Path, columns: list[str], args) -> dict:
     pick = run.select(requirements)
     if pick is None:
         return {"columns": columns, "modality": data.modality, "pick": None}
-    test = run.test_estimate(pick)
+    test = evaluate.test_estimate(run, pick)
     return {
         "columns": columns,
         "modality": data.modality,

@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 import tradeoff
+from tradeoff import evaluate
 from tradeoff.families import family_names
 from tradeoff.frontier import Run
 from tradeoff.measure import cpu_model
@@ -138,7 +139,7 @@ def _tables(args, run, prepared, families) -> None:
             print(f"| {family} | {len(mine)} (0) | - | - | - |")
             continue
         best = max(done, key=lambda r: r.val_metric)
-        test = run.test_estimate(best)
+        test = evaluate.test_estimate(run, best)
         print(
             f"| {family} | {len(mine)} ({len(done)}) | {best.val_metric:.4f} | "
             f"{test.value:.4f} [{test.low:.4f}, {test.high:.4f}] | {best.p95_ms:.3f} |"
@@ -153,7 +154,7 @@ def _tables(args, run, prepared, families) -> None:
         if pick is None:
             print(f"| {label} | nothing fits | - | - | - | - |")
             continue
-        test = run.test_estimate(pick)
+        test = evaluate.test_estimate(run, pick)
         print(
             f"| {label} | #{pick.number} | {pick.family} | {pick.val_metric:.4f} | "
             f"{test.value:.4f} [{test.low:.4f}, {test.high:.4f}] | "

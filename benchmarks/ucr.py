@@ -50,12 +50,14 @@ from pathlib import Path
 import sktime.datasets
 
 import tradeoff
-from tradeoff.frontier import Run, most_accurate
+from tradeoff import evaluate
+from tradeoff.frontier import Run
 from tradeoff.measure import LatencyProtocol, cpu_model, measure_latency
 from tradeoff.prepare import prepare
 from tradeoff.searcher import SearchSettings, parse_duration, run_search
 from tradeoff.searcher.cv import AUTO_FOLDS, AUTO_REPEATS
 from tradeoff.searcher.halving import Halving
+from tradeoff.selection import most_accurate
 
 DATA = Path(sktime.datasets.__file__).parent / "data"
 SETS = ("GunPoint", "BasicMotions", "JapaneseVowels", "ACSF1")  # slowest last
@@ -84,11 +86,11 @@ def search(
     fit_s = sum(r.train_seconds for r in trials)
     fold_s = sum(r.cv.get("seconds", 0.0) for r in trials)
     pick = run.select()
-    test = run.test_estimate(pick) if pick else None
+    test = evaluate.test_estimate(run, pick) if pick else None
     # What the tie rule costs: the best fold mean, as if ties did not go to the faster model.
     best = most_accurate(trials, run.requirements)
     same = best is not None and pick is not None and best.number == pick.number
-    best_test = test if same else (run.test_estimate(best) if best else None)
+    best_test = test if same else (evaluate.test_estimate(run, best) if best else None)
     return {
         "run": run,
         "wall_s": wall_s,
@@ -144,7 +146,7 @@ def wrongly_raced(result: dict, limit: int) -> tuple[int, int]:
     raced = [r for r in run.trials() if "raced_against" in r.cv][:limit]
     wrong = 0
     for record in raced:
-        complete = run.cross_validation(record)
+        complete = evaluate.cross_validation(run, record)
         wrong += complete.mean >= by_number[record.cv["raced_against"]].val_metric
     return wrong, len(raced)
 

@@ -38,6 +38,7 @@ from sktime.datasets import load_UCR_UEA_dataset
 from sktime.transformations.panel.rocket import MiniRocket
 
 from benchmarks.ucr import DATA
+from tradeoff import evaluate
 
 SETS = ("ACSF1", "ArrowHead", "GunPoint", "ItalyPowerDemand", "OSULeaf")
 CONFIGS = [(n, seed) for n in (84, 336, 840, 2520, 10_000) for seed in (0, 1)]
@@ -105,7 +106,8 @@ def rerank_run(folder: Path, repeats: int) -> list[str]:
     from tradeoff.frontier import Run
     from tradeoff.prepare import prepare
     from tradeoff.records import trial_seed
-    from tradeoff.searcher.cv import AUTO_FOLDS, AUTO_REPEATS, fold_scores
+    from tradeoff.retrain import fold_scores
+    from tradeoff.searcher.cv import AUTO_FOLDS, AUTO_REPEATS
 
     name = folder.resolve().parent.name  # ucr.py writes OUT/<set>/screened
     data = tradeoff.datasets.load(DATA / name / f"{name}_TRAIN.ts")
@@ -126,7 +128,7 @@ def rerank_run(folder: Path, repeats: int) -> list[str]:
         folds = fold_scores(
             more, "rocket", record.params, record.strategy, seed=seed, metric="accuracy"
         )
-        test = run.test_estimate(record).value
+        test = evaluate.test_estimate(run, record).value
         rows.append((record.val_metric, float(np.mean(folds.scores)), test))
         p = record.params
         lines.append(

@@ -17,6 +17,7 @@ import torch
 from typer.testing import CliRunner
 
 import tradeoff
+from tradeoff import evaluate
 from tradeoff.bundle import CARD_FILE, MODEL_FILE, Predictor
 from tradeoff.cli import app
 from tradeoff.exporter import export
@@ -45,7 +46,7 @@ def test_card_carries_cost_quality_schema_lineage_and_parity(small_run, bundle):
     card = json.loads((bundle / CARD_FILE).read_text())
     assert card["lineage"]["trial"] == pick.number and card["lineage"]["family"] == pick.family
     assert card["cost"]["p95_ms"] == pick.p95_ms and card["cost"]["method"]["runtime"]
-    assert card["metrics"]["test"]["value"] == small_run.test_estimate(pick).value
+    assert card["metrics"]["test"]["value"] == evaluate.test_estimate(small_run, pick).value
     assert card["metrics"]["test"]["split"] == "test"
     assert card["input"] == {**card["input"], "dtype": "float32", "shape": [None, 40, 1]}
     assert card["classes"] == [str(c) for c in range(10)]

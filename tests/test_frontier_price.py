@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tradeoff.frontier import describe_selection, explain_selection, hypervolume
 from tradeoff.price import describe_price, price_curve, price_of_constraint
 from tradeoff.requirements import Requirements
 from tradeoff.searcher import TrialRecord
+from tradeoff.selection import describe_selection, explain_selection, hypervolume
 
 
 def trained(number, family, quality, p95_ms, size_mb):

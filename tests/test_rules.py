@@ -12,7 +12,7 @@ import pytest
 
 import tradeoff
 from conftest import QUICK_PROTOCOL, small_mnist1d
-from tradeoff.frontier import Run, pareto_front
+from tradeoff.frontier import Run
 from tradeoff.records import TrialRecord
 from tradeoff.report import build_report
 from tradeoff.report.build import _progress
@@ -27,6 +27,7 @@ from tradeoff.rules import (
 )
 from tradeoff.searcher import SearchSettings, open_study, run_search
 from tradeoff.searcher.gates import MIN_MEASURED, STOPPED_EARLY
+from tradeoff.selection import pareto_front
 
 
 def test_objective_follows_the_metrics_direction():

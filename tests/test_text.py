@@ -245,7 +245,7 @@ def test_sequence_families_are_screened_untrained_and_report_their_training(text
 def test_a_text_candidate_ranked_by_folds_is_refitted_on_train_and_validation(text_prepared):
     """The refit before a CV-ranked pick's test estimate (and its export) takes strings."""
     from tradeoff.families import get_family
-    from tradeoff.searcher.cv import outputs_of, refit
+    from tradeoff.retrain import outputs_of, refit
 
     with_folds = prepare(text_prepared.data, seed=0, cv=3)
     params = get_family("tfidf").defaults(with_folds.input_shape)

@@ -3,10 +3,10 @@ bootstrap resamples of the validation rows."""
 
 import numpy as np
 
-from tradeoff.frontier import cheaper_twin, difference_error, select, tied
 from tradeoff.measure import replicates
 from tradeoff.requirements import Requirements
 from tradeoff.searcher import TrialRecord
+from tradeoff.selection import cheaper_twin, difference_error, select, tied
 
 
 def _record(number, y_val, predicted, p95, metric="accuracy", p95_high=None):

@@ -28,6 +28,7 @@ import numpy as np
 
 from benchmarks.peers import CONTENDERS as PEER_ENVIRONMENTS
 from benchmarks.peers import _side, peer_python, test_estimate
+from tradeoff import evaluate
 
 #: Contenders that search under the limits (one fit per limits) and those that do not.
 SEARCHING = ("tradeoff", "flaml")
@@ -218,11 +219,11 @@ def fit_tradeoff(case: Case, req) -> dict:
     if pick is None:
         return {"fit_s": wall_s, "error": "nothing met the limits (exit 1)", "counts": counts}
     bundle = export(run, folder / "bundle", requirements=req)
-    test = run.test_estimate(pick)
+    test = evaluate.test_estimate(run, pick)
     feeds = bundle_feeds(case.prepared, folder / "feeds.npz")
     # The second answer (--prefer cheaper): its test figure, for the comparison of the rules.
     twin = run.cheaper_twin(req)
-    twin_test = None if twin is None else run.test_estimate(twin)
+    twin_test = None if twin is None else evaluate.test_estimate(run, twin)
     return {
         "fit_s": wall_s,
         "pick": f"{pick.family} #{pick.number}",

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import os
 
-from tradeoff.compress import QualityTolerance
 from tradeoff.datasets import Dataset, load
 from tradeoff.frontier import Run
-from tradeoff.measure import QUICK_PROTOCOL, LatencyProtocol
 from tradeoff.measure.remote import Target, resolve_token
-from tradeoff.requirements import Requirements, check_prefer
-from tradeoff.searcher import SearchSettings, parse_duration, run_search
+from tradeoff.requirements import Requirements
+from tradeoff.searcher import run_search
 from tradeoff.searcher.cv import prepare_for_search
-from tradeoff.searcher.settings import CompressionSettings
+from tradeoff.searcher.settings import search_settings
 from tradeoff.train import DEFAULT_MAX_EPOCHS
 
 
@@ -63,28 +61,23 @@ def search(
     candidate meeting every requirement) or ``"cheaper"`` (its cheaper twin, the same quality
     within noise); recorded in run.json.
     """
-    check_prefer(prefer)
-    if isinstance(data, (str, os.PathLike)):
-        data = load(data, seed=seed, target=target, task=task, modality=modality)
-    prepared = prepare_for_search(data, seed=seed, cv=cv, augment=augment)
-    settings = SearchSettings(
-        protocol=QUICK_PROTOCOL if quick_latency else LatencyProtocol(),
-        time_budget_s=parse_duration(time_budget) if time_budget is not None else None,
+    settings = search_settings(
+        time_budget=time_budget,
+        compress=compress,
+        max_quality_drop=max_quality_drop,
+        quick_latency=quick_latency,
         n_trials=n_trials,
         families=tuple(families) if families else None,
         seed=seed,
         max_epochs=max_epochs,
-        compression=None
-        if compress is False
-        else CompressionSettings(
-            passes=None if compress is True else tuple(compress),
-            tolerance=QualityTolerance.parse(max_quality_drop),
-        ),
         targets=tuple(
             Target(url, target_token or resolve_token(None)) for url in dict.fromkeys(targets or [])
         ),
         prefer=prefer,
     )
+    if isinstance(data, (str, os.PathLike)):
+        data = load(data, seed=seed, target=target, task=task, modality=modality)
+    prepared = prepare_for_search(data, seed=seed, cv=cv, augment=augment)
     _, prepared = run_search(
         data,
         requirements,

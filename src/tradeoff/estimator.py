@@ -41,13 +41,14 @@ from tradeoff.bundle import FLOAT32_MAX, run_onnx, softmax
 from tradeoff.datasets import Dataset
 from tradeoff.errors import TradeoffError
 from tradeoff.families import get_family
-from tradeoff.frontier import Run, select
+from tradeoff.frontier import Run
 from tradeoff.measure import LatencyProtocol, session
 from tradeoff.prepare import Prepared, fit_scaling, split_rows
 from tradeoff.records import TrialRecord, load_run_info, trial_records
 from tradeoff.requirements import PREFER, Requirements
-from tradeoff.searcher import SearchSettings, run_search
-from tradeoff.searcher.settings import CompressionSettings
+from tradeoff.searcher import run_search
+from tradeoff.searcher.settings import search_settings
+from tradeoff.selection import select
 from tradeoff.train import SHORT_RUN_STRATEGY
 
 #: A short latency protocol: an estimator's search is small and its ranking coarse.
@@ -132,8 +133,8 @@ class _TradeoffEstimator(BaseEstimator):
             X = X.astype(np.float32)
         prepared = _prepare(X, y, self._task, classes, self.random_state)
         requirements = self.requirements or Requirements()
-        settings = SearchSettings(
-            time_budget_s=float(self.time_budget) if self.time_budget is not None else None,
+        settings = search_settings(
+            time_budget=float(self.time_budget) if self.time_budget is not None else None,
             n_trials=self.n_trials,
             families=tuple(self.families) if self.families else None,
             seed=self.random_state,
@@ -142,7 +143,7 @@ class _TradeoffEstimator(BaseEstimator):
             first_trials=FIRST_TRIALS,
             # Compression serves a cost limit; without one a fit returns the most accurate
             # trial, and skipping it saves about a quarter of a small fit (0.64 -> 0.49 s).
-            compression=CompressionSettings() if requirements.limits_cost else None,
+            compress=requirements.limits_cost,
             prefer=self.prefer,
         )
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -200,7 +201,7 @@ class TradeoffClassifier(ClassifierMixin, _TradeoffEstimator):
     (default: all serving tables), ``max_epochs`` per trial, ``random_state``, ``prefer``
     (``"accurate"``: the most accurate trial meeting the requirements; ``"cheaper"``: its
     cheaper twin, the same quality within noise, where there is one).
-    The pick is :func:`tradeoff.frontier.select`'s, the same as ``tradeoff export --trial best``
+    The pick is :func:`tradeoff.selection.select`'s, the same as ``tradeoff export --trial best``
     makes from the same trials (ties in quality: fewer parameters, then the faster, then the earlier trial).
 
     Attributes after ``fit``: ``classes_``, ``n_features_in_``, ``model_onnx_``

@@ -29,6 +29,7 @@ import onnx
 import onnxruntime as ort
 import torch
 
+from tradeoff import evaluate
 from tradeoff.bundle import (
     BUNDLE_FORMAT,
     CARD_FILE,
@@ -45,7 +46,7 @@ from tradeoff.families import (
     get_family,
     regression_target,
 )
-from tradeoff.frontier import Run, cheaper_twin, most_accurate, twin_summary
+from tradeoff.frontier import Run
 from tradeoff.measure import (
     LatencyProtocol,
     cost_record,
@@ -67,6 +68,7 @@ from tradeoff.parity import (
 from tradeoff.prepare import Prepared
 from tradeoff.records import TrialRecord, trial_seed
 from tradeoff.requirements import Requirements
+from tradeoff.selection import cheaper_twin, most_accurate, twin_summary
 from tradeoff.table_input import TableSchema, as_shipped, cost_samples, fold
 from tradeoff.text_input import max_chars_for
 
@@ -102,7 +104,7 @@ def export(
     record = _pick(run, trial, requirements, prefer)
     prepared = run.prepared
     # Ranked by cross-validation: the model tested, and shipped, is refitted on train+validation.
-    refitted = run.refit(record) if run.refits(record) else None
+    refitted = evaluate.refit(run, record) if evaluate.refits(record) else None
     with tempfile.TemporaryDirectory() as tmp:
         if refitted is None:
             onnx_bytes = Path(run.artifact_path(record, tmp)).read_bytes()
@@ -163,7 +165,7 @@ def _selection(
     run: Run, record: TrialRecord, requirements: Requirements | None, prefer: str | None
 ) -> dict:
     """The card's account of the choice: the most accurate pick, its cheaper twin, which
-    of the two was shipped and why (see :func:`tradeoff.frontier.twin_summary`)."""
+    of the two was shipped and why (see :func:`tradeoff.selection.twin_summary`)."""
     req, records = requirements or run.requirements, run.trials()
     best, twin = most_accurate(records, req), cheaper_twin(records, req)
     return {"prefer": prefer or run.prefer} | twin_summary(best, twin, req.metric, record)
@@ -452,7 +454,7 @@ def build_card(
     refitted = refit_cost is not None
     data = prepared.data
     classification = prepared.task != "regression"
-    test = run.test_estimate(record) if classification else None
+    test = evaluate.test_estimate(run, record) if classification else None
     fitted_on = "train+validation" if refitted else "the training split"
     rows = len(prepared.y_train) + (len(prepared.y_val) if refitted else 0)
     n_features = int(np.prod(prepared.input_shape))

@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from tradeoff.frontier import meets, select
 from tradeoff.records import Status, TrialRecord
 from tradeoff.requirements import COST_LIMITS, Requirements
 from tradeoff.rules import RECORD_FIELDS, Objective, cost_figure, cost_figures
+from tradeoff.selection import meets, select
 
 #: The cost axes a requirement can bound (requirements.COST_LIMITS): record field,
 #: requirement field, words, unit.

@@ -152,7 +152,7 @@ DEFAULT_METRIC = {"binary": "accuracy", "multiclass": "accuracy", "regression": 
 
 
 #: What ``--prefer`` may ask: the most accurate candidate meeting the requirements, or its
-#: cheaper twin (``tradeoff.frontier.cheaper_twin``).
+#: cheaper twin (``tradeoff.selection.cheaper_twin``).
 PREFER = ("accurate", "cheaper")
 
 

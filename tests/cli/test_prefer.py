@@ -16,10 +16,11 @@ import tradeoff
 from tradeoff.cli import app
 from tradeoff.estimator import _pick as estimator_pick
 from tradeoff.exporter import _selection
-from tradeoff.frontier import Run, describe_twin
+from tradeoff.frontier import Run
 from tradeoff.records import attrs as rec
 from tradeoff.records import make_storage, storage_url, write_run_info
 from tradeoff.requirements import Requirements
+from tradeoff.selection import describe_twin
 
 runner = CliRunner()
 

@@ -8,7 +8,7 @@ import onnx
 import pytest
 
 import tradeoff
-from tradeoff import Requirements
+from tradeoff import Requirements, evaluate
 from tradeoff.datasets import load
 from tradeoff.families import get_family
 from tradeoff.measure import LatencyProtocol, predict_outputs
@@ -63,8 +63,8 @@ def test_a_search_records_the_rounds_kept_and_the_refit_fits_that_many(tmp_path)
     for record in trained:
         assert 1 <= record.boosting_rounds <= record.params["n_estimators"]
     pick = run.select()
-    assert run.refits(pick)
-    refit = run.refit(pick)
+    assert evaluate.refits(pick)
+    refit = evaluate.refit(run, pick)
     assert _n_trees(refit.candidate.onnx_model) == pick.boosting_rounds
     assert len(refit.prepared.y_train) == len(prepared.y_train) + len(prepared.y_val)
     assert np.isfinite(predict_outputs(refit.candidate.onnx_model, prepared.X_test)).all()
@@ -72,7 +72,7 @@ def test_a_search_records_the_rounds_kept_and_the_refit_fits_that_many(tmp_path)
 
 @pytest.mark.parametrize("name", sorted(ROUNDS))
 def test_the_refit_and_the_folds_fit_the_rounds_the_trial_kept(name):
-    from tradeoff.searcher.cv import fold_scores, refit
+    from tradeoff.retrain import fold_scores, refit
 
     prepared = prepare(load("breast_cancer"), seed=0, cv=3)
     family = get_family(name)

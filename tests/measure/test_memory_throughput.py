@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tradeoff.frontier import describe_selection, explain_selection, meets
 from tradeoff.price import describe_price, price_of_constraint, priced_axes
 from tradeoff.requirements import Requirements
 from tradeoff.searcher import TrialRecord
+from tradeoff.selection import describe_selection, explain_selection, meets
 
 
 def trained(number, quality, memory_mb, rows_per_s, batch=8):

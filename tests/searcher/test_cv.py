@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 
 import tradeoff
-from tradeoff import Requirements
+from tradeoff import Requirements, evaluate
 from tradeoff.cli._app import app
 from tradeoff.datasets import Dataset, load
 from tradeoff.errors import TradeoffError
-from tradeoff.frontier import cheaper_twin, most_accurate, select
 from tradeoff.measure import LatencyProtocol
 from tradeoff.prepare import prepare
+from tradeoff.records import CrossValidation
 from tradeoff.searcher import SearchSettings, TrialRecord, run_search
-from tradeoff.searcher.cv import CrossValidation
+from tradeoff.selection import cheaper_twin, most_accurate, select
 
 QUICK = LatencyProtocol(warmup_calls=20, min_calls=100, min_seconds=0.05)
 
@@ -124,11 +124,11 @@ def test_a_search_ranks_on_fold_means_and_refits_the_pick(tmp_path):
         assert r.holdout_val_metric is not None
     assert run.info["cv_ranking"] is True
     pick = run.select()
-    test = run.test_estimate(pick)
+    test = evaluate.test_estimate(run, pick)
     assert test.split == "test, refitted on train+validation" and test.n == 60
     assert test.value >= 0.8  # sines of two frequencies: easy once fitted
-    lines = tradeoff.frontier.describe_selection(
-        tradeoff.frontier.explain_selection(run.trials(), Requirements())
+    lines = tradeoff.selection.describe_selection(
+        tradeoff.selection.explain_selection(run.trials(), Requirements())
     )
     assert any("fold mean" in line and "95% CI" in line for line in lines)
     from tradeoff.report import build_report
@@ -202,7 +202,7 @@ def test_a_refit_whose_graph_differs_from_its_trials_is_timed_again_at_export(tm
 def test_a_network_ranked_by_folds_ships_its_refit_checked_against_torch(tmp_path):
     run, prepared = _cv_run(tmp_path, "mlp", n_trials=1, cv_repeats=1)
     pick = run.select()
-    test = run.test_estimate(pick)
+    test = evaluate.test_estimate(run, pick)
     _assert_ships_the_refit(run, pick, test, tmp_path / "model")
     card = json.loads((tmp_path / "model" / "card.json").read_text())
     assert card["parity"]["reference"] == "the trained PyTorch model"
@@ -252,7 +252,7 @@ def test_folds_stop_at_the_deadline_rather_than_rank_on_some_of_them():
     import time
 
     from tradeoff.families import get_family
-    from tradeoff.searcher.cv import FoldsOutOfTime, fold_scores
+    from tradeoff.retrain import FoldsOutOfTime, fold_scores
 
     data = load("iris")
     prepared = prepare(data, seed=0, cv=3)
@@ -280,7 +280,7 @@ def test_a_budget_shorter_than_one_trials_folds_still_ends_with_a_pick(tmp_path)
     run_search(data, Requirements(), out, settings, show_progress=False, prepared=prepared)
     run = tradeoff.Run.open(out, prepared=prepared)
     (cut,) = run.trials()
-    assert cut.trained and cut.cross_validation is None and not run.refits(cut)
+    assert cut.trained and cut.cross_validation is None and not evaluate.refits(cut)
     assert RANKED_ON_VALIDATION in cut.stopped_by
     assert cut.val_metric == cut.holdout_val_metric
     assert run.select().number == cut.number

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 import tradeoff
 from conftest import QUICK_PROTOCOL
+from tradeoff import evaluate
 from tradeoff.cli import app
 from tradeoff.datasets import load
 from tradeoff.families import family_names
@@ -110,7 +111,7 @@ def test_builtin_search_ends_in_a_pick_with_test_metrics(tmp_path, name, familie
     assert {r.family for r in run.trials()} <= set(family_names(data.modality))
     pick = run.select()
     assert pick is not None and pick.trained
-    test = run.test_estimate(pick)
+    test = evaluate.test_estimate(run, pick)
     assert test.n == len(prepared.y_test) and 0.0 < test.value <= 1.0
     assert test.value > 1.2 / data.n_classes  # above chance
 
@@ -187,7 +188,7 @@ def test_ts_regression_search_exports_with_parity(tmp_path, one_thread):
     run = tradeoff.Run.open(tmp_path / "run")
     pick = run.select()
     assert pick is not None and pick.trained
-    assert run.test_estimate(pick).value > 0.5  # r2: far above predicting the mean
+    assert evaluate.test_estimate(run, pick).value > 0.5  # r2: far above predicting the mean
     bundle = tradeoff.export(run, tmp_path / "model")
     session = ort.InferenceSession(str(next(bundle.glob("*.onnx"))))
     X = run.prepared.X_test[:4].astype(np.float32)
@@ -232,4 +233,4 @@ def test_two_training_series_per_class_are_ranked_by_folds_and_the_pick_uses_eve
     assert len(summary["pick"]["cv_scores"]) == 4
     assert summary["pick"]["test_metric"] > 0.3  # 9 classes: chance is 0.11
     run = tradeoff.Run.open(out)
-    assert len(run.refit(run.select()).prepared.y_train) == 18  # trained on every series
+    assert len(evaluate.refit(run, run.select()).prepared.y_train) == 18  # trained on every series

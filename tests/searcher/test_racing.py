@@ -8,14 +8,14 @@ import optuna
 import pytest
 
 import tradeoff
-from tradeoff import Requirements
+from tradeoff import Requirements, evaluate
 from tradeoff.datasets import load
 from tradeoff.families import get_family
 from tradeoff.measure import LatencyProtocol
 from tradeoff.prepare import prepare
 from tradeoff.records import attrs as rec
+from tradeoff.retrain import FoldsRaced, fold_scores
 from tradeoff.searcher import SearchSettings, run_search
-from tradeoff.searcher.cv import FoldsRaced, fold_scores
 from tradeoff.searcher.halving import FoldRace, Halving, surely_worse
 
 QUICK = LatencyProtocol(warmup_calls=20, min_calls=100, min_seconds=0.05)
@@ -125,7 +125,7 @@ def test_a_search_races_a_hopeless_candidate_out_and_never_picks_it(tmp_path):
     assert np.mean(stuck.cv["scores"]) < np.mean(learns.cv["scores"][: len(stuck.cv["scores"])])
     assert run.select().number == learns.number
     # Its verdict can be checked: retrained on every fold, it stays behind its peer.
-    complete = run.cross_validation(stuck)
+    complete = evaluate.cross_validation(run, stuck)
     assert len(complete.scores) == 9 and complete.scores[: len(stuck.cv["scores"])] == tuple(
         stuck.cv["scores"]
     )

@@ -10,6 +10,7 @@ import pytest
 
 import tradeoff
 from conftest import QUICK_PROTOCOL, SMALL_REQUIREMENTS, WITHOUT_NETWORK
+from tradeoff import evaluate
 from tradeoff.families import family_names, get_family
 from tradeoff.searcher import SearchSettings, parse_duration, run_search
 
@@ -22,7 +23,7 @@ def test_pick_exists_meets_constraints_and_generalises(small_run):
     # The most accurate feasible candidate, by validation accuracy.
     feasible = [r for r in small_run.trials() if r.feasible]
     assert pick.val_metric == max(r.val_metric for r in feasible)
-    test = small_run.test_estimate(pick)
+    test = evaluate.test_estimate(small_run, pick)
     assert test.split == "test" and test.n == 1000
     assert test.low <= test.value <= test.high
     assert test.value > 0.2  # well above chance (0.1) after a few epochs of random candidates

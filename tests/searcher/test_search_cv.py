@@ -1,4 +1,4 @@
-"""Cross-validation retrains any family the way the search made it (searcher/cv.py)."""
+"""Cross-validation retrains any family the way the search made it (tradeoff.retrain)."""
 
 import dataclasses
 
@@ -8,7 +8,7 @@ import pytest
 from tradeoff.datasets import load
 from tradeoff.errors import TradeoffError
 from tradeoff.prepare import prepare
-from tradeoff.searcher.cv import cross_validate, fixed_epochs
+from tradeoff.retrain import cross_validate, fixed_epochs
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def test_a_folds_held_out_part_only_scores_it(folds):
     network trained on the fold is the same (early stopping on them, or restoring the epoch
     best on them, would change it)."""
     from tradeoff.families import get_family
-    from tradeoff.searcher.cv import outputs_of, train_on_fold
+    from tradeoff.retrain import outputs_of, train_on_fold
 
     fold = folds.folds[0]
     scrambled = dataclasses.replace(fold, y_val=np.roll(fold.y_val, 1))

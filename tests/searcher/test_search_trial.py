@@ -9,6 +9,7 @@ import pytest
 from optuna.trial import create_trial
 from typer.testing import CliRunner
 
+from tradeoff import evaluate
 from tradeoff.cli import app
 from tradeoff.datasets import load
 from tradeoff.frontier import Run
@@ -42,7 +43,7 @@ def test_regression_end_to_end_on_diabetes(tmp_path):
     assert {r.family for r in trained} == {"linear", "gbdt"}
     pick = run.select()
     assert pick is not None and pick.val_metric > 0.2  # the sklearn baselines reach ~0.4-0.5
-    test = run.test_estimate(pick)
+    test = evaluate.test_estimate(run, pick)
     assert test.metric == "r2" and test.low <= test.value <= test.high and test.n == 89
     linear = next(r for r in trained if r.family == "linear")
     assert linear.strategy["loss"] in ("mse", "mae", "huber")

@@ -13,7 +13,7 @@ import dataclasses
 import numpy as np
 
 import tradeoff
-from tradeoff import Requirements
+from tradeoff import Requirements, evaluate
 from tradeoff.datasets import load
 from tradeoff.measure import LatencyProtocol
 from tradeoff.prepare import prepare
@@ -38,7 +38,7 @@ def _search(tmp_path, data, name: str):
     run = tradeoff.Run.open(tmp_path / name, prepared=prepared)
     trials = [(r.number, r.family, r.params, r.strategy, r.val_metric) for r in run.trials()]
     pick = run.select()
-    return trials, pick.number, run.test_estimate(pick).value
+    return trials, pick.number, evaluate.test_estimate(run, pick).value
 
 
 def test_shuffled_noisy_test_rows_leave_the_trials_and_the_pick_unchanged(tmp_path):

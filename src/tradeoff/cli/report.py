@@ -11,10 +11,11 @@ import typer
 
 from tradeoff.cli._app import PREFER_HELP, app, out_console, user_errors
 from tradeoff.errors import TradeoffError
-from tradeoff.frontier import Run, describe_selection, explain_selection, twin_summary
+from tradeoff.frontier import Run
 from tradeoff.price import describe_price, price_of_constraint, priced_axes
 from tradeoff.records import TrialRecord
 from tradeoff.requirements import Requirements, check_prefer
+from tradeoff.selection import describe_selection, explain_selection, twin_summary
 
 #: What `--drop` can remove from the run's requirements, and the field it clears.
 DROPPABLE = {

@@ -13,6 +13,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
+from tradeoff import evaluate
 from tradeoff.cli._app import PREFER_HELP, agent_urls, app, fail, out_console, user_errors
 from tradeoff.cli._results import (
     data_summary,
@@ -22,13 +23,12 @@ from tradeoff.cli._results import (
     print_report,
     summary_dict,
 )
-from tradeoff.compress import QualityTolerance, pass_names
+from tradeoff.compress import pass_names
 from tradeoff.datasets import builtin_names, builtin_origin, load, supported_formats
 from tradeoff.errors import TradeoffError
 from tradeoff.families import family_names, get_family
-from tradeoff.frontier import Run, explain_selection, twin_summary
+from tradeoff.frontier import Run
 from tradeoff.measure import (
-    QUICK_PROTOCOL,
     REFERENCE_NAME,
     Latency,
     LatencyProtocol,
@@ -41,10 +41,11 @@ from tradeoff.measure.remote import targets_from
 from tradeoff.prepare import Prepared, prepare, prepare_from_description
 from tradeoff.records import load_run_info
 from tradeoff.requirements import METRICS, Requirements, check_prefer
-from tradeoff.searcher import SearchSettings, parse_duration, run_search
+from tradeoff.searcher import parse_duration, run_search
 from tradeoff.searcher.gates import STOPPED_EARLY
 from tradeoff.searcher.halving import Halving
-from tradeoff.searcher.settings import CompressionSettings, recorded_settings
+from tradeoff.searcher.settings import recorded_settings, search_settings
+from tradeoff.selection import explain_selection, twin_summary
 
 #: The demo's latency limit, as a multiple of the reference model's p95 measured on this machine
 #: at start: machines differ 2x in speed and 3x in the p95 tail of tiny models, so an absolute
@@ -124,8 +125,8 @@ def demo(
         prepare(load("mnist1d"), seed=seed),
         req,
         out,
-        SearchSettings(
-            time_budget_s=budget,
+        search_settings(
+            time_budget=budget,
             seed=seed,
             requirements_origin=origin,
             prefer=prefer or "accurate",
@@ -316,8 +317,6 @@ def search(
     """Search model families and training strategies for the best model meeting the requirements."""
     with user_errors():
         budget = parse_duration(time_budget) if time_budget else None
-        compression = _compression(compress, passes, max_quality_drop)
-        protocol = _protocol(threads, quick_latency)
         check_prefer(prefer or "accurate")
         # Before --agent, a --target value that is a URL named an agent: kept for one release.
         legacy = [t for t in target or [] if t.startswith(("http://", "https://"))]
@@ -354,7 +353,26 @@ def search(
             fail("DATA: give a built-in data set name or a data file path, or --resume RUN")
         if out is None:
             fail("--out: give a run folder to create")
-        targets = tuple(targets_from(urls, agent_token_file))
+        chosen = tuple(f.strip() for f in families.split(",") if f.strip()) if families else None
+        chosen_passes = [p.strip() for p in passes.split(",") if p.strip()] if passes else True
+        settings = search_settings(  # before the data is read: a bad flag fails at once
+            time_budget=budget,
+            compress=compress and chosen_passes,
+            max_quality_drop=max_quality_drop,
+            quick_latency=quick_latency,
+            threads=threads,
+            n_trials=trials,
+            families=chosen,
+            seed=seed,
+            max_epochs=max_epochs,
+            workers=workers,
+            storage=storage,
+            artifacts=str(artifacts) if artifacts else None,
+            ray_address=ray_address,
+            halving=Halving() if halving else None,
+            targets=tuple(targets_from(urls, agent_token_file)),
+            prefer=prefer or "accurate",
+        )
         dataset = load(
             data,
             seed=seed,
@@ -374,41 +392,7 @@ def search(
             min_throughput=min_throughput,
             throughput_batch=throughput_batch,
         )
-        chosen = tuple(f.strip() for f in families.split(",") if f.strip()) if families else None
-        settings = SearchSettings(
-            time_budget_s=budget,
-            n_trials=trials,
-            families=chosen,
-            seed=seed,
-            max_epochs=max_epochs,
-            workers=workers,
-            storage=storage,
-            artifacts=str(artifacts) if artifacts else None,
-            ray_address=ray_address,
-            halving=Halving() if halving else None,
-            compression=compression,
-            protocol=protocol,
-            targets=targets,
-            prefer=prefer or "accurate",
-        )
         _search_and_report(prepared, req, out, settings, resume=False, as_json=as_json)
-
-
-def _compression(enabled: bool, passes: str | None, max_quality_drop: str):
-    if not enabled:
-        return None
-    chosen = tuple(p.strip() for p in passes.split(",") if p.strip()) if passes else None
-    settings = CompressionSettings(
-        passes=chosen, tolerance=QualityTolerance.parse(max_quality_drop)
-    )
-    settings.resolve_passes()  # unknown names fail here, naming --passes
-    return settings
-
-
-def _protocol(threads: int, quick: bool = False) -> LatencyProtocol:
-    if threads < 1:
-        fail(f"--threads: must be >= 1, got {threads}")
-    return replace(QUICK_PROTOCOL if quick else LatencyProtocol(), threads=threads)
 
 
 @app.command("families")
@@ -488,8 +472,8 @@ def _search_and_report(prepared: Prepared, req, out, settings, *, resume, as_jso
         selection = explain_selection(run.trials(), run.requirements, run.prefer)
         pick = selection.pick
         twin = twin_summary(selection.most_accurate, selection.twin, run.requirements.metric, pick)
-        test = run.test_estimate(pick) if pick else None
-        folds = run.cross_validation(pick) if pick and prepared.folds else None
+        test = evaluate.test_estimate(run, pick) if pick else None
+        folds = evaluate.cross_validation(run, pick) if pick and prepared.folds else None
     if as_json:
         summary = summary_dict(run, pick, test) | {"prefer": run.prefer, **twin}
         if folds is not None:

@@ -58,7 +58,7 @@ PATIENCE_ROUNDS = 20
 
 class TrialServices(Protocol):
     """What the search offers a family while one of its trials runs (``searcher/trial.py``
-    implements it for a search, ``searcher/cv.py`` for cross-validation).
+    implements it for a search, ``tradeoff.retrain`` for cross-validation and the refit).
 
     Each step may stop the trial (a cost limit broken, halving, nothing to combine): the
     family just calls them in its order and never sees how the search records them.

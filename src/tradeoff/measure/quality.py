@@ -196,7 +196,7 @@ def replicates(
 
     The resamples depend only on the row count and ``seed``: two models scored on the same
     rows get the same resamples, so the spread of their replicates' difference is a paired
-    bootstrap of the difference (what :func:`tradeoff.frontier.tied` reads).
+    bootstrap of the difference (what :func:`tradeoff.selection.tied` reads).
     """
     y_true, outputs = np.asarray(y_true), np.asarray(outputs)
     rng = np.random.default_rng(seed)

@@ -3,7 +3,7 @@
 The interval is the corrected resampled t-interval of Nadeau and Bengio (2003): folds of
 repeated K-fold share training rows, so the plain standard error would be too narrow; the
 variance is inflated by ``1/n + n_test/n_train`` (``1/(K-1)`` for K folds). Kept with the
-records because selection reads it; retraining on folds is :mod:`tradeoff.searcher.cv`.
+records because selection reads it; retraining on folds is :mod:`tradeoff.retrain`.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class CrossValidation:
         both: the paired difference is far less noisy than either mean. Its plain error
         (sd / sqrt(n)) says how much the folds disagree about the difference; the
         Nadeau-Bengio inflation, right for an interval on what either model would score
-        on new data, made ties of real differences (see :func:`tradeoff.frontier.select`).
+        on new data, made ties of real differences (see :func:`tradeoff.selection.select`).
         NaN for scores on other folds (another count), which cannot be paired.
         """
         if len(other.scores) != len(self.scores) or other.folds_per_repeat != self.folds_per_repeat:

@@ -17,15 +17,9 @@ import onnxruntime as ort
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from tradeoff import evaluate
 from tradeoff.errors import TradeoffError
-from tradeoff.frontier import (
-    Run,
-    Selection,
-    describe_selection,
-    describe_twin,
-    explain_selection,
-    hypervolume,
-)
+from tradeoff.frontier import Run
 from tradeoff.measure import (
     LatencyProtocol,
     cpu_model,
@@ -39,6 +33,13 @@ from tradeoff.records import TrialRecord, write_atomic
 from tradeoff.report import figures
 from tradeoff.report.leaderboard import leaderboard_html
 from tradeoff.rules import Objective
+from tradeoff.selection import (
+    Selection,
+    describe_selection,
+    describe_twin,
+    explain_selection,
+    hypervolume,
+)
 from tradeoff.table_input import as_shipped, cost_samples
 
 REPORT_FILE = "report.html"
@@ -78,7 +79,7 @@ def build_report(run: Run, path: str | os.PathLike | None = None) -> Path:
     unmeasured = "No trained candidate meets the requirements."
     if pick is not None:
         try:
-            test = run.test_estimate(pick)
+            test = evaluate.test_estimate(run, pick)
             confusion, latency = _measure_pick(run, pick)
         except TradeoffError as error:
             # The data or the artifact is gone: the rest of the report still stands.
@@ -182,8 +183,8 @@ def _measure_pick(run: Run, pick: TrialRecord) -> tuple[np.ndarray | None, Laten
     with tempfile.TemporaryDirectory() as tmp:
         # The model the test figure is of, and that export ships: a pick ranked by
         # cross-validation is its refit on train+validation.
-        if run.refits(pick):
-            artifact = run.refit(pick).candidate.onnx_model
+        if evaluate.refits(pick):
+            artifact = evaluate.refit(run, pick).candidate.onnx_model
         else:
             artifact = Path(run.artifact_path(pick, tmp)).read_bytes()
         predicted = None

@@ -5,7 +5,8 @@ Declared and validated once here (``check``), read by the study, the trial pipel
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 from tradeoff.compress import QualityTolerance, get_pass, pass_names
 from tradeoff.errors import TradeoffError
@@ -147,4 +148,44 @@ def recorded_settings(
         prefer=run.prefer,
         # The token is not recorded: it comes from the environment (TRADEOFF_TARGET_TOKEN).
         targets=tuple(Target(t["url"], resolve_token(None)) for t in run.targets),
+    )
+
+
+def search_settings(
+    *,
+    time_budget: str | float | None,
+    compress: bool | Sequence[str] = True,
+    max_quality_drop: str | float = "1%",
+    quick_latency: bool = False,
+    threads: int = 1,
+    protocol: LatencyProtocol | None = None,
+    **fields,
+) -> SearchSettings:
+    """A new search's settings from the options a user gives, as ``tradeoff search``,
+    ``tradeoff.search()`` and the estimators take them: their defaults and checks in one place.
+
+    ``time_budget``: ``"5m"``-style text or seconds (None: none). ``compress``: True for every
+    pass, False for none, or the passes by name (an unknown one fails naming ``--passes``).
+    ``protocol`` (default: the full one, or the quick one with ``quick_latency``) measured on
+    ``threads``. The other ``fields`` are :class:`SearchSettings`' own.
+    """
+    from tradeoff.measure import QUICK_PROTOCOL
+    from tradeoff.searcher.budget import parse_duration
+
+    if threads < 1:
+        raise TradeoffError(f"--threads: must be >= 1, got {threads}")
+    compression = None
+    if compress is not False:
+        compression = CompressionSettings(
+            passes=None if compress is True else tuple(compress),
+            tolerance=QualityTolerance.parse(max_quality_drop),
+        )
+        compression.resolve_passes()  # unknown names fail here, naming --passes
+    if protocol is None:
+        protocol = replace(QUICK_PROTOCOL if quick_latency else LatencyProtocol(), threads=threads)
+    return SearchSettings(
+        time_budget_s=parse_duration(time_budget) if time_budget is not None else None,
+        compression=compression,
+        protocol=protocol,
+        **fields,
     )

@@ -69,7 +69,7 @@ def run_search(
     _check_settings(settings, out, resume)
     prepared = prepared or prepare(data, seed=settings.seed)
     if prepared.folds:
-        # Ranked on fold means (searcher/cv.py): combining families and compressed variants are
+        # Ranked on fold means (searcher/cv.py, tradeoff.retrain): combining families and compressed variants are
         # judged on the validation split alone, so they would be ranked on another scale.
         families = [f for f in families if not get_family(f).combines_trials]
         settings = replace(settings, compression=None)

@@ -43,10 +43,10 @@ from tradeoff.records import (
 from tradeoff.records import attrs as rec
 from tradeoff.records.attrs import WORKER
 from tradeoff.requirements import COST_LIMITS
+from tradeoff.retrain import FoldsOutOfTime, FoldsRaced, fold_scores
 from tradeoff.rules import Objective, constraint_values, pareto_fronts
 from tradeoff.searcher import compression
 from tradeoff.searcher.context import TrialContext
-from tradeoff.searcher.cv import FoldsOutOfTime, FoldsRaced, fold_scores
 from tradeoff.searcher.halving import FoldRace, RungReporter, nested_subsamples
 from tradeoff.searcher.seeding import is_seeded, queue_larger, queue_smaller
 from tradeoff.searcher.settings import worth_training
