@@ -215,8 +215,9 @@ class _Services:
     """The search's side of a trial, for a family that never draws a strategy or trains
     in the search's loop: ``screen`` stops the trial when ``stop`` is set."""
 
-    def __init__(self, prepared, stop: bool):
+    def __init__(self, prepared, stop: bool, deadline: float | None = None):
         self.prepared, self.seed, self.stop, self.screened = prepared, 0, stop, []
+        self.deadline = deadline
 
     def screen(self, onnx_model, *, model=None, n_params=None, train_seconds=0.0):
         self.screened.append(n_params)
@@ -231,15 +232,46 @@ def test_sequence_families_are_screened_untrained_and_report_their_training(text
     def never(*args):
         pytest.fail("trained before its cost was screened")
 
-    family.fit = never  # the instance's fit: a trial stopped at screening must not train
+    family.fit_until = never  # the instance's: a trial stopped at screening must not train
     with pytest.raises(_Screened):
         family.produce(params, _Services(text_prepared, stop=True))
-    del family.fit
+    del family.fit_until
     services = _Services(text_prepared, stop=False)
     candidate = family.produce(params, services)
     assert services.screened and services.screened[0] > 0  # parameters of the untrained model
     assert candidate.model is None and candidate.train_seconds > 0
     assert predict_outputs(candidate.onnx_model, text_prepared.X_val[:3]).shape == (3, 2)
+
+
+def test_a_sequence_family_stops_mid_epoch_where_the_search_deadline_falls(
+    text_prepared, monkeypatch
+):
+    import itertools
+    import time
+    import types
+
+    import tradeoff.families._text as token_training
+    import tradeoff.train as training
+
+    # A clock that moves one second each time it is read, in both modules. The epoch starts
+    # at 0 and 1; before its third batch (t = 3) the validation still to come is reserved at
+    # the epoch's pace, 2 s for 128 rows, over the validation rows: about 1 s more, which
+    # reaches the deadline at 4, so the first epoch stops after two of its batches.
+    ticks = itertools.count()
+    fake = types.SimpleNamespace(
+        monotonic=lambda: float(next(ticks)), perf_counter=time.perf_counter
+    )
+    monkeypatch.setattr(training, "time", fake)
+    monkeypatch.setattr(token_training, "time", fake)
+    family = get_family("text_cnn")
+    params = {**family.defaults((1,)), "vocab": 200, "max_len": 32}
+    candidate = family.produce(params, _Services(text_prepared, stop=False, deadline=4.0))
+    assert candidate.stopped_by == "time budget"
+    fitted = family.fit_until(params, text_prepared, 0, deadline=None)
+    assert fitted.stopped_by is None  # no deadline: it ran its epochs (or stopped early)
+    cut = family.fit_until(params, text_prepared, 0, deadline=float(next(ticks)) + 4.0)
+    assert cut.stopped_by == "time budget"
+    assert predict_outputs(cut.onnx_model, text_prepared.X_val[:3]).shape == (3, 2)
 
 
 def test_a_text_candidate_ranked_by_folds_is_refitted_on_train_and_validation(text_prepared):

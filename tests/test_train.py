@@ -62,9 +62,9 @@ def test_no_epoch_starts_whose_validation_would_end_past_the_deadline(monkeypatc
 
     real_predict = training.predict_in_batches
 
-    def slow_predict(model, X):  # each validation takes 10 s of the clock
+    def slow_predict(model, X, batch_size=None):  # each validation takes 10 s of the clock
         now[0] += 10.0
-        return real_predict(model, X)
+        return real_predict(model, X, batch_size)
 
     monkeypatch.setattr(training, "predict_in_batches", slow_predict)
     # Epochs take no time on this clock; validations 10 s: after epoch 2 (t = 20), a third

@@ -182,7 +182,7 @@ def _epoch(
     augmentation,
     rng: np.random.Generator,
     trim: HeapTrim,
-    clock: _Clock,
+    clock: Clock,
 ) -> tuple[float, list[torch.Tensor], int, bool]:
     """One pass over the training split in ``order``: its mean loss, the batches' outputs, the
     rows it trained on, and whether ``clock`` cut it short. An epoch over a big split can take
@@ -222,7 +222,7 @@ def _loss_for(strategy: Strategy, prepared: Prepared) -> Callable:
     return make_loss(strategy, prepared.n_outputs, target_scale, weights)
 
 
-class _Clock:
+class Clock:
     """When training stops for time. ``deadline`` (``time.monotonic()``): no epoch starts, and
     no batch of an epoch under way, once what is left before it would not pay for the
     validation that follows: the last validation's seconds, or, before the first, the epoch's
@@ -252,10 +252,13 @@ class _Clock:
             reserve = (now - began) / seen * self.val_rows
         return now + reserve < self.deadline
 
-    def validate(self, model: nn.Module, X_val: torch.Tensor) -> torch.Tensor:
-        """``predict_in_batches(model, X_val)``, its seconds kept for the next reserve."""
+    def validate(
+        self, model: nn.Module, X_val: torch.Tensor, batch_size: int | None = None
+    ) -> torch.Tensor:
+        """``predict_in_batches(model, X_val, batch_size)``, its seconds kept for the next
+        reserve."""
         began = time.monotonic()
-        outputs = predict_in_batches(model, X_val)
+        outputs = predict_in_batches(model, X_val, batch_size)
         self.validation_s = time.monotonic() - began
         return outputs
 
@@ -291,7 +294,7 @@ def train(
     follows (default: the validation loss, lower is better). ``deadline`` is a
     ``time.monotonic()`` instant by which training ends: no epoch starts, and an epoch under
     way stops before its next batch, once the validation that follows would not fit before
-    it (the cut epoch is validated as it is; the trial keeps its best epoch; see ``_Clock``).
+    it (the cut epoch is validated as it is; the trial keeps its best epoch; see ``Clock``).
     ``on_epoch`` sees each epoch's curve point; when it returns True the trial is stopped
     (``stopped_by="pruned"``). ``rows_for_epoch(epoch)`` gives the training rows of
     an epoch (a subsample for the early rungs of halving; None: all of them); the
@@ -317,7 +320,7 @@ def train(
     schedule = make_schedule(strategy.schedule, optimizer, strategy.max_epochs)
     trim = HeapTrim()
 
-    clock = _Clock(deadline, time_limit_s, len(y_val))
+    clock = Clock(deadline, time_limit_s, len(y_val))
     best_metric, best_epoch, best_state = -np.inf, 0, copy.deepcopy(model.state_dict())
     curve: list[dict] = []
     stopped_by = "max epochs"
@@ -384,10 +387,14 @@ def train(
 EVAL_BATCH = 1024
 
 
-def predict_in_batches(model: nn.Module, X: torch.Tensor | np.ndarray) -> torch.Tensor:
-    """``model(X)`` in eval mode without gradients, ``EVAL_BATCH`` rows at a time."""
+def predict_in_batches(
+    model: nn.Module, X: torch.Tensor | np.ndarray, batch_size: int | None = None
+) -> torch.Tensor:
+    """``model(X)`` in eval mode without gradients, ``batch_size`` (default ``EVAL_BATCH``)
+    rows at a time."""
     X = torch.from_numpy(X) if isinstance(X, np.ndarray) else X
+    step = batch_size or EVAL_BATCH
     model.eval()
     with torch.no_grad():
-        parts = [model(X[i : i + EVAL_BATCH]) for i in range(0, len(X), EVAL_BATCH)]
+        parts = [model(X[i : i + step]) for i in range(0, len(X), step)]
     return torch.cat(parts) if parts else model(X[:0])

@@ -25,6 +25,7 @@ from torch import nn
 
 from tradeoff import ngrams
 from tradeoff.families._base import (
+    CUT_BY_DEADLINE,
     INPUT_NAME,
     OUTPUT_NAME,
     Candidate,
@@ -38,6 +39,8 @@ from tradeoff.ngrams import OPSETS, PAD_TOKEN, tokens, vocabulary
 #: Token ids of the sequence families: 0 padding, 1 unknown, 2 start; the vocabulary from 3.
 PAD_ID, UNKNOWN_ID, START_ID, FIRST_WORD_ID = 0, 1, 2, 3
 _FEATURE_CHUNK = 256  # texts per ONNX Runtime call when computing training features
+#: Texts per forward pass when validating: attention's scores grow with the square of the length.
+VALIDATION_BATCH = 512
 
 
 class Graph(ngrams.Graph):
@@ -181,9 +184,17 @@ def fit_token_model(
     prepared,
     seed: int,
     training: TokenTraining,
+    deadline: float | None = None,
 ) -> FittedModel:
     """Train ``encoder`` (token ids ``[B, T]`` -> logits) on ``prepared`` and ship it behind
-    the tokenizing front graph, as one ONNX model taking raw strings."""
+    the tokenizing front graph, as one ONNX model taking raw strings.
+
+    Time stops it as it stops the search's networks (:class:`tradeoff.train.Clock`): no epoch
+    after the first once ``training.max_seconds`` have gone, and no epoch or batch that would
+    leave no room for its validation before ``deadline`` (``time.monotonic()``; an epoch cut
+    there is validated). A fit that time stopped says ``stopped_by`` :data:`CUT_BY_DEADLINE`."""
+    from tradeoff.train import Clock
+
     g = Graph()
     front = g.model(token_ids(g, vocab, max_len), TensorProto.INT64, ["N", "T"], "token_ids")
     start = time.perf_counter()
@@ -198,29 +209,30 @@ def fit_token_model(
     )
     loss_fn = nn.CrossEntropyLoss()
     best, best_state, since_best = -1.0, None, 0
-    for _epoch in range(training.max_epochs):
+    clock, stopped_by = Clock(deadline, training.max_seconds, len(yv)), None
+    for epoch in range(1, training.max_epochs + 1):
+        if not clock.epoch_may_start(epoch):
+            stopped_by = CUT_BY_DEADLINE  # or its max_seconds, as train() says of time_limit_s
+            break
         encoder.train()
+        began, seen, cut = time.monotonic(), 0, False
         for batch in np.array_split(rng.permutation(len(y)), max(1, len(y) // training.batch_size)):
+            if seen and not clock.batch_may_start(seen, began):
+                cut, stopped_by = True, CUT_BY_DEADLINE
+                break
             optimizer.zero_grad()
             loss_fn(encoder(X[batch]), y[batch]).backward()
             optimizer.step()
-        encoder.eval()
-        with torch.no_grad():
-            accuracy = float(
-                np.mean(
-                    np.concatenate(
-                        [encoder(Xv[i : i + 512]).argmax(1).numpy() for i in range(0, len(yv), 512)]
-                    )
-                    == yv
-                )
-            )
+            seen += len(batch)
+        outputs = clock.validate(encoder, Xv, VALIDATION_BATCH)
+        accuracy = float(np.mean(outputs.argmax(1).numpy() == yv))
         training.curve.append(accuracy)
         if accuracy > best:
             best, since_best = accuracy, 0
             best_state = {k: v.clone() for k, v in encoder.state_dict().items()}
         else:
             since_best += 1
-        if since_best >= training.patience or time.perf_counter() - start > training.max_seconds:
+        if cut or since_best >= training.patience:
             break
     if best_state is not None:
         encoder.load_state_dict(best_state)
@@ -234,6 +246,7 @@ def fit_token_model(
         onnx_model=ship_token_model(encoder, front),
         n_params=sum(p.numel() for p in encoder.parameters()),
         seconds=time.perf_counter() - start,
+        stopped_by=stopped_by,
         native=native,
     )
 
@@ -294,14 +307,15 @@ def untrained_token_model(family, params: dict, prepared, seed: int) -> FittedMo
     )
 
 
-def fit_token_family(family, params: dict, prepared, seed: int) -> FittedModel:
+def fit_token_family(
+    family, params: dict, prepared, seed: int, deadline: float | None = None
+) -> FittedModel:
     """Train one of the sequence families (``family.encoder``) with :func:`fit_token_model`."""
     vocab = word_vocabulary(prepared.X_train, params["vocab"])
     torch.manual_seed(seed)
     encoder = family.encoder(params, FIRST_WORD_ID + len(vocab), prepared.n_outputs)
-    return fit_token_model(
-        encoder, vocab, params["max_len"], prepared, seed, TokenTraining(lr=params["lr"])
-    )
+    training = TokenTraining(lr=params["lr"])
+    return fit_token_model(encoder, vocab, params["max_len"], prepared, seed, training, deadline)
 
 
 class TokenFamily(FittedFamily):
@@ -324,8 +338,13 @@ class TokenFamily(FittedFamily):
     def fit(self, params: dict, prepared, seed: int) -> FittedModel:
         return fit_token_family(self, params, prepared, seed)
 
+    def fit_until(self, params: dict, prepared, seed: int, deadline: float | None) -> FittedModel:
+        return fit_token_family(self, params, prepared, seed, deadline)
+
     def produce(self, params: dict, services: TrialServices) -> Candidate:
         before = self.untrained(params, services.prepared, services.seed)
         services.screen(before.onnx_model, n_params=before.n_params)
-        fitted = self.fit(params, services.prepared, services.seed)
-        return Candidate(fitted.onnx_model, train_seconds=fitted.seconds)
+        fitted = self.fit_until(params, services.prepared, services.seed, services.deadline)
+        return Candidate(
+            fitted.onnx_model, train_seconds=fitted.seconds, stopped_by=fitted.stopped_by
+        )
