@@ -65,7 +65,9 @@ def _frame(X, y=None, categorical=None):
 
 
 AG_METRIC = {"accuracy": "accuracy", "roc_auc": "roc_auc", "r2": "r2"}
-FLAML_METRIC = {"accuracy": "accuracy", "roc_auc": "roc_auc", "r2": "r2"}
+FLAML_METRIC = {"accuracy": "accuracy", "roc_auc": "roc_auc", "r2": "r2", "rmse": "rmse"}
+#: The metrics FLAML minimises as they are (its best_loss is the figure), not as 1 - metric.
+FLAML_MINIMISED = ("rmse",)
 
 
 def fit(request: dict) -> dict:
@@ -132,7 +134,9 @@ def fit(request: dict) -> dict:
         info["fit_s"] = time.perf_counter() - start
         info["pick"] = automl.best_estimator
         info["models"] = len(automl.config_history)
-        info["val"] = 1 - automl.best_loss  # FLAML minimises 1 - metric for these metrics
+        # FLAML minimises 1 - metric for the metrics higher is better, the metric itself else.
+        loss = automl.best_loss
+        info["val"] = loss if metric in FLAML_MINIMISED else 1 - loss
         model_path = _save_model(automl, out / "automl.pkl")  # FLAML's documented way
         flat = _frame(X_test, categorical=categorical)
         outputs_fn = (
