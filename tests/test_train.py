@@ -7,6 +7,7 @@ import time
 import types
 
 import numpy as np
+import pytest
 import torch
 
 import tradeoff.train as training
@@ -22,31 +23,48 @@ def _table(rows: int = 2_000) -> Dataset:
     return Dataset("t", X, (X[:, 0] > 0).astype(np.int64), "binary", "tabular")
 
 
-def test_a_deadline_that_passes_mid_epoch_stops_that_epoch_after_its_current_batch(monkeypatch):
-    prepared = prepare(_table(), seed=0)
-    torch.manual_seed(0)
-    family = get_family("linear")
-    model = family.build(family.defaults(prepared.input_shape), prepared.input_shape, 2)
-    # A clock that moves one second each time it is read. The epoch's start reads it twice
-    # (0, 1); before batch k >= 2 it reads k, and the validation still to come is reserved at
-    # the epoch's pace: (k - 1) s for 32 (k - 1) rows, over the validation rows. So the
-    # seventh batch does not start: 7 + that reserve reaches the deadline.
-    batch = 32
-    reserve = len(prepared.y_val) / batch
+def _ticking(monkeypatch) -> itertools.count:
+    """A clock that moves one second each time training reads it."""
     clock = itertools.count()
     monkeypatch.setattr(
         training,
         "time",
         types.SimpleNamespace(monotonic=lambda: float(next(clock)), perf_counter=time.perf_counter),
     )
-    result = train(
-        model, prepared, Strategy(max_epochs=5, batch_size=batch), deadline=7.0 + reserve
-    )
-    assert result.stopped_by == "time budget" and result.epochs == 1
-    (point,) = result.curve
-    assert point["rows"] == 6 * batch < len(prepared.y_train)
-    assert np.isfinite(point["val_loss"])  # the cut epoch is validated, and kept as the best
-    assert result.best_epoch == 1
+    return clock
+
+
+def test_a_first_epoch_the_deadline_cuts_is_not_validated_past_it(monkeypatch):
+    prepared = prepare(_table(), seed=0)
+    torch.manual_seed(0)
+    family = get_family("linear")
+    model = family.build(family.defaults(prepared.input_shape), prepared.input_shape, 2)
+    # The epoch's start reads the clock twice (0, 1); before batch k >= 2 it reads k, and the
+    # validation still to come is reserved at the epoch's pace: (k - 1) s for 32 (k - 1) rows,
+    # over the validation rows. So the seventh batch does not start: 7 + that reserve reaches
+    # the deadline, and the validation it reserved for would end past it.
+    batch = 32
+    reserve = len(prepared.y_val) / batch
+    _ticking(monkeypatch)
+    with pytest.raises(training.NoTimeToValidate, match=f"after {6 * batch} rows"):
+        train(model, prepared, Strategy(max_epochs=5, batch_size=batch), deadline=7.0 + reserve)
+
+
+def test_a_later_epoch_the_deadline_cuts_is_validated_and_kept(monkeypatch):
+    prepared = prepare(_table(), seed=0)
+    torch.manual_seed(0)
+    family = get_family("linear")
+    model = family.build(family.defaults(prepared.input_shape), prepared.input_shape, 2)
+    # An epoch of 32-row batches reads the clock about once a batch, a validation twice (so
+    # it reserves 1 s): the first epoch ends near t = 40, the second is cut before t = 60.
+    batches = -(-len(prepared.y_train) // 32)
+    assert batches < 55  # the first epoch, with its validation, fits before the deadline
+    _ticking(monkeypatch)
+    result = train(model, prepared, Strategy(max_epochs=5, batch_size=32), deadline=60.0)
+    assert result.stopped_by == "time budget" and result.epochs == 2
+    first, cut = result.curve
+    assert first["rows"] == len(prepared.y_train) and 0 < cut["rows"] < len(prepared.y_train)
+    assert np.isfinite(cut["val_loss"])  # the cut epoch is validated
 
 
 def test_no_epoch_starts_whose_validation_would_end_past_the_deadline(monkeypatch):

@@ -109,6 +109,19 @@ def default_strategy_params(prepared: Prepared) -> dict:
     return params
 
 
+class NoTimeToValidate(Exception):
+    """The deadline cut the first epoch, and its validation (never measured yet; reckoned at
+    the epoch's own pace) would end past the deadline: the model is not validated, so the
+    search does not run past its budget for it."""
+
+    def __init__(self, seconds: float, rows: int) -> None:
+        super().__init__(
+            f"time budget: cut after {rows} rows of its first epoch, with no time left to "
+            "validate it"
+        )
+        self.seconds = seconds
+
+
 @dataclass
 class TrainResult:
     """What training produced, besides the weights (restored in place)."""
@@ -252,6 +265,12 @@ class Clock:
             reserve = (now - began) / seen * self.val_rows
         return now + reserve < self.deadline
 
+    def check_validation_fits(self, cut: bool, rows: int) -> None:
+        """Raise :class:`NoTimeToValidate` for a first epoch ``cut`` after ``rows`` rows: its
+        validation, reckoned at its pace, is what would have ended past the deadline."""
+        if cut and self.validation_s is None:
+            raise NoTimeToValidate(time.perf_counter() - self.start, rows)
+
     def validate(
         self, model: nn.Module, X_val: torch.Tensor, batch_size: int | None = None
     ) -> torch.Tensor:
@@ -294,7 +313,8 @@ def train(
     follows (default: the validation loss, lower is better). ``deadline`` is a
     ``time.monotonic()`` instant by which training ends: no epoch starts, and an epoch under
     way stops before its next batch, once the validation that follows would not fit before
-    it (the cut epoch is validated as it is; the trial keeps its best epoch; see ``Clock``).
+    it (the cut epoch is validated as it is; the trial keeps its best epoch; see ``Clock``);
+    a first epoch cut so is not validated (:class:`NoTimeToValidate`).
     ``on_epoch`` sees each epoch's curve point; when it returns True the trial is stopped
     (``stopped_by="pruned"``). ``rows_for_epoch(epoch)`` gives the training rows of
     an epoch (a subsample for the early rungs of halving; None: all of them); the
@@ -343,6 +363,7 @@ def train(
             trim,
             clock,
         )
+        clock.check_validation_fits(cut, rows_seen)
         schedule.step()
         if not np.isfinite(train_loss):
             raise FloatingPointError(f"training loss became {train_loss} at epoch {epoch}")

@@ -52,7 +52,7 @@ from tradeoff.searcher.seeding import is_seeded, queue_larger, queue_smaller
 from tradeoff.searcher.settings import worth_training
 from tradeoff.searcher.workers import DiskFull, TargetDown, disk_full, worker_id
 from tradeoff.table_input import as_shipped, cost_samples
-from tradeoff.train import Strategy, suggest_strategy, train
+from tradeoff.train import NoTimeToValidate, Strategy, suggest_strategy, train
 
 
 def set_constraints(trial: optuna.Trial, values: dict[str, float], *names: str) -> None:
@@ -196,17 +196,24 @@ class _Services:
                     ctx.on_epoch(trial.number, epoch, point)
                 return halving is not None and halving(epoch, point)
 
-            result = train(
-                model,
-                self.prepared,
-                strategy,
-                score=ctx.score,
-                higher_is_better=ctx.requirements.higher_is_better,
-                seed=self.seed,
-                deadline=ctx.deadline,
-                on_epoch=report_epoch,
-                rows_for_epoch=self._rows_for_epoch(),
-            )
+            try:
+                result = train(
+                    model,
+                    self.prepared,
+                    strategy,
+                    score=ctx.score,
+                    higher_is_better=ctx.requirements.higher_is_better,
+                    seed=self.seed,
+                    deadline=ctx.deadline,
+                    on_epoch=report_epoch,
+                    rows_for_epoch=self._rows_for_epoch(),
+                )
+            except NoTimeToValidate as stopped:  # not validated, so not ranked
+                trial.set_user_attr(rec.TRAIN_SECONDS, stopped.seconds)
+                trial.set_user_attr(rec.STOPPED_BY, str(stopped))
+                trial.set_user_attr(rec.STATUS, Status.PRUNED.value)
+                trial.set_user_attr(rec.VIOLATIONS, [v.to_dict() for v in self.violations])
+                raise optuna.TrialPruned(str(stopped)) from None
         trial.set_user_attr(rec.TRAIN_SECONDS, result.seconds)
         trial.set_user_attr(rec.CURVE, result.curve)
         trial.set_user_attr(rec.STOPPED_BY, result.stopped_by)
