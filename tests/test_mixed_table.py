@@ -18,8 +18,8 @@ import tradeoff
 from conftest import searched_bundle
 from text_data import reviews
 from tradeoff.cli import app
+from tradeoff.inputs.table import CATEGORICAL_INPUT, NUMERIC_INPUT, TEXT_INPUT
 from tradeoff.serve import create_app
-from tradeoff.table_input import CATEGORICAL_INPUT, NUMERIC_INPUT, TEXT_INPUT
 
 
 def mixed_frame(n: int, seed: int = 0):

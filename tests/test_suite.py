@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import tradeoff
+from tradeoff.inputs.table import TableSchema
 from tradeoff.prepare import prepare
-from tradeoff.table_input import TableSchema
 
 sets = pytest.importorskip("benchmarks.suite.sets")
 results_mod = pytest.importorskip("benchmarks.suite.results")

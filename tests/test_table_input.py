@@ -23,10 +23,10 @@ from typer.testing import CliRunner
 import tradeoff
 from conftest import table_frame, table_rule
 from tradeoff.cli import app
+from tradeoff.inputs.table import CATEGORICAL_INPUT, NUMERIC_INPUT, TableSchema
 from tradeoff.measure import predict_outputs
 from tradeoff.parity import PARITY_MAX_ABS_DIFF
 from tradeoff.serve import create_app
-from tradeoff.table_input import CATEGORICAL_INPUT, NUMERIC_INPUT, TableSchema
 
 
 def test_the_bundle_takes_raw_columns_and_matches_the_trained_model(table_bundle):
@@ -160,8 +160,8 @@ def test_the_folded_text_encoding_computes_the_training_features_exactly(tmp_pat
     from onnx import TensorProto, helper
 
     from text_data import reviews
+    from tradeoff.inputs.table import TEXT_INPUT, fold
     from tradeoff.prepare import prepare
-    from tradeoff.table_input import TEXT_INPUT, fold
 
     frame = reviews(200).assign(stars=np.arange(200.0), genre=["a", "b"] * 100)
     frame.loc[3, "review"] = None

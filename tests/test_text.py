@@ -15,13 +15,13 @@ from fastapi.testclient import TestClient
 import tradeoff
 from conftest import searched_bundle
 from text_data import reviews
-from tradeoff import ngrams
 from tradeoff.errors import TradeoffError
 from tradeoff.families import get_family
+from tradeoff.inputs import ngrams
+from tradeoff.inputs.text import latency_samples
 from tradeoff.measure import QUICK_PROTOCOL, measure_latency, predict_outputs
 from tradeoff.prepare import prepare
 from tradeoff.serve import create_app
-from tradeoff.text_input import latency_samples
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ from onnx import helper
 import tradeoff
 from text_data import reviews
 from tradeoff.errors import TradeoffError
+from tradeoff.inputs.table import TableSchema, fold
+from tradeoff.inputs.text_scores import fit_scores, n_scores, tfidf
 from tradeoff.prepare import prepare
-from tradeoff.table_input import TableSchema, fold
-from tradeoff.text_scores import fit_scores, n_scores, tfidf
 
 
 def _noise(n: int, seed: int = 0):

@@ -126,7 +126,7 @@ def unpickled(X: np.ndarray) -> np.ndarray:
 def peer_arrays(prepared) -> tuple[dict[str, np.ndarray], dict[int, int]]:
     """Each split as a peer takes it: a table's numeric columns then its categories as integer
     codes (``categorical``: code column -> number of categories); other data flattened."""
-    from tradeoff.table_input import CATEGORICAL_INPUT, NUMERIC_INPUT, TableSchema
+    from tradeoff.inputs.table import CATEGORICAL_INPUT, NUMERIC_INPUT, TableSchema
 
     splits = {
         "train": (prepared.X_train, prepared.y_train),
@@ -182,7 +182,7 @@ def bundle_feeds(prepared, path: Path, rows: int = 64) -> Path | None:
     """Real test rows as a bundle takes them (a table's raw columns, or texts, by input name),
     or None where the bundle takes the feature rows themselves."""
     from tradeoff.families._base import INPUT_NAME
-    from tradeoff.table_input import TableSchema
+    from tradeoff.inputs.table import TableSchema
 
     if prepared.modality == "text":
         np.savez(path, **{INPUT_NAME: flat(prepared.X_test[:rows])})

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from tradeoff.errors import TradeoffError
+from tradeoff.inputs.table import feeds_from_frame
+from tradeoff.inputs.text import text_rows
 from tradeoff.measure.latency import run_onnx, session
-from tradeoff.table_input import feeds_from_frame
-from tradeoff.text_input import text_rows
 
 BUNDLE_FORMAT = "tradeoff-bundle/1"
 MODEL_FILE, CARD_FILE = "model.onnx", "card.json"

@@ -2,7 +2,7 @@
 
 A bundle is ONNX + JSON only: nothing in it is ever unpickled. Preprocessing
 (scaling fitted on train; for tables also imputation, one-hot encoding of text
-columns and the dropping of constant features: ``table_input``) is folded into
+columns and the dropping of constant features: ``inputs.table``) is folded into
 ``model.onnx``, so it takes raw inputs.
 
 >>> import tradeoff
@@ -47,6 +47,8 @@ from tradeoff.families import (
     regression_target,
 )
 from tradeoff.frontier import Run
+from tradeoff.inputs.table import TableSchema, as_shipped, cost_samples, fold
+from tradeoff.inputs.text import max_chars_for
 from tradeoff.measure import (
     LatencyProtocol,
     cost_record,
@@ -69,8 +71,6 @@ from tradeoff.prepare import Prepared
 from tradeoff.records import TrialRecord, trial_seed
 from tradeoff.requirements import Requirements
 from tradeoff.selection import cheaper_twin, most_accurate, twin_summary
-from tradeoff.table_input import TableSchema, as_shipped, cost_samples, fold
-from tradeoff.text_input import max_chars_for
 
 #: Validation rows a compressed bundle carries for `tradeoff bench` to re-check its classes.
 CHECK_ROWS = 256

@@ -33,7 +33,7 @@ from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold, trai
 
 from tradeoff.datasets import Dataset, load
 from tradeoff.errors import TradeoffError
-from tradeoff.text_scores import TextHead, fit_scores
+from tradeoff.inputs.text_scores import TextHead, fit_scores
 
 #: Augmentations each modality allows, and those ``augment="auto"`` uses.
 #: Flips are not on by default: a mirrored digit or letter is another class. Jitter is

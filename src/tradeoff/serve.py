@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from tradeoff.bundle import FLOAT32_MAX, Predictor, softmax
 from tradeoff.errors import TradeoffError
-from tradeoff.table_input import CATEGORICAL_INPUT, NUMERIC_INPUT, TEXT_INPUT
+from tradeoff.inputs.table import CATEGORICAL_INPUT, NUMERIC_INPUT, TEXT_INPUT
 
 DEFAULT_MAX_BATCH = 1024
 DEFAULT_MAX_BODY_BYTES = 8 * 2**20

@@ -104,11 +104,11 @@ def _compressed_bundle(data, out, tolerance: str = "1%"):
     import tradeoff
     from tradeoff.compress import QualityTolerance
     from tradeoff.families import deployable, get_family
+    from tradeoff.inputs.table import as_shipped
     from tradeoff.measure import QUICK_PROTOCOL
     from tradeoff.prepare import prepare
     from tradeoff.searcher import SearchSettings, run_search
     from tradeoff.searcher.compression import CompressionSettings
-    from tradeoff.table_input import as_shipped
 
     prepared = prepare(data, seed=0)
     mlp = get_family("mlp")

@@ -436,7 +436,7 @@ def test_tree_families_take_the_table_encoding_of_a_real_table(family):
     """Bikeshare's text columns are folded in front of the converted trees (opsets raised)."""
     import onnxruntime as ort
 
-    from tradeoff.table_input import TableSchema, as_shipped
+    from tradeoff.inputs.table import TableSchema, as_shipped
 
     prepared = prepare(load("bikeshare"))
     fam = get_family(family)

@@ -22,7 +22,11 @@ def test_the_defaults_are_those_of_a_search_given_no_options():
 
 def test_options_become_settings():
     built = search_settings(
-        time_budget=20, compress=["int8_static"], max_quality_drop=0.005, quick_latency=True, threads=2
+        time_budget=20,
+        compress=["int8_static"],
+        max_quality_drop=0.005,
+        quick_latency=True,
+        threads=2,
     )
     assert built.time_budget_s == 20.0 and built.compression.passes == ("int8_static",)
     assert built.protocol.threads == 2 and built.protocol.min_calls == QUICK_PROTOCOL.min_calls

@@ -77,7 +77,7 @@ def cost_inputs(target: Path, onnx_path: Path, texts: Path | None):
     a mixed table's raw rows (every input by name); None for other models."""
     import numpy as np
 
-    from tradeoff.table_input import CATEGORICAL_INPUT, TEXT_INPUT
+    from tradeoff.inputs.table import CATEGORICAL_INPUT, TEXT_INPUT
 
     inputs = onnx.load(str(onnx_path), load_external_data=False).graph.input
     names = [i.name for i in inputs]
@@ -89,7 +89,7 @@ def cost_inputs(target: Path, onnx_path: Path, texts: Path | None):
         return None
     if texts is None:
         if (target / "run.json").is_file():
-            from tradeoff.table_input import cost_samples
+            from tradeoff.inputs.table import cost_samples
 
             return cost_samples(Run.open(target).prepared)
         raise TradeoffError(

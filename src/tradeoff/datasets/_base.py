@@ -29,7 +29,7 @@ class Column:
     to its one-hot position. A ``text`` column is free text. In a text data set it is
     the only column, kept as strings (``Dataset.X``) and tokenized inside each text
     model. Beside other columns (a *mixed* table) it becomes ``scores`` features: a
-    linear model's scores on its TF-IDF (``tradeoff.text_scores``: vocabulary, idf and
+    linear model's scores on its TF-IDF (``tradeoff.inputs.text_scores``: vocabulary, idf and
     model fitted by ``prepare`` on the training split; zeros in ``Dataset.X`` until then),
     which an exported model computes from the raw string.
     """

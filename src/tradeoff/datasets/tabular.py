@@ -4,7 +4,7 @@ Numeric columns become float32 features; text, boolean and category columns
 are one-hot encoded (the category lists are kept in ``Dataset.columns`` so an
 export can fold the encoding in). A table of one free-text column is a text data set
 (``datasets.text``); free text beside other columns becomes the scores of a linear model on
-its TF-IDF (:func:`text_features`, ``tradeoff.text_scores``), its raw strings kept in
+its TF-IDF (:func:`text_features`, ``tradeoff.inputs.text_scores``), its raw strings kept in
 ``Dataset.texts``. Missing values stay NaN for ``prepare`` to
 impute from the training split; rows without a target are dropped and counted.
 """
@@ -22,8 +22,8 @@ from tradeoff.datasets._base import Column, Dataset, register_format
 from tradeoff.datasets._target import encode_target
 from tradeoff.datasets.text import as_texts, excerpt, is_free_text, text_table
 from tradeoff.errors import TradeoffError
-from tradeoff.ngrams import TOKEN_PATTERN
-from tradeoff.text_scores import n_scores
+from tradeoff.inputs.ngrams import TOKEN_PATTERN
+from tradeoff.inputs.text_scores import n_scores
 
 #: A text column with more distinct values than this (and than half its rows) is refused.
 MAX_CATEGORIES = 256
@@ -214,7 +214,7 @@ def text_features(
 ) -> tuple[np.ndarray, Column]:
     """A mixed table's free-text column: its ``scores`` feature columns are zeros here, filled
     by ``prepare`` with a linear model's scores on its TF-IDF, vocabulary, idf and model all
-    fitted on the training split (``tradeoff.text_scores``), so that no validation or test
+    fitted on the training split (``tradeoff.inputs.text_scores``), so that no validation or test
     text shapes what ships. A missing text is the empty string.
     """
     if not any(_WORD.search(text.lower()) for text in texts.ravel()):

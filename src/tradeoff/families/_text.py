@@ -1,7 +1,7 @@
 """What the text families share: token ids as ONNX nodes, and a token-model fit.
 
 Every text family ships one ONNX graph that takes raw strings ``[N, 1]`` under
-``INPUT_NAME``. The bag-of-n-gram families count n-grams with ``tradeoff.ngrams`` and add a
+``INPUT_NAME``. The bag-of-n-gram families count n-grams with ``tradeoff.inputs.ngrams`` and add a
 linear head here; the sequence families map tokens to ids with a ``LabelEncoder``
 vocabulary and run a PyTorch encoder over them. The features a family trains on are
 computed by running that same front graph in ONNX Runtime (or, for counts, by
@@ -23,7 +23,6 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
-from tradeoff import ngrams
 from tradeoff.families._base import (
     CUT_BY_DEADLINE,
     INPUT_NAME,
@@ -34,7 +33,8 @@ from tradeoff.families._base import (
     TrialServices,
     module_outputs,
 )
-from tradeoff.ngrams import OPSETS, PAD_TOKEN, tokens, vocabulary
+from tradeoff.inputs import ngrams
+from tradeoff.inputs.ngrams import OPSETS, PAD_TOKEN, tokens, vocabulary
 
 #: Token ids of the sequence families: 0 padding, 1 unknown, 2 start; the vocabulary from 3.
 PAD_ID, UNKNOWN_ID, START_ID, FIRST_WORD_ID = 0, 1, 2, 3

@@ -17,10 +17,10 @@ import numpy as np
 from onnx import TensorProto
 from scipy import sparse
 
-from tradeoff import ngrams
 from tradeoff.errors import TradeoffError
 from tradeoff.families import _text
 from tradeoff.families._base import FittedFamily, FittedModel, register_family
+from tradeoff.inputs import ngrams
 
 
 @register_family("hashed")

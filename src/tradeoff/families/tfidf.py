@@ -15,10 +15,10 @@ import time
 import numpy as np
 from onnx import TensorProto
 
-from tradeoff import ngrams
 from tradeoff.errors import TradeoffError
 from tradeoff.families import _text
 from tradeoff.families._base import FittedFamily, FittedModel, register_family
+from tradeoff.inputs import ngrams
 
 #: The vocabulary sizes searched, and those a shrink steps down through.
 VOCABULARY_SIZES = [5_000, 20_000, 50_000, 100_000]

@@ -158,7 +158,7 @@ def sample_feeds(
     """Inputs for timing a model: random floats of ``input_shape`` for its first input.
 
     A bundle that takes table rows has a second input, or a string one (see
-    ``tradeoff.table_input``): those get their graph's fixed shape, and empty strings,
+    ``tradeoff.inputs.table``): those get their graph's fixed shape, and empty strings,
     which the encoding looks up like any other category.
     """
     rng, feeds = np.random.default_rng(0), {}
@@ -416,7 +416,7 @@ def measure_call(
 
 def describe_samples(samples: np.ndarray | dict[str, np.ndarray]) -> dict:
     """What a latency figure timed on ``samples`` was timed on, for its method record."""
-    from tradeoff.text_input import describe_lengths
+    from tradeoff.inputs.text import describe_lengths
 
     if isinstance(samples, dict):  # raw rows by input: the lengths of each string input
         lengths = {n: describe_lengths(r) for n, r in samples.items() if r.dtype == object}

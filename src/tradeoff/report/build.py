@@ -20,6 +20,7 @@ from plotly.offline import get_plotlyjs
 from tradeoff import evaluate
 from tradeoff.errors import TradeoffError
 from tradeoff.frontier import Run
+from tradeoff.inputs.table import as_shipped, cost_samples
 from tradeoff.measure import (
     LatencyProtocol,
     cpu_model,
@@ -40,7 +41,6 @@ from tradeoff.selection import (
     explain_selection,
     hypervolume,
 )
-from tradeoff.table_input import as_shipped, cost_samples
 
 REPORT_FILE = "report.html"
 #: Trial user attributes written by compression (lineage); read defensively.

@@ -23,6 +23,7 @@ from torch import nn
 
 from tradeoff.compress import SPEED_GAIN, Parent, Student, get_pass, judge, quality_holds
 from tradeoff.errors import TradeoffError
+from tradeoff.inputs.table import as_shipped, cost_samples
 from tradeoff.measure import (
     accuracy,
     compare_latency,
@@ -39,7 +40,6 @@ from tradeoff.rules import Objective, constraint_values, dominates
 from tradeoff.searcher.context import TrialContext
 from tradeoff.searcher.settings import CompressionSettings, worth_training
 from tradeoff.searcher.workers import worker_id
-from tradeoff.table_input import as_shipped, cost_samples
 
 # Kept importable from here (their home before searcher/settings.py).
 __all__ = ["COMPRESSION_ERRORS", "CompressionSettings", "compress_trained", "worth_training"]

@@ -25,6 +25,7 @@ import optuna
 import torch
 
 from tradeoff.families import family_names, get_family
+from tradeoff.inputs.table import as_shipped, cost_samples
 from tradeoff.measure import (
     cost_record,
     predict_outputs,
@@ -51,7 +52,6 @@ from tradeoff.searcher.halving import FoldRace, RungReporter, nested_subsamples
 from tradeoff.searcher.seeding import is_seeded, queue_larger, queue_smaller
 from tradeoff.searcher.settings import worth_training
 from tradeoff.searcher.workers import DiskFull, TargetDown, disk_full, worker_id
-from tradeoff.table_input import as_shipped, cost_samples
 from tradeoff.train import NoTimeToValidate, Strategy, suggest_strategy, train
 
 

@@ -5,7 +5,7 @@ A search trains on numeric features: numbers as they are, each category column o
 (``text_scores``), missing values imputed and constant features dropped (``prepare``). An
 exported bundle takes the raw columns instead: numeric columns in one float32 input,
 category columns in one string input, free-text columns in another; a small graph in front
-of the trained model imputes, encodes, counts n-grams and scores them (``tradeoff.ngrams``)
+of the trained model imputes, encodes, counts n-grams and scores them (``tradeoff.inputs.ngrams``)
 and selects the features it reads, so that any ONNX runtime gets the same answer from the
 same row. The search measures cost on that whole graph, timed
 on raw training rows (:func:`cost_samples`) since a text's cost grows with its length.
@@ -23,10 +23,10 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from tradeoff import ngrams
 from tradeoff.errors import TradeoffError
-from tradeoff.text_input import DEFAULT_MAX_CHARS, latency_samples
-from tradeoff.text_scores import TextHead
+from tradeoff.inputs import ngrams
+from tradeoff.inputs.text import DEFAULT_MAX_CHARS, latency_samples
+from tradeoff.inputs.text_scores import TextHead
 
 if TYPE_CHECKING:
     import pandas as pd

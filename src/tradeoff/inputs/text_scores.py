@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tradeoff import ngrams
 from tradeoff.errors import TradeoffError
+from tradeoff.inputs import ngrams
 
 #: A text column is scored on TF-IDF of its most frequent word n-grams in the rows a text
 #: model is fitted on: at most this many, of these lengths (a text data set's own families
