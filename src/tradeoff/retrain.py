@@ -164,21 +164,6 @@ def refit(
     )
 
 
-def refit_outputs(
-    prepared: Prepared,
-    family: str,
-    params: dict,
-    strategy: dict,
-    curve: list,
-    *,
-    seed: int,
-    rounds: int | None = None,
-) -> np.ndarray:
-    """Test outputs of the configuration refitted on train+validation (:func:`refit`)."""
-    fitted = refit(prepared, family, params, strategy, curve, seed=seed, rounds=rounds)
-    return outputs_of(fitted.candidate, prepared.X_test)
-
-
 def _produce(
     builder,
     params: dict,
